@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Test configuration: the strictest JAX numerics the library must survive."""
+
+import jax
+
+# Implicit dtype promotion and rank broadcasting hide bugs in library code.
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
