@@ -1,0 +1,614 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Corpora and word-vector evaluation sets, with a checksummed download cache.
+
+Three kinds of data feed the skip-gram job:
+
+* **Corpora** (:func:`load_corpus`) as lists of tokenised sentences:
+
+  - ``"builtin"``: the glosses and example sentences of WordNet 3.0 (Miller,
+    1995), shipped with jaxns (about 166 thousand sentences, 1.46 million
+    tokens, 2.2 MB compressed), so that everything runs offline;
+  - ``"text8"``: the first 10^8 bytes of a cleaned English Wikipedia dump
+    (Mahoney, 17 million tokens), downloaded once from
+    ``http://mattmahoney.net/dc/text8.zip``, verified against a pinned SHA-1
+    and cached (:func:`download`);
+  - any local text file, one sentence per line, tokens separated by
+    whitespace, optionally compressed (gzip, xz, bzip2, or a zip archive
+    holding one file).
+
+* **Word-similarity sets** (:func:`load_similarity`): WordSim-353
+  (Finkelstein et al., 2002) and SimLex-999 (Hill et al., 2015), shipped.
+* **Analogy questions** (:func:`load_analogies`): the Google analogy set
+  (Mikolov et al., 2013), shipped.
+
+Provenance and licences of the shipped files are in ``jaxns/data/README.md``.
+Downloads go to the cache directory given by :func:`default_cache_dir`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import dataclasses
+import gzip
+import hashlib
+import importlib.resources
+import io
+import lzma
+import math
+import os
+import pathlib
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+__all__ = [
+    "BUILTIN_CORPORA",
+    "RemoteFile",
+    "TEXT8",
+    "default_cache_dir",
+    "download",
+    "load_analogies",
+    "load_corpus",
+    "load_similarity",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """A file to download once, verify and cache.
+
+    Attributes:
+        url: where to fetch it (``http(s)://`` or ``file://``).
+        filename: its name inside the cache directory.
+        algorithm: the :mod:`hashlib` name of the pinned digest (``"sha1"``,
+            ``"sha256"``).
+        digest: the expected hexadecimal digest of the whole file.
+        size: the expected size in bytes, checked first (cheap), or ``None``.
+    """
+
+    url: str
+    filename: str
+    algorithm: str
+    digest: str
+    size: int | None = None
+
+
+# The SHA-1 of http://mattmahoney.net/dc/text8.zip as pinned by GluonNLP
+# (dmlc/gluon-nlp, gluonnlp/data/corpora/text8.py, url 'http://mattmahoney.net/dc/');
+# the size is the one the TensorFlow word2vec tutorial checks. No SHA-256 of the
+# zip itself is published by the author or pinned by a peer we could find.
+TEXT8 = RemoteFile(
+    url="http://mattmahoney.net/dc/text8.zip",
+    filename="text8.zip",
+    algorithm="sha1",
+    digest="6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e",
+    size=31_344_016,
+)
+
+BUILTIN_CORPORA = ("builtin", "text8")
+_BUILTIN_FILE = "wordnet_glosses.txt.xz"
+_SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+_ANALOGY_FILES = {"google": "questions-words.txt.gz"}
+_BLOCK_CHARS = 1 << 23
+_CHUNK_BYTES = 1 << 20
+
+
+def _data_file(name: str) -> pathlib.Path:
+    return pathlib.Path(str(importlib.resources.files("jaxns").joinpath("data", name)))
+
+
+def default_cache_dir() -> pathlib.Path:
+    """The directory where jaxns caches downloads.
+
+    ``$JAXNS_CACHE`` if set, else ``$XDG_CACHE_HOME/jaxns``, else
+    ``~/.cache/jaxns``. The directory is not created here.
+
+    Args:
+        None.
+
+    Returns:
+        The cache directory as a :class:`pathlib.Path`.
+
+    Examples:
+        >>> import os
+        >>> import jaxns
+        >>> os.environ["JAXNS_CACHE"] = "/tmp/my-jaxns-cache"
+        >>> print(jaxns.datasets.default_cache_dir())
+        /tmp/my-jaxns-cache
+        >>> del os.environ["JAXNS_CACHE"]
+
+    References:
+        The `XDG Base Directory Specification
+        <https://specifications.freedesktop.org/basedir-spec/latest/>`_.
+    """
+    if os.environ.get("JAXNS_CACHE"):
+        return pathlib.Path(os.environ["JAXNS_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return pathlib.Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "jaxns"
+    return pathlib.Path.home() / ".cache" / "jaxns"
+
+
+def _file_digest(path: pathlib.Path, algorithm: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()
+
+
+def _verify(path: pathlib.Path, remote: RemoteFile) -> str | None:
+    """Return None if ``path`` matches ``remote``, else what is wrong."""
+    size = path.stat().st_size
+    if remote.size is not None and size != remote.size:
+        return f"size {size} bytes, expected {remote.size} bytes"
+    actual = _file_digest(path, remote.algorithm)
+    if actual != remote.digest.lower():
+        return (
+            f"{remote.algorithm} checksum mismatch: expected {remote.digest}, "
+            f"got {actual}"
+        )
+    return None
+
+
+def download(
+    remote: RemoteFile, *, cache_dir: str | os.PathLike[str] | None = None
+) -> pathlib.Path:
+    """Download ``remote`` into the cache (once), verify it and return its path.
+
+    A cached copy is verified (size, then digest) on every call. A cached copy
+    that fails verification is deleted with a :class:`RuntimeWarning` and
+    downloaded again. A download goes to a temporary file in the cache
+    directory, is verified, and only then atomically renamed to its final
+    name, so an interrupted or corrupt download is never cached.
+
+    Args:
+        remote: what to fetch (for example :data:`TEXT8`).
+        cache_dir: the cache directory; default :func:`default_cache_dir`.
+            Created if missing.
+
+    Returns:
+        The path of the verified file in the cache.
+
+    Raises:
+        ValueError: the downloaded file fails verification; the message names
+            the URL, the file, the algorithm, and the expected and actual
+            digests (or sizes). The bad download is deleted.
+        OSError: the download itself failed (no network, HTTP error); the
+            message says where to put a manually downloaded copy.
+
+    Examples:
+        >>> import hashlib, pathlib, tempfile
+        >>> import jaxns
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "hello.txt").write_bytes(b"hello world\\n")
+        >>> remote = jaxns.datasets.RemoteFile(
+        ...     url=(tmp / "hello.txt").as_uri(), filename="hello.txt",
+        ...     algorithm="sha256",
+        ...     digest=hashlib.sha256(b"hello world\\n").hexdigest(), size=12)
+        >>> path = jaxns.datasets.download(remote, cache_dir=tmp / "cache")
+        >>> print(path.name, path.read_bytes())
+        hello.txt b'hello world\\n'
+
+    References:
+        Mahoney, `About the test data
+        <http://mattmahoney.net/dc/textdata.html>`_ (text8), 2006.
+    """
+    cache = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = cache / remote.filename
+    if target.exists():
+        problem = _verify(target, remote)
+        if problem is None:
+            return target
+        target.unlink()
+        warnings.warn(
+            f"download: cached file {target} is corrupt ({problem}); deleted it "
+            f"and downloading {remote.url} again.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=cache, prefix=f".{remote.filename}.", suffix=".part"
+    )
+    tmp = pathlib.Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(remote.url, timeout=60) as response:
+                    while chunk := response.read(_CHUNK_BYTES):
+                        out.write(chunk)
+            except (urllib.error.URLError, OSError) as err:
+                raise OSError(
+                    f"download: could not download {remote.url} ({err}). Download "
+                    f"it by other means and place it at {target} "
+                    f"({remote.algorithm} {remote.digest})."
+                ) from err
+        problem = _verify(tmp, remote)
+        if problem is not None:
+            raise ValueError(
+                f"download: the file downloaded from {remote.url} for {target} "
+                f"failed verification: {problem}. The download was deleted; "
+                "try again, or check the URL."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+@contextlib.contextmanager
+def _open_text(path: pathlib.Path, caller: str) -> Iterator[IO[str]]:
+    """Open a (possibly compressed) UTF-8 text file, sniffing the format."""
+    if not path.exists():
+        raise FileNotFoundError(f"{caller}: no such file: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{caller}: {path} is a directory, not a text file")
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(open(path, "rb"))
+        magic = raw.read(6)
+        raw.seek(0)
+        binary: IO[bytes]
+        if magic.startswith(b"\x1f\x8b"):
+            binary = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        elif magic.startswith(b"\xfd7zXZ\x00"):
+            binary = stack.enter_context(lzma.LZMAFile(raw, "rb"))
+        elif magic.startswith(b"BZh"):
+            binary = stack.enter_context(bz2.BZ2File(raw, "rb"))
+        elif magic.startswith(b"PK\x03\x04"):
+            archive = stack.enter_context(zipfile.ZipFile(raw))
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if len(members) != 1:
+                raise ValueError(
+                    f"{caller}: zip archive {path} must hold exactly one file, "
+                    f"got {len(members)}"
+                )
+            binary = stack.enter_context(archive.open(members[0]))
+        else:
+            binary = raw
+        yield io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline="")
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    return (
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        lzma.LZMAError,
+        zlib.error,
+        zipfile.BadZipFile,
+    )
+
+
+def _iter_lines_tokens(
+    handle: IO[str], *, lowercase: bool
+) -> Iterator[tuple[list[str], bool]]:
+    """Yield ``(tokens, line_ends)`` pieces of a whitespace-tokenised stream.
+
+    Reads blocks of ~8M characters and cuts each at its last whitespace
+    character so that no token is split; a line may span several pieces
+    (text8 is a single 100 MB line), ``line_ends`` says a newline follows.
+    """
+    rest = ""
+    while True:
+        block = handle.read(_BLOCK_CHARS)
+        at_end = not block
+        block = rest + block
+        if not at_end:
+            cut = max(block.rfind(sep) for sep in (" ", "\n", "\t", "\r"))
+            if cut < 0:
+                rest = block
+                continue
+            block, rest = block[: cut + 1], block[cut + 1 :]
+        if lowercase:
+            block = block.lower()
+        lines = block.split("\n")
+        for i, line in enumerate(lines):
+            yield line.split(), i < len(lines) - 1
+        if at_end:
+            return
+
+
+def _read_corpus(
+    path: pathlib.Path, *, lowercase: bool, max_sentence_length: int, caller: str
+) -> list[list[str]]:
+    sentences: list[list[str]] = []
+    # One shared str object per distinct word (sys.intern): text8 has 17M
+    # tokens but only 254k types, so the corpus takes ~150 MB instead of ~1 GB.
+    current: list[str] = []
+    num_tokens = 0
+    try:
+        with _open_text(path, caller) as handle:
+            for tokens, line_ends in _iter_lines_tokens(handle, lowercase=lowercase):
+                if tokens:
+                    current.extend(map(sys.intern, tokens))
+                    num_tokens += len(tokens)
+                if len(current) >= max_sentence_length:
+                    full = len(current) - len(current) % max_sentence_length
+                    sentences.extend(
+                        current[i : i + max_sentence_length]
+                        for i in range(0, full, max_sentence_length)
+                    )
+                    current = current[full:]
+                if line_ends and current:
+                    sentences.append(current)
+                    current = []
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{caller}: {path} is not UTF-8 text: {err}") from err
+    except _read_errors() as err:
+        raise ValueError(f"{caller}: cannot read {path}: {err}") from err
+    if current:
+        sentences.append(current)
+    if num_tokens == 0:
+        raise ValueError(f"{caller}: corpus {path} is empty (no tokens)")
+    return sentences
+
+
+def load_corpus(
+    name_or_path: str | os.PathLike[str],
+    *,
+    lowercase: bool = False,
+    max_sentence_length: int = 10_000,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> list[list[str]]:
+    """Load a corpus as a list of sentences, each a list of tokens.
+
+    ``"builtin"`` is the WordNet 3.0 gloss corpus shipped with jaxns (166,002
+    sentences, 1,461,052 tokens; lowercase; tokens are runs of ASCII letters
+    and digits joined by internal hyphens or apostrophes; see
+    ``jaxns/data/make_wordnet_corpus.py``). ``"text8"`` is downloaded once
+    (:data:`TEXT8`, :func:`download`) and is a single line of 17,005,207
+    lowercase tokens, cut into sentences of ``max_sentence_length`` tokens as
+    gensim's ``Text8Corpus`` does. Anything else is the path of a UTF-8 text
+    file: one sentence per line (``\\n``), tokens separated by whitespace
+    (``str.split``); gzip, xz, bzip2 and single-file zip archives are
+    decompressed transparently (recognised by their magic bytes). Lines longer
+    than ``max_sentence_length`` tokens are cut into chunks of that length
+    (the last one shorter); empty lines are dropped.
+
+    Loading is linear-time string splitting on large blocks (text8 loads in a
+    few seconds), and every distinct word is stored once.
+
+    Args:
+        name_or_path: ``"builtin"``, ``"text8"``, or a path.
+        lowercase: lowercase the text before splitting (``str.lower``).
+        max_sentence_length: the longest sentence returned; positive.
+            word2vec.c uses 1,000 (``MAX_SENTENCE_LENGTH``), gensim 10,000.
+        cache_dir: download cache for ``"text8"``; default
+            :func:`default_cache_dir`.
+
+    Returns:
+        The sentences, ``list[list[str]]``, in file order.
+
+    Raises:
+        FileNotFoundError: the path does not exist (and is not a built-in
+            name); the message names the file and the built-in names.
+        ValueError: ``max_sentence_length`` is not a positive integer; the file
+            has no tokens, is not UTF-8, or is a corrupt archive (named in the
+            message); the text8 download fails verification.
+        OSError: the file cannot be read, or text8 cannot be downloaded.
+
+    Examples:
+        >>> import jaxns
+        >>> corpus = jaxns.datasets.load_corpus("builtin")
+        >>> len(corpus), sum(map(len, corpus))
+        (166002, 1461052)
+        >>> print(" ".join(corpus[1]))
+        an entity that has physical existence
+
+    References:
+        Miller, `WordNet: A Lexical Database for English
+        <https://doi.org/10.1145/219717.219748>`_, 1995.
+
+        Mahoney, `About the test data <http://mattmahoney.net/dc/textdata.html>`_
+        (text8), 2006.
+    """
+    caller = "load_corpus"
+    if (
+        isinstance(max_sentence_length, bool)
+        or not isinstance(max_sentence_length, int)
+        or max_sentence_length <= 0
+    ):
+        raise ValueError(
+            f"{caller}: max_sentence_length must be a positive int, "
+            f"got {max_sentence_length!r}"
+        )
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(
+            f"{caller}: name_or_path must be a str or path, "
+            f"got {type(name_or_path).__name__}"
+        )
+    if name_or_path == "builtin":
+        path = _data_file(_BUILTIN_FILE)
+    elif name_or_path == "text8":
+        path = download(TEXT8, cache_dir=cache_dir)
+    else:
+        path = pathlib.Path(name_or_path).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{caller}: no such file: {path} (and {str(name_or_path)!r} is "
+                f"not a built-in corpus: {', '.join(BUILTIN_CORPORA)})"
+            )
+    return _read_corpus(
+        path,
+        lowercase=lowercase,
+        max_sentence_length=max_sentence_length,
+        caller=caller,
+    )
+
+
+def _resolve_eval_file(
+    name_or_path: str | os.PathLike[str], names: dict[str, str], caller: str
+) -> pathlib.Path:
+    if isinstance(name_or_path, str) and name_or_path in names:
+        return _data_file(names[name_or_path])
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(
+            f"{caller}: name_or_path must be a str or path, "
+            f"got {type(name_or_path).__name__}"
+        )
+    path = pathlib.Path(name_or_path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{caller}: no such file: {path} (and {str(name_or_path)!r} is not "
+            f"one of the shipped sets: {', '.join(names)})"
+        )
+    return path
+
+
+def _read_lines(path: pathlib.Path, caller: str) -> list[str]:
+    try:
+        with _open_text(path, caller) as handle:
+            return handle.read().splitlines()
+    except (FileNotFoundError, IsADirectoryError):
+        raise
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{caller}: {path} is not UTF-8 text: {err}") from err
+    except _read_errors() as err:
+        raise ValueError(f"{caller}: cannot read {path}: {err}") from err
+
+
+def load_similarity(
+    name_or_path: str | os.PathLike[str],
+) -> list[tuple[str, str, float]]:
+    """Load a word-similarity set: pairs of words with a human score.
+
+    ``"wordsim353"`` is WordSim-353 (Finkelstein et al., 2002; 353 pairs,
+    relatedness scores 0-10); ``"simlex999"`` is SimLex-999 (Hill et al., 2015;
+    999 pairs, similarity scores 0-10). Any other string is a path to a text
+    file (optionally compressed) with one pair per line, ``word1 word2 score``,
+    separated by tabs if the line has any, else by whitespace; blank lines and
+    lines starting with ``#`` are skipped. Words are returned as written;
+    :func:`jaxns.evaluation.word_similarity` matches them case-insensitively.
+
+    Args:
+        name_or_path: ``"wordsim353"``, ``"simlex999"``, or a path.
+
+    Returns:
+        A list of ``(word1, word2, score)``, in file order.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line has not exactly three fields, or a score that is not
+            a finite number (the message names the file and line number); or
+            the file holds no pairs.
+
+    Examples:
+        >>> import jaxns
+        >>> pairs = jaxns.datasets.load_similarity("wordsim353")
+        >>> len(pairs), pairs[0]
+        (353, ('love', 'sex', 6.77))
+        >>> len(jaxns.datasets.load_similarity("simlex999"))
+        999
+
+    References:
+        Finkelstein et al, `Placing Search in Context: The Concept Revisited
+        <https://doi.org/10.1145/503104.503110>`_, 2002.
+
+        Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
+        Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
+    """
+    caller = "load_similarity"
+    path = _resolve_eval_file(name_or_path, _SIMILARITY_FILES, caller)
+    pairs: list[tuple[str, str, float]] = []
+    for line_no, line in enumerate(_read_lines(path, caller), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        fields = stripped.split("\t") if "\t" in stripped else stripped.split()
+        fields = [field.strip() for field in fields]
+        if len(fields) != 3 or not fields[0] or not fields[1]:
+            raise ValueError(
+                f"{caller}: {path} line {line_no}: expected 'word1 word2 score', "
+                f"got {line!r}"
+            )
+        try:
+            score = float(fields[2])
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise ValueError(
+                f"{caller}: {path} line {line_no}: score {fields[2]!r} is not a "
+                "finite number"
+            )
+        pairs.append((fields[0], fields[1], score))
+    if not pairs:
+        raise ValueError(f"{caller}: {path} holds no word pairs")
+    return pairs
+
+
+def load_analogies(
+    name_or_path: str | os.PathLike[str],
+) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Load analogy questions ``a : b :: c : d``, grouped in sections.
+
+    ``"google"`` is the Google analogy set of word2vec (Mikolov et al., 2013):
+    19,544 questions in 14 sections (5 semantic, 9 syntactic, ``gram*``). Any
+    other string is a path to a file (optionally compressed) in the same
+    format: a line ``: section-name`` starts a section, every other non-blank
+    line holds four whitespace-separated words ``a b c d`` meaning "a is to b
+    as c is to d"; lines starting with ``#`` are skipped. Words are returned as
+    written (the Google set capitalises proper nouns).
+
+    Args:
+        name_or_path: ``"google"`` or a path.
+
+    Returns:
+        An insertion-ordered dict from section name to its list of
+        ``(a, b, c, d)`` questions.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a question before the first section header, a line without
+            four words, an empty section name, or a repeated section (the
+            message names the file and line number); or no questions at all.
+
+    Examples:
+        >>> import jaxns
+        >>> sections = jaxns.datasets.load_analogies("google")
+        >>> len(sections), sum(map(len, sections.values()))
+        (14, 19544)
+        >>> sections["capital-common-countries"][0]
+        ('Athens', 'Greece', 'Baghdad', 'Iraq')
+
+    References:
+        Mikolov et al, `Efficient Estimation of Word Representations in Vector
+        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+    """
+    caller = "load_analogies"
+    path = _resolve_eval_file(name_or_path, _ANALOGY_FILES, caller)
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    section: list[tuple[str, str, str, str]] | None = None
+    for line_no, line in enumerate(_read_lines(path, caller), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith(":"):
+            name = stripped[1:].strip()
+            if not name or name in sections:
+                what = "an empty" if not name else f"a repeated ({name!r})"
+                raise ValueError(
+                    f"{caller}: {path} line {line_no}: {what} section name"
+                )
+            section = sections[name] = []
+            continue
+        if section is None:
+            raise ValueError(
+                f"{caller}: {path} line {line_no}: question before the first "
+                "': section' header"
+            )
+        words = stripped.split()
+        if len(words) != 4:
+            raise ValueError(
+                f"{caller}: {path} line {line_no}: expected four words 'a b c d', "
+                f"got {line!r}"
+            )
+        section.append((words[0], words[1], words[2], words[3]))
+    if not any(sections.values()):
+        raise ValueError(f"{caller}: {path} holds no analogy questions")
+    return sections

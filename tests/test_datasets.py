@@ -1,0 +1,467 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.datasets: corpora, evaluation sets and the download cache.
+
+No network: downloads use ``file://`` URLs to local files, or a patched
+``urllib.request.urlopen``.
+"""
+
+import bz2
+import dataclasses
+import gzip
+import hashlib
+import lzma
+import os
+import pathlib
+import re
+import urllib.error
+import urllib.request
+import zipfile
+
+import numpy as np
+import pytest
+
+from jaxns import datasets
+from jaxns.data import make_wordnet_corpus
+from jaxns.datasets import (
+    RemoteFile,
+    default_cache_dir,
+    download,
+    load_analogies,
+    load_corpus,
+    load_similarity,
+)
+
+
+def _reference_corpus(text, max_len, lowercase=False):
+    """Sentences as defined: lines split on whitespace, cut into chunks."""
+    if lowercase:
+        text = text.lower()
+    out = []
+    for line in text.split("\n"):
+        tokens = line.split()
+        out.extend(tokens[i : i + max_len] for i in range(0, len(tokens), max_len))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# built-in corpus and its generator
+
+
+def test_builtin_corpus():
+    corpus = load_corpus("builtin")
+    assert len(corpus) == 166_002
+    assert sum(map(len, corpus)) == 1_461_052
+    assert corpus[0][:4] == ["that", "which", "is", "perceived"]
+    token = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*\Z")
+    vocabulary = {word for sentence in corpus for word in sentence}
+    assert all(token.match(word) for word in vocabulary)
+    assert {"dog", "well-known", "one's", "1990"} <= vocabulary
+    assert max(map(len, corpus)) <= 10_000
+
+
+def test_wordnet_tokenizer_and_gloss_split():
+    tokens = make_wordnet_corpus.tokenize(
+        "A well-known (e.g. 'classic') O'Brien's -- dog_house, 3.5 km!"
+    )
+    assert tokens == "a well-known e g classic o'brien's dog house 3 5 km".split()
+    gloss = 'have a firm understanding; "Do you control these data?"; "ok" - Bard'
+    assert make_wordnet_corpus.gloss_sentences(gloss) == [
+        "have a firm understanding; ",
+        "Do you control these data?",
+        "ok",
+    ]
+    # An unterminated quote runs to the end of the gloss.
+    assert make_wordnet_corpus.gloss_sentences('x; "an open quote  ') == [
+        "x; ",
+        "an open quote  ",
+    ]
+
+
+def test_make_wordnet_corpus_on_a_tiny_wordnet(tmp_path):
+    source = tmp_path / "wordnet"
+    source.mkdir()
+    header = "  1 This software and database is being provided to you\n"
+    glosses = {
+        "data.noun": 'that which exists; "a real entity"',
+        "data.verb": 'move fast; "He ran!"; "Run, Bob" - X',
+        "data.adj": "(usually followed by `to') having power",
+        "data.adv": "to a high degree  ",
+    }
+    for offset, (name, gloss) in enumerate(glosses.items()):
+        synset = f"{offset:08d} 03 n 01 word 0 000 | {gloss}\n"
+        (source / name).write_text(header + synset)
+    output = tmp_path / "corpus.txt.xz"
+    assert make_wordnet_corpus.build(str(source), str(output)) == (7, 22)
+    assert lzma.decompress(output.read_bytes()).decode() == (
+        "that which exists\na real entity\nmove fast\nhe ran\nrun bob\n"
+        "usually followed by to having power\nto a high degree\n"
+    )
+    assert load_corpus(output) == [
+        line.split()
+        for line in lzma.decompress(output.read_bytes()).decode().splitlines()
+    ]
+
+
+# ----------------------------------------------------------------------------
+# local text files
+
+TEXT = (
+    "The quick brown fox\n"
+    "\n"
+    "  jumps\tover the   lazy dog \r\n"
+    "a b c d e f g h i j k l\n"
+    "Ünïcödé wörds — ok\n"
+    "last line without newline"
+)
+
+
+def _write(path, text, kind):
+    data = text.encode()
+    if kind == "gz":
+        data = gzip.compress(data)
+    elif kind == "xz":
+        data = lzma.compress(data)
+    elif kind == "bz2":
+        data = bz2.compress(data)
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("member.txt", data)
+        return path
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["plain", "gz", "xz", "bz2", "zip"])
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_local_files_any_compression(tmp_path, kind, lowercase):
+    path = _write(tmp_path / f"corpus.{kind}", TEXT, kind)
+    expected = _reference_corpus(TEXT, 5, lowercase)
+    assert load_corpus(path, max_sentence_length=5, lowercase=lowercase) == expected
+    assert load_corpus(str(path), max_sentence_length=5, lowercase=lowercase) == (
+        expected
+    )
+
+
+@pytest.mark.parametrize("block_chars", [1, 3, 7, 64])
+def test_block_boundaries_never_split_tokens(tmp_path, monkeypatch, block_chars):
+    rng = np.random.default_rng(block_chars)
+    pieces = rng.choice(["ab", "c", "dddd", " ", "  ", "\n", "\t", "\r\n", "é"], 400)
+    text = "".join(pieces)
+    path = _write(tmp_path / "c.txt", text, "plain")
+    monkeypatch.setattr(datasets, "_BLOCK_CHARS", block_chars)
+    for max_len in (1, 3, 1000):
+        assert load_corpus(path, max_sentence_length=max_len) == _reference_corpus(
+            text, max_len
+        )
+
+
+def test_text8_style_single_line_is_chunked_like_gensim(tmp_path):
+    words = [f"w{i % 37}" for i in range(25_003)]
+    path = _write(tmp_path / "text8", " " + " ".join(words), "plain")
+    corpus = load_corpus(path)
+    assert [len(s) for s in corpus] == [10_000, 10_000, 5_003]
+    assert [w for s in corpus for w in s] == words
+    # Words are shared objects (interned), not one copy per token.
+    assert len({id(w) for s in corpus for w in s if w == "w5"}) == 1
+    gensim_word2vec = pytest.importorskip("gensim.models.word2vec")
+    theirs = list(gensim_word2vec.Text8Corpus(str(path), max_sentence_length=10_000))
+    assert corpus == theirs
+
+
+def test_corpus_errors_name_the_file(tmp_path):
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(
+        FileNotFoundError, match=f"load_corpus: no such file: {missing}"
+    ):
+        load_corpus(missing)
+    with pytest.raises(
+        FileNotFoundError, match="not a built-in corpus: builtin, text8"
+    ):
+        load_corpus("text9")
+    empty = _write(tmp_path / "empty.txt", " \n\t\n", "plain")
+    with pytest.raises(ValueError, match=f"corpus {empty} is empty"):
+        load_corpus(empty)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café au lait\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=f"{latin1} is not UTF-8"):
+        load_corpus(latin1)
+    corrupt = tmp_path / "corrupt.gz"
+    corrupt.write_bytes(gzip.compress(b"some words here\n" * 100)[:-20])
+    with pytest.raises(ValueError, match=f"cannot read {corrupt}"):
+        load_corpus(corrupt)
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.writestr("a.txt", "a")
+        archive.writestr("b.txt", "b")
+    with pytest.raises(ValueError, match=f"{two} must hold exactly one file, got 2"):
+        load_corpus(two)
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        load_corpus(tmp_path)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_sentence_length must be a positive"):
+            load_corpus("builtin", max_sentence_length=bad)
+    with pytest.raises(TypeError, match="name_or_path must be a str or path"):
+        load_corpus(3)
+
+
+# ----------------------------------------------------------------------------
+# cache directory and downloads
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXNS_CACHE", str(tmp_path / "a"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "a"
+    monkeypatch.delenv("JAXNS_CACHE")
+    assert default_cache_dir() == tmp_path / "xdg" / "jaxns"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "jaxns"
+
+
+def _remote_for(path, **changes):
+    data = path.read_bytes()
+    remote = RemoteFile(
+        url=path.as_uri(),
+        filename="file.bin",
+        algorithm="sha256",
+        digest=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+    return dataclasses.replace(remote, **changes)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("unexpected download")
+
+
+def test_download_verifies_caches_and_reuses(tmp_path, monkeypatch):
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(3000))
+    cache = tmp_path / "cache"
+    remote = _remote_for(source)
+    path = download(remote, cache_dir=cache)
+    assert path == cache / "file.bin" and path.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in cache.iterdir()) == ["file.bin"]
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    assert download(remote, cache_dir=cache) == path  # cached: no download
+    sha1 = hashlib.sha1(source.read_bytes()).hexdigest()
+    sha1_remote = dataclasses.replace(remote, algorithm="sha1", digest=sha1)
+    assert download(sha1_remote, cache_dir=cache) == path
+
+
+def test_download_with_bad_checksum_is_deleted(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"not what we expected")
+    cache = tmp_path / "cache"
+    wrong = "0" * 64
+    remote = _remote_for(source, digest=wrong)
+    actual = hashlib.sha256(source.read_bytes()).hexdigest()
+    with pytest.raises(ValueError) as info:
+        download(remote, cache_dir=cache)
+    message = str(info.value)
+    for part in (str(cache / "file.bin"), remote.url, "sha256", wrong, actual):
+        assert part in message
+    assert list(cache.iterdir()) == []  # nothing cached, no partial file
+    with pytest.raises(ValueError, match="size 20 bytes, expected 21 bytes"):
+        download(_remote_for(source, size=21), cache_dir=cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_corrupt_cached_file_is_deleted_and_downloaded_again(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"good bytes")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "file.bin").write_bytes(b"evil bytes")  # same size, wrong digest
+    with pytest.warns(RuntimeWarning, match="is corrupt .*checksum mismatch"):
+        path = download(_remote_for(source), cache_dir=cache)
+    assert path.read_bytes() == b"good bytes"
+
+
+def test_corrupt_cache_and_bad_download_leave_nothing(tmp_path):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"bad download")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "file.bin").write_bytes(b"truncated")
+    remote = _remote_for(source, digest="f" * 64)
+    with pytest.warns(RuntimeWarning, match="size 9 bytes, expected 12"):
+        with pytest.raises(ValueError, match="failed verification"):
+            download(remote, cache_dir=cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_network_failure_says_where_to_put_the_file(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    remote = RemoteFile("http://example.invalid/x.zip", "x.zip", "sha1", "ab" * 20)
+    with pytest.raises(OSError, match=r"could not download .*x\.zip.*place it at"):
+        download(remote, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_text8_through_the_download_path(tmp_path, monkeypatch):
+    words = [f"w{i % 11}" for i in range(2_500)]
+    archive = tmp_path / "served" / "text8.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("text8", " " + " ".join(words))
+    data = archive.read_bytes()
+
+    class FakeResponse:
+        def __init__(self, payload):
+            self._payload = payload
+
+        def read(self, size):
+            chunk, self._payload = self._payload[:size], self._payload[size:]
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    calls = []
+
+    def fake_urlopen(url, timeout):
+        calls.append(url)
+        return FakeResponse(data)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    remote = dataclasses.replace(
+        datasets.TEXT8, digest=hashlib.sha1(data).hexdigest(), size=len(data)
+    )
+    monkeypatch.setattr(datasets, "TEXT8", remote)
+    cache = tmp_path / "cache"
+    corpus = load_corpus("text8", cache_dir=cache, max_sentence_length=1000)
+    assert calls == ["http://mattmahoney.net/dc/text8.zip"]
+    assert [len(s) for s in corpus] == [1000, 1000, 500]
+    assert [w for s in corpus for w in s] == words
+    load_corpus("text8", cache_dir=cache)
+    assert len(calls) == 1  # served from the cache
+    # A cached file with the wrong checksum is replaced.
+    flipped = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+    (cache / "text8.zip").write_bytes(flipped)
+    with pytest.warns(RuntimeWarning, match="text8.zip is corrupt"):
+        load_corpus("text8", cache_dir=cache)
+    assert len(calls) == 2
+
+
+def test_text8_pin():
+    assert datasets.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
+    assert datasets.TEXT8.algorithm == "sha1"
+    assert datasets.TEXT8.digest == "6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e"
+    assert datasets.TEXT8.size == 31_344_016
+
+
+# ----------------------------------------------------------------------------
+# evaluation sets
+
+
+def test_shipped_similarity_sets():
+    wordsim = load_similarity("wordsim353")
+    simlex = load_similarity("simlex999")
+    assert len(wordsim) == 353 and len(simlex) == 999
+    assert wordsim[1] == ("tiger", "cat", 7.35)
+    assert simlex[0] == ("old", "new", 1.58)
+    for pairs in (wordsim, simlex):
+        scores = [s for _, _, s in pairs]
+        assert 0 <= min(scores) and max(scores) <= 10
+
+
+def test_shipped_analogies():
+    sections = load_analogies("google")
+    assert len(sections) == 14
+    assert sum(map(len, sections.values())) == 19_544
+    assert list(sections)[:2] == ["capital-common-countries", "capital-world"]
+    assert len(sections["gram6-nationality-adjective"]) == 1599
+    assert all(len(q) == 4 for qs in sections.values() for q in qs)
+
+
+def test_shipped_copies_equal_gensims():
+    gensim = pytest.importorskip("gensim")
+    test_data = pathlib.Path(gensim.__file__).parent / "test" / "test_data"
+    assert load_similarity("wordsim353") == load_similarity(
+        test_data / "wordsim353.tsv"
+    )
+    assert load_similarity("simlex999") == load_similarity(test_data / "simlex999.txt")
+    assert load_analogies("google") == load_analogies(test_data / "questions-words.txt")
+
+
+def test_similarity_file_formats(tmp_path):
+    path = tmp_path / "sim.txt"
+    # Line 4 has four whitespace-separated fields and no tab.
+    path.write_text("# comment\n\nold\tnew\t1.5\nNew York  city 2\r\n")
+    with pytest.raises(ValueError, match=f"{path} line 4: expected 'word1 word2"):
+        load_similarity(path)
+    path.write_text("old\tnew\t1.5\nthe  cat 2\r\n# c\na\tb\t-0.5\n")
+    assert load_similarity(path) == [
+        ("old", "new", 1.5),
+        ("the", "cat", 2.0),
+        ("a", "b", -0.5),
+    ]
+    gz = tmp_path / "sim.tsv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert load_similarity(gz) == load_similarity(path)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("a\tb\n", "line 1: expected 'word1 word2 score'"),
+        ("# c\na b c d\n", "line 2: expected"),
+        ("a\tb\tlots\n", "line 1: score 'lots' is not a finite number"),
+        ("a\tb\tnan\n", "line 1: score 'nan' is not a finite number"),
+        ("# only comments\n", "holds no word pairs"),
+    ],
+)
+def test_malformed_similarity_files(tmp_path, content, match):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_similarity(path)
+    assert str(path) in str(info.value)
+
+
+def test_analogy_file_format(tmp_path):
+    path = tmp_path / "q.txt"
+    path.write_text(": one\na b c d\n\n#x\n: two\nA  B\tC D\n: empty\n")
+    assert load_analogies(path) == {
+        "one": [("a", "b", "c", "d")],
+        "two": [("A", "B", "C", "D")],
+        "empty": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("a b c d\n", "line 1: question before the first ': section' header"),
+        (": s\na b c\n", "line 2: expected four words"),
+        (": s\na b c d e\n", "line 2: expected four words"),
+        (": s\na b c d\n: s\n", "line 3: a repeated \\('s'\\) section name"),
+        (":\n", "line 1: an empty section name"),
+        (": s\n", "holds no analogy questions"),
+    ],
+)
+def test_malformed_analogy_files(tmp_path, content, match):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        load_analogies(path)
+    assert str(path) in str(info.value)
+
+
+def test_evaluation_set_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="shipped sets: wordsim353, simlex999"):
+        load_similarity("wordsim999")
+    with pytest.raises(FileNotFoundError, match="shipped sets: google"):
+        load_analogies(tmp_path / "nope.txt")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00a b 1\n")
+    with pytest.raises(ValueError, match=f"{binary} is not UTF-8"):
+        load_similarity(binary)

@@ -1,0 +1,374 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.evaluation against brute-force NumPy references and gensim."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+from jaxns.evaluation import (
+    AnalogyResult,
+    analogy,
+    nearest_neighbors,
+    spearman,
+    word_similarity,
+)
+
+# A vocabulary in decreasing frequency with case variants ("Paris" after
+# "paris", "KING" after "king"), so case folding must keep the first row.
+VOCAB_SIZE, DIM = 120, 8
+BASE = [f"w{i}" for i in range(VOCAB_SIZE - 6)]
+WORDS = BASE[:10] + ["paris", "king", "Paris", "KING", "France", "queen"] + BASE[10:]
+
+
+def _vectors(seed=0, dim=DIM):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((len(WORDS), dim)).astype(np.float32)
+
+
+def _unit64(vectors):
+    v = np.asarray(vectors, np.float64)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------
+# spearman
+
+
+def _spearman_reference(x, y):
+    """Average ranks by explicit tie groups, then Pearson, in float64."""
+
+    def ranks(values):
+        values = np.asarray(values, np.float64)
+        out = np.empty(len(values))
+        for i, v in enumerate(values):
+            below = np.sum(values < v)
+            equal = np.sum(values == v)
+            out[i] = below + (equal + 1) / 2
+        return out
+
+    rx, ry = ranks(x), ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    return float(np.sum(rx * ry) / np.sqrt(np.sum(rx * rx) * np.sum(ry * ry)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spearman_matches_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    n = 50
+    x = rng.integers(0, 8, n).astype(np.float32)  # many ties
+    y = (x + rng.integers(-3, 4, n)).astype(np.float32)
+    ours = float(spearman(x, y))
+    np.testing.assert_allclose(ours, scipy.stats.spearmanr(x, y).statistic, rtol=1e-5)
+    np.testing.assert_allclose(ours, _spearman_reference(x, y), rtol=1e-5)
+
+
+def test_spearman_exact_cases_and_jit():
+    x = jnp.array([1.0, 2.0, 3.0, 4.0])
+    assert float(spearman(x, x**3)) == pytest.approx(1.0, abs=1e-6)
+    assert float(spearman(x, -x)) == pytest.approx(-1.0, abs=1e-6)
+    y = jnp.array([3.0, 1.0, 4.0, 1.5])
+    assert float(jax.jit(spearman)(x, y)) == pytest.approx(float(spearman(x, y)))
+    # Mixed integer / float inputs are ranked in float32.
+    assert spearman(np.arange(5), np.arange(5.0)).dtype == jnp.float32
+    assert math.isnan(float(spearman(jnp.ones(4), x)))  # constant input
+
+
+def test_spearman_float64():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(3)
+        x, y = rng.standard_normal(30), rng.standard_normal(30)
+        out = spearman(x, y)
+        assert out.dtype == jnp.float64
+        np.testing.assert_allclose(
+            float(out), scipy.stats.spearmanr(x, y).statistic, rtol=1e-12
+        )
+
+
+@pytest.mark.parametrize(
+    "x, y, error, match",
+    [
+        (np.zeros((2, 2)), np.zeros((2, 2)), ValueError, "x must be 1-D"),
+        (np.zeros(3), np.zeros(4), ValueError, r"x shape \(3,\) must equal"),
+        (np.zeros(3, bool), np.zeros(3), TypeError, "x must be real"),
+    ],
+)
+def test_spearman_bad_inputs(x, y, error, match):
+    with pytest.raises(error, match=f"spearman: {match}"):
+        spearman(x, y)
+
+
+# ----------------------------------------------------------------------------
+# word_similarity
+
+PAIRS = [
+    ("w0", "w1", 3.0),
+    ("PARIS", "france", 9.0),  # case-folded: rows 'paris' and 'France'
+    ("king", "queen", 8.5),
+    ("King", "w3", 1.0),
+    ("w2", "w5", 4.0),
+    ("w4", "missing", 5.0),  # OOV
+    ("w6", "w7", 4.0),  # tie in the gold scores
+    ("w8", "w9", 2.5),
+    ("w50", "w60", 7.0),
+    ("w100", "w1", 6.0),  # beyond restrict_vocab=100 in one test
+]
+
+
+def _similarity_reference(vectors, words, pairs, restrict_vocab, case_insensitive):
+    unit = _unit64(vectors)
+    fold = str.upper if case_insensitive else str
+    table = {}
+    for i, word in enumerate(words[:restrict_vocab]):
+        table.setdefault(fold(word), i)
+    gold, model, oov = [], [], 0
+    for a, b, score in pairs:
+        if fold(a) not in table or fold(b) not in table:
+            oov += 1
+            continue
+        gold.append(score)
+        model.append(unit[table[fold(a)]] @ unit[table[fold(b)]])
+    return (
+        scipy.stats.spearmanr(gold, model).statistic,
+        scipy.stats.pearsonr(gold, model).statistic,
+        len(gold),
+        oov,
+    )
+
+
+@pytest.mark.parametrize("restrict_vocab", [None, 100])
+@pytest.mark.parametrize("case_insensitive", [True, False])
+def test_word_similarity_matches_reference(restrict_vocab, case_insensitive):
+    vectors = _vectors()
+    result = word_similarity(
+        vectors,
+        WORDS,
+        PAIRS,
+        restrict_vocab=restrict_vocab,
+        case_insensitive=case_insensitive,
+    )
+    rho, r, n, oov = _similarity_reference(
+        vectors, WORDS, PAIRS, restrict_vocab or len(WORDS), case_insensitive
+    )
+    np.testing.assert_allclose(result.spearman, rho, rtol=1e-5)
+    np.testing.assert_allclose(result.pearson, r, rtol=1e-5)
+    assert (result.num_pairs, result.num_oov) == (n, oov)
+    assert result.oov_ratio == pytest.approx(oov / len(PAIRS))
+
+
+def test_word_similarity_matches_gensim(tmp_path):
+    gensim_models = pytest.importorskip("gensim.models")
+    vectors = _vectors(seed=1)
+    kv = gensim_models.KeyedVectors(DIM)
+    kv.add_vectors(WORDS, vectors)
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{a}\t{b}\t{s}\n" for a, b, s in PAIRS))
+    for restrict_vocab in (300_000, 100):
+        pearson, spearman_, oov_ratio = kv.evaluate_word_pairs(
+            str(path), restrict_vocab=restrict_vocab
+        )
+        ours = word_similarity(vectors, WORDS, PAIRS, restrict_vocab=restrict_vocab)
+        np.testing.assert_allclose(ours.spearman, spearman_.statistic, rtol=1e-5)
+        np.testing.assert_allclose(ours.pearson, pearson.statistic, rtol=1e-5)
+        assert 100 * ours.oov_ratio == pytest.approx(oov_ratio)
+
+
+def test_word_similarity_too_few_pairs_and_errors():
+    vectors = _vectors()
+    result = word_similarity(vectors, WORDS, [("w0", "w1", 1.0), ("a", "b", 2.0)])
+    assert math.isnan(result.spearman) and (result.num_pairs, result.num_oov) == (1, 1)
+    with pytest.raises(ValueError, match=r"word_similarity: len\(words\) 3 must"):
+        word_similarity(vectors, WORDS[:3], PAIRS)
+    with pytest.raises(ValueError, match="word_similarity: vectors must be 2-D"):
+        word_similarity(vectors[0], WORDS, PAIRS)
+    with pytest.raises(TypeError, match="word_similarity: vectors must be floating"):
+        word_similarity(np.ones((len(WORDS), 2), np.int32), WORDS, PAIRS)
+    with pytest.raises(ValueError, match="triples"):
+        word_similarity(vectors, WORDS, [("w0", "w1")])
+    with pytest.raises(ValueError, match="restrict_vocab must be positive"):
+        word_similarity(vectors, WORDS, PAIRS, restrict_vocab=0)
+
+
+# ----------------------------------------------------------------------------
+# analogy
+
+
+def _analogy_prediction64(unit, table, canonical, a, b, c):
+    """Brute force 3CosAdd in float64 over the restricted rows."""
+    target = unit[table[b]] - unit[table[a]] + unit[table[c]]
+    scores = unit @ target
+    excluded = {table[a], table[b], table[c]}
+    best, best_score = None, -np.inf
+    for row, score in enumerate(scores):
+        if canonical[row] in excluded:
+            continue
+        if score > best_score:
+            best, best_score = canonical[row], score
+    return best
+
+
+def _make_questions(vectors, words, restrict_vocab, seed, case_insensitive=True):
+    """Questions whose answer is the true 3CosAdd prediction half of the time,
+    plus OOV questions, so that accuracy is neither 0 nor 1."""
+    rng = np.random.default_rng(seed)
+    fold = str.upper if case_insensitive else str
+    table = {}
+    for i, word in enumerate(words[:restrict_vocab]):
+        table.setdefault(fold(word), i)
+    canonical = [table[fold(w)] for w in words[:restrict_vocab]]
+    unit = _unit64(vectors[:restrict_vocab])
+    sections = {"semantic": [], "syntactic": []}
+    for i in range(60):
+        a, b, c = (words[j] for j in rng.choice(restrict_vocab, 3, replace=False))
+        if fold(a) in {fold(b), fold(c)} or fold(b) == fold(c):
+            continue
+        if i % 2:
+            best = _analogy_prediction64(
+                unit, table, canonical, fold(a), fold(b), fold(c)
+            )
+            d = words[best]
+        else:
+            d = words[rng.integers(restrict_vocab)]
+        sections["semantic" if i < 30 else "syntactic"].append((a, b, c, d))
+    sections["semantic"].append(("paris", "France", "KING", "queen"))
+    sections["semantic"].append(("Paris", "France", "king", "nowhere"))  # OOV
+    sections["syntactic"].append(("w0", "w1", "w2", words[-1]))  # OOV if restricted
+    return sections, unit, table, canonical
+
+
+def _analogy_reference(vectors, words, sections, restrict_vocab, case_insensitive):
+    fold = str.upper if case_insensitive else str
+    table = {}
+    for i, word in enumerate(words[:restrict_vocab]):
+        table.setdefault(fold(word), i)
+    canonical = [table[fold(w)] for w in words[:restrict_vocab]]
+    unit = _unit64(vectors[:restrict_vocab])
+    correct = total = skipped = 0
+    for questions in sections.values():
+        for question in questions:
+            a, b, c, d = (fold(w) for w in question)
+            if any(w not in table for w in (a, b, c, d)):
+                skipped += 1
+                continue
+            total += 1
+            correct += (
+                _analogy_prediction64(unit, table, canonical, a, b, c) == table[d]
+            )
+    return correct, total, skipped
+
+
+@pytest.mark.parametrize("restrict_vocab", [None, 100])
+@pytest.mark.parametrize("case_insensitive", [True, False])
+def test_analogy_matches_bruteforce(restrict_vocab, case_insensitive):
+    vectors = _vectors(seed=2)
+    limit = restrict_vocab or len(WORDS)
+    sections, *_ = _make_questions(vectors, WORDS, limit, seed=0)
+    result = analogy(
+        vectors,
+        WORDS,
+        sections,
+        restrict_vocab=restrict_vocab,
+        case_insensitive=case_insensitive,
+        batch_size=16,
+    )
+    correct, total, skipped = _analogy_reference(
+        vectors, WORDS, sections, limit, case_insensitive
+    )
+    assert isinstance(result, AnalogyResult)
+    assert (result.correct, result.total, result.skipped) == (correct, total, skipped)
+    assert 0 < result.correct < result.total
+    assert result.accuracy == correct / total
+    assert sum(s.correct for s in result.per_section.values()) == correct
+    assert sum(s.total for s in result.per_section.values()) == total
+    assert sum(s.skipped for s in result.per_section.values()) == skipped
+    assert list(result.per_section) == ["semantic", "syntactic"]
+
+
+@pytest.mark.parametrize("restrict_vocab", [30_000, 100])
+def test_analogy_matches_gensim_exactly(tmp_path, restrict_vocab):
+    gensim_models = pytest.importorskip("gensim.models")
+    vectors = _vectors(seed=3)
+    limit = min(restrict_vocab, len(WORDS))
+    sections, *_ = _make_questions(vectors, WORDS, limit, seed=1)
+    kv = gensim_models.KeyedVectors(DIM)
+    kv.add_vectors(WORDS, vectors)
+    path = tmp_path / "questions.txt"
+    lines = []
+    for name, questions in sections.items():
+        lines.append(f": {name}")
+        lines.extend(" ".join(q) for q in questions)
+    path.write_text("\n".join(lines) + "\n")
+    score, gensim_sections = kv.evaluate_word_analogies(
+        str(path), restrict_vocab=restrict_vocab
+    )
+    ours = analogy(vectors, WORDS, sections, restrict_vocab=restrict_vocab)
+    assert ours.accuracy == score
+    for section in gensim_sections[:-1]:  # the last one is gensim's total
+        mine = ours.per_section[section["section"]]
+        assert mine.correct == len(section["correct"])
+        assert mine.total == len(section["correct"]) + len(section["incorrect"])
+
+
+def test_analogy_batch_size_and_list_input_do_not_change_results():
+    vectors = _vectors(seed=4)
+    sections, *_ = _make_questions(vectors, WORDS, len(WORDS), seed=2)
+    flat = [q for questions in sections.values() for q in questions]
+    results = [analogy(vectors, WORDS, flat, batch_size=b) for b in (1, 7, 256)]
+    assert results[0] == results[1] == results[2]
+    assert list(results[0].per_section) == ["questions"]
+
+
+def test_analogy_edge_cases_and_errors():
+    vectors = _vectors()
+    empty = analogy(vectors, WORDS, {"none": [("a", "b", "c", "d")]})
+    assert (empty.accuracy, empty.correct, empty.total, empty.skipped) == (0, 0, 0, 1)
+    assert empty.per_section["none"].accuracy == 0.0
+    with pytest.raises(ValueError, match="analogy: section 's': a question must be"):
+        analogy(vectors, WORDS, {"s": [("w0", "w1", "w2")]})
+    with pytest.raises(ValueError, match="analogy: batch_size must be positive"):
+        analogy(vectors, WORDS, {}, batch_size=0)
+    with pytest.raises(ValueError, match="analogy: restrict_vocab must be positive"):
+        analogy(vectors, WORDS, {}, restrict_vocab=-1)
+
+
+# ----------------------------------------------------------------------------
+# nearest_neighbors
+
+
+def test_nearest_neighbors_matches_bruteforce_and_gensim():
+    vectors = _vectors(seed=5)
+    queries = ["w0", "Paris", "w77"]
+    result = nearest_neighbors(vectors, WORDS, queries, k=5)
+    unit = _unit64(vectors)
+    for query, neighbours in zip(queries, result, strict=True):
+        row = WORDS.index(query)
+        scores = unit @ unit[row]
+        scores[row] = -np.inf
+        order = np.argsort(-scores, kind="stable")[:5]
+        assert [w for w, _ in neighbours] == [WORDS[i] for i in order]
+        np.testing.assert_allclose([s for _, s in neighbours], scores[order], atol=1e-6)
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(DIM)
+    kv.add_vectors(WORDS, vectors)
+    for query, neighbours in zip(queries, result, strict=True):
+        theirs = kv.most_similar(query, topn=5)
+        assert [w for w, _ in neighbours] == [w for w, _ in theirs]
+        np.testing.assert_allclose(
+            [s for _, s in neighbours], [s for _, s in theirs], atol=1e-6
+        )
+
+
+def test_nearest_neighbors_errors():
+    vectors = _vectors()
+    assert nearest_neighbors(vectors, WORDS, []) == []
+    with pytest.raises(KeyError, match="'nope'"):
+        nearest_neighbors(vectors, WORDS, ["w0", "nope"])
+    with pytest.raises(TypeError, match="use \\['w0'\\]"):
+        nearest_neighbors(vectors, WORDS, "w0")
+    with pytest.raises(ValueError, match="nearest_neighbors: k must be"):
+        nearest_neighbors(vectors, WORDS, ["w0"], k=len(WORDS))
+    with pytest.raises(ValueError, match="nearest_neighbors: k must be"):
+        nearest_neighbors(vectors, WORDS, ["w0"], k=0)
