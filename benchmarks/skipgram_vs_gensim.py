@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Skip-gram word vectors: jaxns (examples/skipgram.py) vs gensim, side by side.
+
+Both train on the same corpus with the same hyperparameters (gensim's
+skip-gram defaults unless overridden), gensim with ``workers`` equal to the
+cores. Each runs in its own fresh process, so the whole-process wall time from
+interpreter start to saved vectors (imports, corpus reading, vocabulary,
+compilation and training) is what a user waits for. Both vector files are then
+scored by the same evaluation code (jaxns.evaluation): WordSim-353 and
+SimLex-999 Spearman, Google analogy accuracy (3CosAdd, 30,000 most frequent
+words).
+
+    python benchmarks/skipgram_vs_gensim.py                  # built-in corpus
+    python benchmarks/skipgram_vs_gensim.py --corpus text8 --repeats 1
+    python benchmarks/skipgram_vs_gensim.py --quick          # smoke run
+
+Raw words/s counts every word of the corpus (also those below min_count),
+once per epoch, divided by the training time, as gensim reports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_gensim(args: argparse.Namespace) -> None:
+    """Runs inside a child process: train gensim, save vectors, write stats."""
+    t0 = time.perf_counter()
+    from gensim.models import Word2Vec
+
+    import jaxns
+
+    sentences = jaxns.datasets.load_corpus(args.corpus)
+    raw = sum(map(len, sentences))
+    t_build = time.perf_counter()
+    model = Word2Vec(
+        sg=1,
+        vector_size=args.dim,
+        window=args.window,
+        negative=args.negatives,
+        min_count=args.min_count,
+        sample=args.sample,
+        alpha=args.lr,
+        min_alpha=args.min_lr,
+        workers=args.workers,
+        seed=args.seed,
+    )
+    model.build_vocab(sentences)
+    t_train = time.perf_counter()
+    model.train(sentences, total_examples=len(sentences), epochs=args.epochs)
+    train_seconds = time.perf_counter() - t_train
+    model.wv.save_word2vec_format(args.save)
+    stats = {
+        "raw_words": raw,
+        "vocab_size": len(model.wv),
+        "train_seconds": train_seconds,
+        "words_per_second": raw * args.epochs / train_seconds,
+        "vocab_seconds": t_train - t_build,
+        "in_process_seconds": time.perf_counter() - t0,
+    }
+    pathlib.Path(args.report).write_text(json.dumps(stats))
+
+
+def _common_flags(args: argparse.Namespace) -> list[str]:
+    return [
+        "--corpus", args.corpus, "--epochs", str(args.epochs), "--dim", str(args.dim),
+        "--window", str(args.window), "--negatives", str(args.negatives),
+        "--min-count", str(args.min_count), "--sample", str(args.sample),
+        "--lr", str(args.lr), "--min-lr", str(args.min_lr),
+    ]  # fmt: skip
+
+
+def _timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def _evaluate(path: str) -> dict:
+    import jaxns
+
+    words, vectors = jaxns.wordvectors.load_word2vec_format(path)
+    out = {}
+    for name in ("wordsim353", "simlex999"):
+        pairs = jaxns.datasets.load_similarity(name)
+        out[name] = float(
+            jaxns.evaluation.word_similarity(vectors, words, pairs).spearman
+        )
+    questions = jaxns.datasets.load_analogies("google")
+    out["analogy"] = float(jaxns.evaluation.analogy(vectors, words, questions).accuracy)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="builtin")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negatives", type=int, default=5)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=0.025)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--workers", type=int, default=os.cpu_count())
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3, help="runs per library")
+    p.add_argument("--quick", action="store_true", help="1 epoch, 1 repeat")
+    p.add_argument(
+        "--jaxns-flags", default="", help="extra flags for examples/skipgram.py"
+    )
+    p.add_argument("--run-gensim", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--save", help=argparse.SUPPRESS)
+    p.add_argument("--report", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.run_gensim:
+        run_gensim(args)
+        return
+    if args.quick:
+        args.epochs, args.repeats = 1, 1
+    try:
+        import gensim
+    except ImportError:
+        sys.exit("gensim is not installed: pip install -e '.[bench]'")
+    import jax
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="jaxns-bench-"))
+    rows = {"gensim": [], "jaxns": []}
+    for r in range(args.repeats):
+        for lib in ("gensim", "jaxns"):
+            save, report = tmp / f"{lib}{r}.txt", tmp / f"{lib}{r}.json"
+            seed = str(args.seed + r)
+            if lib == "gensim":
+                cmd = [sys.executable, __file__, "--run-gensim", *_common_flags(args)]
+                cmd += ["--workers", str(args.workers), "--seed", seed]
+            else:
+                cmd = [sys.executable, "examples/skipgram.py", *_common_flags(args)]
+                cmd += ["--seed", seed, "--no-eval", "--no-progress"]
+                cmd += args.jaxns_flags.split()
+            wall = _timed([*cmd, "--save", str(save), "--report", str(report)])
+            stats = json.loads(report.read_text())
+            stats["wall"] = wall
+            stats.update(_evaluate(str(save)))
+            rows[lib].append(stats)
+            print(
+                f"  run {r + 1} {lib:>6}: {stats['words_per_second']:>12,.0f} words/s"
+                f"  wall {wall:6.1f} s  ws353 {stats['wordsim353']:.3f}"
+                f"  simlex {stats['simlex999']:.3f}  analogy {stats['analogy']:.3f}",
+                flush=True,
+            )
+
+    def med(lib, key):
+        return statistics.median(s[key] for s in rows[lib])
+
+    print()
+    print(
+        f"corpus {args.corpus}: {rows['jaxns'][0]['raw_words']:,} raw words, "
+        f"{args.epochs} epochs, dim {args.dim}, window {args.window}, "
+        f"{args.negatives} negatives; median of {args.repeats} run(s)"
+    )
+    print(
+        f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} cores; "
+        f"gensim {gensim.__version__} with {args.workers} workers"
+    )
+    header = f"{'':28}{'gensim':>12}{'jaxns':>12}{'jaxns/gensim':>14}"
+    print(header)
+    print("-" * len(header))
+    for key, label, fmt in (
+        ("words_per_second", "train raw words/s", "{:>12,.0f}"),
+        ("train_seconds", "train seconds", "{:>12.1f}"),
+        ("wall", "wall seconds to vectors", "{:>12.1f}"),
+    ):
+        g, j = med("gensim", key), med("jaxns", key)
+        ratio = j / g if key == "words_per_second" else g / j
+        print(f"{label:28}" + fmt.format(g) + fmt.format(j) + f"{ratio:>13.2f}x")
+    for key, label in (
+        ("wordsim353", "WordSim-353 Spearman"),
+        ("simlex999", "SimLex-999 Spearman"),
+        ("analogy", "analogy accuracy"),
+    ):
+        g, j = med("gensim", key), med("jaxns", key)
+        print(f"{label:28}{g:>12.3f}{j:>12.3f}{j - g:>+13.3f}")
+    print(
+        "(speed ratios > 1 favour jaxns; the last column of scores is jaxns - gensim)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Train word2vec skip-gram vectors (SGNS) with jaxns and Optax.
+
+Runs with no arguments on the built-in WordNet gloss corpus:
+
+    python examples/skipgram.py
+
+and on any local text file (one sentence per line) or text8:
+
+    python examples/skipgram.py --corpus text8 --save vectors.txt
+
+Defaults follow gensim's skip-gram (dim 100, window 5, 5 negatives,
+min_count 5, sample 1e-3, learning rate 0.025 decaying linearly to 1e-4 over
+all raw words, 5 epochs). Negatives come from
+``jaxns.samplers.unigram(counts, power=0.75)``; the learning rate is an Optax
+schedule of the raw words processed; one jitted call runs many updates.
+``--checkpoint DIR`` saves the state periodically; rerunning with the same
+directory resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxns
+
+OPTIMIZERS = {
+    # Without learning rate: the schedule is applied by the trainer.
+    "sgd": None,
+    "adagrad": lambda: optax.scale_by_rss(initial_accumulator_value=0.0),
+    "adam": optax.scale_by_adam,
+}
+SHOW_NEIGHBOURS = ("king", "water", "run", "good", "music", "france")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="builtin", help="builtin, text8 or a path")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negatives", type=int, default=5)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=0.025)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument(
+        "--batch-size", type=int, default=512, help="centre words per update"
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=16,
+        help="consecutive centre words sharing one draw of negatives",
+    )
+    p.add_argument(
+        "--chunk-negatives",
+        type=int,
+        default=16,
+        help="negatives drawn per chunk (weighted negatives/chunk-negatives)",
+    )
+    p.add_argument("--steps-per-call", type=int, default=32)
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--save", help="write the vectors here (word2vec text format)")
+    p.add_argument("--binary", action="store_true", help="save in binary format")
+    p.add_argument("--checkpoint", help="directory for periodic checkpoints")
+    p.add_argument(
+        "--checkpoint-every", type=float, default=60.0, help="seconds between saves"
+    )
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--report", help="also write the summary as JSON here")
+    args = p.parse_args(argv)
+    for name in ("epochs", "dim", "window", "negatives", "min_count", "batch_size"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.batch_size % args.chunk_size:
+        p.error("--batch-size must be a multiple of --chunk-size")
+    return args
+
+
+# --------------------------------------------------------------------------
+# checkpoints: one .npz written atomically; keys and subsampling are derived
+# from (seed, epoch, step) alone, so a resumed run repeats nothing and skips
+# nothing.
+
+_CONFIG_KEYS = (
+    "corpus", "epochs", "dim", "window", "negatives", "min_count", "sample", "lr",
+    "min_lr", "batch_size", "chunk_size", "chunk_negatives", "steps_per_call",
+    "optimizer", "seed",
+)  # fmt: skip
+
+
+def _fingerprint(args: argparse.Namespace) -> str:
+    config = {k: getattr(args, k) for k in _CONFIG_KEYS}
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def save_checkpoint(directory, args, params, opt_state, epoch, call) -> None:
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    leaves = jax.tree.leaves((params, opt_state))
+    arrays = {f"leaf_{i}": np.asarray(x) for i, x in enumerate(leaves)}
+    tmp = directory / "checkpoint.tmp.npz"
+    np.savez(
+        tmp,
+        fingerprint=np.array(_fingerprint(args)),
+        epoch=np.array(epoch),
+        call=np.array(call),
+        **arrays,
+    )
+    os.replace(tmp, directory / "checkpoint.npz")
+
+
+def load_checkpoint(directory, args, params, opt_state):
+    path = pathlib.Path(directory) / "checkpoint.npz"
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        if str(data["fingerprint"]) != _fingerprint(args):
+            raise SystemExit(
+                f"skipgram: checkpoint {path} was written with other settings; "
+                "use another --checkpoint directory or the same flags"
+            )
+        treedef = jax.tree.structure((params, opt_state))
+        n = treedef.num_leaves
+        leaves = [jnp.asarray(data[f"leaf_{i}"]) for i in range(n)]
+        params, opt_state = jax.tree.unflatten(treedef, leaves)
+        return params, opt_state, int(data["epoch"]), int(data["call"])
+
+
+# --------------------------------------------------------------------------
+
+
+@jax.jit
+def _epoch_stream(key, ids, sentence_ids, keep_prob, pad_front, pad_back):
+    kept, sents, num_kept = jaxns.text.subsample(key, ids, keep_prob, sentence_ids)
+    return (
+        jnp.concatenate([pad_front, kept, pad_back]),
+        jnp.concatenate([pad_front, sents, pad_back]),
+        num_kept,
+    )
+
+
+class _Progress:
+    """tqdm when available and wanted, else one line per ~10 s."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        self.total = total
+        self.last = 0.0
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="w", unit_scale=True, smoothing=0.1)
+            except ImportError:
+                pass
+
+    def update(self, done: int, words: int, rate: float, loss: float, lr: float):
+        if self.bar is not None:
+            self.bar.update(words)
+            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.5f}", refresh=False)
+        elif time.perf_counter() - self.last > 10:
+            self.last = time.perf_counter()
+            print(
+                f"  {done / self.total:6.1%}  {rate:,.0f} words/s  loss {loss:.4f}"
+                f"  lr {lr:.5f}",
+                flush=True,
+            )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
+    """Trains and returns ``(vocab, params, stats)``.
+
+    ``stop_after_calls`` interrupts the run after that many jitted calls (after
+    checkpointing), as a crash would; the tests use it to check resumption.
+    """
+    t_start = time.perf_counter()
+    sentences = jaxns.datasets.load_corpus(args.corpus)
+    vocab = jaxns.text.Vocabulary.build(sentences, min_count=args.min_count)
+    corpus = vocab.encode(sentences)
+    del sentences
+    raw = corpus.num_raw_words
+    print(
+        f"corpus {args.corpus}: {raw:,} words, {len(corpus.ids):,} in a vocabulary "
+        f"of {len(vocab):,}"
+    )
+
+    sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
+    keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
+    schedule = optax.linear_schedule(args.lr, args.min_lr, args.epochs * raw)
+    make_opt = OPTIMIZERS[args.optimizer]
+    trainer = jaxns.word2vec.make_trainer(
+        sampler,
+        learning_rate=schedule,
+        optimizer=None if make_opt is None else make_opt(),
+        window=args.window,
+        num_negatives=args.negatives,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        negatives_per_chunk=args.chunk_negatives,
+        steps_per_call=args.steps_per_call,
+    )
+    init_key, key = jax.random.split(jax.random.key(args.seed))
+    params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
+    opt_state = trainer.init(params)
+    epoch0, call0 = 0, 0
+    if args.checkpoint:
+        restored = load_checkpoint(args.checkpoint, args, params, opt_state)
+        if restored is not None:
+            params, opt_state, epoch0, call0 = restored
+            print(f"resuming from {args.checkpoint}: epoch {epoch0 + 1}, step {call0}")
+
+    ids = jnp.asarray(corpus.ids)
+    sentence_ids = jnp.asarray(corpus.sentence_ids)
+    block = trainer.block_size
+    pad_front = jnp.full((args.window,), -1, jnp.int32)
+    pad_back = jnp.full((block + args.window,), -1, jnp.int32)
+
+    progress = _Progress(args.epochs * raw, enabled=not args.no_progress)
+    progress.bar and progress.bar.update(epoch0 * raw)
+    t_train = time.perf_counter()
+    words_done = 0
+    calls_done = 0
+    loss_sum = jnp.zeros((), jnp.float32)
+    pairs_sum = jnp.zeros((), jnp.int32)
+    last_loss, last_save = float("nan"), time.perf_counter()
+    interrupted = False
+    first_call_seconds = 0.0
+    for epoch in range(epoch0, args.epochs):
+        epoch_key = jax.random.fold_in(key, epoch)
+        stream, stream_sent, num_kept = _epoch_stream(
+            jax.random.fold_in(epoch_key, 0),
+            ids,
+            sentence_ids,
+            keep_prob,
+            pad_front,
+            pad_back,
+        )
+        num_calls = max(1, math.ceil(int(num_kept) / block))
+        train_key = jax.random.fold_in(epoch_key, 1)
+        start_call = call0 if epoch == epoch0 else 0
+        for call in range(start_call, num_calls):
+            p0 = epoch * raw + raw * call / num_calls
+            p1 = epoch * raw + raw * (call + 1) / num_calls
+            params, opt_state, loss, pairs = trainer.train(
+                params,
+                opt_state,
+                stream,
+                stream_sent,
+                call * block,
+                train_key,
+                jnp.float32(p0),
+                jnp.float32(p1),
+            )
+            loss_sum, pairs_sum = loss_sum + loss, pairs_sum + pairs
+            calls_done += 1
+            if calls_done == 1:
+                jax.block_until_ready(loss)
+                first_call_seconds = time.perf_counter() - t_train
+            words = round(p1) - round(p0)
+            words_done += words
+            if call % 8 == 7 or call == num_calls - 1:
+                # Reading the loss waits for the device; do it now and then.
+                last_loss = float(loss_sum) / max(int(pairs_sum), 1)
+                if not math.isfinite(last_loss):
+                    raise FloatingPointError(
+                        f"skipgram: the loss became {last_loss} in epoch {epoch + 1}; "
+                        "the updates of frequent words diverged. Use a smaller "
+                        "--batch-size or --lr (a small vocabulary needs both)."
+                    )
+                loss_sum = jnp.zeros((), jnp.float32)
+                pairs_sum = jnp.zeros((), jnp.int32)
+            elapsed = time.perf_counter() - t_train
+            progress.update(
+                round(p1),
+                words,
+                words_done / max(elapsed, 1e-9),
+                last_loss,
+                float(schedule(p1)),
+            )
+            stopping = stop_after_calls is not None and calls_done >= stop_after_calls
+            due = time.perf_counter() - last_save > args.checkpoint_every
+            if args.checkpoint and (due or stopping):
+                save_checkpoint(
+                    args.checkpoint, args, params, opt_state, epoch, call + 1
+                )
+                last_save = time.perf_counter()
+            if stopping:
+                interrupted = True
+                break
+        if interrupted:
+            break
+        if args.checkpoint:
+            save_checkpoint(args.checkpoint, args, params, opt_state, epoch + 1, 0)
+    jax.block_until_ready(params)
+    progress.close()
+    train_time = time.perf_counter() - t_train
+    stats = {
+        "raw_words": raw,
+        "vocab_size": len(vocab),
+        "train_seconds": train_time,
+        "words_per_second": words_done / max(train_time, 1e-9),
+        "final_loss": last_loss,
+        "setup_seconds": t_train - t_start,
+        "first_call_seconds": first_call_seconds,
+        "interrupted": interrupted,
+    }
+    return vocab, params, stats
+
+
+def evaluate(words: Sequence[str], vectors: np.ndarray) -> dict:
+    """WordSim-353 and SimLex-999 Spearman, Google analogy accuracy."""
+    results = {}
+    for name in ("wordsim353", "simlex999"):
+        r = jaxns.evaluation.word_similarity(
+            vectors, words, jaxns.datasets.load_similarity(name)
+        )
+        results[name] = float(r.spearman)
+        results[f"{name}_oov"] = int(r.num_oov)
+    a = jaxns.evaluation.analogy(
+        vectors, words, jaxns.datasets.load_analogies("google")
+    )
+    results["analogy"] = float(a.accuracy)
+    results["analogy_questions"] = int(a.total)
+    results["analogy_skipped"] = int(a.skipped)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    print(f"jaxns {jaxns.__version__} on {jax.devices()[0].device_kind}")
+    vocab, params, stats = train(args)
+    vectors = np.asarray(params.input)
+    if args.save:
+        jaxns.wordvectors.save_word2vec_format(
+            args.save, vocab.words, vectors, binary=args.binary
+        )
+        print(f"saved {len(vocab):,} vectors to {args.save}")
+    stats["wall_seconds_to_vectors"] = time.perf_counter() - t0
+    print(
+        f"trained {args.epochs} epochs in {stats['train_seconds']:.1f} s: "
+        f"{stats['words_per_second']:,.0f} raw words/s, final loss "
+        f"{stats['final_loss']:.4f} (wall {stats['wall_seconds_to_vectors']:.1f} s)"
+    )
+    if not args.no_eval:
+        results = evaluate(vocab.words, vectors)
+        stats.update(results)
+        print(
+            f"WordSim-353 Spearman {results['wordsim353']:.3f} | "
+            f"SimLex-999 Spearman {results['simlex999']:.3f} | "
+            f"analogy accuracy {results['analogy']:.3f} "
+            f"({results['analogy_questions']:,} questions, "
+            f"{results['analogy_skipped']:,} skipped)"
+        )
+        queries = [w for w in SHOW_NEIGHBOURS if w in vocab]
+        neighbours = jaxns.evaluation.nearest_neighbors(
+            vectors, vocab.words, queries, k=5
+        )
+        for q, nn in zip(queries, neighbours, strict=True):
+            print(f"  {q:>8}: " + ", ".join(w for w, _ in nn))
+    if args.report:
+        pathlib.Path(args.report).write_text(json.dumps(stats, indent=2))
+    return stats
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,492 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The word2vec data pipeline: vocabulary, subsampling, dynamic windows, pairs.
+
+The host side (:class:`Vocabulary`) turns sentences of strings into a flat
+``int32`` token stream plus a parallel stream of sentence ids. Everything after
+that runs inside XLA with static shapes and explicit keys: :func:`subsample`
+drops frequent words with word2vec's keep probability and compacts the stream,
+and :func:`skipgram_pairs` turns a block of tokens into centre/context pairs
+with word2vec's dynamic window, never crossing a sentence boundary or padding.
+
+Padding is marked by the token id ``-1`` everywhere in this module.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import itertools
+import os
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+__all__ = [
+    "EncodedCorpus",
+    "Vocabulary",
+    "keep_probability",
+    "skipgram_pairs",
+    "subsample",
+    "window_offsets",
+]
+
+PAD = -1
+
+
+def _check_key(fn: str, key: ArrayLike) -> None:
+    shape = jnp.shape(key)
+    if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+        if shape != ():
+            raise ValueError(
+                f"{fn} accepts a single key, got shape {shape}. "
+                "Use jax.vmap for batching."
+            )
+    elif shape != (2,):
+        raise ValueError(
+            f"{fn} accepts a single key (jax.random.key(seed)), got an array of "
+            f"shape {shape}. Use jax.vmap for batching."
+        )
+
+
+def _check_int_array(fn: str, name: str, x: ArrayLike, ndim: int) -> jax.Array:
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(f"{fn}: {name} must be an integer array, got dtype {x.dtype}")
+    if x.ndim != ndim:
+        raise ValueError(f"{fn}: {name} must be {ndim}-D, got shape {x.shape}")
+    return x
+
+
+class EncodedCorpus(NamedTuple):
+    """A corpus as flat id streams (the output of :meth:`Vocabulary.encode`).
+
+    Attributes:
+      ids: ``int32 [num_tokens]`` in-vocabulary token ids, sentence after
+        sentence (out-of-vocabulary words are dropped, as word2vec does).
+      sentence_ids: ``int32 [num_tokens]`` index of the sentence of each token.
+      num_raw_words: number of words before dropping unknown ones (what
+        word2vec and gensim count for the learning-rate decay and words/s).
+    """
+
+    ids: np.ndarray
+    sentence_ids: np.ndarray
+    num_raw_words: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """Words with their counts, ids sorted by decreasing frequency.
+
+    Ties in frequency keep the order of first appearance, so a vocabulary is a
+    deterministic function of its corpus. Id ``i`` is row ``i`` of every
+    embedding table trained on it.
+
+    Attributes:
+      words: the words, most frequent first.
+      counts: ``int64 [len(words)]`` corpus counts of ``words``.
+    """
+
+    words: tuple[str, ...]
+    counts: np.ndarray
+    _index: dict[str, int] = dataclasses.field(repr=False, compare=False)
+
+    def __init__(self, words: Sequence[str], counts: ArrayLike):
+        words = tuple(words)
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (len(words),):
+            raise ValueError(
+                f"Vocabulary: counts shape {counts.shape} must equal "
+                f"(len(words),) = ({len(words)},)"
+            )
+        index = {w: i for i, w in enumerate(words)}
+        if len(index) != len(words):
+            raise ValueError("Vocabulary: words contains duplicates")
+        if np.any(counts < 0):
+            raise ValueError("Vocabulary: counts must be non-negative")
+        object.__setattr__(self, "words", words)
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "_index", index)
+
+    @classmethod
+    def build(
+        cls,
+        sentences: Iterable[Sequence[str]],
+        *,
+        min_count: int = 5,
+        max_size: int | None = None,
+    ) -> Vocabulary:
+        """Counts the words of a corpus and keeps those seen ``min_count`` times.
+
+        Args:
+          sentences: an iterable of sentences, each a sequence of words.
+          min_count: words seen fewer times are dropped (gensim's default 5).
+          max_size: keep at most this many of the most frequent words.
+
+        Returns:
+          The :class:`Vocabulary`, most frequent word first.
+
+        Raises:
+          ValueError: if ``min_count < 1``, the corpus is empty, or no word
+            reaches ``min_count``.
+
+        Examples:
+          >>> import jaxns
+          >>> vocab = jaxns.text.Vocabulary.build(
+          ...     [["a", "b", "a"], ["c", "a", "b"]], min_count=2)
+          >>> vocab.words, vocab.counts.tolist()
+          (('a', 'b'), [3, 2])
+
+        References:
+          Mikolov et al, `Distributed Representations of Words and Phrases and
+          their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+        """
+        if isinstance(min_count, bool) or not isinstance(min_count, int):
+            raise TypeError(
+                f"Vocabulary.build: min_count must be an int, got {min_count!r}"
+            )
+        if min_count < 1:
+            raise ValueError(
+                f"Vocabulary.build: min_count must be >= 1, got {min_count}"
+            )
+        counter = collections.Counter(itertools.chain.from_iterable(sentences))
+        if not counter:
+            raise ValueError("Vocabulary.build: the corpus is empty")
+        # Counter preserves first-appearance order; a stable sort keeps it for ties.
+        items = sorted(
+            ((w, c) for w, c in counter.items() if c >= min_count),
+            key=lambda wc: -wc[1],
+        )
+        if not items:
+            raise ValueError(
+                f"Vocabulary.build: no word occurs at least min_count={min_count} "
+                f"times (the most frequent occurs {max(counter.values())} times)"
+            )
+        if max_size is not None:
+            items = items[:max_size]
+        words, counts = zip(*items, strict=True)
+        return cls(words, np.asarray(counts, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._index
+
+    def index(self, word: str) -> int:
+        """Returns the id of ``word``; raises ``KeyError`` if it is unknown."""
+        return self._index[word]
+
+    def encode(self, sentences: Iterable[Sequence[str]]) -> EncodedCorpus:
+        """Turns sentences into flat id and sentence-id streams.
+
+        Unknown words are dropped before any window is formed, as in
+        word2vec.c and gensim, so windows reach past them.
+
+        Args:
+          sentences: an iterable of sentences, each a sequence of words.
+
+        Returns:
+          An :class:`EncodedCorpus` with ``ids`` and ``sentence_ids`` of shape
+          ``[num_tokens]`` (``int32``) and the raw word count.
+
+        Examples:
+          >>> import jaxns
+          >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
+          >>> enc = vocab.encode([["a", "x", "b"], ["b"]])
+          >>> enc.ids.tolist(), enc.sentence_ids.tolist(), enc.num_raw_words
+          ([0, 1, 1], [0, 0, 1], 4)
+
+        References:
+          Mikolov et al, `Efficient Estimation of Word Representations in
+          Vector Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+        """
+        get = self._index.get
+        ids: list[int] = []
+        sent: list[int] = []
+        raw = 0
+        for s, sentence in enumerate(sentences):
+            raw += len(sentence)
+            known = [i for i in map(get, sentence) if i is not None]
+            ids.extend(known)
+            sent.extend(itertools.repeat(s, len(known)))
+        return EncodedCorpus(
+            np.asarray(ids, dtype=np.int32), np.asarray(sent, dtype=np.int32), raw
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes ``word count`` lines, most frequent first (plain UTF-8 text).
+
+        Args:
+          path: the file to write.
+
+        Returns:
+          None.
+
+        Examples:
+          >>> import jaxns, tempfile, os
+          >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
+          >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+          >>> vocab.save(path)
+          >>> jaxns.text.Vocabulary.load(path).words
+          ('a', 'b')
+
+        References:
+          Mikolov et al, word2vec.c ``-save-vocab`` format, 2013.
+        """
+        with open(path, "w", encoding="utf-8") as f:
+            for w, c in zip(self.words, self.counts.tolist(), strict=True):
+                f.write(f"{w} {c}\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
+        """Reads a file written by :meth:`save`.
+
+        Args:
+          path: the file to read.
+
+        Returns:
+          The :class:`Vocabulary`.
+
+        Raises:
+          FileNotFoundError: if ``path`` does not exist.
+          ValueError: if a line is not ``word count``.
+
+        Examples:
+          >>> import jaxns, tempfile, os
+          >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+          >>> with open(path, "w") as f:
+          ...     _ = f.write("the 10\\ncat 3\\n")
+          >>> jaxns.text.Vocabulary.load(path).counts.tolist()
+          [10, 3]
+
+        References:
+          Mikolov et al, word2vec.c ``-read-vocab`` format, 2013.
+        """
+        words, counts = [], []
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) != 2 or not parts[1].isdigit():
+                    raise ValueError(
+                        f"Vocabulary.load: {os.fspath(path)!r} line {lineno} is not "
+                        f"'word count': {line.rstrip()!r}"
+                    )
+                words.append(parts[0])
+                counts.append(int(parts[1]))
+        return cls(words, counts)
+
+
+def keep_probability(counts: ArrayLike, sample: float) -> np.ndarray:
+    """word2vec's probability of keeping each occurrence of a word.
+
+    .. math:: P_{keep}(w) = \\min\\left(1, \\sqrt{t / f(w)} + t / f(w)\\right),
+       \\quad f(w) = \\mathrm{count}(w) / \\sum_v \\mathrm{count}(v)
+
+    This is what word2vec.c and gensim compute (with ``t = sample``), not the
+    ``1 - sqrt(t/f)`` discard probability printed in the paper. ``sample=0``
+    keeps everything.
+
+    Args:
+      counts: ``[vocab_size]`` counts of the words in the vocabulary.
+      sample: the threshold ``t`` (gensim's ``sample``, default ``1e-3``).
+
+    Returns:
+      ``float32 [vocab_size]`` keep probabilities in ``[0, 1]``.
+
+    Raises:
+      ValueError: if ``sample < 0`` or ``counts`` is not 1-D and non-negative.
+
+    Examples:
+      >>> import jaxns, numpy as np
+      >>> p = jaxns.text.keep_probability(np.array([900, 90, 10]), 0.01)
+      >>> [round(float(x), 3) for x in p]
+      [0.117, 0.444, 1.0]
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1:
+        raise ValueError(
+            f"keep_probability: counts must be 1-D, got shape {counts.shape}"
+        )
+    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
+        raise ValueError("keep_probability: counts must be finite and non-negative")
+    if not sample >= 0:
+        raise ValueError(f"keep_probability: sample must be >= 0, got {sample}")
+    if sample == 0 or counts.sum() == 0:
+        return np.ones(counts.shape, np.float32)
+    ratio = sample * counts.sum() / np.maximum(counts, 1e-300)
+    return np.minimum(1.0, np.sqrt(ratio) + ratio).astype(np.float32)
+
+
+def subsample(
+    key: ArrayLike,
+    ids: ArrayLike,
+    keep_prob: ArrayLike,
+    sentence_ids: ArrayLike | None = None,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Drops each token with word2vec's probability and compacts the stream.
+
+    Kept tokens move to the front in their original order; the rest of the
+    output is padding (``-1``), so the shape stays ``[num_tokens]``. Windows
+    are formed *after* subsampling, so they reach past dropped words, as in
+    word2vec.c and gensim. Padding tokens (``-1``) in the input are dropped.
+
+    Args:
+      key: a single PRNG key.
+      ids: ``int [num_tokens]`` token ids (``-1`` for padding).
+      keep_prob: ``float [vocab_size]`` from :func:`keep_probability`.
+      sentence_ids: optional ``int [num_tokens]`` sentence of each token; it
+        is compacted the same way.
+
+    Returns:
+      ``(kept_ids, kept_sentence_ids, num_kept)``: ``int32 [num_tokens]``
+      twice (``-1`` after the kept prefix; ``kept_sentence_ids`` is all ``-1``
+      when ``sentence_ids`` is None) and an ``int32`` scalar.
+
+    Raises:
+      TypeError: for non-integer ids.
+      ValueError: for a key array or mismatched shapes.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> ids = jnp.array([0, 1, 0, 2], jnp.int32)
+      >>> kept, sent, n = jaxns.text.subsample(
+      ...     jax.random.key(0), ids, jnp.array([0.0, 1.0, 1.0]))
+      >>> kept.tolist(), int(n)
+      ([1, 2, -1, -1], 2)
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+    """
+    _check_key("subsample", key)
+    ids = _check_int_array("subsample", "ids", ids, 1)
+    keep_prob = jnp.asarray(keep_prob)
+    if keep_prob.ndim != 1 or not jnp.issubdtype(keep_prob.dtype, jnp.floating):
+        raise ValueError(
+            f"subsample: keep_prob must be a 1-D float array, got "
+            f"{keep_prob.dtype}{list(keep_prob.shape)}"
+        )
+    if sentence_ids is None:
+        sentence_ids = jnp.full(ids.shape, PAD, jnp.int32)
+    sentence_ids = _check_int_array("subsample", "sentence_ids", sentence_ids, 1)
+    if sentence_ids.shape != ids.shape:
+        raise ValueError(
+            f"subsample: sentence_ids shape {sentence_ids.shape} must equal "
+            f"ids shape {ids.shape}"
+        )
+    n = ids.shape[0]
+    valid = ids >= 0
+    p = jnp.where(valid, keep_prob.astype(jnp.float32)[jnp.where(valid, ids, 0)], 0.0)
+    keep = jax.random.uniform(key, (n,), jnp.float32) < p
+    # Static-shape compaction: kept positions in order, then a sentinel slot n.
+    (pos,) = jnp.nonzero(keep, size=n, fill_value=n)
+    ids_pad = jnp.concatenate([ids.astype(jnp.int32), jnp.full((1,), PAD, jnp.int32)])
+    sent_pad = jnp.concatenate(
+        [sentence_ids.astype(jnp.int32), jnp.full((1,), PAD, jnp.int32)]
+    )
+    return ids_pad[pos], sent_pad[pos], jnp.sum(keep, dtype=jnp.int32)
+
+
+def window_offsets(window: int) -> tuple[int, ...]:
+    """The context offsets ``-window..-1, 1..window`` in the order pairs use.
+
+    Args:
+      window: the maximum window size ``W``.
+
+    Returns:
+      A tuple of ``2 * window`` offsets.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.text.window_offsets(2)
+      (-2, -1, 1, 2)
+
+    References:
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window_offsets: window must be an int >= 1, got {window!r}")
+    return tuple(range(-window, 0)) + tuple(range(1, window + 1))
+
+
+def skipgram_pairs(
+    key: ArrayLike,
+    tokens: ArrayLike,
+    sentence_ids: ArrayLike,
+    *,
+    window: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Skip-gram (centre, context) pairs of a token block, dynamic windows.
+
+    Every position of ``tokens`` is a centre. Its effective window is
+    ``window - b`` with ``b ~ U{0, ..., window - 1}`` drawn per centre (the
+    word2vec.c / gensim "reduced window"), so nearer words are paired more
+    often. A context slot is live when it lies inside the effective window,
+    inside the block, in the same sentence, and neither token is padding
+    (``-1``). The output has a static shape: one row of ``2 * window`` slots
+    per centre, in the order of :func:`window_offsets`.
+
+    Args:
+      key: a single PRNG key (for the window reductions ``b``).
+      tokens: ``int [block]`` token ids after subsampling, ``-1`` for padding.
+      sentence_ids: ``int [block]`` sentence of each token.
+      window: the maximum window ``W`` (static).
+
+    Returns:
+      ``(centres, contexts, mask)`` with shapes ``[block]``,
+      ``[block, 2 * window]`` and ``[block, 2 * window]`` (``int32``,
+      ``int32``, ``bool``). Dead slots hold ``-1`` in ``contexts``.
+
+    Raises:
+      TypeError: for non-integer tokens.
+      ValueError: for a key array, ``window < 1`` or mismatched shapes.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> c, ctx, m = jaxns.text.skipgram_pairs(
+      ...     jax.random.key(0), jnp.array([5, 6, 7, -1], jnp.int32),
+      ...     jnp.array([0, 0, 1, -1], jnp.int32), window=1)
+      >>> ctx.tolist()
+      [[-1, 6], [5, -1], [-1, -1], [-1, -1]]
+      >>> m.sum(axis=1).tolist()
+      [1, 1, 0, 0]
+
+    References:
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+    """
+    _check_key("skipgram_pairs", key)
+    offsets = window_offsets(window)
+    tokens = _check_int_array("skipgram_pairs", "tokens", tokens, 1)
+    sentence_ids = _check_int_array("skipgram_pairs", "sentence_ids", sentence_ids, 1)
+    if sentence_ids.shape != tokens.shape:
+        raise ValueError(
+            f"skipgram_pairs: sentence_ids shape {sentence_ids.shape} must equal "
+            f"tokens shape {tokens.shape}"
+        )
+    n = tokens.shape[0]
+    tokens = tokens.astype(jnp.int32)
+    reduced = window - jax.random.randint(key, (n,), 0, window, dtype=jnp.int32)
+    pad_tok = jnp.full((window,), PAD, jnp.int32)
+    padded = jnp.concatenate([pad_tok, tokens, pad_tok])
+    padded_sent = jnp.concatenate([pad_tok, sentence_ids.astype(jnp.int32), pad_tok])
+    idx = (
+        jnp.arange(n, dtype=jnp.int32)[:, None]
+        + (window + jnp.asarray(offsets, jnp.int32))[None, :]
+    )
+    contexts = padded[idx]
+    same = padded_sent[idx] == sentence_ids.astype(jnp.int32)[:, None]
+    near = jnp.abs(jnp.asarray(offsets, jnp.int32))[None, :] <= reduced[:, None]
+    mask = near & same & (contexts >= 0) & (tokens >= 0)[:, None]
+    return tokens, jnp.where(mask, contexts, PAD), mask

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.text against NumPy float64 / brute-force references."""
+
+import collections
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+from jaxns import text
+
+SENTENCES = [
+    "the cat sat on the mat".split(),
+    "the dog sat on the log".split(),
+    "a cat and a dog".split(),
+    "the end".split(),
+]
+
+
+def test_vocabulary_counts_order_and_min_count():
+    vocab = text.Vocabulary.build(SENTENCES, min_count=2)
+    counts = collections.Counter(w for s in SENTENCES for w in s)
+    expected = [w for w, c in counts.items() if c >= 2]
+    # decreasing count, ties in order of first appearance
+    expected.sort(key=lambda w: -counts[w])
+    assert list(vocab.words) == expected
+    assert vocab.counts.tolist() == [counts[w] for w in expected]
+    assert vocab.words[0] == "the" and vocab.index("the") == 0
+    assert "mat" not in vocab and "cat" in vocab
+    assert len(vocab) == len(expected)
+
+
+def test_vocabulary_max_size_and_round_trip(tmp_path):
+    vocab = text.Vocabulary.build(SENTENCES, min_count=1, max_size=3)
+    assert len(vocab) == 3
+    path = tmp_path / "vocab.txt"
+    vocab.save(path)
+    loaded = text.Vocabulary.load(path)
+    assert loaded.words == vocab.words
+    np.testing.assert_array_equal(loaded.counts, vocab.counts)
+
+
+def test_vocabulary_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="corpus is empty"):
+        text.Vocabulary.build([[], []])
+    with pytest.raises(ValueError, match="min_count=10"):
+        text.Vocabulary.build(SENTENCES, min_count=10)
+    with pytest.raises(ValueError, match="min_count must be >= 1"):
+        text.Vocabulary.build(SENTENCES, min_count=0)
+    with pytest.raises(ValueError, match="duplicates"):
+        text.Vocabulary(["a", "a"], [1, 1])
+    with pytest.raises(ValueError, match="counts shape"):
+        text.Vocabulary(["a", "b"], [1])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("the 3\ncat three\n")
+    with pytest.raises(ValueError, match="bad.txt.*line 2"):
+        text.Vocabulary.load(bad)
+
+
+def test_encode_drops_unknown_words_and_keeps_sentences():
+    vocab = text.Vocabulary.build(SENTENCES, min_count=2)
+    enc = vocab.encode(SENTENCES)
+    ref_ids, ref_sent = [], []
+    for s, sentence in enumerate(SENTENCES):
+        for w in sentence:
+            if w in vocab:
+                ref_ids.append(vocab.index(w))
+                ref_sent.append(s)
+    assert enc.ids.tolist() == ref_ids
+    assert enc.sentence_ids.tolist() == ref_sent
+    assert enc.ids.dtype == np.int32
+    assert enc.num_raw_words == sum(map(len, SENTENCES))
+
+
+def test_keep_probability_matches_word2vec_formula():
+    counts = np.array([10_000, 1_000, 100, 10, 1, 0], np.int64)
+    t = 1e-3
+    f = counts / counts.sum()
+    with np.errstate(divide="ignore"):
+        ref = np.minimum(1.0, np.sqrt(t / f) + t / f)
+    got = text.keep_probability(counts, t)
+    np.testing.assert_allclose(got, ref, rtol=1e-6)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(text.keep_probability(counts, 0.0), 1.0)
+    with pytest.raises(ValueError, match="sample must be >= 0"):
+        text.keep_probability(counts, -1.0)
+    with pytest.raises(ValueError, match="1-D"):
+        text.keep_probability(counts[None], 1e-3)
+
+
+def test_subsample_rates_chi_squared_and_order():
+    vocab_p = np.array([0.1, 0.5, 0.9, 1.0], np.float32)
+    ids = np.tile(np.arange(4, dtype=np.int32), 25_000)
+    sent = np.arange(ids.size, dtype=np.int32) // 7
+    for seed in (0, 1, 2):
+        kept, kept_sent, n = text.subsample(jax.random.key(seed), ids, vocab_p, sent)
+        n = int(n)
+        kept, kept_sent = np.asarray(kept), np.asarray(kept_sent)
+        assert (kept[n:] == -1).all() and (kept[:n] >= 0).all()
+        assert (kept_sent[n:] == -1).all()
+        # order preserved: the kept sentence ids never decrease
+        assert (np.diff(kept_sent[:n]) >= 0).all()
+        observed = np.bincount(kept[:n], minlength=4)
+        trials = 25_000
+        for word in range(3):  # word 3 is always kept
+            p = scipy.stats.binomtest(int(observed[word]), trials, float(vocab_p[word]))
+            assert p.pvalue > 1e-3
+        assert observed[3] == trials
+
+
+def test_subsample_drops_padding_and_checks_inputs():
+    kept, _, n = text.subsample(
+        jax.random.key(0), jnp.array([-1, 0, -1, 1], jnp.int32), jnp.ones(2)
+    )
+    assert kept.tolist() == [0, 1, -1, -1] and int(n) == 2
+    with pytest.raises(TypeError, match="ids must be an integer array"):
+        text.subsample(jax.random.key(0), jnp.ones(3), jnp.ones(2))
+    with pytest.raises(ValueError, match="Use jax.vmap"):
+        text.subsample(
+            jax.random.split(jax.random.key(0), 2), jnp.zeros(3, int), jnp.ones(2)
+        )
+    with pytest.raises(ValueError, match="sentence_ids shape"):
+        text.subsample(
+            jax.random.key(0),
+            jnp.zeros(3, jnp.int32),
+            jnp.ones(2),
+            jnp.zeros(2, jnp.int32),
+        )
+
+
+def _reference_pairs(tokens, sentence_ids, reduced, window):
+    """Brute force: all (centre, context, offset) pairs word2vec would train."""
+    pairs = []
+    n = len(tokens)
+    for i in range(n):
+        if tokens[i] < 0:
+            continue
+        for o in range(-window, window + 1):
+            j = i + o
+            if o == 0 or abs(o) > reduced[i] or not 0 <= j < n or tokens[j] < 0:
+                continue
+            if sentence_ids[j] != sentence_ids[i]:
+                continue
+            pairs.append((i, int(tokens[i]), int(tokens[j])))
+    return sorted(pairs)
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_skipgram_pairs_match_brute_force(window):
+    rng = np.random.default_rng(window)
+    n = 64
+    tokens = rng.integers(0, 20, n).astype(np.int32)
+    tokens[rng.random(n) < 0.1] = -1
+    tokens[-5:] = -1  # block padding
+    sentence_ids = np.cumsum(rng.random(n) < 0.15).astype(np.int32)
+    key = jax.random.key(7)
+    centres, contexts, mask = text.skipgram_pairs(
+        key, tokens, sentence_ids, window=window
+    )
+    reduced = window - np.asarray(
+        jax.random.randint(key, (n,), 0, window, dtype=jnp.int32)
+    )
+    got = sorted(
+        (i, int(centres[i]), int(contexts[i, s]))
+        for i in range(n)
+        for s in range(2 * window)
+        if mask[i, s]
+    )
+    assert got == _reference_pairs(tokens, sentence_ids, reduced, window)
+    assert (np.asarray(contexts)[~np.asarray(mask)] == -1).all()
+
+
+def test_dynamic_window_pair_counts_match_expectation():
+    # One long sentence: each centre has sum_{b=0}^{W-1} 2 (W - b) / W = W + 1
+    # contexts on average away from the edges.
+    window, n = 5, 20_000
+    tokens = np.zeros(n, np.int32)
+    sentence_ids = np.zeros(n, np.int32)
+    _, _, mask = text.skipgram_pairs(
+        jax.random.key(3), tokens, sentence_ids, window=window
+    )
+    per_centre = np.asarray(mask)[window:-window].sum(1)
+    assert abs(per_centre.mean() - (window + 1)) < 0.05
+    counts = np.bincount(per_centre, minlength=2 * window + 1)
+    expected = np.zeros(2 * window + 1)
+    expected[2 * np.arange(1, window + 1)] = (n - 2 * window) / window
+    keep = expected > 0
+    assert counts[~keep].sum() == 0
+    assert scipy.stats.chisquare(counts[keep], expected[keep]).pvalue > 1e-3
+
+
+def test_skipgram_pairs_jit_equals_eager_and_validates():
+    tokens = jnp.arange(12, dtype=jnp.int32)
+    sent = jnp.zeros(12, jnp.int32)
+    f = jax.jit(text.skipgram_pairs, static_argnames="window")
+    for a, b in zip(
+        f(jax.random.key(1), tokens, sent, window=2),
+        text.skipgram_pairs(jax.random.key(1), tokens, sent, window=2),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="window must be an int >= 1"):
+        text.skipgram_pairs(jax.random.key(1), tokens, sent, window=0)
+    with pytest.raises(TypeError, match="tokens must be an integer array"):
+        text.skipgram_pairs(
+            jax.random.key(1), tokens.astype(jnp.float32), sent, window=2
+        )
