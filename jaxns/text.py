@@ -388,13 +388,19 @@ def subsample(
     valid = ids >= 0
     p = jnp.where(valid, keep_prob.astype(jnp.float32)[jnp.where(valid, ids, 0)], 0.0)
     keep = jax.random.uniform(key, (n,), jnp.float32) < p
-    # Static-shape compaction: kept positions in order, then a sentinel slot n.
-    (pos,) = jnp.nonzero(keep, size=n, fill_value=n)
-    ids_pad = jnp.concatenate([ids.astype(jnp.int32), jnp.full((1,), PAD, jnp.int32)])
-    sent_pad = jnp.concatenate(
-        [sentence_ids.astype(jnp.int32), jnp.full((1,), PAD, jnp.int32)]
-    )
-    return ids_pad[pos], sent_pad[pos], jnp.sum(keep, dtype=jnp.int32)
+    # Static-shape compaction: kept token i moves to slot (number kept before
+    # it); dropped tokens target slot n, which the scatter drops.
+    slot = jnp.cumsum(keep, dtype=jnp.int32) - 1
+    target = jnp.where(keep, slot, n)
+    empty = jnp.full((n,), PAD, jnp.int32)
+
+    def compact(x):
+        return empty.at[target].set(
+            x.astype(jnp.int32), mode="drop", unique_indices=True
+        )
+
+    num_kept = slot[-1] + 1 if n else jnp.zeros((), jnp.int32)
+    return compact(ids), compact(sentence_ids), num_kept
 
 
 def window_offsets(window: int) -> tuple[int, ...]:
