@@ -1,0 +1,1454 @@
+# SPDX-License-Identifier: Apache-2.0
+r"""Per-example negative-sampling objectives on logits.
+
+Conventions shared by every loss in this module:
+
+* Inputs are **logits**: higher means more likely to be the positive. Distances
+  enter negated (see :mod:`jaxns.scoring`).
+* Losses return **one value per example** and never reduce over the batch; the
+  caller writes ``loss.mean()``.
+* ``where=`` is a boolean mask with the shape of the negatives (True keeps a
+  negative). It is how accidental hits and known positives are removed: masked
+  logits never reach a ``max`` or ``exp`` (they are replaced with ``jnp.where``
+  first), so their gradient is exactly 0 even when the masked value is ``1e4``,
+  ``inf`` or NaN. A row whose negatives are all masked contributes nothing from
+  its negatives (softmax-type losses give exactly 0, with zero gradient).
+* ``weights=`` multiplies the per-example result (shape of the output).
+* Hyperparameters are keyword-only. Python hyperparameters are validated at
+  trace time; array hyperparameters (learned temperatures) are not.
+* Computation runs in float32 or wider (bfloat16/float16 inputs are upcast) and
+  the result has the input's float dtype. Unmasked NaN inputs give NaN.
+* Multi-negative reductions: :func:`sgns` and :func:`nce` **sum** over negatives
+  (word2vec, TensorFlow); :func:`bpr` and :func:`margin_ranking` **average** over
+  live negatives; :func:`self_adversarial` takes a softmax-weighted average;
+  the softmax losses normalise over all candidates.
+
+Shapes of negatives: per-example ``[batch, num_negatives]``. Negatives shared by
+the batch (TensorFlow's ``sampled_softmax_loss``, PyTorch-BigGraph) are scored
+to ``[batch, num_negatives]`` with one matrix product by :func:`jaxns.scoring.dot`
+first; their ``log_q`` may stay shared (``[num_negatives]``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxns import scoring
+
+__all__ = [
+    "bpr",
+    "clip",
+    "debiased_contrastive",
+    "full_softmax",
+    "hard_contrastive",
+    "in_batch_softmax",
+    "in_batch_softmax_from_logits",
+    "infonce",
+    "margin_ranking",
+    "nce",
+    "ntxent",
+    "sampled_softmax",
+    "self_adversarial",
+    "sgns",
+    "siglip",
+]
+
+# ---------------------------------------------------------------------------
+# Validation and dtype helpers (static: they run at trace time).
+# ---------------------------------------------------------------------------
+
+
+def _floats(fn: str, **arrays: ArrayLike | None):
+    """Checks float dtypes; returns (arrays in compute dtype, output dtype).
+
+    The output dtype is the inputs' dtype when they agree, else the widest one
+    (bfloat16 with float16 gives float32). Compute is float32 or float64.
+    """
+    out = {}
+    for name, x in arrays.items():
+        if x is None:
+            out[name] = None
+            continue
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(
+                f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}. "
+                f"Cast it with {name}.astype(jnp.float32)."
+            )
+        out[name] = x
+    dtypes = {x.dtype for x in out.values() if x is not None}
+    if len(dtypes) == 1:
+        (out_dtype,) = dtypes
+    else:
+        widest = max(d.itemsize for d in dtypes)
+        out_dtype = jnp.dtype(jnp.float64 if widest == 8 else jnp.float32)
+    compute = jnp.float64 if out_dtype.itemsize == 8 else jnp.float32
+    cast = tuple(None if x is None else x.astype(compute) for x in out.values())
+    return cast, out_dtype
+
+
+def _mask(fn: str, where: ArrayLike | None, shape: tuple, name: str = "where"):
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(
+            f"{fn}: {name} must be a boolean mask (True keeps an entry), got dtype "
+            f"{where.dtype}. Use {name}.astype(bool)."
+        )
+    if where.shape != tuple(shape):
+        raise ValueError(
+            f"{fn}: {name} shape {where.shape} must equal the negatives' shape "
+            f"{tuple(shape)}."
+        )
+    return where
+
+
+def _and(a: jax.Array | None, b: jax.Array | None) -> jax.Array | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _finish(fn: str, loss: jax.Array, weights: ArrayLike | None, out_dtype):
+    if weights is not None:
+        weights = jnp.asarray(weights)
+        if not jnp.issubdtype(weights.dtype, jnp.floating):
+            raise TypeError(
+                f"{fn}: weights must be a floating-point array, got dtype "
+                f"{weights.dtype}."
+            )
+        if weights.shape != loss.shape:
+            raise ValueError(
+                f"{fn}: weights shape {weights.shape} must equal the per-example "
+                f"loss shape {loss.shape}."
+            )
+        loss = loss * weights.astype(loss.dtype)
+    return loss.astype(out_dtype)
+
+
+def _check_neg(fn: str, pos: jax.Array, neg: jax.Array) -> None:
+    if neg.ndim != pos.ndim + 1 or neg.shape[:-1] != pos.shape:
+        raise ValueError(
+            f"{fn}: neg_logits must have shape pos_logits.shape + (num_negatives,) "
+            f"= {pos.shape + ('num_negatives',)}, got pos_logits {pos.shape} and "
+            f"neg_logits {neg.shape}."
+        )
+
+
+def _is_static_number(x) -> bool:
+    return isinstance(x, int | float | np.number) and not isinstance(x, bool)
+
+
+def _check_positive(fn: str, name: str, value, *, allow_zero: bool = False):
+    if _is_static_number(value):
+        ok = value >= 0 if allow_zero else value > 0
+        if not ok or not math.isfinite(value):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ValueError(f"{fn}: {name} must be finite and {bound}, got {value}.")
+
+
+def _scalar_param(fn: str, name: str, value, dtype) -> jax.Array:
+    x = jnp.asarray(value)
+    if x.shape != ():
+        raise ValueError(f"{fn}: {name} must be a scalar, got shape {x.shape}.")
+    if not jnp.issubdtype(x.dtype, jnp.floating) and not _is_static_number(value):
+        raise TypeError(f"{fn}: {name} must be floating point, got {x.dtype}.")
+    return x.astype(dtype)
+
+
+def _log_q(fn: str, name: str, log_q, logits: jax.Array, dtype, *, shared: bool):
+    """Returns log_q broadcast to logits' shape (shared [k] allowed for negs)."""
+    if log_q is None:
+        return None
+    (log_q,), _ = _floats(fn, **{name: log_q})
+    if log_q.shape == logits.shape:
+        return log_q.astype(dtype)
+    if shared and log_q.shape == logits.shape[-1:]:
+        return jnp.broadcast_to(log_q.astype(dtype), logits.shape)
+    expected = f"{logits.shape}" + (f" or shared {logits.shape[-1:]}" if shared else "")
+    raise ValueError(f"{fn}: {name} shape {log_q.shape} must be {expected}.")
+
+
+def _embeddings(fn: str, a_name: str, a, b_name: str, b):
+    (a, b), out_dtype = _floats(fn, **{a_name: a, b_name: b})
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(
+            f"{fn}: {a_name} and {b_name} must both be [batch, dim] with equal "
+            f"shapes, got {a_name} {a.shape} and {b_name} {b.shape}."
+        )
+    return a, b, out_dtype
+
+
+# ---------------------------------------------------------------------------
+# Numerical cores. Masked entries are replaced before any max/exp.
+# ---------------------------------------------------------------------------
+
+
+def _softplus_sum(x: jax.Array, mask: jax.Array | None) -> jax.Array:
+    if mask is None:
+        return jnp.sum(jax.nn.softplus(x), axis=-1)
+    return jnp.sum(jnp.where(mask, jax.nn.softplus(jnp.where(mask, x, 0)), 0), -1)
+
+
+def _masked_mean(values: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """Mean over live entries of the last axis; 0 when none is live."""
+    if mask is None:
+        return jnp.mean(values, axis=-1)
+    total = jnp.sum(jnp.where(mask, values, 0), axis=-1)
+    count = jnp.sum(mask, axis=-1).astype(values.dtype)
+    return total / jnp.maximum(count, 1)
+
+
+def _logsumexp(x: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """logsumexp over the last axis of the live entries (-inf if none)."""
+    if mask is not None:
+        x = jnp.where(mask, x, -jnp.inf)
+    m = jnp.max(x, axis=-1, initial=-jnp.inf)
+    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))
+    s = jnp.sum(jnp.exp(x - m[..., None]), axis=-1)
+    empty = s == 0
+    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1, s)) + m)
+
+
+def _softmax_xent(pos: jax.Array, neg: jax.Array, mask: jax.Array | None):
+    """Cross-entropy of a softmax over ``[pos..., live neg...]``.
+
+    ``pos`` is ``[..., num_true]`` (always live, label ``1/num_true`` each),
+    ``neg`` is ``[..., k]``. Returns ``logsumexp(all) - mean(pos)``.
+    """
+    if mask is not None:
+        neg = jnp.where(mask, neg, -jnp.inf)
+    m = jnp.maximum(jnp.max(pos, axis=-1), jnp.max(neg, axis=-1, initial=-jnp.inf))
+    # NaN/inf maxima fall back to 0 so that NaN propagates instead of being hidden.
+    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))
+    s = jnp.sum(jnp.exp(pos - m[..., None]), axis=-1)
+    s = s + jnp.sum(jnp.exp(neg - m[..., None]), axis=-1)
+    return jnp.log(s) + m - jnp.mean(pos, axis=-1)
+
+
+def _contrastive_rows(
+    logits: jax.Array, pos_cols: np.ndarray, mask: jax.Array | None
+) -> jax.Array:
+    """Softmax cross-entropy of each row of ``logits`` with a known positive column.
+
+    The positive column of every row is kept; ``mask`` (True = keep) applies to
+    the other columns.
+    """
+    rows, cols = logits.shape
+    pos = logits[np.arange(rows), pos_cols]
+    not_pos = np.arange(cols)[None, :] != np.asarray(pos_cols)[:, None]
+    return _softmax_xent(pos[:, None], logits, _and(jnp.asarray(not_pos), mask))
+
+
+# ---------------------------------------------------------------------------
+# Sampled losses on explicit negatives.
+# ---------------------------------------------------------------------------
+
+
+def sgns(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    *,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Skip-gram negative-sampling loss (word2vec), summed over negatives.
+
+    .. math:: \ell = -\log\sigma(s^+) - \sum_{j=1}^{k} \log\sigma(-s^-_j)
+       = \operatorname{softplus}(-s^+) + \sum_j \operatorname{softplus}(s^-_j)
+
+    The gradients are ``d/ds+ = -sigmoid(-s+)`` and ``d/ds-_j = sigmoid(s-_j)``,
+    the updates of word2vec.c. Masked negatives (``where=False``, e.g. a
+    negative equal to the positive, which word2vec.c and gensim skip) add
+    nothing; with all negatives masked the loss is ``softplus(-s+)``.
+
+    Args:
+      pos_logits: ``[batch]`` logits of the positive pairs.
+      neg_logits: ``[batch, num_negatives]`` logits of the negatives
+        (per-example; score shared negatives with :func:`jaxns.scoring.dot`).
+      where: optional bool ``[batch, num_negatives]``, True keeps a negative.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits or a non-bool ``where``.
+      ValueError: if ``neg_logits.shape != pos_logits.shape + (k,)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> loss = jaxns.losses.sgns(jnp.zeros(3), jnp.zeros((3, 5)))
+      >>> loss.shape, round(float(loss[0]), 4)  # 6 * log(2)
+      ((3,), 4.1589)
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and their
+      Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+    """
+    fn = "sgns"
+    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    _check_neg(fn, pos, neg)
+    mask = _mask(fn, where, neg.shape)
+    loss = jax.nn.softplus(-pos) + _softplus_sum(neg, mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def _true_negs(fn: str, pos: jax.Array, neg: jax.Array) -> bool:
+    """Checks shapes for losses that accept [B] or [B, num_true] positives."""
+    if pos.ndim == neg.ndim and pos.shape[:-1] == neg.shape[:-1] and pos.ndim >= 1:
+        if pos.shape[-1] < 1:
+            raise ValueError(f"{fn}: num_true must be >= 1, got pos {pos.shape}.")
+        return True
+    if neg.ndim == pos.ndim + 1 and neg.shape[:-1] == pos.shape:
+        return False
+    raise ValueError(
+        f"{fn}: pos_logits must be [batch] or [batch, num_true] and neg_logits "
+        f"[batch, num_negatives] with the same batch shape, got pos_logits "
+        f"{pos.shape} and neg_logits {neg.shape}."
+    )
+
+
+def nce(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    pos_log_q: ArrayLike,
+    neg_log_q: ArrayLike,
+    *,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Noise-contrastive estimation loss with TensorFlow's ``nce_loss`` semantics.
+
+    Logits are shifted by the log expected counts, ``x = s - log E`` with
+    ``E = k q`` when ``k`` candidates are drawn with replacement from ``q``, then
+    a sigmoid cross-entropy is summed over the true and sampled candidates:
+
+    .. math:: \ell = \sum_{t=1}^{T} \big[\tfrac1T \operatorname{softplus}(-x^+_t)
+       + (1 - \tfrac1T) \operatorname{softplus}(x^+_t)\big]
+       + \sum_{j=1}^{k} \operatorname{softplus}(x^-_j)
+
+    With one true class (``T = 1``) this is
+    ``softplus(-x+) + sum_j softplus(x-_j)``: SGNS on the corrected logits. As in
+    TensorFlow, each of ``T`` true classes gets the label ``1/T``.
+
+    Args:
+      pos_logits: ``[batch]`` or ``[batch, num_true]`` logits of the true classes.
+      neg_logits: ``[batch, num_negatives]`` logits of the sampled classes.
+      pos_log_q: log expected counts of the true classes, shape of
+        ``pos_logits``.
+      neg_log_q: log expected counts of the sampled classes,
+        ``[batch, num_negatives]`` or shared ``[num_negatives]``.
+      where: optional bool ``[batch, num_negatives]`` (False drops a negative,
+        e.g. an accidental hit; TensorFlow's ``nce_loss`` keeps hits by default).
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits or log-probabilities.
+      ValueError: for mismatched shapes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> k, q = 4, jnp.full((4,), 0.25)  # uniform over 4 classes: E = k q = 1
+      >>> loss = jaxns.losses.nce(jnp.zeros(2), jnp.zeros((2, k)), jnp.zeros(2),
+      ...                         jnp.log(k * q))
+      >>> round(float(loss[0]), 4)  # 5 * log(2)
+      3.4657
+
+    References:
+      Gutmann and Hyvärinen, `Noise-contrastive estimation: A new estimation
+      principle for unnormalized statistical models
+      <https://proceedings.mlr.press/v9/gutmann10a.html>`_, 2010.
+      Mnih and Teh, `A fast and simple algorithm for training neural
+      probabilistic language models <https://arxiv.org/abs/1206.6426>`_, 2012.
+    """
+    fn = "nce"
+    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    multi = _true_negs(fn, pos, neg)
+    mask = _mask(fn, where, neg.shape)
+    pos = pos - _log_q(fn, "pos_log_q", pos_log_q, pos, pos.dtype, shared=False)
+    neg = neg - _log_q(fn, "neg_log_q", neg_log_q, neg, neg.dtype, shared=True)
+    if multi:
+        y = 1.0 / pos.shape[-1]
+        pos_term = y * jax.nn.softplus(-pos)
+        if pos.shape[-1] > 1:
+            pos_term = pos_term + (1.0 - y) * jax.nn.softplus(pos)
+        pos_term = jnp.sum(pos_term, axis=-1)
+    else:
+        pos_term = jax.nn.softplus(-pos)
+    loss = pos_term + _softplus_sum(neg, mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def sampled_softmax(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    *,
+    pos_log_q: ArrayLike | None = None,
+    neg_log_q: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Sampled softmax cross-entropy with the logQ correction.
+
+    Softmax cross-entropy over the corrected logits
+    ``z = [s+ - log E+, s- - log E-]`` (TensorFlow's ``sampled_softmax_loss``
+    with ``subtract_log_q=True``):
+
+    .. math:: \ell = \log\Big(\sum_t e^{z^+_t} + \sum_{j\ \text{live}}
+       e^{z^-_j}\Big) - \frac1T \sum_{t=1}^{T} z^+_t
+
+    With one true class the gradient is ``softmax(z) - onehot``. With all ``V``
+    classes as candidates (the positive masked among them) and uniform ``q``
+    this equals :func:`full_softmax`. ``log_q`` is the log expected count
+    (``log(k q)`` with replacement; any constant shift cancels). Accidental hits
+    are removed with ``where`` (TensorFlow subtracts ``FLT_MAX`` instead).
+    A row with every negative masked gives exactly 0.
+
+    Args:
+      pos_logits: ``[batch]`` or ``[batch, num_true]`` (each true class gets
+        label ``1/num_true``, as TensorFlow).
+      neg_logits: ``[batch, num_negatives]`` (shared negatives: score them to
+        ``[batch, num_negatives]`` with :func:`jaxns.scoring.dot`).
+      pos_log_q: optional log expected counts, shape of ``pos_logits``.
+      neg_log_q: optional log expected counts, ``[batch, num_negatives]`` or
+        shared ``[num_negatives]``.
+      where: optional bool ``[batch, num_negatives]``, True keeps a negative.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits.
+      ValueError: for mismatched shapes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> loss = jaxns.losses.sampled_softmax(jnp.zeros(2), jnp.zeros((2, 3)))
+      >>> round(float(loss[0]), 4)  # log(4)
+      1.3863
+
+    References:
+      Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+      Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+      Bengio and Senécal, `Adaptive Importance Sampling to Accelerate Training
+      of a Neural Probabilistic Language Model
+      <https://doi.org/10.1109/TNN.2007.912312>`_, 2008.
+    """
+    fn = "sampled_softmax"
+    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    multi = _true_negs(fn, pos, neg)
+    mask = _mask(fn, where, neg.shape)
+    if pos_log_q is not None:
+        pos = pos - _log_q(fn, "pos_log_q", pos_log_q, pos, pos.dtype, shared=False)
+    if neg_log_q is not None:
+        neg = neg - _log_q(fn, "neg_log_q", neg_log_q, neg, neg.dtype, shared=True)
+    loss = _softmax_xent(pos if multi else pos[..., None], neg, mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def full_softmax(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Exact softmax cross-entropy over all classes: the reference for sampling.
+
+    .. math:: \ell = \log \sum_{v\ \text{live}} e^{s_v} - s_{y}
+
+    ``where`` drops classes from the normaliser (e.g. other known positives in
+    filtered ranking); the label's class is always kept.
+
+    .. warning:: Labels outside ``[0, num_classes)`` give NaN (gather with
+       ``mode="fill"``); they are not checked under ``jit``.
+
+    Args:
+      logits: ``[batch, num_classes]`` (any leading axes).
+      labels: integer ``[batch]``.
+      where: optional bool ``[batch, num_classes]``, True keeps a class.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits or non-integer labels.
+      ValueError: if ``labels.shape != logits.shape[:-1]``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> loss = jaxns.losses.full_softmax(jnp.zeros((2, 8)), jnp.array([0, 3]))
+      >>> round(float(loss[1]), 4)  # log(8)
+      2.0794
+
+    References:
+      Bengio et al, `A Neural Probabilistic Language Model
+      <https://www.jmlr.org/papers/v3/bengio03a.html>`_, 2003.
+    """
+    fn = "full_softmax"
+    (logits,), out_dtype = _floats(fn, logits=logits)
+    labels = jnp.asarray(labels)
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise TypeError(f"{fn}: labels must be integer, got dtype {labels.dtype}.")
+    if logits.ndim < 1 or labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"{fn}: labels shape {labels.shape} must equal logits.shape[:-1] "
+            f"(logits shape {logits.shape})."
+        )
+    mask = _mask(fn, where, logits.shape)
+    pos = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="fill")
+    classes = jnp.arange(logits.shape[-1]).reshape((1,) * labels.ndim + (-1,))
+    not_label = classes != labels[..., None]
+    loss = _softmax_xent(pos, logits, _and(not_label, mask))
+    return _finish(fn, loss, weights, out_dtype)
+
+
+# ---------------------------------------------------------------------------
+# In-batch and contrastive losses.
+# ---------------------------------------------------------------------------
+
+
+def _ids(fn: str, name: str, ids, shape: tuple) -> jax.Array | None:
+    if ids is None:
+        return None
+    ids = jnp.asarray(ids)
+    if not jnp.issubdtype(ids.dtype, jnp.integer):
+        raise TypeError(f"{fn}: {name} must be integer, got dtype {ids.dtype}.")
+    if ids.shape != shape:
+        raise ValueError(f"{fn}: {name} shape {ids.shape} must be {shape}.")
+    return ids
+
+
+def _retrieval(
+    fn: str,
+    logits: jax.Array,
+    temperature,
+    log_q: jax.Array | None,
+    hits: jax.Array | None,
+    mask: jax.Array | None,
+    num_hard_negatives: int | None,
+) -> jax.Array:
+    """TFRS ``Retrieval`` order: temperature, logQ, accidental hits, top-k.
+
+    ``hits`` [rows, cols] is True where a column holds the row's positive id.
+    """
+    rows, cols = logits.shape
+    logits = logits / _scalar_param(fn, "temperature", temperature, logits.dtype)
+    if log_q is not None:
+        # Every column, the positive included (TFRS SamplingProbablityCorrection).
+        logits = logits - log_q[None, :]
+    diag = np.arange(cols)[None, :] == np.arange(rows)[:, None]
+    keep = jnp.asarray(~diag)
+    if hits is not None:
+        keep = keep & ~hits
+    keep = _and(keep, mask)
+    pos = jnp.diagonal(logits[:, :rows])
+    neg = logits
+    if num_hard_negatives is not None and num_hard_negatives < cols - 1:
+        neg, idx = jax.lax.top_k(jnp.where(keep, logits, -jnp.inf), num_hard_negatives)
+        keep = jnp.take_along_axis(keep, idx, axis=-1)
+    return _softmax_xent(pos[:, None], neg, keep)
+
+
+def _check_hard(fn: str, num_hard_negatives) -> None:
+    if num_hard_negatives is None:
+        return
+    if not isinstance(num_hard_negatives, int) or num_hard_negatives < 1:
+        raise ValueError(
+            f"{fn}: num_hard_negatives must be None or an int >= 1, got "
+            f"{num_hard_negatives!r}."
+        )
+
+
+def in_batch_softmax_from_logits(
+    logits: ArrayLike,
+    *,
+    temperature: float | ArrayLike = 1.0,
+    candidate_log_q: ArrayLike | None = None,
+    candidate_ids: ArrayLike | None = None,
+    num_hard_negatives: int | None = None,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""In-batch softmax on a score matrix (row ``i``'s positive in column ``i``).
+
+    ``logits`` is ``[batch, num_candidates]`` with ``num_candidates >= batch``:
+    the first ``batch`` columns are the batch's own candidates (the positive of
+    row ``i`` is column ``i``) and any further columns are extra candidates
+    shared by the batch (mixed negative sampling). The order of operations is
+    TensorFlow Recommenders' ``Retrieval`` task:
+
+    1. divide by ``temperature``;
+    2. subtract ``candidate_log_q`` from every column, the positive included;
+    3. mask accidental hits: column ``j != i`` is dropped from row ``i`` when
+       ``candidate_ids[j] == candidate_ids[i]`` (duplicates in a batch);
+    4. optionally keep only the ``num_hard_negatives`` highest live negatives;
+    5. softmax cross-entropy with the positive as the label.
+
+    Args:
+      logits: float ``[batch, num_candidates]``, ``num_candidates >= batch``.
+      temperature: ``> 0`` (Python number, checked) or a scalar array (learned,
+        not checked).
+      candidate_log_q: optional ``[num_candidates]`` log sampling probabilities
+        of the candidates (the logQ correction of Yi et al. 2019).
+      candidate_ids: optional integer ``[num_candidates]`` ids for hit masking.
+      num_hard_negatives: optional int, keep the top negatives per row.
+      where: optional bool ``[batch, num_candidates]``, True keeps a column (the
+        positive column is always kept).
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits or non-integer ids.
+      ValueError: for mismatched shapes, ``batch < 2`` without extra columns,
+        ``temperature <= 0`` or a bad ``num_hard_negatives``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> logits = jnp.eye(3)
+      >>> loss = jaxns.losses.in_batch_softmax_from_logits(
+      ...     logits, candidate_ids=jnp.array([7, 8, 7]))
+      >>> [round(x, 4) for x in loss.tolist()]  # rows 0 and 2 share id 7
+      [0.3133, 0.5514, 0.3133]
+
+    References:
+      Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus Item
+      Recommendations <https://doi.org/10.1145/3298689.3346996>`_, 2019.
+      Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural Networks
+      in Recommendations <https://doi.org/10.1145/3366424.3386195>`_, 2020.
+    """
+    fn = "in_batch_softmax_from_logits"
+    (logits,), out_dtype = _floats(fn, logits=logits)
+    if logits.ndim != 2 or logits.shape[1] < logits.shape[0]:
+        raise ValueError(
+            f"{fn}: logits must be [batch, num_candidates] with num_candidates >= "
+            f"batch, got {logits.shape}."
+        )
+    if logits.shape[1] < 2:
+        raise ValueError(
+            f"{fn}: needs at least 2 candidates (batch size > 1 or extra "
+            f"columns), got logits shape {logits.shape}."
+        )
+    _check_positive(fn, "temperature", temperature)
+    _check_hard(fn, num_hard_negatives)
+    cols = logits.shape[1:]
+    log_q = _log_q(
+        fn, "candidate_log_q", candidate_log_q, logits[0], logits.dtype, shared=False
+    )
+    ids = _ids(fn, "candidate_ids", candidate_ids, cols)
+    # A column holding the row's positive id is an accidental hit (TFRS).
+    hits = None if ids is None else ids[None, :] == ids[: logits.shape[0], None]
+    mask = _mask(fn, where, logits.shape)
+    loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def in_batch_softmax(
+    query: ArrayLike,
+    candidates: ArrayLike,
+    *,
+    temperature: float | ArrayLike = 1.0,
+    candidate_log_q: ArrayLike | None = None,
+    candidate_ids: ArrayLike | None = None,
+    extra_candidates: ArrayLike | None = None,
+    extra_log_q: ArrayLike | None = None,
+    extra_ids: ArrayLike | None = None,
+    num_hard_negatives: int | None = None,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""In-batch softmax for two-tower retrieval (TFRS ``Retrieval`` semantics).
+
+    Row ``i`` contrasts ``query[i]`` against every candidate of the batch (its
+    positive is ``candidates[i]``) and, for mixed negative sampling, against
+    ``extra_candidates`` shared by the batch (Yang et al. 2020), with one matrix
+    product ``[batch, dim] x [dim, batch + num_extra]``. Then, in TFRS order:
+    divide by ``temperature``, subtract ``log_q`` from every column including
+    the positive, mask accidental hits by id equality (a column whose id equals
+    the row's positive id, other than the positive itself), optionally keep the
+    ``num_hard_negatives`` hardest negatives, and take the softmax
+    cross-entropy:
+
+    .. math:: \ell_i = -\log \frac{e^{z_{ii}}}{\sum_{j\ \text{live}} e^{z_{ij}}},
+       \qquad z_{ij} = \langle q_i, c_j \rangle / \tau - \log q_j
+
+    For the logQ correction with mixed sampling, ``log_q`` should be the log
+    probability of the mixture proposal for every column; pass both
+    ``candidate_log_q`` and ``extra_log_q`` or neither.
+
+    Args:
+      query: float ``[batch, dim]``.
+      candidates: float ``[batch, dim]``, the positives.
+      temperature: ``> 0``; a Python number (checked) or scalar array (learned).
+      candidate_log_q: optional ``[batch]`` log sampling probabilities.
+      candidate_ids: optional integer ``[batch]`` ids for hit masking.
+      extra_candidates: optional ``[num_extra, dim]`` shared sampled negatives.
+      extra_log_q: optional ``[num_extra]``.
+      extra_ids: optional integer ``[num_extra]`` (requires ``candidate_ids``).
+      num_hard_negatives: optional int, keep the top negatives per row.
+      where: optional bool ``[batch, batch + num_extra]``, True keeps a column.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float embeddings or non-integer ids.
+      ValueError: for mismatched shapes, ``batch == 1`` without extra
+        candidates, ``temperature <= 0``, or inconsistent ``log_q``/``ids``
+        arguments.
+
+    Examples:
+      >>> import jax
+      >>> import jaxns
+      >>> q = jax.random.normal(jax.random.key(0), (8, 16))
+      >>> c = jax.random.normal(jax.random.key(1), (8, 16))
+      >>> jaxns.losses.in_batch_softmax(q, c, temperature=0.1).shape
+      (8,)
+
+    References:
+      Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus Item
+      Recommendations <https://doi.org/10.1145/3298689.3346996>`_, 2019.
+      Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural Networks
+      in Recommendations <https://doi.org/10.1145/3366424.3386195>`_, 2020.
+    """
+    fn = "in_batch_softmax"
+    (query, candidates, extra), out_dtype = _floats(
+        fn, query=query, candidates=candidates, extra_candidates=extra_candidates
+    )
+    if query.ndim != 2 or candidates.shape != query.shape:
+        raise ValueError(
+            f"{fn}: query and candidates must both be [batch, dim] with equal "
+            f"shapes, got query {query.shape} and candidates {candidates.shape}."
+        )
+    batch, dim = query.shape
+    num_extra = 0
+    if extra is not None:
+        if extra.ndim != 2 or extra.shape[1] != dim:
+            raise ValueError(
+                f"{fn}: extra_candidates must be [num_extra, {dim}], got {extra.shape}."
+            )
+        num_extra = extra.shape[0]
+    if batch < 2 and num_extra == 0:
+        raise ValueError(
+            f"{fn}: in-batch negatives need batch size >= 2 (or "
+            f"extra_candidates), got query shape {query.shape}."
+        )
+    if extra is None and (extra_log_q is not None or extra_ids is not None):
+        raise ValueError(f"{fn}: extra_log_q/extra_ids given without extra_candidates.")
+    if num_extra and (candidate_log_q is None) != (extra_log_q is None):
+        raise ValueError(
+            f"{fn}: pass both candidate_log_q and extra_log_q or neither "
+            f"(the logQ correction must cover every column)."
+        )
+    if extra_ids is not None and candidate_ids is None:
+        raise ValueError(f"{fn}: extra_ids requires candidate_ids.")
+    _check_positive(fn, "temperature", temperature)
+    _check_hard(fn, num_hard_negatives)
+    dtype = query.dtype
+    log_q = _log_q(
+        fn, "candidate_log_q", candidate_log_q, query[:, 0], dtype, shared=False
+    )
+    ids = _ids(fn, "candidate_ids", candidate_ids, (batch,))
+    hits = None if ids is None else ids[None, :] == ids[:, None]
+    cands = candidates
+    if extra is not None:
+        cands = jnp.concatenate([candidates, extra], axis=0)
+        if log_q is not None:
+            extra_lq = _log_q(
+                fn, "extra_log_q", extra_log_q, extra[:, 0], dtype, shared=False
+            )
+            log_q = jnp.concatenate([log_q, extra_lq])
+        if hits is not None:
+            if extra_ids is None:
+                extra_hits = jnp.zeros((batch, num_extra), bool)
+            else:
+                e_ids = _ids(fn, "extra_ids", extra_ids, (num_extra,))
+                extra_hits = e_ids[None, :] == ids[:, None].astype(e_ids.dtype)
+            hits = jnp.concatenate([hits, extra_hits], axis=1)
+    logits = query @ cands.T
+    mask = _mask(fn, where, logits.shape)
+    loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def infonce(
+    anchors: ArrayLike,
+    positives: ArrayLike,
+    *,
+    temperature: float | ArrayLike = 0.1,
+    similarity: str = "cosine",
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""InfoNCE with one positive per anchor and the batch's positives as negatives.
+
+    .. math:: \ell_i = -\log \frac{\exp(s(a_i, p_i)/\tau)}
+       {\sum_{j\ \text{live}} \exp(s(a_i, p_j)/\tau)}
+
+    ``s`` is cosine similarity (default) or the dot product.
+
+    Args:
+      anchors: float ``[batch, dim]``.
+      positives: float ``[batch, dim]``; ``positives[i]`` pairs with
+        ``anchors[i]``, the other rows are its negatives.
+      temperature: ``> 0`` (Python number, checked, or a learned scalar array).
+      similarity: ``"cosine"`` or ``"dot"``.
+      where: optional bool ``[batch, batch]``, True keeps a column (the diagonal
+        is always kept), e.g. to drop same-class pairs.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes, ``batch < 2``, ``temperature <= 0`` or
+        an unknown ``similarity``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> x = jnp.eye(4)
+      >>> round(float(jaxns.losses.infonce(x, x, temperature=1.0)[0]), 4)
+      0.7437
+
+    References:
+      van den Oord et al, `Representation Learning with Contrastive Predictive
+      Coding <https://arxiv.org/abs/1807.03748>`_, 2018.
+    """
+    fn = "infonce"
+    a, p, out_dtype = _embeddings(fn, "anchors", anchors, "positives", positives)
+    scoring._check_similarity(fn, similarity)
+    _check_positive(fn, "temperature", temperature)
+    if a.shape[0] < 2:
+        raise ValueError(f"{fn}: needs batch size >= 2, got anchors {a.shape}.")
+    logits = scoring.score(a, p, similarity=similarity)
+    mask = _mask(fn, where, logits.shape)
+    loss = _retrieval(fn, logits, temperature, None, None, mask, None)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def _two_view_logits(fn, view_a, view_b, temperature, similarity, where):
+    """[2B, 2B] logits, positive columns and mask (self excluded) for SimCLR."""
+    a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
+    scoring._check_similarity(fn, similarity)
+    _check_positive(fn, "temperature", temperature)
+    batch = a.shape[0]
+    if batch < 2:
+        raise ValueError(f"{fn}: needs batch size >= 2, got view_a {a.shape}.")
+    z = jnp.concatenate([a, b], axis=0)
+    sims = scoring.score(z, z, similarity=similarity)
+    logits = sims / _scalar_param(fn, "temperature", temperature, sims.dtype)
+    n = 2 * batch
+    pos_cols = (np.arange(n) + batch) % n
+    not_self = jnp.asarray(~np.eye(n, dtype=bool))
+    mask = _and(not_self, _mask(fn, where, (n, n)))
+    return logits, pos_cols, mask, out_dtype
+
+
+def ntxent(
+    view_a: ArrayLike,
+    view_b: ArrayLike,
+    *,
+    temperature: float | ArrayLike = 0.1,
+    similarity: str = "cosine",
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""NT-Xent (SimCLR): each of ``2 * batch`` views against all others.
+
+    The views are stacked as ``z = [view_a; view_b]`` (``2B`` rows). Row ``i``'s
+    positive is the other view of the same example (``i + B mod 2B``); its
+    negatives are the remaining ``2B - 2`` views (itself excluded):
+
+    .. math:: \ell_i = -\log \frac{\exp(s(z_i, z_{i^+})/\tau)}
+       {\sum_{j \ne i,\ \text{live}} \exp(s(z_i, z_j)/\tau)}
+
+    SimCLR's loss is the mean of the ``2B`` returned values.
+
+    Args:
+      view_a: float ``[batch, dim]``.
+      view_b: float ``[batch, dim]``, the second view of each example.
+      temperature: ``> 0`` (Python number, checked, or a learned scalar array).
+      similarity: ``"cosine"`` (SimCLR) or ``"dot"``.
+      where: optional bool ``[2 * batch, 2 * batch]``, True keeps a column (self
+        is always dropped, the positive always kept).
+      weights: optional ``[2 * batch]`` per-view weights.
+
+    Returns:
+      ``[2 * batch]`` losses, ``view_a`` rows first, in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes, ``batch < 2``, ``temperature <= 0`` or
+        an unknown ``similarity``.
+
+    Examples:
+      >>> import jax
+      >>> import jaxns
+      >>> a = jax.random.normal(jax.random.key(0), (4, 8))
+      >>> jaxns.losses.ntxent(a, a + 0.1, temperature=0.5).shape
+      (8,)
+
+    References:
+      Chen et al, `A Simple Framework for Contrastive Learning of Visual
+      Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
+    """
+    fn = "ntxent"
+    logits, pos_cols, mask, out_dtype = _two_view_logits(
+        fn, view_a, view_b, temperature, similarity, where
+    )
+    loss = _contrastive_rows(logits, pos_cols, mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def _scale(fn: str, temperature, logit_scale, dtype) -> jax.Array:
+    if (temperature is None) == (logit_scale is None):
+        raise ValueError(
+            f"{fn}: give exactly one of temperature (a Python number) or "
+            f"logit_scale (log of the inverse temperature, may be learned), got "
+            f"temperature={temperature!r} and logit_scale={logit_scale!r}."
+        )
+    if temperature is not None:
+        _check_positive(fn, "temperature", temperature)
+        return 1.0 / _scalar_param(fn, "temperature", temperature, dtype)
+    return jnp.exp(_scalar_param(fn, "logit_scale", logit_scale, dtype))
+
+
+def clip(
+    image_embeddings: ArrayLike,
+    text_embeddings: ArrayLike,
+    *,
+    temperature: float | ArrayLike | None = None,
+    logit_scale: ArrayLike | None = None,
+    normalize: bool = True,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""CLIP's symmetric contrastive loss, per image-text pair.
+
+    With ``L = scale * <x_i, y_j>`` (unit-normalized embeddings by default) and
+    ``scale = 1 / temperature`` or ``exp(logit_scale)``:
+
+    .. math:: \ell_i = \tfrac12\big[\operatorname{CE}(L_{i,:}, i)
+       + \operatorname{CE}(L_{:,i}, i)\big]
+
+    The mean over the batch is CLIP's loss. CLIP initialises ``logit_scale`` to
+    ``log(1 / 0.07)`` and clips the scale at 100 in its training loop; clip the
+    parameter yourself if you want that.
+
+    Args:
+      image_embeddings: float ``[batch, dim]``.
+      text_embeddings: float ``[batch, dim]``; row ``i`` pairs with image ``i``.
+      temperature: ``> 0``; give exactly one of ``temperature`` and
+        ``logit_scale``.
+      logit_scale: scalar log inverse temperature (typically learned).
+      normalize: L2-normalize the embeddings first (CLIP does).
+      where: optional bool ``[batch, batch]`` over (image, text) pairs, True
+        keeps a pair as a negative in both directions (the diagonal is kept).
+      weights: optional ``[batch]`` per-pair weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes, ``batch < 2``, both or neither of
+        ``temperature``/``logit_scale``, or ``temperature <= 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> x = jnp.eye(3)
+      >>> loss = jaxns.losses.clip(x, x, logit_scale=jnp.log(10.0))
+      >>> round(float(loss[0]), 4)
+      0.0001
+
+    References:
+      Radford et al, `Learning Transferable Visual Models From Natural Language
+      Supervision <https://arxiv.org/abs/2103.00020>`_, 2021.
+    """
+    fn = "clip"
+    x, y, out_dtype = _embeddings(
+        fn, "image_embeddings", image_embeddings, "text_embeddings", text_embeddings
+    )
+    if x.shape[0] < 2:
+        raise ValueError(f"{fn}: needs batch size >= 2, got {x.shape}.")
+    scale = _scale(fn, temperature, logit_scale, x.dtype)
+    mask = _mask(fn, where, (x.shape[0], x.shape[0]))
+    if normalize:
+        x, y = scoring.normalize(x), scoring.normalize(y)
+    logits = scale * (x @ y.T)
+    cols = np.arange(x.shape[0])
+    img = _contrastive_rows(logits, cols, mask)
+    txt = _contrastive_rows(logits.T, cols, None if mask is None else mask.T)
+    return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
+
+
+# SigLIP's initialisation (Zhai et al. 2023): scale t' = log 10, bias b = -10.
+_SIGLIP_LOGIT_SCALE = math.log(10.0)
+
+
+def siglip(
+    image_embeddings: ArrayLike,
+    text_embeddings: ArrayLike,
+    *,
+    logit_scale: float | ArrayLike = _SIGLIP_LOGIT_SCALE,
+    logit_bias: float | ArrayLike = -10.0,
+    normalize: bool = True,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""SigLIP's pairwise sigmoid loss, per image (row).
+
+    Every (image, text) pair is an independent binary problem with label
+    ``+1`` on the diagonal and ``-1`` elsewhere:
+
+    .. math:: \ell_i = \sum_{j} \operatorname{softplus}\big(-y_{ij}\,
+       (e^{t} \langle x_i, y_j \rangle + b)\big)
+
+    The mean over the batch is the paper's loss (``-1/|B| sum_i sum_j``). The
+    defaults ``t = log 10``, ``b = -10`` are the paper's initialisation; pass
+    learned scalars.
+
+    Args:
+      image_embeddings: float ``[batch, dim]``.
+      text_embeddings: float ``[batch, dim]``.
+      logit_scale: scalar ``t`` (log of the scale).
+      logit_bias: scalar ``b``.
+      normalize: L2-normalize the embeddings first (SigLIP does).
+      where: optional bool ``[batch, batch]``, True keeps a negative pair (the
+        diagonal is always kept).
+      weights: optional ``[batch]`` per-image weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes or non-scalar scale/bias.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> x = jnp.eye(2)
+      >>> loss = jaxns.losses.siglip(x, x, logit_scale=0.0, logit_bias=0.0)
+      >>> round(float(loss[0]), 4)  # softplus(-1) + softplus(0)
+      1.0064
+
+    References:
+      Zhai et al, `Sigmoid Loss for Language Image Pre-Training
+      <https://arxiv.org/abs/2303.15343>`_, 2023.
+    """
+    fn = "siglip"
+    x, y, out_dtype = _embeddings(
+        fn, "image_embeddings", image_embeddings, "text_embeddings", text_embeddings
+    )
+    t = _scalar_param(fn, "logit_scale", logit_scale, x.dtype)
+    b = _scalar_param(fn, "logit_bias", logit_bias, x.dtype)
+    n = x.shape[0]
+    mask = _mask(fn, where, (n, n))
+    if normalize:
+        x, y = scoring.normalize(x), scoring.normalize(y)
+    z = jnp.exp(t) * (x @ y.T) + b
+    eye = np.eye(n, dtype=bool)
+    signed = jnp.where(jnp.asarray(eye), -z, z)
+    keep = _and(jnp.asarray(~eye), mask)
+    loss = jnp.diagonal(jax.nn.softplus(signed)) + _softplus_sum(signed, keep)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def _debiased_core(pos, neg, mask, *, tau_plus, beta, temperature):
+    """Log-space Ng of Chuang et al. / Robinson et al. and the final loss.
+
+    ``pos`` [R] and ``neg`` [R, k] are logits (similarity / temperature).
+    """
+    if mask is None:
+        count = jnp.full(pos.shape, neg.shape[-1], pos.dtype)
+    else:
+        count = jnp.sum(mask, axis=-1).astype(pos.dtype)
+    live = count > 0
+    log_n = jnp.log(jnp.where(live, count, 1))
+    if beta is None:
+        log_r = _logsumexp(neg, mask)
+    else:
+        # sum(e^{(1+b)s}) / mean(e^{b s}): Robinson et al.'s reweighted sum.
+        log_r = _logsumexp((1.0 + beta) * neg, mask) - _logsumexp(beta * neg, mask)
+        log_r = log_r + log_n
+    log_r = jnp.where(live, log_r, 0)
+    # log(R - tau N e^{pos}) via log R + log(1 - e^d), d = log(tau N e^{pos}) - log R.
+    if tau_plus > 0:
+        d = math.log(tau_plus) + log_n + pos - log_r
+        one_minus = -jnp.expm1(jnp.minimum(d, 0))
+        ok = one_minus > jnp.finfo(pos.dtype).tiny
+        log_diff = jnp.where(ok, log_r + jnp.log(jnp.where(ok, one_minus, 1)), -jnp.inf)
+        log_ng = log_diff - math.log1p(-tau_plus)
+    else:
+        log_ng = log_r
+    # The reference's clamp Ng >= N e^{-1/t}, in log space.
+    log_ng = jnp.maximum(log_ng, log_n - 1.0 / temperature)
+    loss = jax.nn.softplus(log_ng - pos)  # -log(e^pos / (e^pos + Ng))
+    return jnp.where(live, loss, 0)
+
+
+def _check_contrastive(fn: str, temperature, tau_plus, beta) -> None:
+    if not _is_static_number(temperature):
+        raise TypeError(
+            f"{fn}: temperature must be a Python number (it also sets the clamp "
+            f"N e^(-1/t)), got {type(temperature).__name__}."
+        )
+    _check_positive(fn, "temperature", temperature)
+    if not _is_static_number(tau_plus) or not 0 <= tau_plus < 1:
+        raise ValueError(f"{fn}: tau_plus must be a number in [0, 1), got {tau_plus}.")
+    if beta is not None:
+        if not _is_static_number(beta):
+            raise TypeError(f"{fn}: beta must be a Python number, got {beta!r}.")
+        _check_positive(fn, "beta", beta, allow_zero=True)
+
+
+def _two_view_pos_neg(fn, view_a, view_b, temperature, where):
+    logits, pos_cols, mask, out_dtype = _two_view_logits(
+        fn, view_a, view_b, temperature, "cosine", where
+    )
+    n = logits.shape[0]
+    pos = logits[np.arange(n), pos_cols]
+    not_pos = np.arange(n)[None, :] != pos_cols[:, None]
+    return pos, logits, _and(jnp.asarray(not_pos), mask), out_dtype
+
+
+def debiased_contrastive(
+    view_a: ArrayLike,
+    view_b: ArrayLike,
+    *,
+    temperature: float = 0.5,
+    tau_plus: float = 0.1,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Debiased contrastive loss (Chuang et al. 2020), computed in log space.
+
+    SimCLR layout (see :func:`ntxent`), cosine similarities ``s``, ``N`` live
+    negatives per row (``2B - 2`` without ``where``) and class prior
+    ``tau_plus``. The reference estimator of the negative term is
+
+    .. math:: N_g = \max\Big(\frac{\sum_j e^{s_j/t} - \tau^+ N e^{s^+/t}}
+       {1 - \tau^+},\ N e^{-1/t}\Big), \qquad
+       \ell = -\log\frac{e^{s^+/t}}{e^{s^+/t} + N_g}
+
+    Here ``log N_g`` is built from ``logsumexp`` and ``log1p(-exp(.))`` and the
+    loss is ``softplus(log N_g - s+/t)``, so it stays finite at small
+    temperatures where the reference's ``exp(s / t)`` overflows (float32
+    overflows for ``1/t > 88``). The clamp keeps the reference's semantics:
+    ``log N_g >= log N - 1/t``. ``tau_plus = 0`` gives :func:`ntxent` with
+    cosine similarity.
+
+    Args:
+      view_a: float ``[batch, dim]``.
+      view_b: float ``[batch, dim]``.
+      temperature: Python number ``> 0``; also sets the clamp ``N e^{-1/t}``.
+      tau_plus: class prior in ``[0, 1)``.
+      where: optional bool ``[2 * batch, 2 * batch]``, True keeps a negative.
+      weights: optional ``[2 * batch]`` per-view weights.
+
+    Returns:
+      ``[2 * batch]`` losses in the input's float dtype (0 for a row with no
+      live negative).
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes, ``batch < 2``, ``temperature <= 0`` or
+        ``tau_plus`` outside ``[0, 1)``.
+
+    Examples:
+      >>> import jax
+      >>> import jaxns
+      >>> a = jax.random.normal(jax.random.key(0), (4, 8))
+      >>> loss = jaxns.losses.debiased_contrastive(a, a, temperature=0.001)
+      >>> loss.shape, bool(jax.numpy.isfinite(loss).all())
+      ((8,), True)
+
+    References:
+      Chuang et al, `Debiased Contrastive Learning
+      <https://arxiv.org/abs/2007.00224>`_, 2020.
+    """
+    fn = "debiased_contrastive"
+    _check_contrastive(fn, temperature, tau_plus, None)
+    pos, neg, mask, out_dtype = _two_view_pos_neg(
+        fn, view_a, view_b, temperature, where
+    )
+    loss = _debiased_core(
+        pos, neg, mask, tau_plus=tau_plus, beta=None, temperature=temperature
+    )
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def hard_contrastive(
+    view_a: ArrayLike,
+    view_b: ArrayLike,
+    *,
+    temperature: float = 0.5,
+    tau_plus: float = 0.1,
+    beta: float = 1.0,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Hard-negative contrastive loss (Robinson et al. 2021), in log space.
+
+    As :func:`debiased_contrastive`, with the negatives reweighted by
+    ``e^{beta s_j / t}`` (importance weights normalised by their mean):
+
+    .. math:: R = \frac{\sum_j e^{(1+\beta) s_j/t}}{\frac1N \sum_j
+       e^{\beta s_j/t}}, \qquad N_g = \max\Big(\frac{R - \tau^+ N
+       e^{s^+/t}}{1 - \tau^+},\ N e^{-1/t}\Big)
+
+    and ``loss = softplus(log N_g - s+/t)``, all in log space. ``beta = 0``
+    gives :func:`debiased_contrastive`.
+
+    Args:
+      view_a: float ``[batch, dim]``.
+      view_b: float ``[batch, dim]``.
+      temperature: Python number ``> 0``; also sets the clamp ``N e^{-1/t}``.
+      tau_plus: class prior in ``[0, 1)``.
+      beta: concentration ``>= 0`` (0 = uniform weights).
+      where: optional bool ``[2 * batch, 2 * batch]``, True keeps a negative.
+      weights: optional ``[2 * batch]`` per-view weights.
+
+    Returns:
+      ``[2 * batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float inputs.
+      ValueError: for mismatched shapes, ``batch < 2`` or out-of-range
+        hyperparameters.
+
+    Examples:
+      >>> import jax
+      >>> import jaxns
+      >>> a = jax.random.normal(jax.random.key(0), (4, 8))
+      >>> jaxns.losses.hard_contrastive(a, a + 0.1, beta=1.0).shape
+      (8,)
+
+    References:
+      Robinson et al, `Contrastive Learning with Hard Negative Samples
+      <https://arxiv.org/abs/2010.04592>`_, 2021.
+    """
+    fn = "hard_contrastive"
+    _check_contrastive(fn, temperature, tau_plus, beta)
+    pos, neg, mask, out_dtype = _two_view_pos_neg(
+        fn, view_a, view_b, temperature, where
+    )
+    loss = _debiased_core(
+        pos, neg, mask, tau_plus=tau_plus, beta=beta, temperature=temperature
+    )
+    return _finish(fn, loss, weights, out_dtype)
+
+
+# ---------------------------------------------------------------------------
+# Pairwise ranking and knowledge-graph losses.
+# ---------------------------------------------------------------------------
+
+
+def _pairwise(fn: str, pos_logits, neg_logits, where):
+    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    if neg.shape == pos.shape:
+        neg = neg[..., None]  # one negative per positive
+        if where is not None:
+            where = jnp.asarray(where)[..., None]
+    _check_neg(fn, pos, neg)
+    return pos, neg, _mask(fn, where, neg.shape), out_dtype
+
+
+def bpr(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    *,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Bayesian personalised ranking loss, averaged over live negatives.
+
+    .. math:: \ell = \frac{1}{|J|} \sum_{j \in J} -\log\sigma(s^+ - s^-_j)
+       = \frac{1}{|J|} \sum_{j \in J} \operatorname{softplus}(s^-_j - s^+)
+
+    The gradient with respect to ``s+`` is ``-mean_j sigmoid(s-_j - s+)``. A row
+    with no live negative gives 0.
+
+    Args:
+      pos_logits: ``[batch]``.
+      neg_logits: ``[batch]`` (one negative each) or ``[batch, num_negatives]``.
+      where: optional bool, shape of ``neg_logits``; True keeps a negative.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits.
+      ValueError: for mismatched shapes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> round(float(jaxns.losses.bpr(jnp.zeros(1), jnp.zeros(1))[0]), 4)
+      0.6931
+
+    References:
+      Rendle et al, `BPR: Bayesian Personalized Ranking from Implicit Feedback
+      <https://arxiv.org/abs/1205.2618>`_, 2009.
+    """
+    fn = "bpr"
+    pos, neg, mask, out_dtype = _pairwise(fn, pos_logits, neg_logits, where)
+    diff = neg - pos[..., None]
+    if mask is not None:
+        diff = jnp.where(mask, diff, 0)
+    loss = _masked_mean(jax.nn.softplus(diff), mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def margin_ranking(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    *,
+    margin: float = 1.0,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Margin ranking (hinge) loss, averaged over live negatives.
+
+    .. math:: \ell = \frac{1}{|J|} \sum_{j \in J} \max(0,\ \gamma - s^+ + s^-_j)
+
+    For TransE-style scores (negative distances) this is the loss of Bordes et
+    al. 2013, ``max(0, gamma + d+ - d-)``. A row with no live negative gives 0.
+
+    Args:
+      pos_logits: ``[batch]``.
+      neg_logits: ``[batch]`` or ``[batch, num_negatives]``.
+      margin: ``gamma >= 0``.
+      where: optional bool, shape of ``neg_logits``; True keeps a negative.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits.
+      ValueError: for mismatched shapes or ``margin < 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> jaxns.losses.margin_ranking(jnp.array([2.0, 0.0]), jnp.array([[0.5, 1.5],
+      ...                             [0.0, -2.0]]), margin=1.0).tolist()
+      [0.25, 0.5]
+
+    References:
+      Bordes et al, `Translating Embeddings for Modeling Multi-relational Data
+      <https://papers.nips.cc/paper/5071-translating-embeddings-for-modeling-multi-relational-data>`_,
+      2013.
+    """
+    fn = "margin_ranking"
+    _check_positive(fn, "margin", margin, allow_zero=True)
+    pos, neg, mask, out_dtype = _pairwise(fn, pos_logits, neg_logits, where)
+    diff = neg - pos[..., None]
+    if mask is not None:
+        diff = jnp.where(mask, diff, 0)
+    loss = _masked_mean(jax.nn.relu(margin + diff), mask)
+    return _finish(fn, loss, weights, out_dtype)
+
+
+def self_adversarial(
+    pos_logits: ArrayLike,
+    neg_logits: ArrayLike,
+    *,
+    temperature: float = 1.0,
+    margin: float = 0.0,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Self-adversarial negative sampling loss (RotatE), per positive triple.
+
+    .. math:: \ell = -\log\sigma(\gamma + s^+) - \sum_j w_j
+       \log\sigma(-s^-_j - \gamma), \qquad
+       w = \operatorname{stop\_gradient}(\operatorname{softmax}_{\text{live}}
+       (\alpha\, s^-))
+
+    Sign convention: ``s`` are logits (higher = more plausible). For distance
+    models pass ``s = -d`` (as :func:`jaxns.scoring.transe` and
+    :func:`jaxns.scoring.rotate` return): then ``gamma + s = gamma - d``, the
+    RotatE paper's ``-log sigma(gamma - d(h, t))`` and
+    ``-log sigma(d(h', t') - gamma)``, and PyKEEN's ``NSSALoss``. For
+    similarity scores (DistMult) a margin of 0 is usual. The weights are
+    constants for the gradient and sum to 1 over the live negatives (a weighted
+    average); a row with no live negative keeps only the positive term. The
+    paper's formula is used as is (the reference code additionally halves the
+    sum of the two terms).
+
+    Args:
+      pos_logits: ``[batch]``.
+      neg_logits: ``[batch, num_negatives]``.
+      temperature: the sampling temperature ``alpha >= 0`` of Sun et al. (a
+        multiplier: larger focuses on harder negatives, 0 is uniform).
+      margin: ``gamma >= 0``.
+      where: optional bool ``[batch, num_negatives]``, True keeps a negative.
+      weights: optional ``[batch]`` per-example weights.
+
+    Returns:
+      ``[batch]`` losses in the input's float dtype.
+
+    Raises:
+      TypeError: for non-float logits.
+      ValueError: for mismatched shapes, ``temperature < 0`` or ``margin < 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> loss = jaxns.losses.self_adversarial(jnp.zeros(1), jnp.zeros((1, 4)))
+      >>> round(float(loss[0]), 4)  # 2 log 2
+      1.3863
+
+    References:
+      Sun et al, `RotatE: Knowledge Graph Embedding by Relational Rotation in
+      Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
+    """
+    fn = "self_adversarial"
+    _check_positive(fn, "temperature", temperature, allow_zero=True)
+    _check_positive(fn, "margin", margin, allow_zero=True)
+    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    _check_neg(fn, pos, neg)
+    mask = _mask(fn, where, neg.shape)
+    z = temperature * neg
+    if mask is not None:
+        z = jnp.where(mask, z, -jnp.inf)
+    m = jnp.max(z, axis=-1, initial=-jnp.inf, keepdims=True)
+    e = jnp.exp(z - jnp.where(jnp.isfinite(m), m, 0))
+    total = jnp.sum(e, axis=-1, keepdims=True)
+    w = jax.lax.stop_gradient(e / jnp.where(total == 0, 1, total))
+    neg_terms = jax.nn.softplus(margin + neg)
+    if mask is not None:
+        neg_terms = jnp.where(
+            mask, jax.nn.softplus(margin + jnp.where(mask, neg, 0)), 0
+        )
+    loss = jax.nn.softplus(-(margin + pos)) + jnp.sum(w * neg_terms, axis=-1)
+    return _finish(fn, loss, weights, out_dtype)

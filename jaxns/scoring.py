@@ -1,0 +1,562 @@
+# SPDX-License-Identifier: Apache-2.0
+"""How embeddings become logits.
+
+Two shapes of negatives are first class everywhere in this module:
+
+* **per-example** candidates ``[batch, num_candidates, dim]`` (word2vec,
+  PyKEEN): every query has its own candidates, scored by a batched dot product;
+* **shared** candidates ``[num_candidates, dim]`` (TensorFlow's sampled losses,
+  PyTorch-BigGraph chunks): all queries share the candidates, so scoring is one
+  matrix product ``[batch, dim] x [dim, num_candidates]`` (a GEMM).
+
+The rule that tells them apart is the rank: candidates with one more axis than
+the query are per-example (their leading axes must equal the query's), a 2-D
+candidate array ``[num_candidates, dim]`` is shared. Both give
+``[..., num_candidates]`` logits, and per-example candidates that are the shared
+ones broadcast give the same logits as the shared path.
+
+The knowledge-graph scorers (:func:`transe`, :func:`distmult`, :func:`rotate`)
+return plausibility scores where higher means more plausible (negative
+distances for the translational models), so every score here can be fed to
+:mod:`jaxns.losses` directly.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+__all__ = [
+    "SIMILARITIES",
+    "cosine",
+    "distmult",
+    "dot",
+    "normalize",
+    "rotate",
+    "score",
+    "score_rows",
+    "transe",
+]
+
+#: Names accepted by the ``similarity=`` argument of :func:`score` and
+#: :func:`score_rows`.
+SIMILARITIES = ("dot", "cosine")
+
+#: Default epsilon of :func:`cosine` and :func:`normalize`: norms are clamped
+#: from below at this value (as ``torch.nn.functional.cosine_similarity``).
+COSINE_EPS = 1e-8
+
+
+def _float_array(fn: str, name: str, x: ArrayLike) -> jax.Array:
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}. "
+            f"Cast it with {name}.astype(jnp.float32)."
+        )
+    return x
+
+
+def _common_float(fn: str, **arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """Casts float arrays to one dtype (the widest; bf16 with f16 -> f32)."""
+    xs = [_float_array(fn, k, v) for k, v in arrays.items()]
+    dtypes = {x.dtype for x in xs}
+    if len(dtypes) == 1:
+        return tuple(xs)
+    widest = max(jnp.dtype(d).itemsize for d in dtypes)
+    target = jnp.float64 if widest == 8 else jnp.float32
+    return tuple(x.astype(target) for x in xs)
+
+
+def _check_eps(fn: str, eps: float) -> None:
+    if isinstance(eps, int | float | np.floating) and not eps > 0:
+        raise ValueError(f"{fn}: eps must be > 0, got {eps}.")
+
+
+def _check_similarity(fn: str, similarity: str) -> None:
+    if similarity not in SIMILARITIES:
+        raise ValueError(
+            f"{fn}: unknown similarity {similarity!r}; expected one of {SIMILARITIES}."
+        )
+
+
+def _layout(fn: str, query: jax.Array, candidates: jax.Array) -> str:
+    """Returns 'per_example' or 'shared' and checks the shapes."""
+    if query.ndim < 1:
+        raise ValueError(f"{fn}: query must have shape [..., dim], got a scalar.")
+    if candidates.shape[-1:] != query.shape[-1:]:
+        raise ValueError(
+            f"{fn}: query and candidates must share the embedding dim, got "
+            f"query shape {query.shape} and candidates shape {candidates.shape}."
+        )
+    if candidates.ndim == query.ndim + 1:
+        if candidates.shape[:-2] != query.shape[:-1]:
+            raise ValueError(
+                f"{fn}: per-example candidates must have shape "
+                f"{query.shape[:-1] + ('num_candidates', query.shape[-1])}, got "
+                f"{candidates.shape} for query shape {query.shape}."
+            )
+        return "per_example"
+    if candidates.ndim == 2:
+        return "shared"
+    raise ValueError(
+        f"{fn}: candidates must have shape [..., num_candidates, dim] matching "
+        f"query {query.shape} (per-example) or [num_candidates, dim] (shared), "
+        f"got {candidates.shape}."
+    )
+
+
+def _dot(query: jax.Array, candidates: jax.Array, layout: str) -> jax.Array:
+    if layout == "shared":
+        # One GEMM for the whole batch (PyTorch-BigGraph's chunked negatives).
+        return jnp.einsum("...d,kd->...k", query, candidates)
+    return jnp.einsum("...d,...kd->...k", query, candidates)
+
+
+def _normalize(x: jax.Array, eps: float) -> jax.Array:
+    """``x / max(||x||, eps)`` computed in at least float32, gradient-safe."""
+    dtype = x.dtype
+    xc = x.astype(jnp.float32) if dtype.itemsize < 4 else x
+    sq = jnp.sum(xc * xc, axis=-1, keepdims=True)
+    # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0 and the
+    # max passes no gradient to |x|^2, so d/dx is finite (1/eps) instead of NaN.
+    eps2 = jnp.asarray(eps, xc.dtype) ** 2
+    inv = jax.lax.rsqrt(jnp.maximum(sq, eps2))
+    return (xc * inv).astype(dtype)
+
+
+def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
+    r"""Scales vectors to unit L2 norm along the last axis.
+
+    .. math:: \hat x = x / \max(\lVert x \rVert_2, \epsilon)
+
+    The zero vector maps to zero and has the finite gradient ``I / eps`` (the
+    clamp is applied to the squared norm before the square root, so no ``0/0``
+    appears in the backward pass). Computed in at least float32.
+
+    Args:
+      x: float array ``[..., dim]``.
+      eps: lower clamp of the norm, ``> 0`` (default ``1e-8``, PyTorch's
+        ``cosine_similarity`` default).
+
+    Returns:
+      Array ``[..., dim]`` of the dtype of ``x``.
+
+    Raises:
+      TypeError: if ``x`` is not floating point.
+      ValueError: if ``eps <= 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> jaxns.scoring.normalize(jnp.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+      [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
+
+    References:
+      Chen et al, `A Simple Framework for Contrastive Learning of Visual
+      Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
+    """
+    x = _float_array("normalize", "x", x)
+    _check_eps("normalize", eps)
+    return _normalize(x, eps)
+
+
+def dot(query: ArrayLike, candidates: ArrayLike) -> jax.Array:
+    r"""Dot-product logits of queries against per-example or shared candidates.
+
+    .. math:: s_{bj} = \langle q_b, c_{bj} \rangle \quad\text{(per-example)},
+       \qquad s_{bj} = \langle q_b, c_j \rangle \quad\text{(shared)}
+
+    Shared candidates ``[num_candidates, dim]`` are scored with one matrix
+    product; per-example candidates ``[..., num_candidates, dim]`` with a batched
+    dot product. Inputs of different float dtypes are cast to the wider one.
+
+    Args:
+      query: float array ``[..., dim]`` (typically ``[batch, dim]``).
+      candidates: ``[..., num_candidates, dim]`` with the same leading axes as
+        ``query`` (per-example) or ``[num_candidates, dim]`` (shared by all
+        queries).
+
+    Returns:
+      Logits ``[..., num_candidates]``.
+
+    Raises:
+      TypeError: if an input is not floating point.
+      ValueError: if the shapes fit neither layout.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> q = jnp.ones((4, 8))
+      >>> jaxns.scoring.dot(q, jnp.ones((4, 5, 8))).shape  # per-example
+      (4, 5)
+      >>> jaxns.scoring.dot(q, jnp.ones((5, 8))).shape  # shared, one GEMM
+      (4, 5)
+
+    References:
+      Lerer et al, `PyTorch-BigGraph: A Large-scale Graph Embedding System
+      <https://arxiv.org/abs/1903.12287>`_, 2019.
+    """
+    query, candidates = _common_float("dot", query=query, candidates=candidates)
+    layout = _layout("dot", query, candidates)
+    return _dot(query, candidates, layout)
+
+
+def cosine(
+    query: ArrayLike, candidates: ArrayLike, *, eps: float = COSINE_EPS
+) -> jax.Array:
+    r"""Cosine-similarity logits against per-example or shared candidates.
+
+    .. math:: s_{bj} = \frac{\langle q_b, c_{bj} \rangle}
+       {\max(\lVert q_b \rVert, \epsilon)\,\max(\lVert c_{bj} \rVert, \epsilon)}
+
+    Each vector is normalized on its own (as PyTorch's ``F.normalize``) before
+    the dot product, so shared candidates are normalized once and scored with
+    one GEMM. A zero vector scores 0 against everything and gets a finite
+    gradient (of size ``1/eps``), never NaN. Normalization runs in at least
+    float32.
+
+    Args:
+      query: float array ``[..., dim]``.
+      candidates: ``[..., num_candidates, dim]`` (per-example) or
+        ``[num_candidates, dim]`` (shared).
+      eps: lower clamp of each norm, ``> 0`` (default ``1e-8``).
+
+    Returns:
+      Similarities in ``[-1, 1]``, shape ``[..., num_candidates]``.
+
+    Raises:
+      TypeError: if an input is not floating point.
+      ValueError: if the shapes fit neither layout or ``eps <= 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> q = jnp.array([[1.0, 0.0]])
+      >>> c = jnp.array([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [0.0, 0.0]])
+      >>> jaxns.scoring.cosine(q, c).tolist()
+      [[1.0, 0.0, -1.0, 0.0]]
+
+    References:
+      Chen et al, `A Simple Framework for Contrastive Learning of Visual
+      Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
+    """
+    query, candidates = _common_float("cosine", query=query, candidates=candidates)
+    _check_eps("cosine", eps)
+    layout = _layout("cosine", query, candidates)
+    return _dot(_normalize(query, eps), _normalize(candidates, eps), layout)
+
+
+def score(
+    query: ArrayLike,
+    candidates: ArrayLike,
+    *,
+    similarity: str = "dot",
+    eps: float = COSINE_EPS,
+) -> jax.Array:
+    """Logits with the similarity chosen by name (``"dot"`` or ``"cosine"``).
+
+    Dispatches to :func:`dot` or :func:`cosine`; see those for the layouts.
+
+    Args:
+      query: float array ``[..., dim]``.
+      candidates: ``[..., num_candidates, dim]`` (per-example) or
+        ``[num_candidates, dim]`` (shared).
+      similarity: one of :data:`SIMILARITIES`.
+      eps: norm clamp for ``"cosine"`` (ignored by ``"dot"``).
+
+    Returns:
+      Logits ``[..., num_candidates]``.
+
+    Raises:
+      ValueError: for an unknown ``similarity`` or mismatched shapes.
+      TypeError: if an input is not floating point.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> q, c = jnp.array([[3.0, 4.0]]), jnp.array([[3.0, 4.0]])
+      >>> jaxns.scoring.score(q, c, similarity="dot").tolist()
+      [[25.0]]
+      >>> jaxns.scoring.score(q, c, similarity="cosine").tolist()
+      [[1.0]]
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+    """
+    _check_similarity("score", similarity)
+    if similarity == "dot":
+        return dot(query, candidates)
+    return cosine(query, candidates, eps=eps)
+
+
+def _int_ids(fn: str, name: str, ids: ArrayLike) -> jax.Array:
+    ids = jnp.asarray(ids)
+    if not jnp.issubdtype(ids.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: {name} must be an integer array, got dtype {ids.dtype}."
+        )
+    return ids
+
+
+def score_rows(
+    query_table: ArrayLike,
+    candidate_table: ArrayLike,
+    query_ids: ArrayLike,
+    candidate_ids: ArrayLike,
+    *,
+    similarity: str = "dot",
+    eps: float = COSINE_EPS,
+) -> jax.Array:
+    """Gathers embedding rows by id and scores them, touching only those rows.
+
+    ``query_table[query_ids]`` is scored against ``candidate_table[candidate_ids]``.
+    Per-example ids ``[batch, num_candidates]`` gather ``[batch, num_candidates,
+    dim]`` rows; shared ids ``[num_candidates]`` gather each candidate row once
+    (``[num_candidates, dim]``, not ``batch`` copies) and score with one GEMM.
+    Nothing of size ``vocab`` is created, and under :func:`jax.grad` the
+    gradient with respect to the gathered rows is a scatter of
+    ``O(batch * num_candidates * dim)`` values (differentiate with respect to the
+    gathered rows, as :mod:`jaxns.optim` does, to avoid a dense table gradient).
+
+    For skip-gram, put the positive first: ``candidate_ids = jnp.concatenate(
+    [context[:, None], negatives], axis=1)`` and split the logits as
+    ``logits[:, 0], logits[:, 1:]``.
+
+    .. warning:: Out-of-range ids are clamped to ``[0, vocab)`` by JAX's gather
+       (no error under ``jit``).
+
+    Args:
+      query_table: float array ``[num_queries_vocab, dim]``.
+      candidate_table: float array ``[vocab, dim]`` (may be ``query_table``).
+      query_ids: integer ids ``[batch]``.
+      candidate_ids: integer ids ``[batch, num_candidates]`` (per-example) or
+        ``[num_candidates]`` (shared by the batch).
+      similarity: ``"dot"`` or ``"cosine"``.
+      eps: norm clamp for ``"cosine"``.
+
+    Returns:
+      Logits ``[batch, num_candidates]``.
+
+    Raises:
+      TypeError: for float ids or non-float tables.
+      ValueError: for tables that are not 2-D, different embedding dims, ids of
+        the wrong rank or batch size, or an unknown ``similarity``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> table = jnp.arange(12.0).reshape(6, 2)
+      >>> q_ids = jnp.array([0, 1])
+      >>> jaxns.scoring.score_rows(table, table, q_ids, jnp.array([[2, 3], [4, 5]]))
+      Array([[ 5.,  7.],
+             [43., 53.]], dtype=float32)
+      >>> jaxns.scoring.score_rows(table, table, q_ids, jnp.array([2, 3])).shape
+      (2, 2)
+
+    References:
+      Lerer et al, `PyTorch-BigGraph: A Large-scale Graph Embedding System
+      <https://arxiv.org/abs/1903.12287>`_, 2019.
+    """
+    fn = "score_rows"
+    _check_similarity(fn, similarity)
+    query_table, candidate_table = _common_float(
+        fn, query_table=query_table, candidate_table=candidate_table
+    )
+    for name, t in (("query_table", query_table), ("candidate_table", candidate_table)):
+        if t.ndim != 2:
+            raise ValueError(f"{fn}: {name} must be 2-D [vocab, dim], got {t.shape}.")
+    if query_table.shape[1] != candidate_table.shape[1]:
+        raise ValueError(
+            f"{fn}: query_table shape {query_table.shape} and candidate_table "
+            f"shape {candidate_table.shape} must have the same dim."
+        )
+    query_ids = _int_ids(fn, "query_ids", query_ids)
+    candidate_ids = _int_ids(fn, "candidate_ids", candidate_ids)
+    if query_ids.ndim != 1:
+        raise ValueError(f"{fn}: query_ids must be [batch], got {query_ids.shape}.")
+    if candidate_ids.ndim == 2:
+        if candidate_ids.shape[0] != query_ids.shape[0]:
+            raise ValueError(
+                f"{fn}: per-example candidate_ids {candidate_ids.shape} must have "
+                f"the batch size of query_ids {query_ids.shape}."
+            )
+    elif candidate_ids.ndim != 1:
+        raise ValueError(
+            f"{fn}: candidate_ids must be [batch, num_candidates] or "
+            f"[num_candidates], got {candidate_ids.shape}."
+        )
+    query = jnp.take(query_table, query_ids, axis=0)
+    candidates = jnp.take(candidate_table, candidate_ids, axis=0)
+    return score(query, candidates, similarity=similarity, eps=eps)
+
+
+def _kg_args(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
+    xs = _common_float(fn, **arrays)
+    try:
+        shape = jnp.broadcast_shapes(*(x.shape for x in xs))
+    except ValueError:
+        shapes = ", ".join(f"{k} {x.shape}" for k, x in zip(arrays, xs, strict=True))
+        raise ValueError(f"{fn}: shapes do not broadcast: {shapes}.") from None
+    if not shape:
+        raise ValueError(f"{fn}: inputs must have an embedding axis, got scalars.")
+    # Broadcast explicitly: jaxns never relies on implicit rank promotion.
+    return tuple(jnp.broadcast_to(x, shape) for x in xs)
+
+
+def _safe_sqrt(x: jax.Array) -> jax.Array:
+    """sqrt with gradient 0 (not inf/NaN) at exactly 0."""
+    pos = x > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
+
+
+def transe(
+    head: ArrayLike, relation: ArrayLike, tail: ArrayLike, *, norm: int = 1
+) -> jax.Array:
+    r"""TransE score: the negative distance between ``head + relation`` and ``tail``.
+
+    .. math:: f(h, r, t) = -\lVert h + r - t \rVert_p
+
+    Inputs broadcast against each other (explicitly), so ``head [B, 1, d]``,
+    ``relation [B, 1, d]`` and ``tail [B, k, d]`` score ``k`` corrupted tails per
+    triple, and ``tail [1, k, d]`` shares them across the batch. The L2 norm has
+    gradient 0 (not NaN) at exactly zero distance.
+
+    Args:
+      head: float array ``[..., dim]``.
+      relation: float array ``[..., dim]``.
+      tail: float array ``[..., dim]``.
+      norm: ``1`` or ``2``.
+
+    Returns:
+      Scores (higher = more plausible), the broadcast shape without ``dim``.
+
+    Raises:
+      ValueError: for shapes that do not broadcast or ``norm`` not in (1, 2).
+      TypeError: if an input is not floating point.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> h, r, t = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]), jnp.array([1.0, 1.0])
+      >>> float(jaxns.scoring.transe(h, r, t)) == 0.0
+      True
+      >>> float(jaxns.scoring.transe(h, r, jnp.zeros(2), norm=2))
+      -1.4142135381698608
+
+    References:
+      Bordes et al, `Translating Embeddings for Modeling Multi-relational Data
+      <https://papers.nips.cc/paper/5071-translating-embeddings-for-modeling-multi-relational-data>`_,
+      2013.
+    """
+    if norm not in (1, 2):
+        raise ValueError(f"transe: norm must be 1 or 2, got {norm!r}.")
+    head, relation, tail = _kg_args("transe", head=head, relation=relation, tail=tail)
+    diff = head + relation - tail
+    if norm == 1:
+        return -jnp.sum(jnp.abs(diff), axis=-1)
+    return -_safe_sqrt(jnp.sum(diff * diff, axis=-1))
+
+
+def distmult(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array:
+    r"""DistMult score: the trilinear product of head, relation and tail.
+
+    .. math:: f(h, r, t) = \sum_i h_i r_i t_i
+
+    Inputs broadcast explicitly (see :func:`transe`).
+
+    Args:
+      head: float array ``[..., dim]``.
+      relation: float array ``[..., dim]`` (the diagonal of the relation matrix).
+      tail: float array ``[..., dim]``.
+
+    Returns:
+      Scores (higher = more plausible), the broadcast shape without ``dim``.
+
+    Raises:
+      ValueError: for shapes that do not broadcast.
+      TypeError: if an input is not floating point.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> h = jnp.array([1.0, 2.0])
+      >>> float(jaxns.scoring.distmult(h, jnp.array([3.0, 1.0]), h))
+      7.0
+
+    References:
+      Yang et al, `Embedding Entities and Relations for Learning and Inference in
+      Knowledge Bases <https://arxiv.org/abs/1412.6575>`_, 2015.
+    """
+    head, relation, tail = _kg_args("distmult", head=head, relation=relation, tail=tail)
+    return jnp.sum(head * relation * tail, axis=-1)
+
+
+def rotate(head: ArrayLike, relation_phase: ArrayLike, tail: ArrayLike) -> jax.Array:
+    r"""RotatE score: negative distance after rotating the head in the complex plane.
+
+    Entities are complex vectors stored as real arrays ``[..., 2 * dim]``: the
+    first half holds the real parts, the second half the imaginary parts (the
+    layout of the RotatE reference code). The relation is a phase vector
+    ``[..., dim]`` (radians), i.e. the unit-modulus rotation ``e^{i theta}``.
+
+    .. math:: f(h, r, t) = -\sum_{i=1}^{d} \lvert h_i e^{i\theta_i} - t_i \rvert
+
+    The margin ``gamma`` of the paper is left to the loss
+    (:func:`jaxns.losses.self_adversarial`, ``margin=``). Each modulus has
+    gradient 0 (not NaN) where the rotated head equals the tail.
+
+    Args:
+      head: float array ``[..., 2 * dim]``.
+      relation_phase: float array ``[..., dim]``.
+      tail: float array ``[..., 2 * dim]``.
+
+    Returns:
+      Scores (higher = more plausible), the broadcast shape without the
+      embedding axis.
+
+    Raises:
+      ValueError: for an odd entity width, a phase width that is not half of it,
+        or shapes that do not broadcast.
+      TypeError: if an input is not floating point.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> h = jnp.array([1.0, 0.0])  # the complex number 1 + 0i
+      >>> t = jnp.array([0.0, 1.0])  # the complex number 0 + 1i
+      >>> abs(float(jaxns.scoring.rotate(h, jnp.array([jnp.pi / 2]), t))) < 1e-6
+      True
+
+    References:
+      Sun et al, `RotatE: Knowledge Graph Embedding by Relational Rotation in
+      Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
+    """
+    fn = "rotate"
+    head = _float_array(fn, "head", head)
+    tail = _float_array(fn, "tail", tail)
+    relation_phase = _float_array(fn, "relation_phase", relation_phase)
+    width = head.shape[-1] if head.ndim else 0
+    if head.ndim == 0 or width % 2 or tail.shape[-1:] != head.shape[-1:]:
+        raise ValueError(
+            f"{fn}: head and tail must be [..., 2 * dim] with the same even width, "
+            f"got head {head.shape} and tail {tail.shape}."
+        )
+    if relation_phase.shape[-1:] != (width // 2,):
+        raise ValueError(
+            f"{fn}: relation_phase must be [..., {width // 2}] (half of the entity "
+            f"width {width}), got {relation_phase.shape}."
+        )
+    d = width // 2
+    h_re, h_im = head[..., :d], head[..., d:]
+    t_re, t_im = tail[..., :d], tail[..., d:]
+    cos, sin = jnp.cos(relation_phase), jnp.sin(relation_phase)
+    h_re, h_im, t_re, t_im, cos, sin = _kg_args(
+        fn, h_re=h_re, h_im=h_im, t_re=t_re, t_im=t_im, cos=cos, sin=sin
+    )
+    re = h_re * cos - h_im * sin - t_re
+    im = h_re * sin + h_im * cos - t_im
+    return -jnp.sum(_safe_sqrt(re * re + im * im), axis=-1)

@@ -1,0 +1,799 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.losses: NumPy float64 references, closed-form gradients,
+TensorFlow's published formulas, stability, masks, dtypes and bad inputs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+from scipy.special import expit, logsumexp
+
+from jaxns import losses as L
+
+
+def _jit_grad(f, **kw):
+    # One compilation per test is much cheaper than many eager primitives.
+    return jax.jit(jax.grad(f, **kw))
+
+
+def _jit_value_and_grad(f, **kw):
+    return jax.jit(jax.value_and_grad(f, **kw))
+
+
+# ---------------------------------------------------------------------------
+# NumPy float64 references, written from the papers' formulas.
+# ---------------------------------------------------------------------------
+
+
+def sp(x):
+    return np.logaddexp(0.0, x)
+
+
+def np_sgns(pos, neg, where):
+    return sp(-pos) + (sp(neg) * where).sum(-1)
+
+
+def np_bpr(pos, neg, where):
+    n = where.sum(-1)
+    return np.where(
+        n > 0, (sp(neg - pos[:, None]) * where).sum(-1) / np.maximum(n, 1), 0
+    )
+
+
+def np_margin(pos, neg, where, margin=1.0):
+    n = where.sum(-1)
+    h = np.maximum(0, margin - pos[:, None] + neg) * where
+    return np.where(n > 0, h.sum(-1) / np.maximum(n, 1), 0)
+
+
+def np_self_adv(pos, neg, where, temperature=1.0, margin=1.0):
+    out = []
+    for p, n, w in zip(pos, neg, where, strict=True):
+        live = n[w]
+        loss = sp(-(margin + p))
+        if live.size:
+            wts = np.exp(temperature * live - logsumexp(temperature * live))
+            loss += (wts * sp(margin + live)).sum()
+        out.append(loss)
+    return np.array(out)
+
+
+def np_softmax_ce(pos, neg, where):
+    out = []
+    for p, n, w in zip(pos, neg, where, strict=True):
+        z = np.concatenate([[p], n[w]])
+        out.append(logsumexp(z) - p)
+    return np.array(out)
+
+
+def tf_sampled_logits(true_logits, sampled_logits, true_exp, sampled_exp, hits):
+    """TensorFlow's _compute_sampled_logits, re-derived: subtract log expected
+    counts from true and sampled logits, add -FLT_MAX at accidental hits, and
+    labels 1/num_true for the true columns."""
+    t = true_logits - np.log(true_exp)
+    s = sampled_logits - np.log(sampled_exp)
+    s = s + hits * -np.finfo(np.float32).max
+    out_logits = np.concatenate([t, s], axis=1)
+    num_true = t.shape[1]
+    labels = np.concatenate([np.ones_like(t) / num_true, np.zeros_like(s)], axis=1)
+    return out_logits, labels
+
+
+def tf_nce(*args):
+    x, z = tf_sampled_logits(*args)
+    # sigmoid_cross_entropy_with_logits, then _sum_rows.
+    return (np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))).sum(1)
+
+
+def tf_sampled_softmax(*args):
+    x, z = tf_sampled_logits(*args)
+    return -(z * (x - logsumexp(x, axis=1, keepdims=True))).sum(1)
+
+
+# ---------------------------------------------------------------------------
+# Losses on (pos [B], neg [B, k]) logits, for the generic tests.
+# ---------------------------------------------------------------------------
+
+LQ = 0.3  # a fixed log expected count used by nce
+
+
+def _nce(p, n, where=None):
+    return L.nce(
+        p,
+        n,
+        jnp.full(p.shape, LQ, p.dtype),
+        jnp.zeros(n.shape[-1:], n.dtype),
+        where=where,
+    )
+
+
+def _full(p, n, where=None):
+    logits = jnp.concatenate([p[:, None], n], axis=1)
+    keep = None if where is None else jnp.concatenate([where[:, :1], where], axis=1)
+    return L.full_softmax(logits, jnp.zeros(p.shape, jnp.int32), where=keep)
+
+
+PAIRWISE = {
+    "sgns": (L.sgns, np_sgns),
+    "nce": (_nce, lambda p, n, w: np_sgns(p - LQ, n, w)),
+    "sampled_softmax": (L.sampled_softmax, np_softmax_ce),
+    "full_softmax": (_full, np_softmax_ce),
+    "bpr": (L.bpr, np_bpr),
+    "margin_ranking": (
+        lambda p, n, where=None: L.margin_ranking(p, n, margin=1.0, where=where),
+        np_margin,
+    ),
+    "self_adversarial": (
+        lambda p, n, where=None: L.self_adversarial(
+            p, n, temperature=1.0, margin=1.0, where=where
+        ),
+        np_self_adv,
+    ),
+}
+# Loss of a row whose negatives are all masked.
+NO_NEGATIVES = {
+    "sgns": lambda p: sp(-p),
+    "nce": lambda p: sp(-(p - LQ)),
+    "sampled_softmax": lambda p: 0 * p,
+    "full_softmax": lambda p: 0 * p,
+    "bpr": lambda p: 0 * p,
+    "margin_ranking": lambda p: 0 * p,
+    "self_adversarial": lambda p: sp(-(1.0 + p)),
+}
+NAMES = sorted(PAIRWISE)
+
+
+def _data(rng, b, k, scale=2.0):
+    pos = rng.normal(size=b) * scale
+    neg = rng.normal(size=(b, k)) * scale
+    where = rng.random((b, k)) < 0.7
+    return pos, neg, where
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("b,k", [(1, 1), (4, 3), (9, 8)])
+def test_matches_numpy_reference(name, b, k):
+    rng = np.random.default_rng(b * 10 + k)
+    fn, ref = PAIRWISE[name]
+    fn = jax.jit(fn)
+    pos, neg, where = _data(rng, b, k)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    out = fn(f32(pos), f32(neg), where=jnp.asarray(where))
+    assert out.shape == (b,) and out.dtype == jnp.float32
+    np.testing.assert_allclose(out, ref(pos, neg, where), rtol=1e-5, atol=1e-5)
+    out = fn(f32(pos), f32(neg))
+    np.testing.assert_allclose(
+        out, ref(pos, neg, np.ones_like(where)), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mask_equals_slice_and_fully_masked_row(name):
+    fn, _ = PAIRWISE[name]
+    fn = jax.jit(fn)
+    rng = np.random.default_rng(1)
+    pos, neg, _ = _data(rng, 3, 4)
+    pos, neg = jnp.asarray(pos, jnp.float32), jnp.asarray(neg, jnp.float32)
+    # Mask == slice: dropping the last column by mask or by slicing agree.
+    where = jnp.asarray(np.arange(4) < 3)[None].repeat(3, 0)
+    np.testing.assert_allclose(
+        fn(pos, neg, where=where), fn(pos, neg[:, :3]), rtol=1e-6
+    )
+    # A fully masked row: no contribution from negatives, finite zero gradient,
+    # even when the masked logits are huge, inf or NaN.
+    neg = neg.at[0].set(jnp.array([1e4, jnp.inf, -jnp.inf, jnp.nan]))
+    where = jnp.ones((3, 4), bool).at[0].set(False)
+    loss, (gp, gn) = _jit_value_and_grad(
+        lambda p, n: fn(p, n, where=where)[0], argnums=(0, 1)
+    )(pos, neg)
+    np.testing.assert_allclose(
+        loss, NO_NEGATIVES[name](np.float64(pos[0])), rtol=1e-6, atol=1e-7
+    )
+    assert bool(jnp.isfinite(gp).all()) and bool(jnp.isfinite(gn).all())
+    np.testing.assert_array_equal(gn[0], np.zeros(4))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_masked_huge_logit_gets_exactly_zero_gradient(name):
+    fn, _ = PAIRWISE[name]
+    pos = jnp.array([0.5, -0.3])
+    neg = jnp.array([[1e4, 0.2, -0.1], [0.1, -jnp.inf, 0.3]])
+    where = jnp.array([[False, True, True], [True, False, True]])
+    g = _jit_grad(lambda n: fn(pos, n, where=where).sum())(neg)
+    assert g[0, 0] == 0.0 and g[1, 1] == 0.0
+    assert bool(jnp.isfinite(g).all())
+    assert bool((g[where] != 0).all())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("scale", [1e4, 1e30])
+def test_huge_logits_are_finite(name, scale):
+    fn, _ = PAIRWISE[name]
+    pos = jnp.array([scale, -scale, scale, -scale], jnp.float32)
+    neg = jnp.array(
+        [[scale, -scale]] * 2 + [[-scale, -scale]] + [[scale, scale]], jnp.float32
+    )
+    loss, grads = _jit_value_and_grad(lambda p, n: fn(p, n).sum(), argnums=(0, 1))(
+        pos, neg
+    )
+    assert bool(jnp.isfinite(loss))
+    assert all(bool(jnp.isfinite(g).all()) for g in grads)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_propagates(name):
+    fn, _ = PAIRWISE[name]
+    fn = jax.jit(fn)
+    pos = jnp.array([0.1, jnp.nan, 0.2])
+    neg = jnp.array([[0.3, 0.1], [0.2, 0.0], [jnp.nan, 0.0]])
+    out = np.asarray(fn(pos, neg))
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bfloat16_inputs(name):
+    fn, _ = PAIRWISE[name]
+    fn = jax.jit(fn)
+    rng = np.random.default_rng(3)
+    pos, neg, where = _data(rng, 6, 5)
+    out16 = fn(
+        jnp.asarray(pos, jnp.bfloat16),
+        jnp.asarray(neg, jnp.bfloat16),
+        where=jnp.asarray(where),
+    )
+    out32 = fn(
+        jnp.asarray(pos, jnp.bfloat16).astype(jnp.float32),
+        jnp.asarray(neg, jnp.bfloat16).astype(jnp.float32),
+        where=jnp.asarray(where),
+    )
+    assert out16.dtype == jnp.bfloat16
+    np.testing.assert_allclose(
+        np.asarray(out16, np.float32), out32, rtol=1e-1, atol=1e-1
+    )
+    g16 = _jit_grad(
+        lambda n: fn(jnp.asarray(pos, jnp.bfloat16), n).sum().astype(jnp.float32)
+    )(jnp.asarray(neg, jnp.bfloat16))
+    assert g16.dtype == jnp.bfloat16 and bool(
+        jnp.isfinite(g16.astype(jnp.float32)).all()
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jit_equals_eager_and_vmap_equals_loop(name):
+    fn, _ = PAIRWISE[name]
+    rng = np.random.default_rng(4)
+    pos, neg, where = (jnp.asarray(x) for x in _data(rng, 4, 3))
+    pos, neg = pos.astype(jnp.float32), neg.astype(jnp.float32)
+    eager = fn(pos, neg, where=where)
+    np.testing.assert_allclose(jax.jit(fn)(pos, neg, where=where), eager, rtol=1e-6)
+    # vmap over an extra leading axis == a loop over it.
+    stacked = [(pos + i, neg - i, where) for i in range(3)]
+    ps, ns, ws = (jnp.stack(x) for x in zip(*stacked, strict=True))
+    out = jax.vmap(lambda p, n, w: fn(p, n, where=w))(ps, ns, ws)
+    loop = jnp.stack([fn(p, n, where=w) for p, n, w in stacked])
+    np.testing.assert_allclose(out, loop, rtol=1e-6)
+
+
+def test_weights():
+    pos, neg = jnp.array([0.1, 0.2]), jnp.array([[0.3], [0.4]])
+    w = jnp.array([2.0, 0.0])
+    np.testing.assert_allclose(L.sgns(pos, neg, weights=w), L.sgns(pos, neg) * w)
+    np.testing.assert_allclose(L.bpr(pos, neg, weights=w), L.bpr(pos, neg) * w)
+
+
+# ---------------------------------------------------------------------------
+# Gradients.
+# ---------------------------------------------------------------------------
+
+
+def test_closed_form_gradients():
+    rng = np.random.default_rng(5)
+    pos = jnp.asarray(rng.normal(size=5) * 3, jnp.float32)
+    neg = jnp.asarray(rng.normal(size=(5, 4)) * 3, jnp.float32)
+    gp, gn = _jit_grad(lambda p, n: L.sgns(p, n).sum(), argnums=(0, 1))(pos, neg)
+    np.testing.assert_allclose(gp, -jax.nn.sigmoid(-pos), rtol=1e-6)
+    np.testing.assert_allclose(gn, jax.nn.sigmoid(neg), rtol=1e-6)
+    # Sampled softmax: softmax(z - log q) - onehot.
+    lq_pos = jnp.asarray(rng.normal(size=5), jnp.float32)
+    lq_neg = jnp.asarray(rng.normal(size=4), jnp.float32)
+    gp, gn = _jit_grad(
+        lambda p, n: L.sampled_softmax(p, n, pos_log_q=lq_pos, neg_log_q=lq_neg).sum(),
+        argnums=(0, 1),
+    )(pos, neg)
+    z = np.concatenate([(pos - lq_pos)[:, None], neg - lq_neg[None]], 1).astype(
+        np.float64
+    )
+    soft = np.exp(z - logsumexp(z, axis=1, keepdims=True))
+    np.testing.assert_allclose(gp, soft[:, 0] - 1, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gn, soft[:, 1:], rtol=1e-5, atol=1e-7)
+    # BPR with one negative: d/dpos = -sigmoid(-(pos - neg)).
+    gp, gn = _jit_grad(lambda p, n: L.bpr(p, n).sum(), argnums=(0, 1))(pos, neg[:, 0])
+    np.testing.assert_allclose(
+        gp, -expit(-(np.float64(pos) - np.float64(neg[:, 0]))), rtol=1e-5
+    )
+    np.testing.assert_allclose(gn, -gp, rtol=1e-6)
+    # Self-adversarial weights are constants: d/dneg_j = w_j sigmoid(margin + neg_j).
+    gn = _jit_grad(
+        lambda n: L.self_adversarial(pos, n, temperature=0.5, margin=1.0).sum()
+    )(neg)
+    w = jax.nn.softmax(0.5 * neg, axis=-1)
+    np.testing.assert_allclose(gn, w * jax.nn.sigmoid(1.0 + neg), rtol=1e-5)
+
+
+def _check(f, args, order=2):
+    check_grads(jax.jit(f), args, order=order, modes=("fwd", "rev"))
+
+
+def test_check_grads_float64():
+    rng = np.random.default_rng(6)
+    with jax.enable_x64(True):
+        pos = jnp.asarray(rng.normal(size=3))
+        pos2 = jnp.asarray(rng.normal(size=(3, 2)))
+        neg = jnp.asarray(rng.normal(size=(3, 4)))
+        where = jnp.asarray(rng.random((3, 4)) < 0.7)
+        lq = jnp.asarray(rng.normal(size=4))
+        _check(lambda p, n: L.sgns(p, n, where=where), (pos, neg))
+        _check(lambda p, n: L.nce(p, n, p * 0 + 0.1, lq), (pos2, neg), 1)
+        _check(
+            lambda p, n: L.sampled_softmax(
+                p, n, pos_log_q=p * 0 + 0.2, neg_log_q=lq, where=where
+            ),
+            (pos2, neg),
+        )
+        _check(lambda p, n: L.bpr(p, n, where=where), (pos, neg), 1)
+        # margin_ranking's hinge: away from the kink, first order.
+        _check(
+            lambda p, n: L.margin_ranking(p, n, margin=0.5, where=where), (pos, neg), 1
+        )
+        _check(lambda x: L.full_softmax(x, jnp.array([0, 3, 1])), (neg,))
+        a, b = (jnp.asarray(rng.normal(size=(3, 4))) for _ in range(2))
+        _check(
+            lambda q, c: L.in_batch_softmax(
+                q, c, temperature=0.5, candidate_ids=jnp.array([1, 2, 1])
+            ),
+            (a, b),
+        )
+        _check(lambda x, y: L.ntxent(x, y, temperature=0.5), (a, b), 1)
+        _check(lambda x, y, s: L.clip(x, y, logit_scale=s), (a, b, jnp.array(1.0)), 1)
+        _check(
+            lambda x, y, s, c: L.siglip(x, y, logit_scale=s, logit_bias=c),
+            (a, b, jnp.array(0.5), jnp.array(-1.0)),
+            1,
+        )
+        _check(
+            lambda x, y: L.hard_contrastive(
+                x, y, temperature=0.5, tau_plus=0.05, beta=0.5
+            ),
+            (a, b),
+            1,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Equivalences with the exact softmax and TensorFlow's formulas.
+# ---------------------------------------------------------------------------
+
+
+def test_sampled_softmax_over_all_classes_equals_full_softmax():
+    rng = np.random.default_rng(7)
+    b, v = 5, 11
+    logits = jnp.asarray(rng.normal(size=(b, v)) * 3, jnp.float32)
+    labels = jnp.asarray(rng.integers(0, v, size=b))
+
+    def sampled(x):
+        pos = jnp.take_along_axis(x, labels[:, None], axis=1)[:, 0]
+        # Every class is a candidate; the true class is an accidental hit.
+        hits = jnp.arange(v)[None, :] == labels[:, None]
+        # Uniform q with k = V draws: log E = log(V * 1/V) = 0; any constant cancels.
+        lq = jnp.full((v,), 0.7)
+        return L.sampled_softmax(
+            pos, x, pos_log_q=jnp.full((b,), 0.7), neg_log_q=lq, where=~hits
+        )
+
+    full = lambda x: L.full_softmax(x, labels)  # noqa: E731
+    np.testing.assert_allclose(sampled(logits), full(logits), rtol=1e-5)
+    np.testing.assert_allclose(
+        _jit_grad(lambda x: sampled(x).sum())(logits),
+        _jit_grad(lambda x: full(x).sum())(logits),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    ref = (
+        logsumexp(np.float64(logits), axis=1) - np.float64(logits)[np.arange(b), labels]
+    )
+    np.testing.assert_allclose(full(logits), ref, rtol=1e-5)
+
+
+@pytest.mark.parametrize("num_true", [1, 3])
+def test_nce_and_sampled_softmax_match_tensorflow_formulas(num_true):
+    rng = np.random.default_rng(8 + num_true)
+    b, k, v = 6, 5, 20
+    q = rng.dirichlet(np.ones(v))
+    true_ids = rng.integers(0, v, size=(b, num_true))
+    sampled_ids = rng.choice(v, size=k, p=q)  # shared candidates, as TF
+    true_logits = rng.normal(size=(b, num_true))
+    sampled_logits = rng.normal(size=(b, k))
+    true_exp, sampled_exp = k * q[true_ids], k * q[sampled_ids]  # with replacement
+    hits = (sampled_ids[None, None, :] == true_ids[:, :, None]).any(1)
+    no_hits = np.zeros_like(hits)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    pos = f32(true_logits if num_true > 1 else true_logits[:, 0])
+    lq_pos = f32(np.log(true_exp) if num_true > 1 else np.log(true_exp[:, 0]))
+    lq_neg = f32(np.log(sampled_exp))
+    # TF's nce_loss keeps accidental hits by default.
+    out = L.nce(pos, f32(sampled_logits), lq_pos, lq_neg)
+    ref = tf_nce(true_logits, sampled_logits, true_exp, sampled_exp[None], no_hits)
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+    # sampled_softmax_loss removes them (remove_accidental_hits=True).
+    out = L.sampled_softmax(
+        pos,
+        f32(sampled_logits),
+        pos_log_q=lq_pos,
+        neg_log_q=lq_neg,
+        where=jnp.asarray(~hits),
+    )
+    ref = tf_sampled_softmax(
+        true_logits, sampled_logits, true_exp, sampled_exp[None], hits
+    )
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+    # Shared log_q == the same log_q broadcast per example.
+    out2 = L.sampled_softmax(
+        pos,
+        f32(sampled_logits),
+        pos_log_q=lq_pos,
+        neg_log_q=jnp.broadcast_to(lq_neg, (b, k)),
+        where=jnp.asarray(~hits),
+    )
+    np.testing.assert_allclose(out, out2, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# In-batch and contrastive losses.
+# ---------------------------------------------------------------------------
+
+
+def np_retrieval(scores, temperature, log_q, ids, where, hard):
+    b, n = scores.shape
+    z = scores / temperature - (0 if log_q is None else log_q[None])
+    out = []
+    for i in range(b):
+        keep = np.array(
+            [j != i and (ids is None or ids[j] != ids[i]) for j in range(n)]
+        )
+        if where is not None:
+            keep &= where[i]
+        negs = z[i][keep]
+        if hard is not None:
+            negs = np.sort(negs)[::-1][:hard]
+        out.append(logsumexp(np.concatenate([[z[i, i]], negs])) - z[i, i])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("hard", [None, 2])
+def test_in_batch_softmax_matches_bruteforce(hard):
+    rng = np.random.default_rng(9)
+    b, m, d = 5, 3, 4
+    q, c, e = rng.normal(size=(b, d)), rng.normal(size=(b, d)), rng.normal(size=(m, d))
+    ids = np.array([3, 7, 3, 1, 7])  # duplicates in the batch
+    extra_ids = np.array([1, 9, 3])  # accidental hits among extras
+    lq = np.log(rng.dirichlet(np.ones(b + m)))
+    where = rng.random((b, b + m)) < 0.9
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    out = L.in_batch_softmax(
+        f32(q),
+        f32(c),
+        temperature=0.5,
+        candidate_log_q=f32(lq[:b]),
+        candidate_ids=jnp.asarray(ids),
+        extra_candidates=f32(e),
+        extra_log_q=f32(lq[b:]),
+        extra_ids=jnp.asarray(extra_ids),
+        num_hard_negatives=hard,
+        where=jnp.asarray(where),
+    )
+    scores = q @ np.concatenate([c, e]).T
+    all_ids = np.concatenate([ids, extra_ids])
+    ref = np_retrieval(scores, 0.5, lq, all_ids, where, hard)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    logits_level = L.in_batch_softmax_from_logits(
+        f32(scores),
+        temperature=0.5,
+        candidate_log_q=f32(lq),
+        candidate_ids=jnp.asarray(all_ids),
+        num_hard_negatives=hard,
+        where=jnp.asarray(where),
+    )
+    np.testing.assert_allclose(logits_level, ref, rtol=1e-5, atol=1e-6)
+    # Extras without ids are never masked as hits.
+    out = L.in_batch_softmax(
+        f32(q), f32(c), candidate_ids=jnp.asarray(ids), extra_candidates=f32(e)
+    )
+    ref = np_retrieval(
+        scores, 1.0, None, np.concatenate([ids, [-1, -2, -3]]), None, None
+    )
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_in_batch_all_duplicates_gives_zero():
+    q = jnp.ones((3, 2))
+    loss, g = _jit_value_and_grad(
+        lambda x: L.in_batch_softmax(x, x, candidate_ids=jnp.array([4, 4, 4])).sum()
+    )(q)
+    assert float(loss) == 0.0
+    np.testing.assert_array_equal(g, np.zeros((3, 2)))
+
+
+def _np_norm(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_infonce_ntxent_clip_siglip_match_numpy():
+    rng = np.random.default_rng(10)
+    b, d = 4, 6
+    a, p = rng.normal(size=(b, d)), rng.normal(size=(b, d))
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    s = _np_norm(a) @ _np_norm(p).T / 0.2
+    ref = logsumexp(s, axis=1) - np.diag(s)
+    np.testing.assert_allclose(
+        L.infonce(f32(a), f32(p), temperature=0.2), ref, rtol=1e-5
+    )
+    s = a @ p.T
+    ref = logsumexp(s, axis=1) - np.diag(s)
+    np.testing.assert_allclose(
+        L.infonce(f32(a), f32(p), temperature=1.0, similarity="dot"), ref, rtol=1e-5
+    )
+    # NT-Xent: 2B views, self excluded.
+    z = _np_norm(np.concatenate([a, p]))
+    s = z @ z.T / 0.5
+    np.fill_diagonal(s, -np.inf)
+    pos_cols = (np.arange(2 * b) + b) % (2 * b)
+    ref = logsumexp(s, axis=1) - s[np.arange(2 * b), pos_cols]
+    np.testing.assert_allclose(
+        L.ntxent(f32(a), f32(p), temperature=0.5), ref, rtol=1e-5
+    )
+    # CLIP: symmetric; temperature and logit_scale agree.
+    s = _np_norm(a) @ _np_norm(p).T / 0.1
+    ref = 0.5 * (logsumexp(s, axis=1) - np.diag(s) + logsumexp(s, axis=0) - np.diag(s))
+    np.testing.assert_allclose(L.clip(f32(a), f32(p), temperature=0.1), ref, rtol=1e-5)
+    np.testing.assert_allclose(
+        L.clip(f32(a), f32(p), logit_scale=jnp.log(10.0)), ref, rtol=1e-5
+    )
+    # SigLIP.
+    z = np.exp(0.7) * _np_norm(a) @ _np_norm(p).T - 2.0
+    y = 2 * np.eye(b) - 1
+    ref = sp(-y * z).sum(1)
+    np.testing.assert_allclose(
+        L.siglip(f32(a), f32(p), logit_scale=0.7, logit_bias=-2.0), ref, rtol=1e-5
+    )
+
+
+def np_chuang(a, b, temperature, tau_plus, beta=None, dtype=np.float64):
+    """Chuang et al.'s / Robinson et al.'s exp-space reference code in NumPy."""
+    z = _np_norm(np.concatenate([a, b])).astype(dtype)
+    n2 = z.shape[0]
+    bsz = n2 // 2
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        neg = np.exp(z @ z.T / dtype(temperature))
+        mask = ~np.eye(n2, dtype=bool)
+        for i in range(bsz):
+            mask[i, i + bsz] = mask[i + bsz, i] = False
+        neg = neg[mask].reshape(n2, -1)
+        pos = np.exp((z[:bsz] * z[bsz:]).sum(-1) / dtype(temperature))
+        pos = np.concatenate([pos, pos])
+        n = n2 - 2
+        if beta is None:
+            reweight = neg.sum(-1)
+        else:
+            imp = np.exp(dtype(beta) * np.log(neg))
+            reweight = (imp * neg).sum(-1) / imp.mean(-1)
+        ng = (-tau_plus * n * pos + reweight) / (1 - tau_plus)
+        ng = np.maximum(ng, n * np.exp(dtype(-1 / temperature)))
+        return -np.log(pos / (pos + ng))
+
+
+@pytest.mark.parametrize("beta", [None, 1.0])
+@pytest.mark.parametrize("temperature", [0.5, 0.1])
+def test_debiased_and_hard_contrastive_match_reference(beta, temperature):
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    for tau_plus in (0.0, 0.1, 0.3):
+        if beta is None:
+            out = L.debiased_contrastive(
+                f32(a), f32(b), temperature=temperature, tau_plus=tau_plus
+            )
+        else:
+            out = L.hard_contrastive(
+                f32(a), f32(b), temperature=temperature, tau_plus=tau_plus, beta=beta
+            )
+        ref = np_chuang(a, b, temperature, tau_plus, beta)
+        np.testing.assert_allclose(out, ref, rtol=2e-4, atol=1e-5)
+    # tau_plus = 0 (and beta = 0) is NT-Xent.
+    np.testing.assert_allclose(
+        L.hard_contrastive(
+            f32(a), f32(b), temperature=temperature, tau_plus=0.0, beta=0.0
+        ),
+        L.ntxent(f32(a), f32(b), temperature=temperature),
+        rtol=1e-5,
+    )
+
+
+def test_debiased_log_space_survives_where_reference_overflows():
+    rng = np.random.default_rng(12)
+    a = rng.normal(size=(4, 5))
+    b = a + 0.01 * rng.normal(size=(4, 5))
+    t = 0.005  # exp(1/t) = e^200 overflows float32
+    ref32 = np_chuang(a, b, t, 0.1, 1.0, dtype=np.float32)
+    assert not np.isfinite(ref32).all()
+    ref64 = np_chuang(a, b, t, 0.1, 1.0)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    for beta in (None, 1.0):
+
+        def f(x, y, beta=beta):
+            if beta is None:
+                return L.debiased_contrastive(x, y, temperature=t, tau_plus=0.1)
+            return L.hard_contrastive(x, y, temperature=t, tau_plus=0.1, beta=beta)
+
+        out, g = _jit_value_and_grad(lambda x: f(x, f32(b)).sum())(f32(a))
+        assert bool(jnp.isfinite(out)) and bool(jnp.isfinite(g).all())
+    out = L.hard_contrastive(f32(a), f32(b), temperature=t, tau_plus=0.1, beta=1.0)
+    np.testing.assert_allclose(out, ref64, rtol=1e-3, atol=1e-3)
+
+
+def test_contrastive_fully_masked_rows():
+    rng = np.random.default_rng(13)
+    a, b = (jnp.asarray(rng.normal(size=(2, 3)), jnp.float32) for _ in range(2))
+    where = jnp.zeros((4, 4), bool)
+    out = L.debiased_contrastive(a, b, where=where)
+    np.testing.assert_array_equal(out, np.zeros(4))
+    out, g = _jit_value_and_grad(lambda x: L.ntxent(x, b, where=where).sum())(a)
+    assert float(out) == 0.0 and bool((g == 0).all())
+
+
+# ---------------------------------------------------------------------------
+# Bad inputs raise at trace time, naming the function and the argument.
+# ---------------------------------------------------------------------------
+
+
+def test_bad_inputs():
+    pos, neg = jnp.zeros(3), jnp.zeros((3, 4))
+    emb = jnp.ones((3, 2))
+    cases = [
+        (
+            ValueError,
+            "sgns: neg_logits must have shape",
+            lambda: L.sgns(pos, jnp.zeros((2, 4))),
+        ),
+        (
+            TypeError,
+            "sgns: pos_logits must be a floating",
+            lambda: L.sgns(jnp.zeros(3, jnp.int32), neg),
+        ),
+        (
+            TypeError,
+            "bpr: neg_logits must be a floating",
+            lambda: L.bpr(pos, jnp.zeros(3, bool)),
+        ),
+        (
+            TypeError,
+            "sgns: where must be a boolean",
+            lambda: L.sgns(pos, neg, where=jnp.ones((3, 4))),
+        ),
+        (
+            ValueError,
+            "sgns: where shape",
+            lambda: L.sgns(pos, neg, where=jnp.ones((3, 3), bool)),
+        ),
+        (
+            ValueError,
+            "sgns: weights shape",
+            lambda: L.sgns(pos, neg, weights=jnp.ones(4)),
+        ),
+        (
+            ValueError,
+            "nce: neg_log_q shape",
+            lambda: L.nce(pos, neg, pos, jnp.zeros(3)),
+        ),
+        (
+            ValueError,
+            "sampled_softmax: pos_logits must be",
+            lambda: L.sampled_softmax(jnp.zeros(4), neg),
+        ),
+        (
+            TypeError,
+            "full_softmax: labels must be integer",
+            lambda: L.full_softmax(neg, pos),
+        ),
+        (
+            ValueError,
+            "margin_ranking: margin must be",
+            lambda: L.margin_ranking(pos, neg, margin=-1.0),
+        ),
+        (
+            ValueError,
+            "self_adversarial: temperature",
+            lambda: L.self_adversarial(pos, neg, temperature=-1.0),
+        ),
+        (
+            ValueError,
+            "in_batch_softmax: temperature must be",
+            lambda: L.in_batch_softmax(emb, emb, temperature=0.0),
+        ),
+        (
+            ValueError,
+            "in_batch_softmax: in-batch negatives need batch size",
+            lambda: L.in_batch_softmax(emb[:1], emb[:1]),
+        ),
+        (
+            ValueError,
+            "in_batch_softmax: pass both",
+            lambda: L.in_batch_softmax(
+                emb, emb, candidate_log_q=pos, extra_candidates=emb
+            ),
+        ),
+        (
+            ValueError,
+            "in_batch_softmax: query and candidates",
+            lambda: L.in_batch_softmax(emb, jnp.ones((2, 2))),
+        ),
+        (
+            TypeError,
+            "candidate_ids must be integer",
+            lambda: L.in_batch_softmax(emb, emb, candidate_ids=pos),
+        ),
+        (
+            ValueError,
+            "num_hard_negatives",
+            lambda: L.in_batch_softmax(emb, emb, num_hard_negatives=0),
+        ),
+        (
+            ValueError,
+            "infonce: needs batch size >= 2",
+            lambda: L.infonce(emb[:1], emb[:1]),
+        ),
+        (
+            ValueError,
+            "ntxent: unknown similarity 'l1'",
+            lambda: L.ntxent(emb, emb, similarity="l1"),
+        ),
+        (
+            ValueError,
+            "ntxent: temperature must be",
+            lambda: L.ntxent(emb, emb, temperature=-0.1),
+        ),
+        (ValueError, "clip: give exactly one", lambda: L.clip(emb, emb)),
+        (
+            ValueError,
+            "clip: give exactly one",
+            lambda: L.clip(emb, emb, temperature=0.1, logit_scale=1.0),
+        ),
+        (
+            ValueError,
+            "siglip: logit_bias must be a scalar",
+            lambda: L.siglip(emb, emb, logit_bias=jnp.zeros(3)),
+        ),
+        (
+            ValueError,
+            "debiased_contrastive: tau_plus",
+            lambda: L.debiased_contrastive(emb, emb, tau_plus=1.0),
+        ),
+        (
+            ValueError,
+            "hard_contrastive: beta",
+            lambda: L.hard_contrastive(emb, emb, beta=-1.0),
+        ),
+        (
+            ValueError,
+            "in_batch_softmax_from_logits: logits must be",
+            lambda: L.in_batch_softmax_from_logits(jnp.zeros((3, 2))),
+        ),
+    ]
+    for exc, msg, call in cases:
+        with pytest.raises(exc, match=msg):
+            call()
+    # The same checks fire while tracing under jit.
+    with pytest.raises(ValueError, match="sgns: neg_logits must have shape"):
+        jax.jit(L.sgns)(pos, jnp.zeros((2, 4)))
+    with pytest.raises(ValueError, match="in_batch_softmax: in-batch negatives"):
+        jax.jit(L.in_batch_softmax)(emb[:1], emb[:1])

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.scoring against NumPy float64 references."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from jaxns import scoring
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _np_normalize(x, eps=1e-8):
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+@pytest.mark.parametrize("b,k,d", [(1, 1, 1), (3, 4, 5), (7, 2, 16)])
+def test_dot_and_cosine_match_numpy(rng, b, k, d):
+    q = rng.normal(size=(b, d))
+    c = rng.normal(size=(b, k, d))
+    shared = rng.normal(size=(k, d))
+    q32, c32, s32 = (jnp.asarray(x, jnp.float32) for x in (q, c, shared))
+    np.testing.assert_allclose(
+        scoring.dot(q32, c32), np.einsum("bd,bkd->bk", q, c), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        scoring.dot(q32, s32), q @ shared.T, rtol=1e-5, atol=1e-5
+    )
+    ref = np.einsum("bd,bkd->bk", _np_normalize(q), _np_normalize(c))
+    np.testing.assert_allclose(scoring.cosine(q32, c32), ref, rtol=1e-5, atol=1e-6)
+    ref = _np_normalize(q) @ _np_normalize(shared).T
+    np.testing.assert_allclose(scoring.cosine(q32, s32), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cosine"])
+def test_shared_equals_broadcast_per_example(rng, similarity):
+    q = jnp.asarray(rng.normal(size=(6, 8)), jnp.float32)
+    shared = jnp.asarray(rng.normal(size=(4, 8)), jnp.float32)
+    per_example = jnp.broadcast_to(shared[None], (6, 4, 8))
+    np.testing.assert_allclose(
+        scoring.score(q, shared, similarity=similarity),
+        scoring.score(q, per_example, similarity=similarity),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+
+
+def test_leading_axes(rng):
+    q = jnp.asarray(rng.normal(size=(2, 3, 4)), jnp.float32)
+    c = jnp.asarray(rng.normal(size=(2, 3, 5, 4)), jnp.float32)
+    assert scoring.dot(q, c).shape == (2, 3, 5)
+    assert scoring.dot(q, c[0, 0]).shape == (2, 3, 5)
+
+
+def test_score_rows_matches_gather(rng):
+    qt = jnp.asarray(rng.normal(size=(10, 4)), jnp.float32)
+    ct = jnp.asarray(rng.normal(size=(12, 4)), jnp.float32)
+    qi = jnp.array([0, 3, 9])
+    per = jnp.array([[1, 2], [11, 0], [5, 5]])
+    shared = jnp.array([4, 7, 7, 1])
+    for sim in scoring.SIMILARITIES:
+        np.testing.assert_allclose(
+            scoring.score_rows(qt, ct, qi, per, similarity=sim),
+            scoring.score(qt[qi], ct[per], similarity=sim),
+            rtol=1e-6,
+        )
+        np.testing.assert_allclose(
+            scoring.score_rows(qt, ct, qi, shared, similarity=sim),
+            scoring.score(qt[qi], ct[shared], similarity=sim),
+            rtol=1e-6,
+        )
+    # jit == eager, and the shared path scores with one GEMM (no [B, k, d]).
+    f = jax.jit(lambda a, b, i, j: scoring.score_rows(a, b, i, j))
+    np.testing.assert_array_equal(
+        f(qt, ct, qi, shared), scoring.score_rows(qt, ct, qi, shared)
+    )
+    jaxpr = str(jax.make_jaxpr(scoring.score_rows)(qt, ct, qi, shared))
+    assert "3,4,4" not in jaxpr.replace(" ", "")
+
+
+def test_cosine_zero_vector_gradient_is_finite():
+    q = jnp.zeros((1, 3))
+    c = jnp.array([[1.0, 2.0, 2.0]])
+    g = jax.grad(lambda x: scoring.cosine(x, c).sum())(q)
+    assert bool(jnp.isfinite(g).all())
+    np.testing.assert_allclose(g, c / 3.0 / 1e-8, rtol=1e-5)
+    assert float(scoring.cosine(q, c)[0, 0]) == 0.0
+    g = jax.grad(lambda x: scoring.normalize(x).sum())(jnp.zeros(3))
+    assert bool(jnp.isfinite(g).all())
+
+
+def test_cosine_bfloat16_computes_in_float32(rng):
+    q = rng.normal(size=(3, 8)) * 1e3
+    c = rng.normal(size=(3, 5, 8)) * 1e3
+    out = scoring.cosine(jnp.asarray(q, jnp.bfloat16), jnp.asarray(c, jnp.bfloat16))
+    assert out.dtype == jnp.bfloat16
+    ref = np.einsum("bd,bkd->bk", _np_normalize(q), _np_normalize(c))
+    np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=5e-2)
+
+
+def _check(f, args, order=2):
+    # jit keeps the many evaluations of check_grads cheap.
+    check_grads(jax.jit(f), args, order=order, modes=("fwd", "rev"))
+
+
+def test_gradients_float64(rng):
+    with jax.enable_x64(True):
+        q = jnp.asarray(rng.normal(size=(3, 4)))
+        c = jnp.asarray(rng.normal(size=(3, 2, 4)))
+        s = jnp.asarray(rng.normal(size=(2, 4)))
+        _check(scoring.dot, (q, c))
+        _check(scoring.cosine, (q, c))
+        _check(scoring.cosine, (q, s), order=1)
+        h, r, t = (jnp.asarray(rng.normal(size=(3, 4))) for _ in range(3))
+        _check(scoring.distmult, (h, r, t), order=1)
+        _check(lambda *a: scoring.transe(*a, norm=2), (h, r, t), order=1)
+        phase = jnp.asarray(rng.normal(size=(3, 2)))
+        _check(scoring.rotate, (h, phase, t), order=1)
+
+
+def test_kg_scorers_match_numpy(rng):
+    h = rng.normal(size=(4, 1, 6))
+    r = rng.normal(size=(4, 1, 6))
+    t = rng.normal(size=(4, 3, 6))
+    f = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    np.testing.assert_allclose(
+        scoring.transe(f(h), f(r), f(t), norm=1),
+        -np.abs(h + r - t).sum(-1),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        scoring.transe(f(h), f(r), f(t), norm=2),
+        -np.linalg.norm(h + r - t, axis=-1),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        scoring.distmult(f(h), f(r), f(t)), (h * r * t).sum(-1), rtol=1e-4, atol=1e-5
+    )
+    phase = rng.uniform(-np.pi, np.pi, size=(4, 1, 3))
+    hc = h[..., :3] + 1j * h[..., 3:]
+    tc = t[..., :3] + 1j * t[..., 3:]
+    ref = -np.abs(hc * np.exp(1j * phase) - tc).sum(-1)
+    np.testing.assert_allclose(scoring.rotate(f(h), f(phase), f(t)), ref, rtol=1e-5)
+    # Zero distance: gradient 0, not NaN.
+    g = jax.grad(lambda x: scoring.transe(x, jnp.zeros(2), x, norm=2))(jnp.ones(2))
+    np.testing.assert_array_equal(g, np.zeros(2))
+
+
+def test_vmap_equals_loop(rng):
+    q = jnp.asarray(rng.normal(size=(4, 3, 5)), jnp.float32)
+    c = jnp.asarray(rng.normal(size=(4, 3, 2, 5)), jnp.float32)
+    out = jax.vmap(scoring.cosine)(q, c)
+    loop = jnp.stack([scoring.cosine(q[i], c[i]) for i in range(4)])
+    np.testing.assert_allclose(out, loop, rtol=1e-6)
+
+
+def test_bad_inputs():
+    q = jnp.ones((3, 4))
+    with pytest.raises(ValueError, match="dot: query and candidates"):
+        scoring.dot(q, jnp.ones((3, 2, 5)))
+    with pytest.raises(ValueError, match="per-example candidates"):
+        scoring.dot(q, jnp.ones((2, 2, 4)))
+    with pytest.raises(TypeError, match="cosine: query must be a floating"):
+        scoring.cosine(jnp.ones((3, 4), jnp.int32), jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match="unknown similarity 'l2'"):
+        scoring.score(q, jnp.ones((2, 4)), similarity="l2")
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        scoring.cosine(q, jnp.ones((2, 4)), eps=0.0)
+    with pytest.raises(TypeError, match="score_rows: candidate_ids must be an integer"):
+        scoring.score_rows(q, q, jnp.array([0]), jnp.array([0.5]))
+    with pytest.raises(ValueError, match="batch size of query_ids"):
+        scoring.score_rows(q, q, jnp.array([0, 1]), jnp.zeros((3, 2), jnp.int32))
+    with pytest.raises(ValueError, match="transe: norm must be 1 or 2"):
+        scoring.transe(q, q, q, norm=3)
+    with pytest.raises(ValueError, match="relation_phase must be"):
+        scoring.rotate(q, q, q)
+    with pytest.raises(ValueError, match="distmult: shapes do not broadcast"):
+        scoring.distmult(q, jnp.ones((2, 4)), q)
+    # Raised at trace time under jit as well.
+    with pytest.raises(ValueError, match="dot: query and candidates"):
+        jax.jit(scoring.dot)(q, jnp.ones((2, 5)))
