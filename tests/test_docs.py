@@ -17,6 +17,7 @@ MODULES = [
     "jaxns.optim",
     "jaxns.wordvectors",
     "jaxns.word2vec",
+    "jaxns.nn",
 ]
 SECTIONS = ("Args:", "Returns:", "Examples:", "References:")
 

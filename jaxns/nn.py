@@ -1,0 +1,1113 @@
+# SPDX-License-Identifier: Apache-2.0
+r"""Flax NNX modules for negative sampling.
+
+The modules hold parameters only; everything random stays functional. A
+module's ``__call__`` takes the negatives (ids drawn by the caller with an
+explicit key) and returns **per-example** losses computed by
+:mod:`jaxns.scoring` and :mod:`jaxns.losses`; the caller reduces::
+
+    model = jaxns.nn.SkipGram(vocab_size, 100, rngs=nnx.Rngs(0))
+    sampler = jaxns.samplers.unigram(counts, power=0.75)
+    negatives = sampler.sample(key, (batch, 5))  # or shared: (5,)
+    loss = model(centres, contexts, negatives).mean()
+
+* :class:`SkipGram`: word2vec's two tables and the SGNS loss (Mikolov et al.
+  2013) on per-example ``[batch, num_negatives]`` or shared
+  ``[num_negatives]`` negatives.
+* :class:`SampledSoftmaxHead`: an output layer trained with TensorFlow-style
+  sampled softmax (Jean et al. 2015): candidates shared by the batch, logQ
+  correction, accidental hits masked; :func:`sample_candidates` draws the
+  candidates and their log expected counts with an explicit key.
+* :class:`TwoTower`: linear query and candidate towers trained with the
+  in-batch softmax of Yi et al. 2019 (temperature, logQ correction, accidental
+  hits by id, mixed negatives).
+
+Dtypes follow Flax: ``param_dtype`` is the storage dtype of the parameters,
+``dtype`` (default ``None``) the compute dtype; with ``dtype=None`` the
+parameters and the float inputs are combined in the wider of their dtypes
+(explicitly, so the modules run under ``jax_numpy_dtype_promotion="strict"``).
+The losses compute in float32 or wider and return the compute dtype.
+
+Large vocabularies: a dense ``nnx.Optimizer`` reads and writes every row of a
+table (and of its optimizer moments) on every step. Where that dominates, train
+the tables row-sparsely with :func:`jaxns.optim.row_sparse` on
+``model.input.embedding[...]`` and ``model.output.embedding[...]`` (see
+:mod:`jaxns.word2vec`).
+
+This is the only jaxns module that imports Flax (``pip install
+jax-negsampling[flax]``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.typing import ArrayLike
+
+from jaxns import losses, samplers, scoring
+
+__all__ = [
+    "Candidates",
+    "SampledSoftmaxHead",
+    "SkipGram",
+    "TwoTower",
+    "sample_candidates",
+]
+
+_Initializer = Callable[..., jax.Array]
+
+
+# ---------------------------------------------------------------------------
+# Static checks (trace time). Messages name the module, the argument, what was
+# given and what was expected.
+# ---------------------------------------------------------------------------
+
+
+def _check_size(fn: str, name: str, value: Any) -> int:
+    try:
+        if isinstance(value, bool):  # an int subclass, but never a size
+            raise TypeError
+        size = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: {name} must be a positive Python int, got "
+            f"{type(value).__name__} {value!r}."
+        ) from None
+    if size < 1:
+        raise ValueError(f"{fn}: {name} must be >= 1, got {size}.")
+    return size
+
+
+def _check_dtype(fn: str, name: str, dtype: Any, *, allow_none: bool) -> Any:
+    if dtype is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{fn}: {name} must be a floating dtype, got None.")
+    try:
+        d = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: {name} must be a floating dtype, got {dtype!r}."
+        ) from None
+    if not jnp.issubdtype(d, jnp.floating):
+        raise TypeError(f"{fn}: {name} must be a floating dtype, got {d}.")
+    return d
+
+
+def _check_rngs(fn: str, rngs: Any) -> None:
+    if not isinstance(rngs, nnx.Rngs):
+        raise TypeError(
+            f"{fn}: rngs must be an nnx.Rngs (e.g. nnx.Rngs(0)), got "
+            f"{type(rngs).__name__}."
+        )
+
+
+def _check_bool(fn: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{fn}: {name} must be a bool, got {value!r}.")
+    return value
+
+
+def _int_ids(
+    fn: str, name: str, ids: ArrayLike, ndims: tuple[int, ...], expected: str
+) -> jax.Array:
+    ids = jnp.asarray(ids)
+    if not jnp.issubdtype(ids.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: {name} must be an integer array, got dtype {ids.dtype}. "
+            f"Cast it with {name}.astype(jnp.int32)."
+        )
+    if ndims and ids.ndim not in ndims:
+        raise ValueError(f"{fn}: {name} must have shape {expected}, got {ids.shape}.")
+    return ids
+
+
+def _float_array(fn: str, name: str, x: ArrayLike, shape: tuple) -> jax.Array:
+    """A float array of exactly ``shape``; str entries (names) match any size."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}."
+        )
+    ok = x.ndim == len(shape) and all(
+        isinstance(want, str) or got == want
+        for got, want in zip(x.shape, shape, strict=True)
+    )
+    if not ok:
+        expected = "[" + ", ".join(str(s) for s in shape) + "]"
+        raise ValueError(f"{fn}: {name} must have shape {expected}, got {x.shape}.")
+    return x
+
+
+def _optional_float(fn: str, name: str, x: ArrayLike | None, shape: tuple):
+    return None if x is None else _float_array(fn, name, x, shape)
+
+
+def _optional_ids(fn: str, name: str, ids: ArrayLike | None, shape: tuple):
+    if ids is None:
+        return None
+    ids = _int_ids(fn, name, ids, (), "")
+    if ids.shape != shape:
+        raise ValueError(f"{fn}: {name} must have shape {shape}, got {ids.shape}.")
+    return ids
+
+
+def _check_mask(fn: str, where: ArrayLike | None, shape: tuple) -> jax.Array | None:
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(
+            f"{fn}: where must be a boolean mask (True keeps an entry), got dtype "
+            f"{where.dtype}."
+        )
+    if where.shape != shape:
+        raise ValueError(f"{fn}: where must have shape {shape}, got {where.shape}.")
+    return where
+
+
+def _widest(*dtypes: Any) -> Any:
+    """The common float dtype without implicit promotion (bf16 with f16 -> f32)."""
+    dtypes = {jnp.dtype(d) for d in dtypes}
+    if len(dtypes) == 1:
+        (dtype,) = dtypes
+        return dtype
+    return jnp.dtype(
+        jnp.float64 if max(d.itemsize for d in dtypes) == 8 else jnp.float32
+    )
+
+
+def _promote(args: tuple, /, *, dtype: Any = None, inexact: bool = True) -> tuple:
+    """Flax ``promote_dtype`` replacement that is explicit under strict promotion."""
+    del inexact  # every argument is a float array here
+    if dtype is None:
+        dtype = _widest(*(jnp.asarray(a).dtype for a in args if a is not None))
+    return tuple(None if a is None else jnp.asarray(a).astype(dtype) for a in args)
+
+
+def _word2vec_init(key: jax.Array, shape: tuple, dtype: Any = jnp.float32) -> jax.Array:
+    """word2vec.c's input-vector init: ``U(-0.5 / dim, 0.5 / dim)``."""
+    bound = 0.5 / shape[-1]
+    draw_dtype = dtype if jnp.dtype(dtype).itemsize >= 4 else jnp.float32
+    return jax.random.uniform(key, shape, draw_dtype, -bound, bound).astype(dtype)
+
+
+# Lecun-normal over the features axis of a [num_classes, features] table: unit
+# variance logits for unit-variance hidden states, as nnx.Linear's kernel.
+_default_output_init = nnx.initializers.variance_scaling(
+    1.0, "fan_in", "truncated_normal", in_axis=-1, out_axis=-2
+)
+
+
+_zeros_init = nnx.initializers.zeros_init()
+
+
+# ---------------------------------------------------------------------------
+# Skip-gram
+# ---------------------------------------------------------------------------
+
+
+class SkipGram(nnx.Module):
+    r"""Word2vec skip-gram with negative sampling: two tables and the SGNS loss.
+
+    ``input`` holds the word vectors (word2vec's ``syn0``, gensim's ``wv``),
+    initialised ``U(-0.5/d, 0.5/d)`` as word2vec.c does; ``output`` the context
+    vectors (``syn1neg``), initialised to zeros. Both are :class:`flax.nnx.Embed`
+    tables ``[num_words, features]``. For a pair ``(c, o)`` with negatives
+    ``n_1 .. n_k``:
+
+    .. math:: \ell = -\log\sigma(\langle v_c, v'_o \rangle)
+       - \sum_{j=1}^{k} \log\sigma(-\langle v_c, v'_{n_j} \rangle)
+
+    with ``v`` rows of ``input`` and ``v'`` rows of ``output``
+    (:func:`jaxns.losses.sgns`). Direction: ``centres`` index ``input`` and
+    ``contexts`` and the negatives index ``output``, the paper's formula. To
+    reproduce gensim and :mod:`jaxns.word2vec` (the context's input vector
+    against the centre's output vector, negatives replacing the centre), call
+    ``model(contexts, centres, negatives)``.
+
+    The module draws nothing: the caller samples the negatives with a key (e.g.
+    ``jaxns.samplers.unigram(counts).sample(key, (batch, k))``). word2vec.c and
+    gensim skip a negative equal to the positive; do the same with
+    ``where=~jaxns.samplers.accidental_hits(contexts, negatives)``.
+
+    Args:
+      num_words: vocabulary size ``V``.
+      features: embedding dimension ``d``.
+      dtype: compute dtype of the gathered vectors (``None``: ``param_dtype``).
+      param_dtype: storage dtype of the tables.
+      rngs: :class:`flax.nnx.Rngs` for the ``input`` initialisation.
+
+    Returns:
+      A module with ``input`` and ``output`` :class:`flax.nnx.Embed` tables.
+
+    Raises:
+      TypeError: for a non-int size, a non-float dtype or ``rngs`` that is not
+        an :class:`flax.nnx.Rngs`.
+      ValueError: for a size ``< 1``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import jaxns.nn
+      >>> model = jaxns.nn.SkipGram(10, 4, rngs=nnx.Rngs(0))
+      >>> model.input.embedding.shape, float(jnp.abs(model.output.embedding[...]).max())
+      ((10, 4), 0.0)
+      >>> centres, contexts = jnp.array([1, 2]), jnp.array([3, 4])
+      >>> loss = model(centres, contexts, jnp.array([[5, 6], [7, 8]]))
+      >>> loss.shape, round(float(loss[0]), 4)  # zero output table: 3 log 2
+      ((2,), 2.0794)
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and their
+      Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+    """
+
+    def __init__(
+        self,
+        num_words: int,
+        features: int,
+        *,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        fn = "SkipGram"
+        self.num_words = _check_size(fn, "num_words", num_words)
+        self.features = _check_size(fn, "features", features)
+        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _check_dtype(
+            fn, "param_dtype", param_dtype, allow_none=False
+        )
+        _check_rngs(fn, rngs)
+        table = dict(dtype=self.dtype, param_dtype=self.param_dtype, rngs=rngs)
+        self.input = nnx.Embed(
+            self.num_words, self.features, embedding_init=_word2vec_init, **table
+        )
+        self.output = nnx.Embed(
+            self.num_words,
+            self.features,
+            embedding_init=_zeros_init,
+            **table,
+        )
+
+    def __call__(
+        self,
+        centres: ArrayLike,
+        contexts: ArrayLike,
+        negatives: ArrayLike,
+        *,
+        where: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example SGNS loss of ``(centre, context)`` pairs.
+
+        Per-example negatives ``[batch, num_negatives]`` are gathered as
+        ``[batch, num_negatives, features]``; shared negatives
+        ``[num_negatives]`` are gathered once and scored with one matrix
+        product (see :func:`jaxns.scoring.dot`).
+
+        .. warning:: Ids are not checked under ``jit``. As in
+           :class:`flax.nnx.Embed` (``jnp.take``), ids ``>= num_words`` or
+           ``< -num_words`` gather NaN rows (the loss is NaN) and negative ids
+           count from the end.
+
+        Args:
+          centres: integer ``[batch]`` ids into ``input``.
+          contexts: integer ``[batch]`` ids into ``output`` (the positives).
+          negatives: integer ``[batch, num_negatives]`` (per example) or
+            ``[num_negatives]`` (shared by the batch) ids into ``output``.
+          where: optional bool ``[batch, num_negatives]``, True keeps a
+            negative.
+          weights: optional float ``[batch]`` per-example weights.
+
+        Returns:
+          ``[batch]`` losses in the compute dtype.
+
+        Raises:
+          TypeError: for non-integer ids, a non-bool ``where`` or non-float
+            ``weights``.
+          ValueError: for ids of the wrong rank or batch size, or a
+            ``where``/``weights`` of the wrong shape.
+
+        Examples:
+          >>> import jax, jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns
+          >>> model = jaxns.nn.SkipGram(50, 8, rngs=nnx.Rngs(0))
+          >>> sampler = jaxns.samplers.uniform(50)
+          >>> centres, contexts = jnp.array([1, 2, 3]), jnp.array([4, 5, 6])
+          >>> shared = sampler.sample(jax.random.key(0), (5,))
+          >>> model(centres, contexts, shared).shape
+          (3,)
+          >>> @nnx.jit
+          ... def loss_fn(model, negatives):
+          ...     return model(centres, contexts, negatives).mean()
+          >>> per_example = sampler.sample(jax.random.key(1), (3, 5))
+          >>> grads = nnx.grad(loss_fn)(model, per_example)
+          >>> grads.input.embedding.shape
+          (50, 8)
+
+        References:
+          Mikolov et al, `Distributed Representations of Words and Phrases and
+          their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+        """
+        fn = "SkipGram"
+        centres = _int_ids(fn, "centres", centres, (1,), "[batch]")
+        (batch,) = centres.shape
+        contexts = _int_ids(fn, "contexts", contexts, (1,), "[batch]")
+        if contexts.shape != centres.shape:
+            raise ValueError(
+                f"{fn}: contexts shape {contexts.shape} must equal centres shape "
+                f"{centres.shape}."
+            )
+        negatives = _int_ids(
+            fn,
+            "negatives",
+            negatives,
+            (1, 2),
+            "[batch, num_negatives] or shared [num_negatives]",
+        )
+        if negatives.ndim == 2 and negatives.shape[0] != batch:
+            raise ValueError(
+                f"{fn}: per-example negatives {negatives.shape} must have the batch "
+                f"size of centres {centres.shape}."
+            )
+        neg_shape = (batch, negatives.shape[-1])
+        where = _check_mask(fn, where, neg_shape)
+        weights = _optional_float(fn, "weights", weights, (batch,))
+        query = self.input(centres)  # [batch, features]
+        pos = jnp.sum(query * self.output(contexts), axis=-1)
+        neg = scoring.dot(query, self.output(negatives))  # [batch, num_negatives]
+        return losses.sgns(pos, neg, where=where, weights=weights)
+
+    def embed(self, ids: ArrayLike) -> jax.Array:
+        """The word vectors (rows of ``input``) of ``ids``.
+
+        Args:
+          ids: integer ids of any shape ``[...]``.
+
+        Returns:
+          ``[..., features]`` vectors in the compute dtype.
+
+        Raises:
+          TypeError: for non-integer ids.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.SkipGram(10, 4, rngs=nnx.Rngs(0))
+          >>> model.embed(jnp.array([[1, 2, 3]])).shape
+          (1, 3, 4)
+
+        References:
+          Mikolov et al, `Efficient Estimation of Word Representations in Vector
+          Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+        """
+        return self.input(_int_ids("SkipGram.embed", "ids", ids, (), ""))
+
+
+# ---------------------------------------------------------------------------
+# Sampled softmax
+# ---------------------------------------------------------------------------
+
+
+class Candidates(NamedTuple):
+    """Sampled candidates shared by a batch and their log expected counts.
+
+    Attributes:
+      ids: ``int32[num_samples]`` sampled class ids.
+      log_q_true: ``float32``, shape of the labels: log expected count of each
+        label among the ``num_samples`` draws.
+      log_q_sampled: ``float32[num_samples]``: log expected count of each
+        sampled id.
+    """
+
+    ids: jax.Array
+    log_q_true: jax.Array
+    log_q_sampled: jax.Array
+
+
+def _check_key(fn: str, key: Any) -> jax.Array:
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(
+        key.dtype, jax.dtypes.prng_key
+    ):
+        got = getattr(key, "dtype", type(key).__name__)
+        raise TypeError(
+            f"{fn}: key must be a typed key from jax.random.key, got {got}. "
+            "Convert a legacy uint32 key with jax.random.wrap_key_data(key)."
+        )
+    if key.shape != ():
+        raise ValueError(
+            f"{fn} accepts a single key, got shape {key.shape}. "
+            "Use jax.vmap for batching."
+        )
+    return key
+
+
+def sample_candidates(
+    key: ArrayLike,
+    sampler: samplers.Sampler,
+    num_samples: int,
+    labels: ArrayLike,
+    *,
+    replace: bool = True,
+) -> Candidates:
+    """Draws candidates shared by a batch, with the log expected counts of logQ.
+
+    TensorFlow's candidate samplers in one call: ``num_samples`` ids from
+    ``sampler`` (with or without replacement) and the log expected counts of
+    the labels and of the sampled ids (:func:`jaxns.samplers.log_expected_count`:
+    ``log(num_samples * q)`` with replacement, the inclusion probability
+    without). Pass them to :class:`SampledSoftmaxHead`. For per-example
+    candidates draw ``sampler.sample(key, (batch, k))`` yourself.
+
+    Args:
+      key: a single typed key (``jax.random.key``).
+      sampler: the proposal :class:`jaxns.samplers.Sampler`.
+      num_samples: number of candidates, a Python int ``>= 1`` (static under
+        ``jit``).
+      labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
+      replace: whether candidates may repeat (TensorFlow's ``unique=True`` is
+        ``replace=False``).
+
+    Returns:
+      :class:`Candidates` ``(ids [num_samples], log_q_true [labels.shape],
+      log_q_sampled [num_samples])``.
+
+    Raises:
+      TypeError: for a key that is not a typed key, a non-Sampler, a non-int
+        ``num_samples`` or non-integer labels.
+      ValueError: for a key array, ``num_samples < 1`` or ``replace=False`` with
+        more samples than the sampler's support.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxns
+      >>> sampler = jaxns.samplers.log_uniform(1000)
+      >>> c = jaxns.nn.sample_candidates(jax.random.key(0), sampler, 16,
+      ...                                jnp.array([3, 7]))
+      >>> c.ids.shape, c.log_q_true.shape, c.log_q_sampled.shape
+      ((16,), (2,), (16,))
+
+    References:
+      Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+      Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+    """
+    fn = "sample_candidates"
+    key = _check_key(fn, key)
+    if not isinstance(sampler, samplers.Sampler):
+        raise TypeError(
+            f"{fn}: sampler must be a jaxns.samplers.Sampler, got "
+            f"{type(sampler).__name__}."
+        )
+    num_samples = _check_size(fn, "num_samples", num_samples)
+    replace = _check_bool(fn, "replace", replace)
+    labels = _int_ids(fn, "labels", labels, (1, 2), "[batch] or [batch, num_true]")
+    if not replace and num_samples > sampler.num_support:
+        raise ValueError(
+            f"{fn}: Cannot take a larger sample than population when replace=False "
+            f"(num_samples={num_samples}, {sampler.num_support} ids with non-zero "
+            f"probability)."
+        )
+    ids = sampler.sample(key, (num_samples,), replace=replace)
+    count = samplers.log_expected_count
+    return Candidates(
+        ids=ids,
+        log_q_true=count(sampler, labels, num_samples, replace=replace),
+        log_q_sampled=count(sampler, ids, num_samples, replace=replace),
+    )
+
+
+class SampledSoftmaxHead(nnx.Module):
+    r"""Output layer ``[num_classes, features]`` trained with sampled softmax.
+
+    Full logits are ``h W^T + b``. Training scores only the true classes and
+    ``k`` sampled candidates (shared by the batch: one ``[batch, features] x
+    [features, k]`` product, no ``O(num_classes)`` work), with TensorFlow's
+    ``sampled_softmax_loss`` semantics (:func:`jaxns.losses.sampled_softmax`):
+
+    .. math:: z = [s_{y} - \log E_{y},\ s_{c_1} - \log E_{c_1}, \dots,
+       s_{c_k} - \log E_{c_k}], \qquad \ell = -\log\operatorname{softmax}(z)_0
+
+    where ``E`` is the expected count of a class among the draws (logQ
+    correction, Jean et al. 2015) and candidates equal to a true class
+    (accidental hits) are masked out. With every class as a candidate and a
+    uniform proposal this is the full softmax cross-entropy. Draw the
+    candidates with :func:`sample_candidates` and an explicit key.
+
+    ``output`` is an :class:`flax.nnx.Embed` (weights ``[num_classes,
+    features]``, so sampled rows are gathered), ``bias`` an
+    :class:`flax.nnx.Param` ``[num_classes]`` (or ``None``).
+
+    Args:
+      features: input dimension ``d``.
+      num_classes: number of output classes ``V``.
+      use_bias: whether to add a per-class bias.
+      dtype: compute dtype (``None``: the wider of the input's and
+        ``param_dtype``).
+      param_dtype: storage dtype of the parameters.
+      kernel_init: initializer of the ``[num_classes, features]`` weights
+        (default: truncated normal with variance ``1 / features``).
+      bias_init: initializer of the bias (default zeros).
+      rngs: :class:`flax.nnx.Rngs` for the initialisation.
+
+    Returns:
+      A module with ``output`` and ``bias``.
+
+    Raises:
+      TypeError: for a non-int size, a non-float dtype or ``rngs`` that is not
+        an :class:`flax.nnx.Rngs`.
+      ValueError: for a size ``< 1``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import jaxns
+      >>> head = jaxns.nn.SampledSoftmaxHead(8, 1000, rngs=nnx.Rngs(0))
+      >>> hidden, labels = jnp.ones((4, 8)), jnp.array([1, 2, 3, 4])
+      >>> c = jaxns.nn.sample_candidates(
+      ...     jax.random.key(0), jaxns.samplers.log_uniform(1000), 64, labels)
+      >>> loss = head(hidden, labels, c.ids, log_q_true=c.log_q_true,
+      ...             log_q_sampled=c.log_q_sampled)
+      >>> loss.shape, head.full_logits(hidden).shape
+      ((4,), (4, 1000))
+
+    References:
+      Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+      Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+      Bengio and Senécal, `Adaptive Importance Sampling to Accelerate Training
+      of a Neural Probabilistic Language Model
+      <https://doi.org/10.1109/TNN.2007.912312>`_, 2008.
+    """
+
+    def __init__(
+        self,
+        features: int,
+        num_classes: int,
+        *,
+        use_bias: bool = True,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
+        kernel_init: _Initializer = _default_output_init,
+        bias_init: _Initializer = _zeros_init,
+        rngs: nnx.Rngs,
+    ):
+        fn = "SampledSoftmaxHead"
+        self.features = _check_size(fn, "features", features)
+        self.num_classes = _check_size(fn, "num_classes", num_classes)
+        use_bias = _check_bool(fn, "use_bias", use_bias)
+        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _check_dtype(
+            fn, "param_dtype", param_dtype, allow_none=False
+        )
+        _check_rngs(fn, rngs)
+        self.output = nnx.Embed(
+            self.num_classes,
+            self.features,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            embedding_init=kernel_init,
+            rngs=rngs,
+        )
+        self.bias = (
+            nnx.Param(bias_init(rngs.params(), (self.num_classes,), self.param_dtype))
+            if use_bias
+            else None
+        )
+
+    def _hidden(self, fn: str, hidden: ArrayLike) -> jax.Array:
+        hidden = _float_array(fn, "hidden", hidden, ("batch", self.features))
+        dtype = self.dtype
+        if dtype is None:
+            dtype = _widest(hidden.dtype, self.param_dtype)
+        return hidden.astype(dtype)
+
+    def _logits(self, hidden: jax.Array, ids: jax.Array) -> jax.Array:
+        """``[batch, n]`` logits of ids ``[n]`` (shared) or ``[batch, n]``."""
+        logits = scoring.dot(hidden, self.output(ids).astype(hidden.dtype))
+        if self.bias is not None:
+            bias = jnp.take(self.bias[...], ids, axis=0).astype(logits.dtype)
+            logits = logits + jnp.broadcast_to(bias, logits.shape)
+        return logits
+
+    def __call__(
+        self,
+        hidden: ArrayLike,
+        labels: ArrayLike,
+        sampled_ids: ArrayLike,
+        *,
+        log_q_true: ArrayLike | None,
+        log_q_sampled: ArrayLike | None,
+        remove_accidental_hits: bool = True,
+        where: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example sampled softmax cross-entropy.
+
+        ``log_q_true`` and ``log_q_sampled`` are required keywords (logQ
+        correction is easy to forget and biases the model towards frequent
+        classes); pass both as ``None`` to skip it, which is exact only when
+        every class has the same expected count. With several true classes
+        each gets the label ``1 / num_true`` (TensorFlow).
+
+        .. warning:: Ids are not checked under ``jit``. As in
+           :class:`flax.nnx.Embed` (``jnp.take``), ids ``>= num_classes`` or
+           ``< -num_classes`` gather NaN rows (the loss is NaN) and negative
+           ids count from the end.
+
+        Args:
+          hidden: float ``[batch, features]``.
+          labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
+          sampled_ids: integer ``[num_sampled]`` candidates shared by the batch
+            (or per-example ``[batch, num_sampled]``).
+          log_q_true: float log expected counts of the labels (shape of
+            ``labels``), or ``None``.
+          log_q_sampled: float log expected counts of the candidates (shape of
+            ``sampled_ids``), or ``None``.
+          remove_accidental_hits: mask candidates equal to a true class of the
+            row (:func:`jaxns.samplers.accidental_hits`), as TensorFlow does by
+            default.
+          where: optional bool ``[batch, num_sampled]``, True keeps a
+            candidate.
+          weights: optional float ``[batch]`` per-example weights.
+
+        Returns:
+          ``[batch]`` losses in the compute dtype.
+
+        Raises:
+          TypeError: for non-float ``hidden``/log-counts, non-integer ids or a
+            non-bool ``where``.
+          ValueError: for mismatched shapes or only one of the two log-counts.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns
+          >>> head = jaxns.nn.SampledSoftmaxHead(4, 5, rngs=nnx.Rngs(0))
+          >>> hidden, labels = jnp.ones((2, 4)), jnp.array([0, 3])
+          >>> # every class a candidate, uniform q: the full softmax
+          >>> loss = head(hidden, labels, jnp.arange(5), log_q_true=None,
+          ...             log_q_sampled=None)
+          >>> full = jaxns.losses.full_softmax(head.full_logits(hidden), labels)
+          >>> bool(jnp.allclose(loss, full, atol=1e-6))
+          True
+
+        References:
+          Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+          Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+        """
+        fn = "SampledSoftmaxHead"
+        hidden = self._hidden(fn, hidden)
+        batch = hidden.shape[0]
+        labels = _int_ids(fn, "labels", labels, (1, 2), "[batch] or [batch, num_true]")
+        if labels.shape[0] != batch or 0 in labels.shape:
+            raise ValueError(
+                f"{fn}: labels must be [batch] or [batch, num_true] with batch "
+                f"{batch} and num_true >= 1, got {labels.shape}."
+            )
+        sampled_ids = _int_ids(
+            fn,
+            "sampled_ids",
+            sampled_ids,
+            (1, 2),
+            "[num_sampled] (shared) or [batch, num_sampled]",
+        )
+        if sampled_ids.ndim == 2 and sampled_ids.shape[0] != batch:
+            raise ValueError(
+                f"{fn}: per-example sampled_ids {sampled_ids.shape} must have the "
+                f"batch size of hidden {hidden.shape}."
+            )
+        if (log_q_true is None) != (log_q_sampled is None):
+            raise ValueError(
+                f"{fn}: pass both log_q_true and log_q_sampled or neither (None); "
+                "correcting only one side biases the loss."
+            )
+        log_q_true = _optional_float(fn, "log_q_true", log_q_true, labels.shape)
+        log_q_sampled = _optional_float(
+            fn, "log_q_sampled", log_q_sampled, sampled_ids.shape
+        )
+        remove_accidental_hits = _check_bool(
+            fn, "remove_accidental_hits", remove_accidental_hits
+        )
+        neg_shape = (batch, sampled_ids.shape[-1])
+        keep = _check_mask(fn, where, neg_shape)
+        weights = _optional_float(fn, "weights", weights, (batch,))
+        if remove_accidental_hits:
+            hits = samplers.accidental_hits(labels, sampled_ids)
+            keep = ~hits if keep is None else keep & ~hits
+        true_2d = labels if labels.ndim == 2 else labels[:, None]
+        pos = self._logits(hidden, true_2d)  # [batch, num_true]
+        if labels.ndim == 1:
+            pos = pos[:, 0]
+        neg = self._logits(hidden, sampled_ids)
+        return losses.sampled_softmax(
+            pos,
+            neg,
+            pos_log_q=log_q_true,
+            neg_log_q=log_q_sampled,
+            where=keep,
+            weights=weights,
+        )
+
+    def full_logits(self, hidden: ArrayLike) -> jax.Array:
+        """Logits of every class, ``hidden @ W.T + b``, for evaluation.
+
+        Args:
+          hidden: float ``[batch, features]``.
+
+        Returns:
+          ``[batch, num_classes]`` logits in the compute dtype.
+
+        Raises:
+          TypeError: for non-float ``hidden``.
+          ValueError: if ``hidden`` is not ``[batch, features]``.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> head = jaxns.nn.SampledSoftmaxHead(4, 10, rngs=nnx.Rngs(0))
+          >>> head.full_logits(jnp.zeros((3, 4))).shape
+          (3, 10)
+
+        References:
+          Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+          Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+        """
+        hidden = self._hidden("SampledSoftmaxHead.full_logits", hidden)
+        logits = scoring.dot(hidden, self.output.embedding[...].astype(hidden.dtype))
+        if self.bias is not None:
+            bias = self.bias[...].astype(logits.dtype)
+            logits = logits + jnp.broadcast_to(bias, logits.shape)
+        return logits
+
+
+# ---------------------------------------------------------------------------
+# Two-tower retrieval
+# ---------------------------------------------------------------------------
+
+
+def _check_temperature(fn: str, temperature: Any) -> None:
+    if isinstance(temperature, bool):
+        raise TypeError(f"{fn}: temperature must be a number, got {temperature!r}.")
+    if isinstance(temperature, int | float | np.number):
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(
+                f"{fn}: temperature must be finite and > 0, got {temperature}."
+            )
+        return
+    t = jnp.asarray(temperature)
+    if t.shape != () or not jnp.issubdtype(t.dtype, jnp.floating):
+        raise ValueError(
+            f"{fn}: temperature must be a Python number or a float scalar array, "
+            f"got {t.dtype} array of shape {t.shape}."
+        )
+
+
+class TwoTower(nnx.Module):
+    r"""Linear query and candidate towers trained with the in-batch softmax.
+
+    ``query_tower`` and ``candidate_tower`` are :class:`flax.nnx.Linear`
+    projections to a shared ``features``-dimensional space (optionally
+    L2-normalised, as Yi et al. 2019). Row ``i`` of a batch contrasts query
+    ``i`` with every candidate of the batch, its positive being candidate ``i``
+    (:func:`jaxns.losses.in_batch_softmax`, TensorFlow Recommenders' order):
+
+    .. math:: \ell_i = -\log \frac{e^{z_{ii}}}{\sum_{j\ \text{live}} e^{z_{ij}}},
+       \qquad z_{ij} = \langle u_i, v_j \rangle / \tau - \log q_j
+
+    with ``q_j`` the sampling probability of candidate ``j`` (logQ correction of
+    the popularity bias of in-batch negatives) and columns whose candidate id
+    equals row ``i``'s removed (accidental hits). Extra candidates shared by the
+    batch give mixed negative sampling (Yang et al. 2020). Deeper towers are a
+    matter of composing your own module with :func:`jaxns.losses.in_batch_softmax`.
+
+    Args:
+      query_features_in: width of the query features.
+      candidate_features_in: width of the candidate features.
+      features: width of the shared embedding space.
+      use_bias: whether the towers have biases.
+      normalize: L2-normalise both embeddings (then logits are cosines).
+      dtype: compute dtype (``None``: the wider of the input's and
+        ``param_dtype``).
+      param_dtype: storage dtype of the parameters.
+      rngs: :class:`flax.nnx.Rngs` for the initialisation.
+
+    Returns:
+      A module with ``query_tower`` and ``candidate_tower``.
+
+    Raises:
+      TypeError: for a non-int size, a non-bool flag, a non-float dtype or
+        ``rngs`` that is not an :class:`flax.nnx.Rngs`.
+      ValueError: for a size ``< 1``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import jaxns.nn
+      >>> model = jaxns.nn.TwoTower(6, 3, 8, normalize=True, rngs=nnx.Rngs(0))
+      >>> queries = jax.random.normal(jax.random.key(0), (4, 6))
+      >>> items = jax.random.normal(jax.random.key(1), (4, 3))
+      >>> loss = model(queries, items, temperature=0.05,
+      ...              candidate_ids=jnp.array([10, 11, 12, 10]))
+      >>> loss.shape, model.embed_queries(queries).shape
+      ((4,), (4, 8))
+
+    References:
+      Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus Item
+      Recommendations <https://doi.org/10.1145/3298689.3346996>`_, 2019.
+      Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural Networks
+      in Recommendations <https://doi.org/10.1145/3366424.3386195>`_, 2020.
+    """
+
+    def __init__(
+        self,
+        query_features_in: int,
+        candidate_features_in: int,
+        features: int,
+        *,
+        use_bias: bool = True,
+        normalize: bool = False,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        fn = "TwoTower"
+        self.query_features_in = _check_size(fn, "query_features_in", query_features_in)
+        self.candidate_features_in = _check_size(
+            fn, "candidate_features_in", candidate_features_in
+        )
+        self.features = _check_size(fn, "features", features)
+        use_bias = _check_bool(fn, "use_bias", use_bias)
+        self.normalize = _check_bool(fn, "normalize", normalize)
+        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _check_dtype(
+            fn, "param_dtype", param_dtype, allow_none=False
+        )
+        _check_rngs(fn, rngs)
+        tower = dict(
+            use_bias=use_bias,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            promote_dtype=_promote,
+            rngs=rngs,
+        )
+        self.query_tower = nnx.Linear(self.query_features_in, self.features, **tower)
+        self.candidate_tower = nnx.Linear(
+            self.candidate_features_in, self.features, **tower
+        )
+
+    def _embed(self, fn: str, name: str, tower: nnx.Linear, x: ArrayLike, width: int):
+        rows = "num_extra" if name == "extra_candidates" else "batch"
+        x = _float_array(fn, name, x, (rows, width))
+        y = tower(x)
+        return scoring.normalize(y) if self.normalize else y
+
+    def embed_queries(self, queries: ArrayLike) -> jax.Array:
+        """Query embeddings (for retrieval and evaluation).
+
+        Args:
+          queries: float ``[batch, query_features_in]``.
+
+        Returns:
+          ``[batch, features]`` embeddings (unit norm if ``normalize``).
+
+        Raises:
+          TypeError: for non-float queries.
+          ValueError: for a wrong shape.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.TwoTower(6, 3, 8, rngs=nnx.Rngs(0))
+          >>> model.embed_queries(jnp.ones((2, 6))).shape
+          (2, 8)
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+        """
+        return self._embed(
+            "TwoTower.embed_queries",
+            "queries",
+            self.query_tower,
+            queries,
+            self.query_features_in,
+        )
+
+    def embed_candidates(self, candidates: ArrayLike) -> jax.Array:
+        """Candidate embeddings (e.g. to index the whole corpus).
+
+        Args:
+          candidates: float ``[num_candidates, candidate_features_in]``.
+
+        Returns:
+          ``[num_candidates, features]`` embeddings (unit norm if
+          ``normalize``).
+
+        Raises:
+          TypeError: for non-float candidates.
+          ValueError: for a wrong shape.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.TwoTower(6, 3, 8, rngs=nnx.Rngs(0))
+          >>> model.embed_candidates(jnp.ones((5, 3))).shape
+          (5, 8)
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+        """
+        return self._embed(
+            "TwoTower.embed_candidates",
+            "candidates",
+            self.candidate_tower,
+            candidates,
+            self.candidate_features_in,
+        )
+
+    def __call__(
+        self,
+        queries: ArrayLike,
+        candidates: ArrayLike,
+        *,
+        temperature: float | ArrayLike = 1.0,
+        candidate_log_q: ArrayLike | None = None,
+        candidate_ids: ArrayLike | None = None,
+        extra_candidates: ArrayLike | None = None,
+        extra_log_q: ArrayLike | None = None,
+        extra_ids: ArrayLike | None = None,
+        where: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example in-batch softmax loss of matched (query, candidate) rows.
+
+        Args:
+          queries: float ``[batch, query_features_in]``.
+          candidates: float ``[batch, candidate_features_in]``; row ``i`` is
+            the positive of query ``i``.
+          temperature: ``> 0``, a Python number (checked) or a float scalar
+            array (e.g. learned; not checked).
+          candidate_log_q: optional float ``[batch]`` log sampling
+            probabilities of the candidates (logQ correction; Yi et al.
+            estimate them from streaming frequencies).
+          candidate_ids: optional integer ``[batch]`` ids; columns sharing row
+            ``i``'s id are masked (duplicates in a batch).
+          extra_candidates: optional float ``[num_extra,
+            candidate_features_in]`` extra negatives shared by the batch
+            (mixed negative sampling).
+          extra_log_q: optional float ``[num_extra]`` (required with
+            ``candidate_log_q`` when there are extra candidates).
+          extra_ids: optional integer ``[num_extra]`` (requires
+            ``candidate_ids``).
+          where: optional bool ``[batch, batch + num_extra]``, True keeps a
+            column.
+          weights: optional float ``[batch]`` per-example weights.
+
+        Returns:
+          ``[batch]`` losses in the compute dtype.
+
+        Raises:
+          TypeError: for non-float features or log-probabilities or non-integer
+            ids.
+          ValueError: for mismatched shapes, ``batch < 2`` without extra
+            candidates, ``temperature <= 0`` or inconsistent ``log_q``/``ids``.
+
+        Examples:
+          >>> import jax, jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns
+          >>> model = jaxns.nn.TwoTower(6, 3, 8, rngs=nnx.Rngs(0))
+          >>> queries = jax.random.normal(jax.random.key(0), (4, 6))
+          >>> items = jax.random.normal(jax.random.key(1), (4, 3))
+          >>> log_q = jnp.log(jnp.array([0.1, 0.2, 0.3, 0.4]))
+          >>> grads = nnx.grad(lambda m: m(queries, items, temperature=0.1,
+          ...                              candidate_log_q=log_q).mean())(model)
+          >>> grads.query_tower.kernel.shape, grads.candidate_tower.kernel.shape
+          ((6, 8), (3, 8))
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+          Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural
+          Networks in Recommendations
+          <https://doi.org/10.1145/3366424.3386195>`_, 2020.
+        """
+        fn = "TwoTower"
+        query = self._embed(
+            fn, "queries", self.query_tower, queries, self.query_features_in
+        )
+        batch = query.shape[0]
+        cand_width = self.candidate_features_in
+        cands = self._embed(
+            fn, "candidates", self.candidate_tower, candidates, cand_width
+        )
+        if cands.shape[0] != batch:
+            raise ValueError(
+                f"{fn}: candidates must have one row per query, got queries "
+                f"{jnp.shape(queries)} and candidates {jnp.shape(candidates)}."
+            )
+        _check_temperature(fn, temperature)
+        candidate_log_q = _optional_float(
+            fn, "candidate_log_q", candidate_log_q, (batch,)
+        )
+        candidate_ids = _optional_ids(fn, "candidate_ids", candidate_ids, (batch,))
+        num_extra = 0
+        if extra_candidates is not None:
+            extra_candidates = self._embed(
+                fn,
+                "extra_candidates",
+                self.candidate_tower,
+                extra_candidates,
+                cand_width,
+            )
+            num_extra = extra_candidates.shape[0]
+        elif extra_log_q is not None or extra_ids is not None:
+            raise ValueError(
+                f"{fn}: extra_log_q and extra_ids need extra_candidates, got "
+                "extra_candidates=None."
+            )
+        if batch < 2 and num_extra == 0:
+            raise ValueError(
+                f"{fn}: in-batch negatives need batch size >= 2 (or "
+                f"extra_candidates), got queries of shape {jnp.shape(queries)}."
+            )
+        if num_extra and (candidate_log_q is None) != (extra_log_q is None):
+            raise ValueError(
+                f"{fn}: pass both candidate_log_q and extra_log_q or neither; the "
+                "logQ correction must cover every column."
+            )
+        if extra_ids is not None and candidate_ids is None:
+            raise ValueError(f"{fn}: extra_ids requires candidate_ids.")
+        extra_log_q = _optional_float(fn, "extra_log_q", extra_log_q, (num_extra,))
+        extra_ids = _optional_ids(fn, "extra_ids", extra_ids, (num_extra,))
+        where = _check_mask(fn, where, (batch, batch + num_extra))
+        weights = _optional_float(fn, "weights", weights, (batch,))
+        return losses.in_batch_softmax(
+            query,
+            cands,
+            temperature=temperature,
+            candidate_log_q=candidate_log_q,
+            candidate_ids=candidate_ids,
+            extra_candidates=extra_candidates,
+            extra_log_q=extra_log_q,
+            extra_ids=extra_ids,
+            where=where,
+            weights=weights,
+        )
