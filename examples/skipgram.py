@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=0.025)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument(
-        "--batch-size", type=int, default=512, help="centre words per update"
+        "--batch-size", type=int, default=128, help="centre words per update"
     )
     p.add_argument(
         "--chunk-size",
@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=16,
         help="negatives drawn per chunk (weighted negatives/chunk-negatives)",
     )
-    p.add_argument("--steps-per-call", type=int, default=32)
+    p.add_argument("--steps-per-call", type=int, default=128)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save", help="write the vectors here (word2vec text format)")
