@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--chunk-negatives",
         type=int,
-        default=16,
+        default=8,
         help="negatives drawn per chunk (weighted negatives/chunk-negatives)",
     )
     p.add_argument("--steps-per-call", type=int, default=128)
@@ -84,6 +84,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report", help="also write the summary as JSON here")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="cores this process may use (0: leave as is). The training ops are "
+        "small: on CPU, handing them between XLA's threads costs more than it "
+        "gains, and one core trains fastest (see benchmarks/RESULTS.md)",
+    )
     p.add_argument(
         "--no-compile-cache",
         action="store_true",
@@ -213,6 +221,10 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
     keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
     schedule = optax.linear_schedule(args.lr, args.min_lr, args.epochs * raw)
+
+    def learning_rate(words: float) -> float:  # the schedule's value, for display
+        return args.lr + (args.min_lr - args.lr) * min(words / (args.epochs * raw), 1.0)
+
     make_opt = OPTIMIZERS[args.optimizer]
     trainer = jaxns.word2vec.make_trainer(
         sampler,
@@ -246,8 +258,9 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     t_train = time.perf_counter()
     words_done = 0
     calls_done = 0
-    loss_sum = jnp.zeros((), jnp.float32)
-    pairs_sum = jnp.zeros((), jnp.int32)
+    # Device scalars of the calls since the last read; summing them with JAX
+    # ops here would dispatch (and first compile) extra work every call.
+    pending: list = []
     last_loss, last_save = float("nan"), time.perf_counter()
     interrupted = False
     first_call_seconds = 0.0
@@ -274,10 +287,10 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
                 stream_sent,
                 call * block,
                 train_key,
-                jnp.float32(p0),
-                jnp.float32(p1),
+                p0,
+                p1,
             )
-            loss_sum, pairs_sum = loss_sum + loss, pairs_sum + pairs
+            pending.append((loss, pairs))
             calls_done += 1
             if calls_done == 1:
                 jax.block_until_ready(loss)
@@ -286,22 +299,22 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             words_done += words
             if call % 8 == 7 or call == num_calls - 1:
                 # Reading the loss waits for the device; do it now and then.
-                last_loss = float(loss_sum) / max(int(pairs_sum), 1)
+                losses, counts = np.asarray(jax.device_get(pending)).T
+                pending = []
+                last_loss = float(losses.sum()) / max(float(counts.sum()), 1.0)
                 if not math.isfinite(last_loss):
                     raise FloatingPointError(
                         f"skipgram: the loss became {last_loss} in epoch {epoch + 1}; "
                         "the updates of frequent words diverged. Use a smaller "
                         "--batch-size or --lr (a small vocabulary needs both)."
                     )
-                loss_sum = jnp.zeros((), jnp.float32)
-                pairs_sum = jnp.zeros((), jnp.int32)
             elapsed = time.perf_counter() - t_train
             progress.update(
                 round(p1),
                 words,
                 words_done / max(elapsed, 1e-9),
                 last_loss,
-                float(schedule(p1)),
+                learning_rate(p1),
             )
             stopping = stop_after_calls is not None and calls_done >= stop_after_calls
             due = time.perf_counter() - last_save > args.checkpoint_every
@@ -354,6 +367,13 @@ def evaluate(words: Sequence[str], vectors: np.ndarray) -> dict:
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
     t0 = time.perf_counter()
+    if args.threads > 0 and hasattr(os, "sched_setaffinity"):
+        # XLA sizes its thread pool by, and its threads inherit, the affinity
+        # in force when the backend starts; Python itself keeps every core.
+        cores = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, sorted(cores)[: args.threads])
+        jax.devices()
+        os.sched_setaffinity(0, cores)
     if not args.no_compile_cache:
         # Reruns skip the ~2 s compilation of the training step.
         cache = jaxns.datasets.default_cache_dir() / "xla"

@@ -362,7 +362,7 @@ def make_trainer(
     num_negatives: int = 5,
     batch_size: int = 128,
     chunk_size: int = 16,
-    negatives_per_chunk: int = 16,
+    negatives_per_chunk: int = 8,
     steps_per_call: int = 128,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.

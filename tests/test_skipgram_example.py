@@ -75,7 +75,7 @@ def test_main_saves_vectors_gensim_can_read(skipgram, corpus, tmp_path):
             "--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1",
             "--batch-size", "64", "--chunk-size", "8", "--steps-per-call", "2",
             "--no-progress", "--no-eval", "--save", str(out), "--binary",
-            "--no-compile-cache",
+            "--no-compile-cache", "--threads", "0",
         ]
     )  # fmt: skip
     words, vectors = jaxns.wordvectors.load_word2vec_format(out, binary=True)
