@@ -364,6 +364,7 @@ def make_trainer(
     chunk_size: int = 16,
     negatives_per_chunk: int = 8,
     steps_per_call: int = 128,
+    compiler_options: dict[str, Any] | None = None,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.
 
@@ -396,6 +397,9 @@ def make_trainer(
       negatives_per_chunk: noise draws per chunk, each weighted
         ``num_negatives / negatives_per_chunk``.
       steps_per_call: updates fused into one ``train`` call.
+      compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
+        ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
+        about 20% faster and runs as fast).
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``tokens[start : start + block_size +
@@ -454,7 +458,9 @@ def make_trainer(
     def init(params: SkipGramParams) -> Any:
         return opt.init({"input": params.input, "output": params.output})
 
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    @functools.partial(
+        jax.jit, donate_argnums=(0, 1), compiler_options=compiler_options
+    )
     def train(
         params, opt_state, tokens, sentence_ids, start, key, progress0, progress1
     ):
