@@ -230,7 +230,7 @@ def chunk_gradients(
         jnp.arange(num_chunks, dtype=jnp.int32)[:, None] * chunk
         + jnp.arange(rows, dtype=jnp.int32)[None, :]
     )
-    ctx_tok, ctx_ok, ctx_sent = safe[win], valid[win], sentence_ids[win]
+    ctx_ok, ctx_sent = valid[win], sentence_ids[win]
     centre = slice(window, window + num_chunks * chunk)
     ctr_tok = safe[centre].reshape(num_chunks, chunk)
     ctr_ok = valid[centre].reshape(num_chunks, chunk)
