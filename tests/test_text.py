@@ -3,6 +3,8 @@
 
 import collections
 
+import hypothesis
+import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -207,3 +209,33 @@ def test_skipgram_pairs_jit_equals_eager_and_validates():
         text.skipgram_pairs(
             jax.random.key(1), tokens.astype(jnp.float32), sent, window=2
         )
+
+
+@hypothesis.settings(max_examples=30, deadline=None)
+@hypothesis.given(
+    window=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    pad_rate=st.sampled_from([0.0, 0.2]),
+    sentence_rate=st.sampled_from([0.0, 0.3, 1.0]),
+)
+def test_skipgram_pairs_property(window, seed, pad_rate, sentence_rate):
+    """Any block, window and sentence layout: exactly the brute-force pairs."""
+    rng = np.random.default_rng(seed)
+    n = 24  # one static shape per window keeps compilation cheap
+    tokens = rng.integers(0, 9, n).astype(np.int32)
+    tokens[rng.random(n) < pad_rate] = -1
+    sentence_ids = np.cumsum(rng.random(n) < sentence_rate).astype(np.int32)
+    key = jax.random.key(seed)
+    centres, contexts, mask = text.skipgram_pairs(
+        key, tokens, sentence_ids, window=window
+    )
+    reduced = window - np.asarray(
+        jax.random.randint(key, (n,), 0, window, dtype=jnp.int32)
+    )
+    got = sorted(
+        (i, int(centres[i]), int(contexts[i, s]))
+        for i in range(n)
+        for s in range(2 * window)
+        if mask[i, s]
+    )
+    assert got == _reference_pairs(tokens, sentence_ids, reduced, window)
