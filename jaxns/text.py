@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxns import samplers
+
 __all__ = [
     "EncodedCorpus",
     "Vocabulary",
@@ -38,18 +40,8 @@ PAD = -1
 
 
 def _check_key(fn: str, key: ArrayLike) -> None:
-    shape = jnp.shape(key)
-    if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
-        if shape != ():
-            raise ValueError(
-                f"{fn} accepts a single key, got shape {shape}. "
-                "Use jax.vmap for batching."
-            )
-    elif shape != (2,):
-        raise ValueError(
-            f"{fn} accepts a single key (jax.random.key(seed)), got an array of "
-            f"shape {shape}. Use jax.vmap for batching."
-        )
+    # One key policy for the whole library: typed keys only, one at a time.
+    samplers._check_key(key, fn)
 
 
 def _check_int_array(fn: str, name: str, x: ArrayLike, ndim: int) -> jax.Array:

@@ -123,6 +123,8 @@ def test_subsample_drops_padding_and_checks_inputs():
         text.subsample(
             jax.random.split(jax.random.key(0), 2), jnp.zeros(3, int), jnp.ones(2)
         )
+    with pytest.raises(TypeError, match="wrap_key_data"):
+        text.subsample(jax.random.PRNGKey(0), jnp.zeros(3, jnp.int32), jnp.ones(2))
     with pytest.raises(ValueError, match="sentence_ids shape"):
         text.subsample(
             jax.random.key(0),
