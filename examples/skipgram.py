@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import math
 import os
 import pathlib
+import pkgutil
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +47,20 @@ OPTIMIZERS = {
     "adam": optax.scale_by_adam,
 }
 SHOW_NEIGHBOURS = ("king", "water", "run", "good", "music", "france")
+
+
+def _accelerator_plugin_installed() -> bool:
+    """Whether JAX may find a GPU/TPU (PJRT plugins register under
+    ``jax_plugins``; TPUs use libtpu), without starting a backend."""
+    if importlib.util.find_spec("libtpu") is not None:
+        return True
+    if importlib.metadata.entry_points(group="jax_plugins"):
+        return True
+    try:
+        import jax_plugins
+    except ImportError:
+        return False
+    return any(True for _ in pkgutil.iter_modules(jax_plugins.__path__))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -87,10 +104,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="cores this process may use (0: leave as is). The training ops are "
-        "small: on CPU, handing them between XLA's threads costs more than it "
-        "gains, and one core trains fastest (see benchmarks/RESULTS.md)",
+        default=None,
+        help="cores XLA may use on CPU (0: all). Default 1 without an accelerator "
+        "plugin: the training ops are small, handing them between XLA's threads "
+        "costs more than it gains, and one core trains fastest "
+        "(see benchmarks/RESULTS.md)",
     )
     p.add_argument(
         "--no-compile-cache",
@@ -98,6 +116,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="do not keep compiled XLA programs in the jaxns cache directory",
     )
     args = p.parse_args(argv)
+    if args.threads is None:
+        args.threads = 0 if _accelerator_plugin_installed() else 1
     for name in ("epochs", "dim", "window", "negatives", "min_count", "batch_size"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")

