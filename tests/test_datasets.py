@@ -333,7 +333,7 @@ def test_text8_through_the_download_path(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     remote = dataclasses.replace(
-        datasets.TEXT8, digest=hashlib.sha1(data).hexdigest(), size=len(data)
+        datasets.TEXT8, digest=hashlib.sha256(data).hexdigest(), size=len(data)
     )
     monkeypatch.setattr(datasets, "TEXT8", remote)
     cache = tmp_path / "cache"
@@ -353,8 +353,10 @@ def test_text8_through_the_download_path(tmp_path, monkeypatch):
 
 def test_text8_pin():
     assert datasets.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
-    assert datasets.TEXT8.algorithm == "sha1"
-    assert datasets.TEXT8.digest == "6c70299b93b7e1f927b42cd8f6ac1a31547c7a2e"
+    assert datasets.TEXT8.algorithm == "sha256"
+    assert datasets.TEXT8.digest == (
+        "a6640522afe85d1963ad56c05b0ede0a0c000dddc9671758a6cc09b7a38e5232"
+    )
     assert datasets.TEXT8.size == 31_344_016
 
 
