@@ -21,6 +21,7 @@ directory resumes exactly where it stopped.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -221,6 +222,29 @@ class _Progress:
             self.bar.close()
 
 
+def _compile_stream(vocab_size: int, num_tokens: int, window: int, block: int):
+    """Ahead-of-time compiles the epoch's stream builder for these shapes."""
+
+    def ints(n):
+        return jax.ShapeDtypeStruct((n,), jnp.int32)
+
+    key = jax.eval_shape(lambda: jax.random.key(0))
+    keep = jax.ShapeDtypeStruct((vocab_size,), jnp.float32)
+    args = (key, ints(num_tokens), ints(num_tokens), keep, ints(window))
+    return _epoch_stream.lower(*args, ints(block + window)).compile()
+
+
+def _compile_train(trainer, vocab_size: int, dim: int, stream_length: int):
+    """Ahead-of-time compiles ``trainer.train`` for these shapes."""
+    table = jax.ShapeDtypeStruct((vocab_size, dim), jnp.float32)
+    params = jaxns.word2vec.SkipGramParams(table, table)
+    stream = jax.ShapeDtypeStruct((stream_length,), jnp.int32)
+    key = jax.eval_shape(lambda: jax.random.key(0))
+    opt_state = jax.eval_shape(trainer.init, params)
+    lowered = trainer.train.lower(params, opt_state, stream, stream, 0, key, 0.0, 1.0)
+    return lowered.compile()
+
+
 def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     """Trains and returns ``(vocab, params, stats)``.
 
@@ -230,13 +254,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     t_start = time.perf_counter()
     sentences = jaxns.datasets.load_corpus(args.corpus)
     vocab = jaxns.text.Vocabulary.build(sentences, min_count=args.min_count)
-    corpus = vocab.encode(sentences)
-    del sentences
-    raw = corpus.num_raw_words
-    print(
-        f"corpus {args.corpus}: {raw:,} words, {len(corpus.ids):,} in a vocabulary "
-        f"of {len(vocab):,}"
-    )
+    raw = sum(map(len, sentences))
+    num_tokens = int(vocab.counts.sum())  # the length of the encoded corpus
 
     sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
     keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
@@ -263,6 +282,24 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             else None
         ),
     )
+    block = trainer.block_size
+    # Every shape is known now: compile the training step in the background
+    # while the corpus is encoded and the tables initialised.
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    stream_length = num_tokens + 2 * args.window + block
+    compiling_train = pool.submit(
+        _compile_train, trainer, len(vocab), args.dim, stream_length
+    )
+    compiling_stream = pool.submit(
+        _compile_stream, len(vocab), num_tokens, args.window, block
+    )
+    pool.shutdown(wait=False)
+    corpus = vocab.encode(sentences)
+    del sentences
+    print(
+        f"corpus {args.corpus}: {raw:,} words, {num_tokens:,} in a vocabulary "
+        f"of {len(vocab):,}"
+    )
     init_key, key = jax.random.split(jax.random.key(args.seed))
     params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
     opt_state = trainer.init(params)
@@ -275,10 +312,10 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
 
     ids = jnp.asarray(corpus.ids)
     sentence_ids = jnp.asarray(corpus.sentence_ids)
-    block = trainer.block_size
     pad_front = jnp.full((args.window,), -1, jnp.int32)
     pad_back = jnp.full((block + args.window,), -1, jnp.int32)
 
+    epoch_stream, train_step = compiling_stream.result(), compiling_train.result()
     progress = _Progress(args.epochs * raw, enabled=not args.no_progress)
     progress.bar and progress.bar.update(epoch0 * raw)
     t_train = time.perf_counter()
@@ -292,7 +329,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     first_call_seconds = 0.0
     for epoch in range(epoch0, args.epochs):
         epoch_key = jax.random.fold_in(key, epoch)
-        stream, stream_sent, num_kept = _epoch_stream(
+        stream, stream_sent, num_kept = epoch_stream(
             jax.random.fold_in(epoch_key, 0),
             ids,
             sentence_ids,
@@ -306,7 +343,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         for call in range(start_call, num_calls):
             p0 = epoch * raw + raw * call / num_calls
             p1 = epoch * raw + raw * (call + 1) / num_calls
-            params, opt_state, loss, pairs = trainer.train(
+            params, opt_state, loss, pairs = train_step(
                 params,
                 opt_state,
                 stream,
