@@ -132,6 +132,7 @@ def chunk_gradients(
     *,
     window: int,
     num_negatives: int,
+    skip_hits: bool = True,
 ) -> ChunkGradients:
     """Exact row gradients of the SGNS loss of a block of chunked centres.
 
@@ -148,7 +149,9 @@ def chunk_gradients(
            + \\frac{K}{K_c} \\sum_{n \\in N_{g(c)}}
              \\mathrm{softplus}(u_x \\cdot v_n)\\Big]
 
-    with ``u`` the input and ``v`` the output table. With
+    with ``u`` the input and ``v`` the output table. With ``skip_hits`` (the
+    default, as word2vec.c and gensim) a negative equal to the pair's centre
+    word is left out of that pair's sum. With
     ``negatives_per_chunk = num_negatives`` and ``chunk_size = 1`` this is
     word2vec's loss with one draw of negatives per centre word.
 
@@ -162,6 +165,8 @@ def chunk_gradients(
         centre, in ``[0, window)``.
       window: maximum window ``W`` (static).
       num_negatives: ``K``, negatives per pair in expectation (static).
+      skip_hits: leave out (pair, negative) terms whose negative is the
+        pair's centre word, as word2vec.c and gensim skip such draws.
 
     Returns:
       :class:`ChunkGradients`: the summed loss, the number of live pairs, and
@@ -250,10 +255,11 @@ def chunk_gradients(
         & (ctx_sent[:, :, None] == ctr_sent[:, None, :])
     )
     live_f = live.astype(compute)
-    # Each live pair contributes K/Kc times each shared negative's term.
-    neg_weight = jnp.sum(live_f, axis=-1) * (num_negatives / neg_per_chunk)
-
     negatives = negatives.astype(jnp.int32)
+    # Each live pair contributes K/Kc times each shared negative's term.
+    alpha = num_negatives / neg_per_chunk
+    neg_weight = jnp.sum(live_f, axis=-1, keepdims=True) * alpha  # [G, R, 1]
+
     # Gather each position's row once; chunk windows overlap by 2W rows.
     x = u[safe].astype(compute)[win]  # [G, R, d]
     out_ids = jnp.concatenate([ctr_tok, negatives], axis=1)  # [G, C + Kc]
@@ -264,17 +270,28 @@ def chunk_gradients(
     sign = jnp.concatenate(
         [-jnp.ones((chunk,), compute), jnp.ones((neg_per_chunk,), compute)]
     )[None, None, :]
-    weight = jnp.concatenate(
-        [
-            live_f,
-            jnp.broadcast_to(neg_weight[..., None], (*neg_weight.shape, neg_per_chunk)),
-        ],
-        axis=-1,
-    )
-    sig, soft = _sigmoid_softplus(scores * sign)
-    loss = jnp.sum(weight * soft)
+    neg_w = jnp.broadcast_to(neg_weight, (*live_f.shape[:2], neg_per_chunk))
+    if skip_hits:
+        # A negative equal to centre c scores exactly like c's positive column
+        # (same output row), so leaving it out of c's pairs is a correction on
+        # that column: -alpha * hits_c * softplus(s), and softplus(s) equals
+        # softplus(-s) + s. With z = -s there: weight live - a and a term a*z.
+        hits = jnp.sum(ctr_tok[:, :, None] == negatives[:, None, :], axis=-1)
+        a = live_f * (alpha * hits.astype(compute))[:, None, :]  # [G, R, C]
+        weight = jnp.concatenate([live_f - a, neg_w], axis=-1)
+        linear = jnp.concatenate([a, jnp.zeros_like(neg_w)], axis=-1)
+    else:
+        weight = jnp.concatenate([live_f, neg_w], axis=-1)
+        linear = None
+    z = scores * sign
+    sig, soft = _sigmoid_softplus(z)
     # d softplus(z)/dz = sigmoid(z), and z = sign * s.
-    dscores = sign * sig * weight
+    if linear is None:
+        loss = jnp.sum(weight * soft)
+        dscores = sign * sig * weight
+    else:
+        loss = jnp.sum(weight * soft + linear * z)
+        dscores = sign * (sig * weight + linear)
     dx = jnp.einsum("gro,god->grd", dscores, y)
     dy = jnp.einsum("gro,grd->god", dscores, x)
 
@@ -364,6 +381,7 @@ def make_trainer(
     chunk_size: int = 16,
     negatives_per_chunk: int = 8,
     steps_per_call: int = 128,
+    skip_hits: bool = True,
     compiler_options: dict[str, Any] | None = None,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.
@@ -397,6 +415,9 @@ def make_trainer(
       negatives_per_chunk: noise draws per chunk, each weighted
         ``num_negatives / negatives_per_chunk``.
       steps_per_call: updates fused into one ``train`` call.
+      skip_hits: leave out a negative for the pairs whose centre it equals,
+        as word2vec.c and gensim do (see :func:`chunk_gradients`); about 10%
+        of the step's time on CPU.
       compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
         ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
         about 20% faster and runs as fast).
@@ -484,6 +505,7 @@ def make_trainer(
                 reduction,
                 window=window,
                 num_negatives=num_negatives,
+                skip_hits=skip_hits,
             )
             tables, opt_state = opt.update(
                 {"input": g.input_ids, "output": g.output_ids},

@@ -22,7 +22,9 @@ def _random_block(rng, num_chunks, chunk, window, vocab, kc):
     return tokens, sentence_ids, negatives, reduction
 
 
-def _reference_loss(u, v, tokens, sentence_ids, negatives, reduction, window, k):
+def _reference_loss(
+    u, v, tokens, sentence_ids, negatives, reduction, window, k, skip_hits=True
+):
     """Brute-force pair enumeration of the chunked SGNS loss (dense tables)."""
     num_chunks, chunk = reduction.shape
     kc = negatives.shape[1]
@@ -41,26 +43,33 @@ def _reference_loss(u, v, tokens, sentence_ids, negatives, reduction, window, k)
                 x = u[tokens[q]]
                 loss = loss + jax.nn.softplus(-(x @ v[tokens[p]]))
                 for n in negatives[g]:
+                    if skip_hits and n == tokens[p]:
+                        continue  # word2vec.c and gensim skip such draws
                     loss = loss + (k / kc) * jax.nn.softplus(x @ v[n])
                 pairs += 1
     return loss, pairs
 
 
-@pytest.mark.parametrize("chunk,kc", [(1, 5), (4, 3), (8, 8)])
-def test_chunk_gradients_equal_autodiff_of_pair_loss(chunk, kc):
+@pytest.mark.parametrize(
+    "chunk,kc,skip_hits", [(1, 5, True), (4, 3, True), (8, 8, True), (8, 8, False)]
+)
+def test_chunk_gradients_equal_autodiff_of_pair_loss(chunk, kc, skip_hits):
     rng = np.random.default_rng(chunk)
     window, vocab, dim, k = 3, 12, 4, 5
     tokens, sent, negs, red = _random_block(rng, 2, chunk, window, vocab, kc)
+    negs[:, 0] = tokens[window : window + 2 * chunk : chunk]  # plant some hits
     with jax.enable_x64(True):
         u = jnp.asarray(rng.normal(size=(vocab, dim)))
         v = jnp.asarray(rng.normal(size=(vocab, dim)))
         params = word2vec.SkipGramParams(u, v)
         g = word2vec.chunk_gradients(
-            params, tokens, sent, negs, red, window=window, num_negatives=k
-        )
+            params, tokens, sent, negs, red, window=window, num_negatives=k,
+            skip_hits=skip_hits,
+        )  # fmt: skip
 
         def ref(u, v):
-            return _reference_loss(u, v, tokens, sent, negs, red, window, k)[0]
+            args = (tokens, sent, negs, red, window, k, skip_hits)
+            return _reference_loss(u, v, *args)[0]
 
         ref_loss, (du, dv) = jax.value_and_grad(ref, argnums=(0, 1))(u, v)
         _, ref_pairs = _reference_loss(u, v, tokens, sent, negs, red, window, k)
@@ -79,6 +88,7 @@ def test_chunk_of_one_equals_sgns_loss_over_skipgram_pairs():
     rng = np.random.default_rng(0)
     window, vocab, dim, k, n = 2, 10, 3, 4, 20
     tokens, sent, negs, red = _random_block(rng, n, 1, window, vocab, k)
+    negs[::3, 0] = tokens[window : window + n : 3]  # plant some hits
     u = jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32)
     v = jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32)
     g = word2vec.chunk_gradients(
@@ -94,7 +104,8 @@ def test_chunk_of_one_equals_sgns_loss_over_skipgram_pairs():
                 continue
             pos = u[tokens[q]] @ v[tokens[p]]
             neg = v[negs[c]] @ u[tokens[q]]
-            total += float(jaxns.losses.sgns(pos[None], neg[None])[0])
+            keep = jnp.asarray(negs[c] != tokens[p])  # gensim skips such draws
+            total += float(jaxns.losses.sgns(pos[None], neg[None], where=keep[None])[0])
     np.testing.assert_allclose(float(g.loss), total, rtol=1e-5)
 
 
