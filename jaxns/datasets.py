@@ -323,6 +323,11 @@ def _read_corpus(
     try:
         with _open_text(path, caller) as handle:
             for tokens, line_ends in _iter_lines_tokens(handle, lowercase=lowercase):
+                if line_ends and not current and 0 < len(tokens) < max_sentence_length:
+                    # The common case, a whole short line: no buffering.
+                    sentences.append(list(map(sys.intern, tokens)))
+                    num_tokens += len(tokens)
+                    continue
                 if tokens:
                     current.extend(map(sys.intern, tokens))
                     num_tokens += len(tokens)
