@@ -410,7 +410,10 @@ def make_trainer(
         of one batch are computed from the same parameters, so a frequent
         word's rows receive many summed (stale) updates at once; with SGD at
         word2vec's learning rate, 128-512 keeps gensim's quality on real
-        corpora, while 1024 already loses some and 2048 can diverge.
+        corpora, while 1024 already loses some and 2048 can diverge. On a
+        GPU or TPU one such update is far too little work to fill the device:
+        raise ``batch_size`` (and lower ``learning_rate``) with care, or
+        ``steps_per_call`` to cut dispatch overhead.
       chunk_size: consecutive centres sharing one set of negatives.
       negatives_per_chunk: noise draws per chunk, each weighted
         ``num_negatives / negatives_per_chunk``.
