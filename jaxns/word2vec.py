@@ -465,6 +465,11 @@ def make_trainer(
         negatives_per_chunk=negatives_per_chunk,
         steps_per_call=steps_per_call,
     )
+    if not callable(getattr(sampler, "sample", None)):
+        raise TypeError(
+            f"{fn}: sampler must have a sample(key, shape) method (e.g. "
+            f"jaxns.samplers.unigram(counts)), got {type(sampler).__name__}"
+        )
     if batch_size % chunk_size:
         raise ValueError(
             f"{fn}: batch_size {batch_size} must be a multiple of chunk_size "

@@ -137,6 +137,8 @@ def test_chunk_gradients_validate_shapes():
             p, toks, toks, jnp.zeros((1, 2), jnp.int32), jnp.zeros((1, 4), jnp.int32),
             window=0, num_negatives=2,
         )  # fmt: skip
+    with pytest.raises(TypeError, match="sampler must have a sample"):
+        word2vec.make_trainer(jnp.ones(5), learning_rate=optax.constant_schedule(0.1))
     with pytest.raises(ValueError, match="multiple of chunk_size"):
         word2vec.make_trainer(
             jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
