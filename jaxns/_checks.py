@@ -1,0 +1,437 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Static argument checks shared by every jaxns module (private).
+
+One helper per kind of check, always called as ``(fn, arg, value, ...)``:
+
+* ``fn`` is the public name the user called (``"losses.sgns"``,
+  ``"unigram.sample"``), ``arg`` the argument's name as the user wrote it.
+* A wrong **type** raises :class:`TypeError`; a wrong **value or shape** raises
+  :class:`ValueError`. The same fault gets the same exception everywhere.
+* Messages read ``"{fn}: {arg} must be <expected>, got <given>."`` and, where
+  a fix is obvious, end with how to fix it.
+
+Everything here runs at trace time on static information (Python values,
+shapes, dtypes) or on concrete host arrays (tables built once, outside
+``jit``). Nothing here inspects a traced value.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+__all__: list[str] = []
+
+_NUMBER = (int, float, np.integer, np.floating)
+
+
+def _describe(value: Any) -> str:
+    """A short rendering of what the user passed: type and value or shape."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{type(value).__name__} of shape {tuple(shape)} and dtype {dtype}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+# ---------------------------------------------------------------------------
+# Keys
+# ---------------------------------------------------------------------------
+
+
+def key(fn: str, value: Any, arg: str = "key") -> jax.Array:
+    """One typed PRNG key (``jax.random.key``), never a batch, never uint32 data."""
+    if not isinstance(value, jax.Array) or not jnp.issubdtype(
+        value.dtype, jax.dtypes.prng_key
+    ):
+        raise TypeError(
+            f"{fn}: {arg} must be a typed key from jax.random.key, got "
+            f"{_describe(value)}. Convert a legacy uint32 key with "
+            "jax.random.wrap_key_data(key)."
+        )
+    if value.shape != ():
+        raise ValueError(
+            f"{fn}: {arg} must be a single key, got a key array of shape "
+            f"{value.shape}. Use jax.vmap for batching."
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Python (static) values
+# ---------------------------------------------------------------------------
+
+
+def size(
+    fn: str,
+    arg: str,
+    value: Any,
+    *,
+    minimum: int = 0,
+    maximum: int | None = None,
+) -> int:
+    """A Python int in ``[minimum, maximum]`` (static under ``jit``); bools refused."""
+    try:
+        if isinstance(value, bool | np.bool_):
+            raise TypeError
+        out = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: {arg} must be a Python int (static under jit), got "
+            f"{_describe(value)}."
+        ) from None
+    if out < minimum:
+        raise ValueError(f"{fn}: {arg} must be >= {minimum}, got {out}.")
+    if maximum is not None and out > maximum:
+        raise ValueError(f"{fn}: {arg} must be <= {maximum}, got {out}.")
+    return out
+
+
+def optional_size(
+    fn: str, arg: str, value: Any, *, minimum: int = 0, maximum: int | None = None
+) -> int | None:
+    """``None`` or a :func:`size`."""
+    if value is None:
+        return None
+    return size(fn, arg, value, minimum=minimum, maximum=maximum)
+
+
+def shape(fn: str, arg: str, value: Any) -> tuple[int, ...]:
+    """A tuple of non-negative Python ints (static under ``jit``)."""
+    if not isinstance(value, tuple):
+        raise TypeError(
+            f"{fn}: {arg} must be a tuple of non-negative ints, got "
+            f"{_describe(value)}. Write ({value!r},) for one dimension."
+            if isinstance(value, int)
+            else f"{fn}: {arg} must be a tuple of non-negative ints, got "
+            f"{_describe(value)}."
+        )
+    for d in value:
+        if isinstance(d, bool | np.bool_):
+            raise TypeError(
+                f"{fn}: {arg} must be a tuple of non-negative ints, got {value!r}."
+            )
+        try:
+            operator.index(d)
+        except TypeError:
+            raise TypeError(
+                f"{fn}: {arg} must be a tuple of non-negative ints (static under "
+                f"jit), got {value!r}."
+            ) from None
+    out = tuple(operator.index(d) for d in value)
+    if any(d < 0 for d in out):
+        raise ValueError(
+            f"{fn}: {arg} must be a tuple of non-negative ints, got {value!r}."
+        )
+    return out
+
+
+def flag(fn: str, arg: str, value: Any) -> bool:
+    """A Python bool (not a truthy number or array)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{fn}: {arg} must be a bool, got {_describe(value)}.")
+    return bool(value)
+
+
+def choice(fn: str, arg: str, value: Any, allowed: Sequence[str]) -> str:
+    """One of a fixed set of mode strings."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{fn}: {arg} must be one of {tuple(allowed)}, got {value!r}.")
+    return value
+
+
+def is_static_number(value: Any) -> bool:
+    """True for a Python or NumPy real number (not a bool, not an array)."""
+    return isinstance(value, _NUMBER) and not isinstance(value, bool | np.bool_)
+
+
+def number(
+    fn: str,
+    arg: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    nonnegative: bool = False,
+    maximum: float | None = None,
+    allow_array: bool = False,
+) -> Any:
+    """A finite real hyperparameter, checked when it is a static number.
+
+    With ``allow_array=True`` a scalar float array (a learned temperature, a
+    traced value) is accepted unchecked, since its value cannot be read under
+    ``jit``; its shape and dtype are still checked.
+    """
+    if is_static_number(value):
+        v = float(value)
+        if positive:
+            ok, expected = v > 0, "finite and > 0"
+        elif nonnegative:
+            ok, expected = v >= 0, "finite and >= 0"
+        else:
+            ok, expected = True, "finite"
+        if maximum is not None:
+            ok, expected = ok and v <= maximum, f"{expected} and <= {maximum}"
+        if not (ok and math.isfinite(v)):
+            raise ValueError(f"{fn}: {arg} must be {expected}, got {value}.")
+        return value
+    if allow_array and isinstance(value, jax.Array | np.ndarray):
+        x = jnp.asarray(value)
+        if x.shape != ():
+            raise ValueError(f"{fn}: {arg} must be a scalar, got shape {x.shape}.")
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(
+                f"{fn}: {arg} must be a float scalar, got dtype {x.dtype}. "
+                f"Cast it with {arg}.astype(jnp.float32)."
+            )
+        return value
+    kind = "a real number or a float scalar array" if allow_array else "a real number"
+    raise TypeError(f"{fn}: {arg} must be {kind}, got {_describe(value)}.")
+
+
+def dtype(fn: str, arg: str, value: Any, *, allow_none: bool = False) -> Any:
+    """A floating dtype (or ``None`` where ``allow_none``)."""
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{fn}: {arg} must be a floating dtype, got None.")
+    try:
+        d = jnp.dtype(value)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: {arg} must be a floating dtype, got {value!r}."
+        ) from None
+    if not jnp.issubdtype(d, jnp.floating):
+        raise TypeError(f"{fn}: {arg} must be a floating dtype, got {d}.")
+    return d
+
+
+# ---------------------------------------------------------------------------
+# Arrays
+# ---------------------------------------------------------------------------
+
+
+def _as_array(fn: str, arg: str, value: Any) -> jax.Array:
+    try:
+        return jnp.asarray(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{fn}: {arg} must be an array, got {_describe(value)}."
+        ) from None
+
+
+def _shape_text(expected: Sequence[int | str | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in expected) + "]"
+
+
+def check_shape(
+    fn: str, arg: str, x: jax.Array, expected: Sequence[int | str | None]
+) -> None:
+    """``x.shape`` matches ``expected``; ``str`` or ``None`` entries match any size."""
+    ok = x.ndim == len(expected) and all(
+        want is None or isinstance(want, str) or got == want
+        for got, want in zip(x.shape, expected, strict=False)
+    )
+    if not ok:
+        raise ValueError(
+            f"{fn}: {arg} must have shape {_shape_text(expected)}, got "
+            f"{tuple(x.shape)}."
+        )
+
+
+def int_array(
+    fn: str,
+    arg: str,
+    value: ArrayLike,
+    shape: Sequence[int | str | None] | None = None,
+    *,
+    ndim: int | Collection[int] | None = None,
+) -> jax.Array:
+    """An integer array (ids); optionally of a given shape or rank."""
+    x = _as_array(fn, arg, value)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: {arg} must be an integer array (ids), got dtype {x.dtype}. "
+            f"Cast it with {arg}.astype(jnp.int32)."
+        )
+    _rank(fn, arg, x, ndim)
+    if shape is not None:
+        check_shape(fn, arg, x, shape)
+    return x
+
+
+def float_array(
+    fn: str,
+    arg: str,
+    value: ArrayLike,
+    shape: Sequence[int | str | None] | None = None,
+    *,
+    ndim: int | Collection[int] | None = None,
+) -> jax.Array:
+    """A floating-point array (logits, embeddings); optionally of a given shape."""
+    x = _as_array(fn, arg, value)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: {arg} must be a floating-point array, got dtype {x.dtype}. "
+            f"Cast it with {arg}.astype(jnp.float32)."
+        )
+    _rank(fn, arg, x, ndim)
+    if shape is not None:
+        check_shape(fn, arg, x, shape)
+    return x
+
+
+def _rank(fn: str, arg: str, x: jax.Array, ndim: int | Collection[int] | None):
+    if ndim is None:
+        return
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{fn}: {arg} must be {want}, got shape {tuple(x.shape)}.")
+
+
+def mask(
+    fn: str,
+    arg: str,
+    value: ArrayLike | None,
+    shape: Sequence[int],
+    *,
+    of: str = "the negatives",
+) -> jax.Array | None:
+    """``None`` or a boolean mask (True keeps) of exactly ``shape``."""
+    if value is None:
+        return None
+    x = _as_array(fn, arg, value)
+    if x.dtype != jnp.bool_:
+        raise TypeError(
+            f"{fn}: {arg} must be a boolean mask (True keeps an entry), got dtype "
+            f"{x.dtype}. Use {arg}.astype(bool)."
+        )
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(
+            f"{fn}: {arg} shape {tuple(x.shape)} must equal the shape of {of} "
+            f"{tuple(shape)}."
+        )
+    return x
+
+
+def same_shape(fn: str, a_arg: str, a: jax.Array, b_arg: str, b: jax.Array) -> None:
+    """Two arrays of equal shape (no silent broadcasting)."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(
+            f"{fn}: {a_arg} and {b_arg} must have the same shape, got {a_arg} "
+            f"{tuple(a.shape)} and {b_arg} {tuple(b.shape)}."
+        )
+
+
+def result_dtype(*dtypes: Any) -> np.dtype:
+    """The common float dtype without implicit promotion.
+
+    Equal dtypes stay; mixed ones give the widest, where bfloat16 with float16
+    (neither contains the other) gives float32.
+    """
+    ds = {jnp.dtype(d) for d in dtypes}
+    if len(ds) == 1:
+        (d,) = ds
+        return d
+    widest = max(d.itemsize for d in ds)
+    return jnp.dtype(jnp.float64 if widest == 8 else jnp.float32)
+
+
+def compute_dtype(dtype: Any) -> np.dtype:
+    """float32 for half types, float64 stays: the precision jaxns computes in."""
+    return jnp.dtype(jnp.float64 if jnp.dtype(dtype).itemsize == 8 else jnp.float32)
+
+
+def floats(
+    fn: str, **arrays: ArrayLike | None
+) -> tuple[tuple[jax.Array | None, ...], np.dtype]:
+    """Float arrays cast to one compute dtype, and the dtype to return.
+
+    ``None`` entries pass through. The output dtype is :func:`result_dtype` of
+    the inputs; compute is float32, or float64 when that is the output dtype.
+    """
+    checked = {
+        name: None if x is None else float_array(fn, name, x)
+        for name, x in arrays.items()
+    }
+    present = [x.dtype for x in checked.values() if x is not None]
+    out_dtype = result_dtype(*present) if present else jnp.dtype(jnp.float32)
+    work = compute_dtype(out_dtype)
+    cast = tuple(None if x is None else x.astype(work) for x in checked.values())
+    return cast, out_dtype
+
+
+def weights(
+    fn: str, arg: str, value: ArrayLike | None, shape: Sequence[int]
+) -> jax.Array | None:
+    """``None`` or float per-example weights of exactly ``shape``."""
+    if value is None:
+        return None
+    x = float_array(fn, arg, value)
+    if tuple(x.shape) != tuple(shape):
+        raise ValueError(
+            f"{fn}: {arg} shape {tuple(x.shape)} must equal the per-example "
+            f"output shape {tuple(shape)}."
+        )
+    return x
+
+
+# ---------------------------------------------------------------------------
+# Concrete host data (tables built once, outside jit)
+# ---------------------------------------------------------------------------
+
+
+def concrete(fn: str, arg: str, value: Any, *, why: str = "") -> np.ndarray:
+    """A concrete (non-traced) array, read on the host."""
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{fn}: {arg} must be concrete, got a traced value"
+            + (f" ({why})" if why else "")
+            + ". Build it outside jit and pass the result in as an argument."
+        )
+    return np.asarray(value)
+
+
+def nonnegative_weights(
+    fn: str, arg: str, value: Any, *, max_size: int | None = None
+) -> np.ndarray:
+    """Concrete 1-D, finite, non-negative weights with a positive sum (float64).
+
+    Empty weights are allowed (an empty vocabulary); callers that cannot accept
+    them check the size themselves.
+    """
+    w = concrete(fn, arg, value, why="the table is built once on the host")
+    if w.dtype == object or not (
+        np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_
+    ):
+        raise TypeError(f"{fn}: {arg} must be numeric, got dtype {w.dtype}.")
+    w = w.astype(np.float64)
+    if w.ndim != 1:
+        raise ValueError(f"{fn}: {arg} must be 1-D, got shape {w.shape}.")
+    if max_size is not None and w.size > max_size:
+        raise ValueError(f"{fn}: {arg} has {w.size} entries, at most {max_size}.")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{fn}: {arg} must be finite, got NaN or inf.")
+    if np.any(w < 0):
+        raise ValueError(f"{fn}: {arg} must be non-negative, got min {w.min()}.")
+    if w.size and not w.sum() > 0:
+        raise ValueError(f"{fn}: {arg} must have a positive sum, got all zeros.")
+    return w
+
+
+def too_many(fn: str, num: int, population: int, *, what: str = "ids") -> ValueError:
+    """NumPy's wording for a without-replacement draw larger than its population."""
+    return ValueError(
+        f"{fn}: Cannot take a larger sample than population when replace=False "
+        f"(got {num} samples, population of {population} {what})."
+    )
