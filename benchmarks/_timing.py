@@ -6,11 +6,23 @@ them mean the same thing by "ms": the median wall time of ``repeats`` calls
 after one untimed call (compilation and warm-up), each call blocked until its
 outputs are ready (``jax.block_until_ready`` on JAX outputs; other frameworks
 synchronise inside the callable they pass).
+
+Machine-readable records: when the environment variable ``JAXNS_BENCH_RECORD``
+names a file (``benchmarks/run.py`` sets it), every :func:`measure` call that
+has a ``label`` appends one JSON line to it: the benchmark's ``group`` (one
+question, e.g. ``"sgns step B=4096"``), the ``label`` of the contestant
+(``"jaxns"``, ``"naive JAX"``, ``"PyTorch"``), the timing, and ``work`` (a dict
+of counts done per call, e.g. ``{"pairs": 4096}``) and ``bytes``/``flops``
+moved per call where the script knows them. :func:`record` adds a measurement
+timed some other way (a whole-process wall time, a quality score).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,15 +69,79 @@ def _block(out: Any) -> Any:
     return jax.block_until_ready(out)
 
 
-def measure(fn: Callable[..., Any], *args: Any, repeats: int = 7, **kwargs) -> Timing:
-    """Times ``fn(*args, **kwargs)``: one untimed call, then ``repeats`` timed."""
+def measure(
+    fn: Callable[..., Any],
+    *args: Any,
+    repeats: int = 7,
+    label: str | None = None,
+    group: str | None = None,
+    work: dict[str, float] | None = None,
+    bytes_moved: float | None = None,
+    flops: float | None = None,
+    **kwargs: Any,
+) -> Timing:
+    """Times ``fn(*args, **kwargs)``: one untimed call, then ``repeats`` timed.
+
+    With ``label`` (and ``group``) the result is also recorded (see the module
+    docstring); ``work``, ``bytes_moved`` and ``flops`` describe one call.
+    """
     _block(fn(*args, **kwargs))
     times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         _block(fn(*args, **kwargs))
         times.append(time.perf_counter() - start)
-    return Timing(tuple(times))
+    timing = Timing(tuple(times))
+    if label is not None:
+        record(
+            group or "",
+            label,
+            timing=timing,
+            work=work,
+            bytes_moved=bytes_moved,
+            flops=flops,
+        )
+    return timing
+
+
+def record(
+    group: str,
+    label: str,
+    *,
+    timing: Timing | None = None,
+    seconds: float | None = None,
+    work: dict[str, float] | None = None,
+    bytes_moved: float | None = None,
+    flops: float | None = None,
+    **values: Any,
+) -> None:
+    """Appends one measurement to ``$JAXNS_BENCH_RECORD`` (no-op when unset).
+
+    ``timing`` (from :func:`measure`) or ``seconds`` (timed otherwise) give the
+    time of one call; ``values`` carries anything else worth plotting (scores,
+    peak memory in bytes, sizes).
+    """
+    path = os.environ.get("JAXNS_BENCH_RECORD")
+    if not path:
+        return
+    entry: dict[str, Any] = {
+        "script": os.path.basename(sys.argv[0]),
+        "group": group,
+        "label": label,
+    }
+    if timing is not None:
+        entry.update(timing.as_dict())
+    elif seconds is not None:
+        entry["median_s"] = float(seconds)
+    if work:
+        entry["work"] = {k: float(v) for k, v in work.items()}
+    if bytes_moved is not None:
+        entry["bytes"] = float(bytes_moved)
+    if flops is not None:
+        entry["flops"] = float(flops)
+    entry.update(values)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, default=float) + "\n")
 
 
 def median_ms(fn: Callable[..., Any], *args: Any, repeats: int = 7, **kwargs) -> float:
