@@ -8,6 +8,7 @@ numerically stable losses, a word2vec pipeline and row-sparse Optax updates.
 
 from jaxns import datasets as datasets
 from jaxns import evaluation as evaluation
+from jaxns import kg as kg
 from jaxns import losses as losses
 from jaxns import optim as optim
 from jaxns import samplers as samplers

@@ -18,6 +18,7 @@ MODULES = [
     "jaxns.wordvectors",
     "jaxns.word2vec",
     "jaxns.nn",
+    "jaxns.kg",
 ]
 SECTIONS = ("Args:", "Returns:", "Examples:", "References:")
 

@@ -1,0 +1,810 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Knowledge-graph link prediction: triple datasets, known-triple filters, ranks.
+
+The application layer for knowledge graphs, with PyKEEN's conventions so that
+results can be compared id for id and metric for metric:
+
+* :func:`load_triples` reads ``train``/``valid``/``test`` label files (or the
+  ConvE splits ``"nations"``, ``"umls"``, ``"kinships"``) into a
+  :class:`TripleDataset` with ids assigned as PyKEEN assigns them (labels
+  sorted; each split de-duplicated and sorted, as PyKEEN's ``np.unique``).
+* :class:`KnownTriples` is a pytree built once on the host from true triples:
+  exact membership of any batch of triples inside ``jit`` (filtered negatives
+  for training) and the dense filter mask of a batch of link-prediction
+  queries (filtered ranks for evaluation).
+* :func:`ranks` and :func:`rank_metrics` are PyKEEN's
+  ``RankBasedEvaluator(filtered=True)`` definitions (optimistic, pessimistic
+  and realistic ranks; MRR, Hits@k and mean rank by the realistic rank), and
+  :func:`evaluate` runs the whole protocol (both sides, filtered) on a split.
+
+Scores follow :mod:`jaxns.scoring`: higher means more plausible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import math
+import os
+import pathlib
+import types
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxns import _checks, datasets
+
+__all__ = [
+    "KG_DATASETS",
+    "KnownTriples",
+    "Ranks",
+    "TripleDataset",
+    "evaluate",
+    "known_triples",
+    "load_triples",
+    "rank_metrics",
+    "ranks",
+]
+
+#: The named datasets :func:`load_triples` resolves: the ConvE splits
+#: (Dettmers et al. 2018) as PyKEEN ships them.
+KG_DATASETS = ("nations", "umls", "kinships")
+_SPLITS = ("train", "valid", "test")
+
+# SHA-256 of each split file. The files are byte-identical in PyKEEN's
+# repository and wheel (pykeen/datasets/<name>/<split>.txt) and in the ConvE
+# archives; the download takes them from PyKEEN's repository at a fixed tag.
+_SHA256 = {
+    "nations": {
+        "train": "0830fa9da8e5bba2ccdaa45b7bdc9130451ba66b09ff2708f35fccaf82473e57",
+        "valid": "2b337a62e51a2f45c283eac98a70d21b7e0e102136be1539b2a52c652a7b0530",
+        "test": "3971085165b47b6aeaec68058c6d8d98b3005e929db81268410b95ae4db770ab",
+    },
+    "umls": {
+        "train": "873ef4925516b83e7f6f8cc02b4be51d848828710a7f65a956f0ac4a9e452f35",
+        "valid": "025c98f8a4891e2a6582ec5b40ee0d904031edad9c52554522f4b7904820c98e",
+        "test": "a7eb529a3d2810fcc96341ccc97c625a5e202f8389673aa6bd317eeebbb79014",
+    },
+    "kinships": {
+        "train": "738612111a6acf0e39662bde24c7e72a4d1edf20931beea077da367dda689731",
+        "valid": "c56f8630a583178b1e569f11a64aa535ae1ce0b0912d8b1e24716be2b37f04da",
+        "test": "05e5733265761d55be9c05bfaff5a8d0808df46f9c1e9d66cc3f2fe114e43d88",
+    },
+}
+_URL = (
+    "https://raw.githubusercontent.com/pykeen/pykeen/v1.11.1/src/pykeen/datasets/"
+    "{name}/{split}.txt"
+)
+#: Environment variable naming a directory with ``<name>/<split>.txt`` files
+#: (for example the ``pykeen/datasets`` folder of another environment).
+KG_DATA_ENV = "JAXNS_KG_DATA"
+
+
+# --------------------------------------------------------------------------
+# datasets
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TripleDataset:
+    """Train, validation and test triples with their label-to-id maps.
+
+    Immutable: the maps are read-only views and the arrays are read-only.
+
+    Attributes:
+      name: the dataset name or the directory it was read from.
+      entity_to_id: entity label -> id, ids ``0 .. num_entities - 1`` in
+        sorted label order (PyKEEN's ``create_entity_mapping``).
+      relation_to_id: relation label -> id, sorted likewise.
+      train: ``int32[num_train, 3]`` (head, relation, tail), unique and sorted.
+      valid: ``int32[num_valid, 3]``.
+      test: ``int32[num_test, 3]``.
+    """
+
+    name: str
+    entity_to_id: Mapping[str, int]
+    relation_to_id: Mapping[str, int]
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+    @property
+    def num_entities(self) -> int:
+        """The number of entities (those of the training split)."""
+        return len(self.entity_to_id)
+
+    @property
+    def num_relations(self) -> int:
+        """The number of relations (those of the training split)."""
+        return len(self.relation_to_id)
+
+    def __repr__(self) -> str:
+        return (
+            f"TripleDataset({self.name!r}, entities={self.num_entities}, "
+            f"relations={self.num_relations}, train={len(self.train)}, "
+            f"valid={len(self.valid)}, test={len(self.test)})"
+        )
+
+
+def _read_labels(path: pathlib.Path) -> list[tuple[str, str, str, int]]:
+    """Tab-separated ``head, relation, tail`` lines with their line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load_triples: {path} does not exist") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"load_triples: {path} is not UTF-8 text ({err})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue  # blank lines are skipped, as pandas.read_csv does
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise ValueError(
+                f"load_triples: {path} line {number}: expected 3 tab-separated "
+                f"columns (head, relation, tail), got {len(fields)}: {line[:80]!r}"
+            )
+        rows.append((fields[0], fields[1], fields[2], number))
+    if not rows:
+        raise ValueError(f"load_triples: {path} holds no triples")
+    return rows
+
+
+def _map_split(rows, entity_to_id, relation_to_id, path) -> np.ndarray:
+    out = np.empty((len(rows), 3), np.int64)
+    for i, (h, r, t, number) in enumerate(rows):
+        checks = (
+            (h, entity_to_id, "entity"),
+            (t, entity_to_id, "entity"),
+            (r, relation_to_id, "relation"),
+        )
+        for label, table, what in checks:
+            if label not in table:
+                raise ValueError(
+                    f"load_triples: {path} line {number}: {what} {label!r} does not "
+                    "occur in the training split (PyKEEN drops such triples; fix "
+                    "the file or add the triple to train.txt)"
+                )
+        out[i] = entity_to_id[h], relation_to_id[r], entity_to_id[t]
+    return _frozen(np.unique(out, axis=0).astype(np.int32))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+def _from_directory(directory: pathlib.Path, name: str) -> TripleDataset:
+    paths = {s: directory / f"{s}.txt" for s in _SPLITS}
+    rows = {s: _read_labels(p) for s, p in paths.items()}
+    train = rows["train"]
+    # PyKEEN: sorted(set(heads) | set(tails)) and sorted relation labels.
+    entities = sorted({h for h, _, _, _ in train} | {t for _, _, t, _ in train})
+    relations = sorted({r for _, r, _, _ in train})
+    entity_to_id = {label: i for i, label in enumerate(entities)}
+    relation_to_id = {label: i for i, label in enumerate(relations)}
+    splits = {
+        s: _map_split(rows[s], entity_to_id, relation_to_id, paths[s]) for s in _SPLITS
+    }
+    return TripleDataset(
+        name=name,
+        entity_to_id=types.MappingProxyType(entity_to_id),
+        relation_to_id=types.MappingProxyType(relation_to_id),
+        **splits,
+    )
+
+
+def _pykeen_data_dir() -> pathlib.Path | None:
+    """``pykeen/datasets`` of an installed PyKEEN, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("pykeen")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return pathlib.Path(next(iter(spec.submodule_search_locations))) / "datasets"
+
+
+def _verified(directory: pathlib.Path, name: str) -> bool:
+    """Whether ``directory`` holds the three split files of ``name`` unchanged."""
+    for split, digest in _SHA256[name].items():
+        path = directory / f"{split}.txt"
+        if not path.is_file():
+            return False
+        if datasets._file_digest(path, "sha256") != digest:
+            warnings.warn(
+                f"load_triples: {path} differs from the {name} split it should "
+                "hold (SHA-256 mismatch); ignoring that copy",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return False
+    return True
+
+
+def _resolve(name: str) -> pathlib.Path:
+    cache = datasets.default_cache_dir() / "kg" / name
+    candidates = [cache]
+    if os.environ.get(KG_DATA_ENV):
+        candidates.append(pathlib.Path(os.environ[KG_DATA_ENV]).expanduser() / name)
+    pykeen = _pykeen_data_dir()
+    if pykeen is not None:
+        candidates.append(pykeen / name)
+    for directory in candidates:
+        if _verified(directory, name):
+            return directory
+    for split, digest in _SHA256[name].items():
+        remote = datasets.RemoteFile(
+            url=_URL.format(name=name, split=split),
+            filename=f"{split}.txt",
+            algorithm="sha256",
+            digest=digest,
+        )
+        datasets.download(remote, cache_dir=cache)
+    return cache
+
+
+def load_triples(source: str | os.PathLike[str]) -> TripleDataset:
+    """Loads a knowledge graph's train/valid/test triples with PyKEEN's ids.
+
+    ``source`` is a directory holding ``train.txt``, ``valid.txt`` and
+    ``test.txt`` (one triple a line, ``head<TAB>relation<TAB>tail``; blank
+    lines are skipped), or one of :data:`KG_DATASETS`. Entity ids number the
+    sorted labels of the training heads and tails, relation ids the sorted
+    training relations (PyKEEN's ``TriplesFactory.from_path``), and each split
+    is de-duplicated and sorted by id (PyKEEN's ``np.unique``), so results
+    compare with PyKEEN's id for id.
+
+    A name is resolved, in order, from ``<cache>/kg/<name>/``
+    (:func:`jaxns.datasets.default_cache_dir`, ``$JAXNS_CACHE``), from
+    ``$JAXNS_KG_DATA/<name>/``, from the data folder of an installed
+    ``pykeen`` package (found without importing it), or by a download from
+    PyKEEN's public repository into the cache. Every file is checked against
+    its pinned SHA-256; a copy that differs is ignored (local folders) or
+    deleted (the cache). The data's licence is unsettled, so jaxns does not
+    ship it.
+
+    Args:
+      source: a directory, or ``"nations"``, ``"umls"`` or ``"kinships"``.
+
+    Returns:
+      A :class:`TripleDataset`.
+
+    Raises:
+      FileNotFoundError: a split file is missing.
+      ValueError: a line without exactly three tab-separated columns, an
+        empty split, or a valid/test entity or relation that the training
+        split lacks (the message names the file and the line); a download
+        that fails verification.
+      OSError: a named dataset is found nowhere and cannot be downloaded.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> import jaxns
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (d / "train.txt").write_text("b\\tlikes\\ta\\na\\tlikes\\tc\\n")
+      >>> _ = (d / "valid.txt").write_text("c\\tlikes\\ta\\n")
+      >>> _ = (d / "test.txt").write_text("a\\tlikes\\tb\\n")
+      >>> data = jaxns.kg.load_triples(d)
+      >>> dict(data.entity_to_id), data.train.tolist()
+      ({'a': 0, 'b': 1, 'c': 2}, [[0, 0, 2], [1, 0, 0]])
+
+    References:
+      Dettmers et al, `Convolutional 2D Knowledge Graph Embeddings
+      <https://arxiv.org/abs/1707.01476>`_, 2018.
+      Ali et al, `PyKEEN 1.0: A Python Library for Training and Evaluating
+      Knowledge Graph Embeddings <https://jmlr.org/papers/v22/20-825.html>`_,
+      2021.
+    """
+    if isinstance(source, str) and source in KG_DATASETS:
+        return _from_directory(_resolve(source), source)
+    if not isinstance(source, str | os.PathLike):
+        raise TypeError(
+            f"load_triples: source must be a directory path or one of "
+            f"{KG_DATASETS}, got {type(source).__name__} {source!r}"
+        )
+    directory = pathlib.Path(source).expanduser()
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"load_triples: {str(source)!r} is neither one of {KG_DATASETS} nor a "
+            "directory holding train.txt, valid.txt and test.txt"
+        )
+    return _from_directory(directory, str(source))
+
+
+# --------------------------------------------------------------------------
+# known triples
+
+
+def _lexsorted(triples: np.ndarray, columns: tuple[int, int, int]) -> np.ndarray:
+    t = triples[:, columns]
+    order = np.lexsort((t[:, 2], t[:, 1], t[:, 0]))
+    return t[order]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class KnownTriples:
+    """A set of true triples for exact membership and filtering inside ``jit``.
+
+    Built once on the host by :func:`known_triples`; passes into jitted code as
+    an argument. Holds the unique triples twice, sorted by (head, relation,
+    tail) and by (tail, relation, head); lookups are branch-free binary
+    searches (``ceil(log2(n))`` gathers per query), so memory is ``O(n)`` and
+    no dense ``entities x relations x entities`` table is built.
+
+    Attributes:
+      by_head: ``int32[n, 3]`` rows ``(h, r, t)`` in lexicographic order.
+      by_tail: ``int32[n, 3]`` rows ``(t, r, h)`` in lexicographic order.
+      num_entities: static.
+      num_relations: static.
+      max_tails: the most tails any ``(h, r)`` has (static).
+      max_heads: the most heads any ``(r, t)`` has (static).
+    """
+
+    by_head: jax.Array
+    by_tail: jax.Array
+    num_entities: int = dataclasses.field(metadata=dict(static=True))
+    num_relations: int = dataclasses.field(metadata=dict(static=True))
+    max_tails: int = dataclasses.field(metadata=dict(static=True))
+    max_heads: int = dataclasses.field(metadata=dict(static=True))
+
+    def __repr__(self) -> str:
+        return (
+            f"KnownTriples(n={self.by_head.shape[0]}, entities={self.num_entities}, "
+            f"relations={self.num_relations})"
+        )
+
+    def contains(self, triples: ArrayLike) -> jax.Array:
+        """Whether each triple is in the set (exact).
+
+        Args:
+          triples: integer ``[..., 3]`` (head, relation, tail).
+
+        Returns:
+          ``bool[...]``.
+
+        Raises:
+          TypeError: for non-integer triples.
+          ValueError: unless the last axis has size 3.
+
+        Examples:
+          >>> import jaxns
+          >>> known = jaxns.kg.known_triples([[0, 0, 1], [2, 1, 0]], 3, 2)
+          >>> known.contains([[0, 0, 1], [0, 0, 2], [2, 1, 0]]).tolist()
+          [True, False, True]
+
+        References:
+          Bordes et al, `Translating Embeddings for Modeling Multi-relational
+          Data <https://papers.nips.cc/paper/5071>`_, 2013 (the filtered
+          setting).
+        """
+        fn = "KnownTriples.contains"
+        triples = _checks.int_array(fn, "triples", triples)
+        if triples.ndim < 1 or triples.shape[-1] != 3:
+            raise ValueError(
+                f"{fn}: triples must have shape [..., 3], got {triples.shape}."
+            )
+        with jax.named_scope("jaxns.kg.KnownTriples.contains"):
+            t = triples.astype(jnp.int32)
+            query = (t[..., 0], t[..., 1], t[..., 2])
+            n = self.by_head.shape[0]
+            if n == 0:
+                return jnp.zeros(t.shape[:-1], jnp.bool_)
+            idx = _lower_bound(self.by_head, query)
+            row = jnp.take(self.by_head, jnp.minimum(idx, max(n - 1, 0)), axis=0)
+            same = (row[..., 0] == query[0]) & (row[..., 1] == query[1])
+            return (idx < n) & same & (row[..., 2] == query[2])
+
+    def filter_mask(self, triples: ArrayLike, side: str) -> jax.Array:
+        """The known entities of each query: the set's answers to ``(h, r, ?)``.
+
+        For ``side="tail"`` row ``i`` marks every ``t`` with
+        ``(h_i, r_i, t)`` in the set, for ``side="head"`` every ``h`` with
+        ``(h, r_i, t_i)`` in the set. Cost ``O(batch * (log n + max_tails))``
+        plus the ``[batch, num_entities]`` output.
+
+        Args:
+          triples: integer ``[batch, 3]`` queries (the column being predicted
+            is ignored).
+          side: ``"head"`` or ``"tail"``, the column to predict.
+
+        Returns:
+          ``bool[batch, num_entities]``, True where the entity makes a known
+          triple (including the query's own answer when it is in the set).
+
+        Raises:
+          TypeError: for non-integer triples.
+          ValueError: for a bad shape or side.
+
+        Examples:
+          >>> import jaxns
+          >>> known = jaxns.kg.known_triples([[0, 0, 1], [0, 0, 2], [2, 0, 1]], 3, 1)
+          >>> known.filter_mask([[0, 0, 1]], "tail").astype(int).tolist()
+          [[0, 1, 1]]
+          >>> known.filter_mask([[0, 0, 1]], "head").astype(int).tolist()
+          [[1, 0, 1]]
+
+        References:
+          Bordes et al, `Translating Embeddings for Modeling Multi-relational
+          Data <https://papers.nips.cc/paper/5071>`_, 2013 (the filtered
+          setting).
+        """
+        fn = "KnownTriples.filter_mask"
+        side = _checks.choice(fn, "side", side, ("head", "tail"))
+        triples = _checks.int_array(fn, "triples", triples, (None, 3))
+        with jax.named_scope("jaxns.kg.KnownTriples.filter_mask"):
+            t = triples.astype(jnp.int32)
+            if side == "tail":
+                table, first, width = self.by_head, t[:, 0], self.max_tails
+            else:
+                table, first, width = self.by_tail, t[:, 2], self.max_heads
+            rel = t[:, 1]
+            lo = _lower_bound(table, (first, rel, jnp.zeros_like(rel)))
+            end = jnp.full_like(rel, self.num_entities)
+            hi = _lower_bound(table, (first, rel, end))
+            batch, n = t.shape[0], table.shape[0]
+            out = jnp.zeros((batch, self.num_entities), jnp.bool_)
+            if width == 0 or n == 0:
+                return out
+            pos = lo[:, None] + jnp.arange(width, dtype=jnp.int32)[None, :]
+            live = pos < hi[:, None]
+            ids = jnp.take(table[:, 2], jnp.minimum(pos, n - 1))
+            # Dead slots point past the last column and are dropped.
+            ids = jnp.where(live, ids, self.num_entities)
+            rows = jnp.broadcast_to(jnp.arange(batch)[:, None], ids.shape)
+            return out.at[rows, ids].set(True, mode="drop")
+
+
+def _lower_bound(table: jax.Array, query: tuple[jax.Array, ...]) -> jax.Array:
+    """How many rows of the lexicographically sorted ``table`` are < ``query``.
+
+    Branch-free binary search: one gather of a row per halving step.
+    """
+    n = table.shape[0]
+    pos = jnp.zeros(query[0].shape, jnp.int32)
+    step = 1 << (n.bit_length() - 1) if n else 0
+    while step:
+        cand = pos + step
+        row = jnp.take(table, jnp.minimum(cand - 1, n - 1), axis=0)
+        a, b, c = row[..., 0], row[..., 1], row[..., 2]
+        less = (a < query[0]) | (
+            (a == query[0]) & ((b < query[1]) | ((b == query[1]) & (c < query[2])))
+        )
+        pos = jnp.where(less & (cand <= n), cand, pos)
+        step //= 2
+    return pos
+
+
+def known_triples(
+    triples: ArrayLike | Sequence[ArrayLike],
+    num_entities: int,
+    num_relations: int,
+) -> KnownTriples:
+    """Builds a :class:`KnownTriples` set from concrete triples (host side).
+
+    Args:
+      triples: concrete integer ``[n, 3]`` (head, relation, tail), or a list
+        of such arrays whose union is taken (e.g. train, valid and test for
+        filtered evaluation of the test split). Duplicates are fine.
+      num_entities: the number of entities (ids must lie below it).
+      num_relations: the number of relations.
+
+    Returns:
+      A :class:`KnownTriples`.
+
+    Raises:
+      TypeError: for traced or non-integer triples.
+      ValueError: for a bad shape or ids out of range.
+
+    Examples:
+      >>> import jaxns
+      >>> known = jaxns.kg.known_triples([[[0, 0, 1]], [[1, 0, 0], [0, 0, 1]]], 2, 1)
+      >>> known
+      KnownTriples(n=2, entities=2, relations=1)
+
+    References:
+      Bordes et al, `Translating Embeddings for Modeling Multi-relational Data
+      <https://papers.nips.cc/paper/5071>`_, 2013 (the filtered setting).
+    """
+    fn = "kg.known_triples"
+    e = _checks.size(fn, "num_entities", num_entities, minimum=1)
+    r = _checks.size(fn, "num_relations", num_relations, minimum=1)
+    parts = (
+        list(triples)
+        if isinstance(triples, list | tuple)
+        and all(np.ndim(p) == 2 for p in triples)
+        and len(triples) > 0
+        else [triples]
+    )
+    arrays = []
+    for i, part in enumerate(parts):
+        arg = "triples" if len(parts) == 1 else f"triples[{i}]"
+        a = _checks.concrete(fn, arg, part, why="the set is built on the host")
+        if a.size == 0:
+            a = a.reshape(0, 3).astype(np.int64)
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{fn}: {arg} must be an integer array, got {a.dtype}.")
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise ValueError(f"{fn}: {arg} must have shape [n, 3], got {a.shape}.")
+        bad = (a[:, [0, 2]] < 0) | (a[:, [0, 2]] >= e)
+        if bad.any() or (a[:, 1] < 0).any() or (a[:, 1] >= r).any():
+            raise ValueError(
+                f"{fn}: {arg} has ids outside [0, {e}) (entities) or [0, {r}) "
+                "(relations)."
+            )
+        arrays.append(a.astype(np.int64))
+    all_triples = np.unique(np.concatenate(arrays), axis=0)
+    if e > np.iinfo(np.int32).max - 1:
+        raise ValueError(f"{fn}: num_entities {e} does not fit int32 ids.")
+    by_head = _lexsorted(all_triples, (0, 1, 2))
+    by_tail = _lexsorted(all_triples, (2, 1, 0))
+
+    def widest(sorted_rows: np.ndarray) -> int:
+        if not len(sorted_rows):
+            return 0
+        _, counts = np.unique(sorted_rows[:, :2], axis=0, return_counts=True)
+        return int(counts.max())
+
+    return KnownTriples(
+        by_head=jnp.asarray(by_head, jnp.int32),
+        by_tail=jnp.asarray(by_tail, jnp.int32),
+        num_entities=e,
+        num_relations=r,
+        max_tails=widest(by_head),
+        max_heads=widest(by_tail),
+    )
+
+
+# --------------------------------------------------------------------------
+# ranks and metrics
+
+
+class Ranks(NamedTuple):
+    """Ranks of the true answers, PyKEEN's three tie policies.
+
+    Attributes:
+      optimistic: ``int32[queries]``, ``1 + #{kept candidates scoring higher}``.
+      pessimistic: ``int32[queries]``, ``1 + #{kept candidates scoring at
+        least as high}``.
+      realistic: ``float32[queries]``, the mean of the two (the expected rank
+        under random tie breaking).
+    """
+
+    optimistic: jax.Array
+    pessimistic: jax.Array
+    realistic: jax.Array
+
+
+def ranks(
+    scores: ArrayLike, true_index: ArrayLike, *, where: ArrayLike | None = None
+) -> Ranks:
+    r"""Filtered optimistic, pessimistic and realistic ranks per query.
+
+    With :math:`s^*` the score of the true entity and :math:`C` the kept
+    candidates other than it (``where`` True; the true entity itself is always
+    kept and never in :math:`C`):
+
+    .. math:: r_{opt} = 1 + |\{c \in C: s_c > s^*\}|, \quad
+       r_{pes} = 1 + |\{c \in C: s_c \ge s^*\}|, \quad
+       r_{real} = (r_{opt} + r_{pes}) / 2
+
+    exactly PyKEEN's ``RankBasedEvaluator(filtered=True)`` (which sets the
+    filtered scores to NaN). A NaN candidate never counts as better. A NaN
+    true score ranks below every non-NaN candidate and ties with the NaN ones
+    (PyKEEN would give it the pessimistic rank 0 there).
+
+    Args:
+      scores: float ``[queries, entities]``, higher = more plausible.
+      true_index: integer ``[queries]``, the column of the true entity.
+      where: optional ``bool[queries, entities]``; False drops a candidate
+        (known positives other than the true one, in the filtered setting).
+
+    Returns:
+      :class:`Ranks` with arrays of shape ``[queries]``.
+
+    Raises:
+      TypeError: for non-float scores, non-integer ``true_index`` or a
+        non-bool ``where``.
+      ValueError: for mismatched shapes.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> scores = jnp.array([[0.5, 2.0, 2.0, 1.0], [3.0, 1.0, jnp.nan, 1.0]])
+      >>> r = jaxns.kg.ranks(scores, jnp.array([1, 1]))
+      >>> r.optimistic.tolist(), r.pessimistic.tolist(), r.realistic.tolist()
+      ([1, 2], [2, 3], [1.5, 2.5])
+      >>> keep = jnp.array([[True, True, False, True], [False, True, True, True]])
+      >>> jaxns.kg.ranks(scores, jnp.array([1, 1]), where=keep).realistic.tolist()
+      [1.0, 1.5]
+
+    References:
+      Berrendorf et al, `On the Ambiguity of Rank-Based Evaluation of Entity
+      Alignment or Link Prediction Methods <https://arxiv.org/abs/2002.06914>`_,
+      2020.
+    """
+    fn = "kg.ranks"
+    scores = _checks.float_array(fn, "scores", scores, ndim=2)
+    true_index = _checks.int_array(fn, "true_index", true_index, (scores.shape[0],))
+    where = _checks.mask(fn, "where", where, scores.shape, of="scores")
+    with jax.named_scope("jaxns.kg.ranks"):
+        if scores.dtype.itemsize < 4:
+            scores = scores.astype(jnp.float32)
+        cols = jnp.arange(scores.shape[1], dtype=jnp.int32)[None, :]
+        others = cols != true_index.astype(jnp.int32)[:, None]
+        if where is not None:
+            others = others & where
+        true = jnp.take_along_axis(scores, true_index[:, None], axis=1)
+        nan_true, nan = jnp.isnan(true), jnp.isnan(scores)
+        better = (scores > true) | (nan_true & ~nan)
+        not_worse = (scores >= true) | nan_true
+        opt = 1 + jnp.sum(better & others, axis=1, dtype=jnp.int32)
+        pes = 1 + jnp.sum(not_worse & others, axis=1, dtype=jnp.int32)
+        real = 0.5 * (opt + pes).astype(jnp.float32)
+        return Ranks(opt, pes, real)
+
+
+def rank_metrics(
+    ranks: Ranks | ArrayLike, *, ks: Sequence[int] = (1, 3, 10)
+) -> dict[str, jax.Array]:
+    r"""MRR, Hits@k and mean rank of realistic ranks (PyKEEN's definitions).
+
+    .. math:: \mathrm{MRR} = \frac{1}{n}\sum_i \frac{1}{r_i}, \qquad
+       \mathrm{Hits@}k = \frac{1}{n}\sum_i [r_i \le k], \qquad
+       \mathrm{MR} = \frac{1}{n}\sum_i r_i
+
+    with :math:`r_i` the realistic (average) ranks, so a tie straddling
+    :math:`k` counts by its averaged rank. Pool the head and tail ranks
+    (concatenate them) for PyKEEN's ``"both"``.
+
+    Args:
+      ranks: a :class:`Ranks` (its ``realistic`` field is used) or float
+        realistic ranks of any shape (all entries are pooled).
+      ks: the cut-offs of Hits@k (Python ints >= 1).
+
+    Returns:
+      ``{"mrr", "mean_rank", "hits@k" for each k}``, float32 scalars (NaN
+      for no ranks).
+
+    Raises:
+      TypeError: for non-float ranks or non-int ``ks``.
+      ValueError: for ``k < 1``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> m = jaxns.kg.rank_metrics(jnp.array([1.0, 2.5, 4.0]), ks=(1, 3))
+      >>> {k: round(float(v), 4) for k, v in m.items()}
+      {'mrr': 0.55, 'mean_rank': 2.5, 'hits@1': 0.3333, 'hits@3': 0.6667}
+
+    References:
+      Ali et al, `Bringing Light Into the Dark: A Large-scale Evaluation of
+      Knowledge Graph Embedding Models Under a Unified Framework
+      <https://arxiv.org/abs/2006.13365>`_, 2021.
+    """
+    fn = "kg.rank_metrics"
+    if isinstance(ranks, Ranks):
+        ranks = ranks.realistic
+    r = _checks.float_array(fn, "ranks", ranks)
+    ks = tuple(_checks.size(fn, "ks", k, minimum=1) for k in ks)
+    with jax.named_scope("jaxns.kg.rank_metrics"):
+        r = r.reshape(-1).astype(_checks.compute_dtype(r.dtype))
+        out = {"mrr": jnp.mean(1.0 / r), "mean_rank": jnp.mean(r)}
+        for k in ks:
+            out[f"hits@{k}"] = jnp.mean((r <= k).astype(r.dtype))
+        return out
+
+
+# --------------------------------------------------------------------------
+# evaluation
+
+
+ScoreFn = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+@functools.partial(jax.jit, static_argnames=("score_fn", "side"))
+def _side_ranks(score_fn, params, triples, known, side):
+    h, r, t = triples[:, 0:1], triples[:, 1:2], triples[:, 2:3]
+    entities = jnp.arange(known.num_entities, dtype=jnp.int32)[None, :]
+    if side == "tail":
+        scores, column = score_fn(params, h, r, entities), triples[:, 2]
+    else:
+        scores, column = score_fn(params, entities, r, t), triples[:, 0]
+    keep = ~known.filter_mask(triples, side)
+    return ranks(scores, column, where=keep).realistic
+
+
+def evaluate(
+    score_fn: ScoreFn,
+    params: Any,
+    triples: ArrayLike,
+    known: KnownTriples,
+    *,
+    batch_size: int = 1024,
+    ks: Sequence[int] = (1, 3, 10),
+) -> dict[str, dict[str, float]]:
+    """Filtered link-prediction metrics on both sides, PyKEEN's protocol.
+
+    For each triple ``(h, r, t)`` every entity is scored as the tail of
+    ``(h, r, ?)`` and as the head of ``(?, r, t)``; the entities that make a
+    triple in ``known`` (other than the true one) are filtered out, and
+    :func:`ranks` gives the realistic rank. For the test split use
+    ``known = known_triples([train, valid, test], ...)``, as PyKEEN's
+    pipeline does.
+
+    ``score_fn(params, heads, relations, tails)`` takes integer id arrays that
+    broadcast against each other (``[q, 1]`` and ``[1, num_entities]``) and
+    returns the broadcast scores. It must be hashable (a module-level function
+    or a ``functools.partial`` of one): the ranking of one batch is compiled
+    once per ``score_fn`` and reused on later calls.
+
+    Args:
+      score_fn: the model's scoring function (see above).
+      params: a pytree of the model's parameters, passed to ``score_fn``.
+      triples: concrete integer ``[n, 3]`` evaluation triples.
+      known: the :class:`KnownTriples` to filter with.
+      batch_size: queries scored at once (the last batch is padded).
+      ks: the Hits@k cut-offs.
+
+    Returns:
+      ``{"head": metrics, "tail": metrics, "both": metrics}``, each the
+      :func:`rank_metrics` dictionary as Python floats; ``"head"`` holds the
+      ranks of predicting heads.
+
+    Raises:
+      TypeError: for non-integer triples.
+      ValueError: for a bad shape, ids outside the entity range of ``known``
+        or a non-positive batch size.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> def score(table, h, r, t):  # a toy model: entity ids as scores
+      ...     return (t - h).astype(jnp.float32)
+      >>> triples = jnp.array([[0, 0, 2], [1, 0, 2]])
+      >>> known = jaxns.kg.known_triples(triples, 3, 1)
+      >>> m = jaxns.kg.evaluate(score, None, triples, known)
+      >>> m["tail"]["mrr"], m["head"]["mean_rank"]
+      (1.0, 1.0)
+
+    References:
+      Ali et al, `Bringing Light Into the Dark: A Large-scale Evaluation of
+      Knowledge Graph Embedding Models Under a Unified Framework
+      <https://arxiv.org/abs/2006.13365>`_, 2021.
+    """
+    fn = "kg.evaluate"
+    b = _checks.size(fn, "batch_size", batch_size, minimum=1)
+    t = _checks.concrete(fn, "triples", triples)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise TypeError(f"{fn}: triples must be an integer array, got {t.dtype}.")
+    if t.ndim != 2 or t.shape[1] != 3:
+        raise ValueError(f"{fn}: triples must have shape [n, 3], got {t.shape}.")
+    e = known.num_entities
+    if t.size and (t[:, [0, 2]].min() < 0 or t[:, [0, 2]].max() >= e):
+        raise ValueError(f"{fn}: triples have entity ids outside [0, {e}).")
+    n = t.shape[0]
+    b = min(b, max(n, 1))
+    padded = np.zeros((math.ceil(n / b) * b, 3), np.int32)
+    padded[:n] = t
+    out = {}
+    with jax.named_scope("jaxns.kg.evaluate"):
+        for side in ("head", "tail"):
+            parts = [
+                _side_ranks(
+                    score_fn, params, jnp.asarray(padded[i : i + b]), known, side
+                )  # fmt: skip
+                for i in range(0, len(padded), b)
+            ]
+            out[side] = np.concatenate([np.asarray(p) for p in parts])[:n]
+    out["both"] = np.concatenate([out["head"], out["tail"]])
+    return {
+        side: {k: float(v) for k, v in rank_metrics(jnp.asarray(r), ks=ks).items()}
+        for side, r in out.items()
+    }

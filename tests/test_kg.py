@@ -1,0 +1,366 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of jaxns.kg: datasets, known triples, filtered ranks and metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close
+
+import jaxns
+from jaxns import kg
+
+# --------------------------------------------------------------------------
+# datasets
+
+
+def _write(directory: pathlib.Path, **splits: str) -> pathlib.Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in splits.items():
+        (directory / f"{name}.txt").write_text(text, encoding="utf-8")
+    return directory
+
+
+TRAIN = "zeta\tr2\talpha\nalpha\tr1\tbeta\nbeta\tr1\tzeta\n\nalpha\tr1\tbeta\n"
+VALID = "beta\tr2\talpha\n"
+TEST = "zeta\tr1\tbeta\n"
+
+
+def test_load_triples_ids_as_pykeen(tmp_path):
+    data = kg.load_triples(_write(tmp_path, train=TRAIN, valid=VALID, test=TEST))
+    assert dict(data.entity_to_id) == {"alpha": 0, "beta": 1, "zeta": 2}
+    assert dict(data.relation_to_id) == {"r1": 0, "r2": 1}
+    # de-duplicated and sorted by id, as PyKEEN's np.unique
+    assert data.train.tolist() == [[0, 0, 1], [1, 0, 2], [2, 1, 0]]
+    assert data.valid.tolist() == [[1, 1, 0]]
+    assert data.test.tolist() == [[2, 0, 1]]
+    assert data.train.dtype == np.int32
+    assert (data.num_entities, data.num_relations) == (3, 2)
+    with pytest.raises(ValueError):
+        data.train[0, 0] = 5
+    with pytest.raises(TypeError):
+        data.entity_to_id["new"] = 3
+
+
+@pytest.mark.parametrize(
+    "splits, error, words",
+    [
+        (dict(train="a\tr\n", valid=VALID, test=TEST), ValueError, "train.txt line 1"),
+        (dict(train=TRAIN, valid="\n\n", test=TEST), ValueError, "valid.txt holds no"),
+        (dict(train=TRAIN, valid=VALID, test="zeta\tr1\tomega\n"), ValueError,
+         "test.txt line 1: entity 'omega'"),
+        (dict(train=TRAIN, valid="beta\tr9\talpha\n", test=TEST), ValueError,
+         "relation 'r9'"),
+        (dict(train=TRAIN, valid=VALID, test="a\tb\tc\td\n"), ValueError,
+         "got 4"),
+        (dict(train=TRAIN, valid=VALID), FileNotFoundError, "test.txt"),
+    ],
+)  # fmt: skip
+def test_load_triples_bad_files(tmp_path, splits, error, words):
+    _write(tmp_path, **splits)
+    with pytest.raises(error, match=words):
+        kg.load_triples(tmp_path)
+
+
+def test_load_triples_bad_source(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither one of"):
+        kg.load_triples(tmp_path / "missing")
+    with pytest.raises(TypeError, match="source"):
+        kg.load_triples(3)
+
+
+def _fake_named(monkeypatch, tmp_path, text=(TRAIN, VALID, TEST)):
+    """Pins the digests of tiny files as if they were the 'umls' splits."""
+    digests = {
+        s: hashlib.sha256(t.encode()).hexdigest()
+        for s, t in zip(("train", "valid", "test"), text, strict=True)
+    }
+    monkeypatch.setitem(kg._SHA256, "umls", digests)
+    monkeypatch.setenv("JAXNS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(kg, "_pykeen_data_dir", lambda: None)
+
+
+def test_named_dataset_from_data_dir(monkeypatch, tmp_path):
+    _fake_named(monkeypatch, tmp_path)
+    monkeypatch.setenv(kg.KG_DATA_ENV, str(tmp_path / "peer"))
+    _write(tmp_path / "peer" / "umls", train=TRAIN, valid=VALID, test=TEST)
+    data = kg.load_triples("umls")
+    assert data.name == "umls" and data.train.shape == (3, 3)
+
+
+def test_named_dataset_from_installed_package(monkeypatch, tmp_path):
+    _fake_named(monkeypatch, tmp_path)
+    monkeypatch.delenv(kg.KG_DATA_ENV, raising=False)
+    _write(tmp_path / "pkg" / "umls", train=TRAIN, valid=VALID, test=TEST)
+    monkeypatch.setattr(kg, "_pykeen_data_dir", lambda: tmp_path / "pkg")
+    assert kg.load_triples("umls").test.tolist() == [[2, 0, 1]]
+
+
+def test_named_dataset_download_verifies(monkeypatch, tmp_path):
+    _fake_named(monkeypatch, tmp_path)
+    monkeypatch.delenv(kg.KG_DATA_ENV, raising=False)
+    # A local copy that differs is ignored with a warning, then downloaded.
+    _write(tmp_path / "peer" / "umls", train=TRAIN + "x\ty\tz\n", valid=VALID,
+           test=TEST)  # fmt: skip
+    monkeypatch.setenv(kg.KG_DATA_ENV, str(tmp_path / "peer"))
+    remote = _write(tmp_path / "remote" / "umls", train=TRAIN, valid=VALID, test=TEST)
+    url = remote.parent.as_uri() + "/{name}/{split}.txt"
+    monkeypatch.setattr(kg, "_URL", url)
+    with pytest.warns(RuntimeWarning, match="SHA-256 mismatch"):
+        data = kg.load_triples("umls")
+    assert data.train.shape == (3, 3)
+    assert (tmp_path / "cache" / "kg" / "umls" / "train.txt").is_file()
+    # A corrupt remote file is rejected and not cached.
+    (remote / "valid.txt").write_text("changed\tr1\tbeta\n")
+    (tmp_path / "cache" / "kg" / "umls" / "valid.txt").unlink()
+    monkeypatch.delenv(kg.KG_DATA_ENV)
+    with pytest.raises(ValueError, match="failed verification"):
+        kg.load_triples("umls")
+    assert not (tmp_path / "cache" / "kg" / "umls" / "valid.txt").exists()
+
+
+# --------------------------------------------------------------------------
+# known triples
+
+
+def _random_triples(rng, n, e, r):
+    return np.stack(
+        [rng.integers(0, e, n), rng.integers(0, r, n), rng.integers(0, e, n)], 1
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 64, 300])
+def test_contains_matches_python_set(n):
+    rng = np.random.default_rng(n)
+    e, r = 9, 4
+    triples = _random_triples(rng, n, e, r)
+    known = kg.known_triples(triples, e, r)
+    every = np.array(list(itertools.product(range(e), range(r), range(e))), np.int32)
+    expected = np.array([tuple(t) in set(map(tuple, triples)) for t in every])
+    got = jax.jit(lambda k, t: k.contains(t))(known, every)
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    # batched shapes keep their leading axes
+    assert known.contains(every.reshape(e, r * e, 3)).shape == (e, r * e)
+
+
+def test_contains_union_of_splits():
+    known = kg.known_triples([np.array([[0, 0, 1]]), np.array([[1, 1, 0]])], 2, 2)
+    assert known.contains([[0, 0, 1], [1, 1, 0], [1, 0, 0]]).tolist() == [
+        True,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize("side", ["head", "tail"])
+def test_filter_mask_matches_brute_force(side):
+    rng = np.random.default_rng(3)
+    e, r = 11, 3
+    triples = _random_triples(rng, 120, e, r)
+    known = kg.known_triples(triples, e, r)
+    queries = _random_triples(rng, 40, e, r).astype(np.int32)
+    got = np.asarray(jax.jit(lambda k, q: k.filter_mask(q, side))(known, queries))
+    truth = set(map(tuple, triples))
+    expected = np.zeros((40, e), bool)
+    for i, (h, rel, t) in enumerate(queries):
+        for x in range(e):
+            expected[i, x] = ((h, rel, x) if side == "tail" else (x, rel, t)) in truth
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "args, error, words",
+    [
+        (([[0, 0, 5]], 3, 1), ValueError, "outside"),
+        (([[0, 1, 0]], 3, 1), ValueError, "outside"),
+        (([[0.0, 0, 1]], 3, 1), TypeError, "integer"),
+        (([0, 0, 1], 3, 1), ValueError, r"\[n, 3\]"),
+        (([[0, 0, 1]], 0, 1), ValueError, "num_entities"),
+        (([[0, 0, 1]], 3.0, 1), TypeError, "num_entities"),
+    ],
+)
+def test_known_triples_bad_inputs(args, error, words):
+    with pytest.raises(error, match=words):
+        kg.known_triples(*args)
+
+
+def test_known_triples_bad_queries():
+    known = kg.known_triples([[0, 0, 1]], 2, 1)
+    with pytest.raises(TypeError, match="integer"):
+        known.contains(jnp.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"\[\.\.\., 3\]"):
+        known.contains(jnp.zeros((2, 2), jnp.int32))
+    with pytest.raises(ValueError, match="side"):
+        known.filter_mask(jnp.zeros((2, 3), jnp.int32), "relation")
+    with pytest.raises(TypeError, match="concrete"):
+        jax.jit(lambda t: kg.known_triples(t, 2, 1))(jnp.zeros((1, 3), jnp.int32))
+
+
+# --------------------------------------------------------------------------
+# ranks
+
+
+def _np_ranks(scores, true_index, keep):
+    """Brute-force float64 reference: PyKEEN's ranks, NaN never better."""
+    opt, pes = [], []
+    for i, row in enumerate(np.asarray(scores, np.float64)):
+        s = row[true_index[i]]
+        better = at_least = 0
+        for j, c in enumerate(row):
+            if j == true_index[i] or not keep[i, j]:
+                continue
+            if np.isnan(s):  # a NaN true score is below every number
+                better += not np.isnan(c)
+                at_least += 1
+            else:
+                better += bool(c > s)
+                at_least += bool(c >= s)
+        opt.append(1 + better)
+        pes.append(1 + at_least)
+    opt, pes = np.array(opt), np.array(pes)
+    return opt, pes, (opt + pes) / 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("masked", [False, True])
+def test_ranks_match_brute_force(seed, masked):
+    rng = np.random.default_rng(seed)
+    q, e = 50, 12
+    # few distinct values: many ties, including with the true score
+    scores = rng.integers(-2, 3, (q, e)).astype(np.float32)
+    scores[rng.random((q, e)) < 0.1] = np.nan
+    scores[rng.random((q, e)) < 0.05] = -np.inf
+    true_index = rng.integers(0, e, q).astype(np.int32)
+    keep = rng.random((q, e)) < 0.7 if masked else np.ones((q, e), bool)
+    f = jax.jit(lambda s, t, w: kg.ranks(s, t, where=w))
+    got = f(scores, true_index, keep) if masked else kg.ranks(scores, true_index)
+    opt, pes, real = _np_ranks(scores, true_index, keep)
+    np.testing.assert_array_equal(np.asarray(got.optimistic), opt)
+    np.testing.assert_array_equal(np.asarray(got.pessimistic), pes)
+    assert_close(got.realistic, real)
+    assert got.optimistic.dtype == jnp.int32 and got.realistic.dtype == jnp.float32
+    # the true column is kept even when where says otherwise
+    keep_none = np.zeros((q, e), bool)
+    assert (
+        np.asarray(kg.ranks(scores, true_index, where=keep_none).realistic) == 1
+    ).all()
+
+
+def test_ranks_nan_never_better():
+    scores = jnp.array([[1.0, jnp.nan, jnp.nan], [jnp.nan, 0.0, jnp.nan]])
+    r = kg.ranks(scores, jnp.array([0, 0]))
+    assert r.optimistic.tolist() == [1, 2] and r.pessimistic.tolist() == [1, 3]
+
+
+def test_ranks_half_precision_and_vmap():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, (3, 6, 8)).astype(np.float32)
+    idx = rng.integers(0, 8, (3, 6)).astype(np.int32)
+    got = jax.vmap(lambda s, i: kg.ranks(s, i).realistic)(scores, idx)
+    for b in range(3):
+        np.testing.assert_array_equal(got[b], kg.ranks(scores[b], idx[b]).realistic)
+    half = kg.ranks(jnp.asarray(scores[0], jnp.bfloat16), idx[0])
+    np.testing.assert_array_equal(half.realistic, got[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(scores=jnp.zeros((2, 3), jnp.int32)), TypeError, "scores"),
+        (dict(scores=jnp.zeros(3)), ValueError, "2-D"),
+        (dict(true_index=jnp.zeros(2)), TypeError, "true_index"),
+        (dict(true_index=jnp.zeros(3, jnp.int32)), ValueError, "true_index"),
+        (dict(where=jnp.ones((2, 3), jnp.int32)), TypeError, "where"),
+        (dict(where=jnp.ones((2, 4), bool)), ValueError, "where"),
+    ],
+)
+def test_ranks_bad_inputs(kwargs, error, words):
+    args = dict(scores=jnp.zeros((2, 3)), true_index=jnp.zeros(2, jnp.int32))
+    args.update(kwargs)
+    where = args.pop("where", None)
+    with pytest.raises(error, match=words):
+        kg.ranks(args["scores"], args["true_index"], where=where)
+
+
+def test_rank_metrics_match_numpy():
+    rng = np.random.default_rng(1)
+    real = rng.integers(2, 40, 200) / 2.0  # halves: ties straddling k
+    m = jax.jit(lambda r: kg.rank_metrics(r, ks=(1, 3, 10)))(
+        jnp.asarray(real, jnp.float32)
+    )
+    assert_close(m["mrr"], np.mean(1 / real))
+    assert_close(m["mean_rank"], np.mean(real))
+    for k in (1, 3, 10):
+        assert_close(m[f"hits@{k}"], np.mean(real <= k))
+    ranks = kg.Ranks(jnp.ones(2, jnp.int32), jnp.ones(2, jnp.int32), jnp.ones(2))
+    assert float(kg.rank_metrics(ranks)["hits@1"]) == 1.0
+
+
+@pytest.mark.parametrize(
+    "ranks, ks, error",
+    [
+        (jnp.ones(3, jnp.int32), (1,), TypeError),
+        (jnp.ones(3), (0,), ValueError),
+        (jnp.ones(3), (1.5,), TypeError),
+    ],
+)
+def test_rank_metrics_bad_inputs(ranks, ks, error):
+    with pytest.raises(error):
+        kg.rank_metrics(ranks, ks=ks)
+
+
+# --------------------------------------------------------------------------
+# evaluate
+
+
+def _table_score(table, h, r, t):
+    """A toy bilinear model: scores from a table indexed by (h, r, t)."""
+    return table[h, r, t]
+
+
+def test_evaluate_matches_brute_force():
+    rng = np.random.default_rng(5)
+    e, r = 10, 3
+    train = _random_triples(rng, 60, e, r)
+    test = _random_triples(rng, 25, e, r)
+    known = kg.known_triples([train, test], e, r)
+    table = jnp.asarray(rng.integers(0, 5, (e, r, e)).astype(np.float32))
+    got = kg.evaluate(_table_score, table, test, known, batch_size=8, ks=(1, 3))
+    truth = set(map(tuple, train)) | set(map(tuple, test))
+    t_np = np.asarray(table, np.float64)
+    head_ranks, tail_ranks = [], []
+    for h, rel, t in test:
+        keep_t = np.array([(h, rel, x) not in truth for x in range(e)])
+        keep_h = np.array([(x, rel, t) not in truth for x in range(e)])
+        tail_ranks.append(_np_ranks(t_np[h, rel][None], [t], keep_t[None])[2][0])
+        head_ranks.append(_np_ranks(t_np[:, rel, t][None], [h], keep_h[None])[2][0])
+    for side, rr in (
+        ("head", head_ranks),
+        ("tail", tail_ranks),
+        ("both", head_ranks + tail_ranks),
+    ):
+        rr = np.array(rr)
+        assert got[side]["mrr"] == pytest.approx(np.mean(1 / rr), rel=1e-6)
+        assert got[side]["mean_rank"] == pytest.approx(np.mean(rr), rel=1e-6)
+        assert got[side]["hits@3"] == pytest.approx(np.mean(rr <= 3), rel=1e-6)
+
+
+def test_evaluate_bad_inputs():
+    known = kg.known_triples([[0, 0, 1]], 2, 1)
+    table = jnp.zeros((2, 1, 2))
+    with pytest.raises(ValueError, match="outside"):
+        kg.evaluate(_table_score, table, np.array([[0, 0, 2]]), known)
+    with pytest.raises(TypeError, match="integer"):
+        kg.evaluate(_table_score, table, np.zeros((1, 3)), known)
+    with pytest.raises(ValueError, match="batch_size"):
+        kg.evaluate(_table_score, table, np.array([[0, 0, 1]]), known, batch_size=0)
+
+
+def test_module_is_exported():
+    assert jaxns.kg is kg
