@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# One command for a GPU (or TPU) session: install what is missing, run the full
+# benchmark suite, plot, and leave results/<device>.json, the PNGs and a log in
+# one folder (results/, or $OUT when set), within about 10 minutes.
+#
+#   bash benchmarks/accelerator.sh            # on the accelerator machine
+#
+# JAX with an accelerator plugin is used as it is when present; otherwise the
+# CUDA build is installed ("jax[cuda13]", or "jax[cuda12]" for older drivers).
+# Wheels in .whl/ (for machines without an index) are installed first.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-results}"
+mkdir -p "$out"
+log="$out/accelerator.log"
+exec > >(tee "$log") 2>&1
+export PYTHONUNBUFFERED=1
+py="${PYTHON:-python3}"
+
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  "$py" -m pip install -q --no-index --no-deps --target /tmp/jaxns-site .whl/*.whl \
+    && export PYTHONPATH="/tmp/jaxns-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+backend=$("$py" -c 'import jax; print(jax.default_backend())' 2>/dev/null || echo none)
+if [ "$backend" = "cpu" ] || [ "$backend" = "none" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
+    extra="cuda13"; [ "${driver%%.*}" -lt 580 ] 2>/dev/null && extra="cuda12"
+    echo "installing jax[$extra] (driver $driver)"
+    "$py" -m pip install -q -U "jax[$extra]" optax chex || echo "install failed: running on $backend"
+  fi
+fi
+"$py" -c 'import jax; print("devices:", jax.devices())'
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+
+slug=$("$py" -c 'import jax; k=jax.devices()[0].device_kind; print("".join(c if c.isalnum() else "-" for c in k.lower()).strip("-"))')
+json="$out/$slug.json"
+"$py" benchmarks/run.py --suite full --timeout 180 --budget 480 --out "$json"
+status=$?
+"$py" benchmarks/plot.py "$json" -o "$out"
+echo "run.py exit $status; results in $out: $(ls "$out" | tr '\n' ' ')"
+exit $status

@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The benchmark runner's bookkeeping: ratios, the RESULTS.md splice, the plots.
+
+The timings themselves are not tested (speed lives in benchmarks/); what is
+tested is that the runner turns records into the right ratios, the report into
+the right markdown, and a result file into three PNGs.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import report  # noqa: E402
+import run  # noqa: E402
+
+
+def _records():
+    return {
+        "losses": {
+            "status": "ok",
+            "script": "losses.py",
+            "records": [
+                {"group": "sgns", "label": "jaxns shared", "median_s": 0.002},
+                {"group": "sgns", "label": "jaxns per-example", "median_s": 0.004},
+                {"group": "sgns", "label": "naive JAX", "median_s": 0.050},
+                {"group": "sgns", "label": "PyTorch", "median_s": 0.009},
+                {"group": "other", "label": "PyTorch", "median_s": 1.0},
+                {"group": "sgns", "label": "quality", "score": 0.5},
+            ],
+        }
+    }
+
+
+def test_ratios_take_the_best_jaxns_row_per_group():
+    rows = run.ratios(_records())
+    got = {(r["group"], r["against"]): r["speedup"] for r in rows}
+    # 50 ms / 2 ms and 9 ms / 2 ms; the group without a jaxns row is skipped,
+    # and so is a record without a time.
+    assert got == pytest.approx({("sgns", "naive JAX"): 25.0, ("sgns", "PyTorch"): 4.5})
+    assert {r["jaxns"] for r in rows} == {"jaxns shared"}
+
+
+def _run_json(tmp_path):
+    result = {
+        "suite": "quick",
+        "device_kind": "cpu",
+        "device_count": 1,
+        "backend": "cpu",
+        "platform": "test",
+        "cpu_count": 2,
+        "versions": {"jax": "0", "jaxlib": "0", "optax": "0", "python": "3"},
+        "date": "2026-01-01T00:00:00+00:00",
+        "limits": {
+            "measured_triad": {"bandwidth": 1e10},
+            "peak": {"bandwidth": 1e10, "source": "STREAM-like triad"},
+        },
+        "kernels": [
+            {
+                "kernel": "alias draws",
+                "size": {"vocab": v, "draws": 1000},
+                "median_s": 1e-3,
+                "bytes": 12e3,
+                "flops": 0.0,
+                "bandwidth": 12e6,
+                "flop_rate": 0.0,
+                "fraction_of_peak_bandwidth": 12e-4,
+            }
+            for v in (10, 100)
+        ]
+        + [
+            {
+                "kernel": "sgns step",
+                "size": {"batch": b, "pairs": b},
+                "median_s": 1e-3,
+                "bytes": 1e6,
+                "flops": 1e6,
+                "bandwidth": 1e9,
+                "flop_rate": 1e9,
+                "fraction_of_peak_bandwidth": 0.1,
+            }
+            for b in (16, 32)
+        ],
+        "benchmarks": _records(),
+        "ratios": run.ratios(_records()),
+    }
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps(result))
+    return path, result
+
+
+def test_report_replaces_only_the_marked_block(tmp_path):
+    path, result = _run_json(tmp_path)
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# Results\n\nhand-written analysis\n")
+    report.main([str(path), "--results-md", str(md)])
+    first = md.read_text()
+    assert first.startswith("# Results\n\nhand-written analysis\n")
+    assert "| losses | sgns | jaxns shared | naive JAX | 25.00x |" in first
+    assert "| alias draws | vocab=10, draws=1,000 | 1.000 |" in first
+    # Regenerating replaces the block instead of appending a second one.
+    md.write_text(first + "\nnotes after the block\n")
+    report.main([str(path), "--results-md", str(md)])
+    second = md.read_text()
+    assert second.count(report.BEGIN) == 1
+    assert second.endswith("notes after the block\n")
+
+
+def test_plot_writes_three_pngs(tmp_path):
+    path, _ = _run_json(tmp_path)
+    out = tmp_path / "plots"
+    subprocess.run(
+        [sys.executable, str(BENCH / "plot.py"), str(path), "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("speedup.png", "roofline.png", "scaling.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+
+
+def test_peaks_match_device_kinds():
+    assert run.peak_for("NVIDIA H200")["bandwidth"] == 4.8e12
+    assert run.peak_for("NVIDIA H100 80GB HBM3")["bandwidth"] == 3.35e12
+    assert run.peak_for("TPU v5 lite")["name"] == "TPU v5 lite"
+    assert run.peak_for("cpu") is None
