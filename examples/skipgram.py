@@ -186,16 +186,6 @@ def load_checkpoint(directory, args, params, opt_state):
 # --------------------------------------------------------------------------
 
 
-@jax.jit
-def _epoch_stream(key, ids, sentence_ids, keep_prob, pad_front, pad_back):
-    kept, sents, num_kept = jaxns.text.subsample(key, ids, keep_prob, sentence_ids)
-    return (
-        jnp.concatenate([pad_front, kept, pad_back]),
-        jnp.concatenate([pad_front, sents, pad_back]),
-        num_kept,
-    )
-
-
 class _Progress:
     """tqdm when available and wanted, else one line per ~10 s."""
 
@@ -228,27 +218,18 @@ class _Progress:
             self.bar.close()
 
 
-def _compile_stream(vocab_size: int, num_tokens: int, window: int, block: int):
-    """Ahead-of-time compiles the epoch's stream builder for these shapes."""
-
-    def ints(n):
-        return jax.ShapeDtypeStruct((n,), jnp.int32)
-
-    key = jax.eval_shape(lambda: jax.random.key(0))
+def _compile(trainer, vocab_size: int, dim: int, num_tokens: int):
+    """Ahead-of-time compiles the epoch's stream builder and ``trainer.train``."""
+    ints = jax.ShapeDtypeStruct((num_tokens,), jnp.int32)
     keep = jax.ShapeDtypeStruct((vocab_size,), jnp.float32)
-    args = (key, ints(num_tokens), ints(num_tokens), keep, ints(window))
-    return _epoch_stream.lower(*args, ints(block + window)).compile()
-
-
-def _compile_train(trainer, vocab_size: int, dim: int, stream_length: int):
-    """Ahead-of-time compiles ``trainer.train`` for these shapes."""
+    key = jax.eval_shape(lambda: jax.random.key(0))
+    make_stream = jax.jit(trainer.stream)
+    stream = jax.eval_shape(make_stream, key, ints, ints, keep)
     table = jax.ShapeDtypeStruct((vocab_size, dim), jnp.float32)
     params = jaxns.word2vec.SkipGramParams(table, table)
-    stream = jax.ShapeDtypeStruct((stream_length,), jnp.int32)
-    key = jax.eval_shape(lambda: jax.random.key(0))
     opt_state = jax.eval_shape(trainer.init, params)
-    lowered = trainer.train.lower(params, opt_state, stream, stream, 0, key, 0.0, 1.0)
-    return lowered.compile()
+    train = trainer.train.lower(key, params, opt_state, stream, 0, (0.0, 1.0))
+    return make_stream.lower(key, ints, ints, keep).compile(), train.compile()
 
 
 def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
@@ -292,14 +273,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     block = trainer.block_size
     # Every shape is known now: compile the training step in the background
     # while the corpus is encoded and the tables initialised.
-    pool = concurrent.futures.ThreadPoolExecutor(2)
-    stream_length = num_tokens + 2 * args.window + block
-    compiling_train = pool.submit(
-        _compile_train, trainer, len(vocab), args.dim, stream_length
-    )
-    compiling_stream = pool.submit(
-        _compile_stream, len(vocab), num_tokens, args.window, block
-    )
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    compiling = pool.submit(_compile, trainer, len(vocab), args.dim, num_tokens)
     pool.shutdown(wait=False)
     corpus = vocab.encode(sentences)
     del sentences
@@ -319,10 +294,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
 
     ids = jnp.asarray(corpus.ids)
     sentence_ids = jnp.asarray(corpus.sentence_ids)
-    pad_front = jnp.full((args.window,), -1, jnp.int32)
-    pad_back = jnp.full((block + args.window,), -1, jnp.int32)
 
-    epoch_stream, train_step = compiling_stream.result(), compiling_train.result()
+    make_stream, train_step = compiling.result()
     progress = _Progress(args.epochs * raw, enabled=not args.no_progress)
     progress.bar and progress.bar.update(epoch0 * raw)
     t_train = time.perf_counter()
@@ -336,29 +309,16 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     first_call_seconds = 0.0
     for epoch in range(epoch0, args.epochs):
         epoch_key = jax.random.fold_in(key, epoch)
-        stream, stream_sent, num_kept = epoch_stream(
-            jax.random.fold_in(epoch_key, 0),
-            ids,
-            sentence_ids,
-            keep_prob,
-            pad_front,
-            pad_back,
+        stream = make_stream(
+            jax.random.fold_in(epoch_key, 0), ids, sentence_ids, keep_prob
         )
-        num_calls = max(1, math.ceil(int(num_kept) / block))
+        num_calls = stream.num_calls(block)
         train_key = jax.random.fold_in(epoch_key, 1)
         start_call = call0 if epoch == epoch0 else 0
         for call in range(start_call, num_calls):
-            p0 = epoch * raw + raw * call / num_calls
-            p1 = epoch * raw + raw * (call + 1) / num_calls
+            p0, p1 = jaxns.word2vec.call_progress(epoch, call, num_calls, raw)
             params, opt_state, loss, pairs = train_step(
-                params,
-                opt_state,
-                stream,
-                stream_sent,
-                call * block,
-                train_key,
-                p0,
-                p1,
+                train_key, params, opt_state, stream, call * block, (p0, p1)
             )
             pending.append((loss, pairs))
             calls_done += 1

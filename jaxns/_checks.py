@@ -435,3 +435,26 @@ def too_many(fn: str, num: int, population: int, *, what: str = "ids") -> ValueE
         f"{fn}: Cannot take a larger sample than population when replace=False "
         f"(got {num} samples, population of {population} {what})."
     )
+
+
+def values_in_range(
+    fn: str, arg: str, value: Any, low: int, high: int, *, what: str = "values"
+) -> None:
+    """Concrete integers in ``[low, high)``; traced values are not inspected.
+
+    Gathers clamp out-of-range indices under ``jit``, so a bad id would
+    silently read another row: where the ids are concrete (eager calls), this
+    catches it. Under ``jit`` the caller documents the clamping instead.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    x = np.asarray(value)
+    if x.size == 0:
+        return
+    bad = (x < low) | (x >= high)
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{fn}: {arg} must hold {what} in [{low}, {high}), got {x[index]} at "
+            f"index {index if len(index) > 1 else index[0]}."
+        )

@@ -29,23 +29,27 @@ the *centre* word's output vector (and the negatives' output vectors).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxns import optim
-from jaxns.text import PAD, _check_int_array, _check_key
+from jaxns import _checks, optim, text
+from jaxns.text import PAD
 
 __all__ = [
     "ChunkGradients",
     "SkipGramParams",
+    "Stream",
+    "Trainer",
+    "call_progress",
     "chunk_gradients",
     "init_params",
+    "make_stream",
     "make_trainer",
 ]
 
@@ -108,19 +112,14 @@ def init_params(
       Mikolov et al, `Distributed Representations of Words and Phrases and
       their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    _check_key("init_params", key)
-    for name, v in (("vocab_size", vocab_size), ("dim", dim)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"init_params: {name} must be an int >= 1, got {v!r}")
+    fn = "word2vec.init_params"
+    _checks.key(fn, key)
+    _checks.size(fn, "vocab_size", vocab_size, minimum=1)
+    _checks.size(fn, "dim", dim, minimum=1)
+    dtype = _checks.dtype(fn, "dtype", dtype)
     bound = 0.5 / dim
     inp = jax.random.uniform(key, (vocab_size, dim), dtype, -bound, bound)
     return SkipGramParams(inp, jnp.zeros((vocab_size, dim), dtype))
-
-
-def _check_static(fn: str, **kwargs: int) -> None:
-    for name, v in kwargs.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{fn}: {name} must be an int >= 1, got {v!r}")
 
 
 def chunk_gradients(
@@ -155,6 +154,13 @@ def chunk_gradients(
     ``negatives_per_chunk = num_negatives`` and ``chunk_size = 1`` this is
     word2vec's loss with one draw of negatives per centre word.
 
+    .. warning::
+       Ids are checked against the vocabulary only when they are concrete
+       (eager calls). Under ``jit`` (as inside :func:`make_trainer`) an id
+       outside ``[0, V)`` is clamped by the gathers and reads another row;
+       ids from :class:`jaxns.text.Vocabulary` and a sampler over the same
+       vocabulary are always in range.
+
     Args:
       params: the two ``[V, d]`` tables.
       tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
@@ -174,8 +180,9 @@ def chunk_gradients(
       not merged; ``-1`` ids for padding rows, whose gradients are 0).
 
     Raises:
-      ValueError: for inconsistent shapes or sizes.
-      TypeError: for non-integer ids.
+      ValueError: for inconsistent shapes or sizes, or concrete ids out of
+        range.
+      TypeError: for non-integer ids or non-float tables.
 
     Examples:
       >>> import jax, jax.numpy as jnp, jaxns
@@ -193,35 +200,36 @@ def chunk_gradients(
       `Distributed Representations of Words and Phrases and their
       Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    fn = "chunk_gradients"
-    _check_static(fn, window=window, num_negatives=num_negatives)
-    tokens = _check_int_array(fn, "tokens", tokens, 1)
-    sentence_ids = _check_int_array(fn, "sentence_ids", sentence_ids, 1)
-    negatives = _check_int_array(fn, "negatives", negatives, 2)
-    window_reduction = _check_int_array(fn, "window_reduction", window_reduction, 2)
+    fn = "word2vec.chunk_gradients"
+    window = _checks.size(fn, "window", window, minimum=1)
+    num_negatives = _checks.size(fn, "num_negatives", num_negatives, minimum=1)
+    _checks.flag(fn, "skip_hits", skip_hits)
+    tokens = _checks.int_array(fn, "tokens", tokens, ndim=1)
+    sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
+    negatives = _checks.int_array(fn, "negatives", negatives, ndim=2)
+    window_reduction = _checks.int_array(
+        fn, "window_reduction", window_reduction, ndim=2
+    )
     num_chunks, chunk = window_reduction.shape
     neg_per_chunk = negatives.shape[1]
-    if negatives.shape[0] != num_chunks:
-        raise ValueError(
-            f"{fn}: negatives.shape[0] {negatives.shape[0]} must equal the number "
-            f"of chunks window_reduction.shape[0] {num_chunks}"
+    _checks.check_shape(fn, "negatives", negatives, (num_chunks, None))
+    _checks.check_shape(fn, "tokens", tokens, (num_chunks * chunk + 2 * window,))
+    _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
+    if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
+        raise TypeError(
+            f"{fn}: params must be a SkipGramParams(input, output), got "
+            f"{type(params).__name__}."
         )
-    if tokens.shape != (num_chunks * chunk + 2 * window,):
-        raise ValueError(
-            f"{fn}: tokens shape {tokens.shape} must be (num_chunks * chunk_size "
-            f"+ 2 * window,) = ({num_chunks * chunk + 2 * window},)"
-        )
-    if sentence_ids.shape != tokens.shape:
-        raise ValueError(
-            f"{fn}: sentence_ids shape {sentence_ids.shape} must equal tokens "
-            f"shape {tokens.shape}"
-        )
-    u, v = params
-    if u.ndim != 2 or u.shape != v.shape:
-        raise ValueError(
-            f"{fn}: params.input {u.shape} and params.output {v.shape} must be "
-            "equal [vocab_size, dim] tables"
-        )
+    u = _checks.float_array(fn, "params.input", params[0], ndim=2)
+    v = _checks.float_array(fn, "params.output", params[1], ndim=2)
+    _checks.same_shape(fn, "params.input", u, "params.output", v)
+    vocab_size = u.shape[0]
+    # Gathers clamp out-of-range ids under jit; concrete ids are checked here.
+    _checks.values_in_range(
+        fn, "tokens", tokens, PAD, vocab_size, what="token ids, -1 for padding"
+    )
+    _checks.values_in_range(fn, "negatives", negatives, 0, vocab_size, what="ids")
+    _checks.values_in_range(fn, "window_reduction", window_reduction, 0, window)
     dim = u.shape[1]
     rows = chunk + 2 * window
     # Compute in at least float32 (bfloat16 tables are upcast).
@@ -354,20 +362,213 @@ def _sigmoid_softplus(z: jax.Array) -> tuple[jax.Array, jax.Array]:
     return sig, jnp.maximum(z, 0.0) + jnp.log1p(e)
 
 
+class Stream(NamedTuple):
+    """One epoch's token stream, laid out as :attr:`Trainer.train` reads it.
+
+    ``window`` padding tokens (``-1``) come first, then the kept tokens, then
+    padding up to ``num_tokens + block_size + 2 * window`` in all, so every
+    call of an epoch reads a full block without leaving the stream. Build it
+    with :func:`make_stream` (or :meth:`Trainer.stream`).
+
+    Attributes:
+      tokens: ``int32 [length]`` token ids, ``-1`` for padding.
+      sentence_ids: ``int32 [length]`` sentence of each token (``-1`` on
+        padding); pairs never cross sentences.
+      num_tokens: ``int32`` scalar, the tokens kept after subsampling.
+    """
+
+    tokens: jax.Array
+    sentence_ids: jax.Array
+    num_tokens: jax.Array
+
+    def num_calls(self, block_size: int) -> int:
+        """``max(1, ceil(num_tokens / block_size))``: the :attr:`Trainer.train`
+        calls that cover the stream (reads ``num_tokens`` back to the host).
+        """
+        block_size = _checks.size(
+            "word2vec.Stream.num_calls", "block_size", block_size, minimum=1
+        )
+        return max(1, -(-int(self.num_tokens) // block_size))
+
+
+def make_stream(
+    key: ArrayLike,
+    ids: ArrayLike,
+    sentence_ids: ArrayLike,
+    keep_prob: ArrayLike,
+    *,
+    window: int,
+    block_size: int,
+) -> Stream:
+    """Subsamples an encoded corpus and lays it out for :attr:`Trainer.train`.
+
+    Drops each token with word2vec's keep probability (see
+    :func:`jaxns.text.subsample`; ``jaxns.text.keep_probability(counts, 0)``
+    keeps everything) and pads the kept tokens with ``window`` padding tokens
+    in front and ``block_size + window`` behind. Call it once per epoch with
+    a fresh key, as word2vec.c and gensim subsample every epoch afresh.
+    Jittable with ``window`` and ``block_size`` static.
+
+    Args:
+      key: a single PRNG key (for the subsampling draws).
+      ids: ``int [num_tokens]`` token ids, e.g.
+        :attr:`jaxns.text.EncodedCorpus.ids`.
+      sentence_ids: ``int [num_tokens]`` sentence of each token.
+      keep_prob: ``float [vocab_size]`` from
+        :func:`jaxns.text.keep_probability`.
+      window: the trainer's maximum window ``W`` (:attr:`Trainer.window`).
+      block_size: centres per ``train`` call (:attr:`Trainer.block_size`).
+
+    Returns:
+      A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
+
+    Raises:
+      TypeError: for a non-key, non-integer ids or non-float keep_prob.
+      ValueError: for a key array, mismatched shapes or non-positive sizes.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> s = jaxns.word2vec.make_stream(
+      ...     jax.random.key(0), jnp.array([0, 1, 2]), jnp.array([0, 0, 1]),
+      ...     jnp.ones(3), window=1, block_size=2)
+      >>> s.tokens.tolist(), s.sentence_ids.tolist(), int(s.num_tokens)
+      ([-1, 0, 1, 2, -1, -1, -1], [-1, 0, 0, 1, -1, -1, -1], 3)
+
+    References:
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
+      (subsampling of frequent words).
+    """
+    fn = "word2vec.make_stream"
+    with jax.named_scope("jaxns.word2vec.make_stream"):
+        _checks.key(fn, key)
+        window = _checks.size(fn, "window", window, minimum=1)
+        block_size = _checks.size(fn, "block_size", block_size, minimum=1)
+        ids = _checks.int_array(fn, "ids", ids, ndim=1)
+        sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
+        _checks.same_shape(fn, "sentence_ids", sentence_ids, "ids", ids)
+        _checks.float_array(fn, "keep_prob", keep_prob, ndim=1)
+        kept, sents, num_kept = text.subsample(key, ids, keep_prob, sentence_ids)
+        front = jnp.full((window,), PAD, jnp.int32)
+        back = jnp.full((block_size + window,), PAD, jnp.int32)
+        return Stream(
+            jnp.concatenate([front, kept, back]),
+            jnp.concatenate([front, sents, back]),
+            num_kept,
+        )
+
+
+def call_progress(
+    epoch: int, call: int, num_calls: int, words_per_epoch: float
+) -> tuple[float, float]:
+    """The span of raw words that call ``call`` of an epoch stands for.
+
+    word2vec.c and gensim decay the learning rate linearly over the raw words
+    of all epochs (every word of the corpus, also the ones subsampling or
+    ``min_count`` drop). A :class:`Stream` is cut into ``num_calls`` equal
+    calls, so call ``c`` of epoch ``e`` covers raw words
+    ``e * R + R * c / n`` to ``e * R + R * (c + 1) / n``; pass the pair as
+    ``progress`` to :attr:`Trainer.train` with a schedule over
+    ``epochs * R`` words.
+
+    Args:
+      epoch: the epoch, from 0.
+      call: the call within the epoch, from 0.
+      num_calls: calls per epoch, :meth:`Stream.num_calls`.
+      words_per_epoch: raw words of the corpus ``R``
+        (:attr:`jaxns.text.EncodedCorpus.num_raw_words`).
+
+    Returns:
+      ``(progress0, progress1)``, Python floats.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.word2vec.call_progress(1, 2, 4, 1000)
+      (1500.0, 1750.0)
+
+    References:
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (a learning rate
+      decreased linearly to zero over the training words).
+    """
+    fn = "word2vec.call_progress"
+    epoch = _checks.size(fn, "epoch", epoch)
+    num_calls = _checks.size(fn, "num_calls", num_calls, minimum=1)
+    call = _checks.size(fn, "call", call, maximum=num_calls - 1)
+    words = float(
+        _checks.number(fn, "words_per_epoch", words_per_epoch, nonnegative=True)
+    )
+    base = epoch * words
+    return base + words * call / num_calls, base + words * (call + 1) / num_calls
+
+
 class Trainer(NamedTuple):
     """What :func:`make_trainer` returns.
 
     Attributes:
       init: ``init(params) -> opt_state``.
-      train: the jitted ``train(params, opt_state, tokens, sentence_ids,
-        start, key, progress0, progress1) -> (params, opt_state, loss_sum,
-        num_pairs)``; ``params`` and ``opt_state`` are donated.
+      train: ``train(key, params, opt_state, stream, start, progress) ->
+        (params, opt_state, loss_sum, num_pairs)``: runs the updates of the
+        ``block_size`` centres from ``stream.tokens[start + window]`` on,
+        with the learning rate at raw-word progress interpolated linearly
+        across ``progress = (progress0, progress1)``. ``params`` and
+        ``opt_state`` are donated. ``start`` must be a multiple of the batch
+        size (checked when it is a concrete number). ``train.lower`` compiles
+        ahead of time, as ``jax.jit`` does.
       block_size: centres consumed by one ``train`` call.
+      window: the maximum window ``W`` (for :func:`make_stream`).
+      train_arrays: the same jitted update with the arrays spelt out, the
+        signature ``train`` had before: ``train_arrays(params, opt_state,
+        tokens, sentence_ids, start, key, progress0, progress1)``.
     """
 
     init: Callable[[SkipGramParams], Any]
     train: Callable[..., tuple[SkipGramParams, Any, jax.Array, jax.Array]]
     block_size: int
+    window: int
+    train_arrays: Callable[..., tuple[SkipGramParams, Any, jax.Array, jax.Array]]
+
+    def stream(
+        self,
+        key: ArrayLike,
+        ids: ArrayLike,
+        sentence_ids: ArrayLike,
+        keep_prob: ArrayLike,
+    ) -> Stream:
+        """:func:`make_stream` with this trainer's ``window`` and ``block_size``.
+
+        Args:
+          key: a single PRNG key (for the subsampling draws).
+          ids: ``int [num_tokens]`` token ids.
+          sentence_ids: ``int [num_tokens]`` sentence of each token.
+          keep_prob: ``float [vocab_size]`` keep probabilities.
+
+        Returns:
+          A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
+
+        Examples:
+          >>> import jax, jax.numpy as jnp, optax, jaxns
+          >>> t = jaxns.word2vec.make_trainer(
+          ...     jaxns.samplers.uniform(4), learning_rate=optax.constant_schedule(
+          ...     0.1), window=1, batch_size=4, chunk_size=4, steps_per_call=1)
+          >>> s = t.stream(jax.random.key(0), jnp.arange(4), jnp.zeros(4, jnp.int32),
+          ...              jnp.ones(4))
+          >>> s.tokens.shape, s.num_calls(t.block_size)
+          ((10,), 1)
+
+        References:
+          Mikolov et al, `Distributed Representations of Words and Phrases
+          and their Compositionality <https://arxiv.org/abs/1310.4546>`_,
+          2013 (subsampling of frequent words).
+        """
+        return make_stream(
+            key,
+            ids,
+            sentence_ids,
+            keep_prob,
+            window=self.window,
+            block_size=self.block_size,
+        )
 
 
 def make_trainer(
@@ -392,9 +593,21 @@ def make_trainer(
     turns them into updates with ``optimizer`` (row-sparse: only touched rows
     and their optimizer state are read and written) and subtracts
     ``learning_rate(progress)`` times them. ``progress`` is interpolated
-    linearly from ``progress0`` to ``progress1`` across the call's updates, so
-    a schedule over raw words processed (gensim's linear decay) is exact to
-    within one call.
+    linearly from ``progress0`` to ``progress1`` across the call's updates
+    (update ``i`` of ``n`` uses ``progress0 + i / n * (progress1 -
+    progress0)``), so a schedule over raw words processed (gensim's linear
+    decay, see :func:`call_progress`) is exact to within one update.
+
+    A training loop over epochs reads::
+
+        trainer = make_trainer(sampler, learning_rate=schedule)
+        for epoch in range(epochs):
+            stream = trainer.stream(k_sub, corpus.ids, corpus.sentence_ids, keep)
+            n = stream.num_calls(trainer.block_size)
+            for call in range(n):
+                params, state, loss, pairs = trainer.train(
+                    k_train, params, state, stream, call * trainer.block_size,
+                    call_progress(epoch, call, n, corpus.num_raw_words))
 
     Args:
       sampler: a noise distribution with ``sample(key, shape)``, e.g.
@@ -426,12 +639,19 @@ def make_trainer(
         about 20% faster and runs as fast).
 
     Returns:
-      A :class:`Trainer`. ``train`` reads ``tokens[start : start + block_size +
-      2 * window]``; lay the stream out with ``window`` padding tokens first.
+      A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
+      block_size + 2 * window]`` (a :class:`Stream` has ``window`` padding
+      tokens first). The keys of update ``i`` are derived from ``key`` and
+      ``start // batch_size + i`` alone, so the result does not depend on
+      ``steps_per_call``.
 
     Raises:
+      TypeError: for non-integer sizes or a sampler without ``sample``.
       ValueError: for non-positive sizes or a ``batch_size`` that is not a
-        multiple of ``chunk_size``.
+        multiple of ``chunk_size``. ``train`` raises ``TypeError`` for a
+        non-key or a non-:class:`Stream` and ``ValueError`` for a key array,
+        a stream shorter than one block, or a concrete ``start`` that is not
+        a multiple of ``batch_size`` or lies past the stream's last block.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -441,11 +661,11 @@ def make_trainer(
       ...     batch_size=8, chunk_size=4, negatives_per_chunk=4, steps_per_call=2)
       >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
       >>> state = t.init(params)
-      >>> toks = jnp.concatenate([jnp.full(2, -1), jnp.arange(16) % 8,
-      ...                         jnp.full(2, -1)]).astype(jnp.int32)
+      >>> ids = jnp.arange(16, dtype=jnp.int32) % 8
+      >>> stream = t.stream(jax.random.key(1), ids, jnp.zeros(16, jnp.int32),
+      ...                   jnp.ones(8))
       >>> params, state, loss, pairs = t.train(
-      ...     params, state, toks, jnp.zeros(20, jnp.int32), 0,
-      ...     jax.random.key(1), 0.0, 1.0)
+      ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
       >>> int(pairs) > 0, bool(jnp.isfinite(loss))
       (True, True)
 
@@ -455,27 +675,34 @@ def make_trainer(
       `Distributed Representations of Words and Phrases and their
       Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    fn = "make_trainer"
-    _check_static(
-        fn,
-        window=window,
-        num_negatives=num_negatives,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        negatives_per_chunk=negatives_per_chunk,
-        steps_per_call=steps_per_call,
+    fn = "word2vec.make_trainer"
+    window = _checks.size(fn, "window", window, minimum=1)
+    num_negatives = _checks.size(fn, "num_negatives", num_negatives, minimum=1)
+    batch_size = _checks.size(fn, "batch_size", batch_size, minimum=1)
+    chunk_size = _checks.size(fn, "chunk_size", chunk_size, minimum=1)
+    negatives_per_chunk = _checks.size(
+        fn, "negatives_per_chunk", negatives_per_chunk, minimum=1
     )
+    steps_per_call = _checks.size(fn, "steps_per_call", steps_per_call, minimum=1)
+    skip_hits = _checks.flag(fn, "skip_hits", skip_hits)
     if not callable(getattr(sampler, "sample", None)):
         raise TypeError(
             f"{fn}: sampler must have a sample(key, shape) method (e.g. "
-            f"jaxns.samplers.unigram(counts)), got {type(sampler).__name__}"
+            f"jaxns.samplers.unigram(counts)), got {type(sampler).__name__}."
+        )
+    if not callable(learning_rate):
+        raise TypeError(
+            f"{fn}: learning_rate must be an Optax schedule (a function of the "
+            f"progress), got {type(learning_rate).__name__}. Use "
+            "optax.constant_schedule(value) for a constant rate."
         )
     if batch_size % chunk_size:
         raise ValueError(
-            f"{fn}: batch_size {batch_size} must be a multiple of chunk_size "
-            f"{chunk_size}"
+            f"{fn}: batch_size must be a multiple of chunk_size {chunk_size}, "
+            f"got {batch_size}."
         )
     num_chunks = batch_size // chunk_size
+    block_size = batch_size * steps_per_call
     linear = optimizer is None
     tx = optax.chain(
         optax.identity() if linear else optimizer, _scale_by_progress(learning_rate)
@@ -487,12 +714,7 @@ def make_trainer(
     def init(params: SkipGramParams) -> Any:
         return opt.init({"input": params.input, "output": params.output})
 
-    @functools.partial(
-        jax.jit, donate_argnums=(0, 1), compiler_options=compiler_options
-    )
-    def train(
-        params, opt_state, tokens, sentence_ids, start, key, progress0, progress1
-    ):
+    def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
         def one_step(carry, xs):
             params, opt_state = carry
             index, progress = xs
@@ -525,15 +747,105 @@ def make_trainer(
             params = SkipGramParams(tables["input"], tables["output"])
             return (params, opt_state), (g.loss, g.num_pairs)
 
-        steps = jnp.arange(steps_per_call, dtype=jnp.int32)
-        frac = steps.astype(jnp.float32) / steps_per_call
-        progress = progress0 + frac * (progress1 - progress0)
-        # Micro-steps are indexed from the stream's start, so the keys (and the
-        # result) do not depend on how many steps one call fuses.
-        first = jnp.asarray(start, jnp.int32) // batch_size
-        (params, opt_state), (losses, pairs) = jax.lax.scan(
-            one_step, (params, opt_state), (first + steps, progress)
-        )
-        return params, opt_state, jnp.sum(losses), jnp.sum(pairs)
+        with jax.named_scope("jaxns.word2vec.train"):
+            _checks.key("word2vec.Trainer.train", key)
+            for arg, x in (("tokens", tokens), ("sentence_ids", sentence_ids)):
+                x = _checks.int_array("word2vec.Trainer.train", arg, x, ndim=1)
+                if x.shape[0] < block_size + 2 * window:
+                    raise ValueError(
+                        f"word2vec.Trainer.train: {arg} must hold at least "
+                        f"block_size + 2 * window = {block_size + 2 * window} "
+                        "tokens, got "
+                        f"{x.shape[0]}. Build the stream with make_stream."
+                    )
+            _checks.same_shape(
+                "word2vec.Trainer.train", "sentence_ids", sentence_ids, "tokens", tokens
+            )
+            steps = jnp.arange(steps_per_call, dtype=jnp.int32)
+            frac = steps.astype(jnp.float32) / steps_per_call
+            progress = progress0 + frac * (progress1 - progress0)
+            # Micro-steps are indexed from the stream's start, so the keys (and
+            # the result) do not depend on how many steps one call fuses.
+            first = jnp.asarray(start, jnp.int32) // batch_size
+            (params, opt_state), (losses, pairs) = jax.lax.scan(
+                one_step, (params, opt_state), (first + steps, progress)
+            )
+            return params, opt_state, jnp.sum(losses), jnp.sum(pairs)
 
-    return Trainer(init=init, train=train, block_size=batch_size * steps_per_call)
+    train_arrays = jax.jit(
+        run, donate_argnums=(0, 1), compiler_options=compiler_options
+    )
+
+    def run_stream(key, params, opt_state, stream, start, progress):
+        progress0, progress1 = progress
+        return run(
+            params,
+            opt_state,
+            stream.tokens,
+            stream.sentence_ids,
+            start,
+            key,
+            progress0,
+            progress1,
+        )
+
+    jitted = jax.jit(
+        run_stream, donate_argnums=(1, 2), compiler_options=compiler_options
+    )
+
+    def train(
+        key: ArrayLike,
+        params: SkipGramParams,
+        opt_state: Any,
+        stream: Stream,
+        start: ArrayLike,
+        progress: tuple[ArrayLike, ArrayLike],
+    ) -> tuple[SkipGramParams, Any, jax.Array, jax.Array]:
+        name = "word2vec.Trainer.train"
+        _checks.key(name, key)
+        if not isinstance(stream, Stream):
+            raise TypeError(
+                f"{name}: stream must be a word2vec.Stream, got "
+                f"{type(stream).__name__}. Build it with trainer.stream(...) or "
+                "word2vec.make_stream(...); train_arrays takes bare arrays."
+            )
+        if not isinstance(progress, tuple | list) or len(progress) != 2:
+            raise TypeError(
+                f"{name}: progress must be a pair (progress0, progress1), got "
+                f"{_checks._describe(progress)}."
+            )
+        length = np.shape(stream.tokens)[0] if np.ndim(stream.tokens) else 0
+        if length < block_size + 2 * window:
+            raise ValueError(
+                f"{name}: stream.tokens must hold at least block_size + 2 * window "
+                f"= {block_size + 2 * window} tokens, got shape "
+                f"{np.shape(stream.tokens)}. Build the stream with trainer.stream."
+            )
+        if isinstance(start, jax.Array):
+            # Reading a device value back would stall the pipeline: check
+            # only its type here (under jit nothing more is possible).
+            _checks.int_array(name, "start", start, ndim=0)
+        else:
+            value = _checks.size(name, "start", start)
+            if value % batch_size:
+                raise ValueError(
+                    f"{name}: start must be a multiple of batch_size "
+                    f"{batch_size}, got {value}. Use call * trainer.block_size."
+                )
+            last = length - block_size - 2 * window
+            if value > last:
+                raise ValueError(
+                    f"{name}: start must be <= {last} for a stream of "
+                    f"{length} tokens (block_size {block_size}, "
+                    f"window {window}), got {value}."
+                )
+        return jitted(key, params, opt_state, stream, start, progress)
+
+    train.lower = jitted.lower  # ahead-of-time compilation, as with jax.jit
+    return Trainer(
+        init=init,
+        train=train,
+        block_size=block_size,
+        window=window,
+        train_arrays=train_arrays,
+    )

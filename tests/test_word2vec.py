@@ -57,7 +57,8 @@ def test_chunk_gradients_equal_autodiff_of_pair_loss(chunk, kc, skip_hits):
     rng = np.random.default_rng(chunk)
     window, vocab, dim, k = 3, 12, 4, 5
     tokens, sent, negs, red = _random_block(rng, 2, chunk, window, vocab, kc)
-    negs[:, 0] = tokens[window : window + 2 * chunk : chunk]  # plant some hits
+    centres = tokens[window : window + 2 * chunk : chunk]
+    negs[:, 0] = np.where(centres >= 0, centres, negs[:, 0])  # plant some hits
     with jax.enable_x64(True):
         u = jnp.asarray(rng.normal(size=(vocab, dim)))
         v = jnp.asarray(rng.normal(size=(vocab, dim)))
@@ -88,7 +89,8 @@ def test_chunk_of_one_equals_sgns_loss_over_skipgram_pairs():
     rng = np.random.default_rng(0)
     window, vocab, dim, k, n = 2, 10, 3, 4, 20
     tokens, sent, negs, red = _random_block(rng, n, 1, window, vocab, k)
-    negs[::3, 0] = tokens[window : window + n : 3]  # plant some hits
+    centres = tokens[window : window + n : 3]
+    negs[::3, 0] = np.where(centres >= 0, centres, negs[::3, 0])  # plant some hits
     u = jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32)
     v = jnp.asarray(rng.normal(size=(vocab, dim)), jnp.float32)
     g = word2vec.chunk_gradients(
@@ -113,12 +115,12 @@ def test_chunk_gradients_validate_shapes():
     p = word2vec.init_params(jax.random.key(0), 5, 3)
     ok = dict(window=1, num_negatives=2)
     toks = jnp.zeros(6, jnp.int32)
-    with pytest.raises(ValueError, match="tokens shape"):
+    with pytest.raises(ValueError, match="tokens must have shape"):
         word2vec.chunk_gradients(
             p, toks[:5], toks[:5], jnp.zeros((1, 2), jnp.int32),
             jnp.zeros((1, 4), jnp.int32), **ok,
         )  # fmt: skip
-    with pytest.raises(ValueError, match="negatives.shape"):
+    with pytest.raises(ValueError, match="negatives must have shape"):
         word2vec.chunk_gradients(
             p,
             toks,
@@ -132,7 +134,7 @@ def test_chunk_gradients_validate_shapes():
             p, toks.astype(jnp.float32), toks, jnp.zeros((1, 2), jnp.int32),
             jnp.zeros((1, 4), jnp.int32), **ok,
         )  # fmt: skip
-    with pytest.raises(ValueError, match="window must be an int >= 1"):
+    with pytest.raises(ValueError, match="window must be >= 1"):
         word2vec.chunk_gradients(
             p, toks, toks, jnp.zeros((1, 2), jnp.int32), jnp.zeros((1, 4), jnp.int32),
             window=0, num_negatives=2,
@@ -171,9 +173,8 @@ def test_sgd_step_is_exactly_a_scatter_of_the_chunk_gradients():
     expected_u = params.input.at[g.input_ids].add(-0.05 * g.input_grads, mode="drop")
     expected_v = params.output.at[g.output_ids].add(-0.05 * g.output_grads, mode="drop")
     state = trainer.init(params)
-    new, _, loss, pairs = trainer.train(
-        params, state, tokens, sent, 0, key, jnp.float32(0), jnp.float32(1)
-    )
+    stream = word2vec.Stream(tokens, sent, jnp.int32(batch))
+    new, _, loss, pairs = trainer.train(key, params, state, stream, 0, (0.0, 1.0))
     np.testing.assert_allclose(new.input, expected_u, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(new.output, expected_v, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(loss, g.loss, rtol=1e-6)
@@ -208,18 +209,14 @@ def test_training_recovers_planted_topics(optimizer):
     )  # fmt: skip
     params = word2vec.init_params(jax.random.key(0), len(vocab), 16)
     state = trainer.init(params)
-    pad = -np.ones(window, np.int32)
-    n = len(enc.ids)
-    calls = -(-n // trainer.block_size)
-    tail = -np.ones(calls * trainer.block_size - n + window, np.int32)
-    toks = jnp.asarray(np.concatenate([pad, enc.ids, tail]))
-    sent = jnp.asarray(np.concatenate([pad, enc.sentence_ids, tail]))
+    keep_all = jaxns.text.keep_probability(vocab.counts, 0.0)
+    stream = trainer.stream(jax.random.key(0), enc.ids, enc.sentence_ids, keep_all)
     losses = []
     for epoch in range(3):
-        for c in range(calls):
+        for c in range(stream.num_calls(trainer.block_size)):
             params, state, loss, pairs = trainer.train(
-                params, state, toks, sent, c * trainer.block_size,
-                jax.random.key(epoch), jnp.float32(0), jnp.float32(1),
+                jax.random.key(epoch), params, state, stream,
+                c * trainer.block_size, (0.0, 1.0),
             )  # fmt: skip
             losses.append(float(loss) / int(pairs))
     assert losses[-1] < 0.8 * losses[0]
@@ -231,3 +228,113 @@ def test_training_recovers_planted_topics(optimizer):
         [topic[vocab.index(w)] == topic[i] for i, row in enumerate(nn) for w, _ in row]
     )
     assert same > 0.9  # chance is about 0.25
+
+
+# ---------------------------------------------------------------------------
+# The stream API: make_stream, call_progress, Trainer.train
+
+
+def test_make_stream_lays_out_kept_tokens_between_padding():
+    ids = np.array([0, 1, 2, 1, 0, 2, 2], np.int32)
+    sent = np.array([0, 0, 0, 1, 1, 2, 2], np.int32)
+    keep = np.array([1.0, 0.0, 1.0], np.float32)  # word 1 always dropped
+    window, block = 2, 4
+    s = word2vec.make_stream(
+        jax.random.key(0), ids, sent, keep, window=window, block_size=block
+    )
+    kept = ids != 1
+    n = int(kept.sum())
+    tail = len(ids) - n + block + window  # unused capacity, then the back pad
+    want_t = np.concatenate([[-1] * window, ids[kept], [-1] * tail])
+    want_s = np.concatenate([[-1] * window, sent[kept], [-1] * tail])
+    np.testing.assert_array_equal(s.tokens, want_t)
+    np.testing.assert_array_equal(s.sentence_ids, want_s)
+    assert int(s.num_tokens) == n and s.num_calls(block) == 2
+    assert s.tokens.shape == (len(ids) + block + 2 * window,)
+    # jit gives the same stream
+    jitted = jax.jit(word2vec.make_stream, static_argnames=("window", "block_size"))
+    again = jitted(jax.random.key(0), ids, sent, keep, window=window, block_size=block)
+    np.testing.assert_array_equal(again.tokens, s.tokens)
+
+
+def test_call_progress_tiles_all_epochs_without_gaps():
+    raw, calls, epochs = 1234, 7, 3
+    spans = [
+        word2vec.call_progress(e, c, calls, raw)
+        for e in range(epochs)
+        for c in range(calls)
+    ]
+    assert spans[0][0] == 0.0
+    assert spans[-1][1] == epochs * raw
+    for (_, end), (begin, _) in zip(spans, spans[1:], strict=False):
+        assert end == begin
+    np.testing.assert_allclose([b - a for a, b in spans], raw / calls)
+
+
+def _small_trainer(**kw):
+    opts = dict(window=2, batch_size=8, chunk_size=4, negatives_per_chunk=3)
+    opts.update(kw)
+    return word2vec.make_trainer(
+        jaxns.samplers.uniform(10), learning_rate=optax.constant_schedule(0.1), **opts
+    )
+
+
+def _small_stream(trainer, n=50):
+    ids = (np.arange(n) * 7 % 10).astype(np.int32)
+    sent = (np.arange(n) // 9).astype(np.int32)
+    return trainer.stream(jax.random.key(0), ids, sent, jnp.ones(10, jnp.float32))
+
+
+def test_train_equals_train_arrays_the_former_signature():
+    t = _small_trainer(steps_per_call=2)
+    stream = _small_stream(t)
+    params = word2vec.init_params(jax.random.key(1), 10, 4)
+    copy = jax.tree.map(jnp.copy, params)
+    key = jax.random.key(5)
+    a = t.train(key, params, t.init(params), stream, 16, (10.0, 20.0))
+    b = t.train_arrays(
+        copy, t.init(copy), stream.tokens, stream.sentence_ids, 16, key, 10.0, 20.0
+    )
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+_BAD_TRAIN = [
+    ("uint32 key", lambda k, s: dict(key=jax.random.PRNGKey(0)), TypeError,
+     "typed key"),
+    ("key array", lambda k, s: dict(key=jax.random.split(k, 2)), ValueError,
+     "Use jax.vmap"),
+    ("start not a batch multiple", lambda k, s: dict(start=4), ValueError,
+     "multiple of batch_size 8"),
+    ("start past the stream", lambda k, s: dict(start=64), ValueError,
+     "start must be <= "),
+    ("negative start", lambda k, s: dict(start=-8), ValueError, "start must be >= 0"),
+    ("float start", lambda k, s: dict(start=8.0), TypeError, "start must be"),
+    ("bare arrays", lambda k, s: dict(stream=(s.tokens, s.sentence_ids)),
+     TypeError, "stream must be a word2vec.Stream"),
+    ("short stream", lambda k, s: dict(stream=s._replace(
+        tokens=s.tokens[:19], sentence_ids=s.sentence_ids[:19])), ValueError,
+     "at least block_size"),
+    ("progress scalar", lambda k, s: dict(progress=0.5), TypeError,
+     "progress must be a pair"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make,error,match", [c[1:] for c in _BAD_TRAIN], ids=[c[0] for c in _BAD_TRAIN]
+)
+def test_train_rejects_bad_input(make, error, match):
+    t = _small_trainer(steps_per_call=2)
+    stream = _small_stream(t)  # 50 tokens + 16 + 4 = 70, last start 50
+    params = word2vec.init_params(jax.random.key(1), 10, 4)
+    args = dict(
+        key=jax.random.key(2),
+        params=params,
+        opt_state=t.init(params),
+        stream=stream,
+        start=0,
+        progress=(0.0, 1.0),
+    )
+    args.update(make(args["key"], stream))
+    with pytest.raises(error, match=match):
+        t.train(**args)
