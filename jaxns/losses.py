@@ -22,6 +22,14 @@ Conventions shared by every loss in this module:
   (word2vec, TensorFlow); :func:`bpr` and :func:`margin_ranking` **average** over
   live negatives; :func:`self_adversarial` takes a softmax-weighted average;
   the softmax losses normalise over all candidates.
+* ``block_size=`` (the in-batch and contrastive losses): the loss and its
+  gradient are computed over blocks of candidate columns with an online
+  logsumexp (a plain sum for SigLIP) and a custom VJP that recomputes each block
+  in the backward pass, as Flash attention does, so a batch of ``B`` rows never
+  holds the ``B x B`` logits: memory ``O(B * block_size + B * dim)``. Values and
+  gradients equal the dense computation up to float rounding. Use it when the
+  dense matrix (``4 B^2`` bytes, the same again for its gradient) does not fit;
+  below that the dense path is faster. ``block_size`` is static under ``jit``.
 
 Shapes of negatives: per-example ``[batch, num_negatives]``. Negatives shared by
 the batch (TensorFlow's ``sampled_softmax_loss``, PyTorch-BigGraph) are scored
@@ -38,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxns import scoring
+from jaxns import _blockwise, _checks, scoring
 
 __all__ = [
     "bpr",
@@ -568,6 +576,11 @@ def _retrieval(
     return _softmax_xent(pos[:, None], neg, keep)
 
 
+def _blocked_xent(pos: jax.Array, neg_lse: jax.Array) -> jax.Array:
+    """Softmax cross-entropy from the positive logit and its negatives' logsumexp."""
+    return jnp.logaddexp(pos, neg_lse) - pos
+
+
 def _check_hard(fn: str, num_hard_negatives) -> None:
     if num_hard_negatives is None:
         return
@@ -677,6 +690,7 @@ def in_batch_softmax(
     num_hard_negatives: int | None = None,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""In-batch softmax for two-tower retrieval (TFRS ``Retrieval`` semantics).
 
@@ -709,6 +723,11 @@ def in_batch_softmax(
       num_hard_negatives: optional int, keep the top negatives per row.
       where: optional bool ``[batch, batch + num_extra]``, True keeps a column.
       weights: optional ``[batch]`` per-example weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many candidate columns, never holding the full logit
+        matrix (memory ``O(rows * block_size)``; see the module notes). None
+        (default) builds the full matrix, the fastest choice while it fits.
+        Not available with ``num_hard_negatives`` (a top-k over all columns).
 
     Returns:
       ``[batch]`` losses in the input's float dtype.
@@ -716,8 +735,8 @@ def in_batch_softmax(
     Raises:
       TypeError: for non-float embeddings or non-integer ids.
       ValueError: for mismatched shapes, ``batch == 1`` without extra
-        candidates, ``temperature <= 0``, or inconsistent ``log_q``/``ids``
-        arguments.
+        candidates, ``temperature <= 0``, inconsistent ``log_q``/``ids``
+        arguments, or ``num_hard_negatives`` with ``block_size``.
 
     Examples:
       >>> import jax
@@ -766,6 +785,12 @@ def in_batch_softmax(
         raise ValueError(f"{fn}: extra_ids requires candidate_ids.")
     _check_positive(fn, "temperature", temperature)
     _check_hard(fn, num_hard_negatives)
+    block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
+    if block_size is not None and num_hard_negatives is not None:
+        raise ValueError(
+            f"{fn}: num_hard_negatives needs the full logit matrix (a top-k over "
+            f"every column); pass block_size=None to use it."
+        )
     dtype = query.dtype
     log_q = _log_q(
         fn, "candidate_log_q", candidate_log_q, query[:, 0], dtype, shared=False
@@ -787,10 +812,54 @@ def in_batch_softmax(
                 e_ids = _ids(fn, "extra_ids", extra_ids, (num_extra,))
                 extra_hits = e_ids[None, :] == ids[:, None].astype(e_ids.dtype)
             hits = jnp.concatenate([hits, extra_hits], axis=1)
+    if block_size is not None:
+        loss = _in_batch_blocked(
+            fn, query, candidates, cands, temperature, log_q, ids, extra_ids,
+            where, block_size,
+        )  # fmt: skip
+        return _finish(fn, loss, weights, out_dtype)
     logits = query @ cands.T
     mask = _mask(fn, where, logits.shape)
     loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
     return _finish(fn, loss, weights, out_dtype)
+
+
+def _in_batch_blocked(
+    fn, query, candidates, cands, temperature, log_q, ids, extra_ids, where, bs
+):
+    """:func:`in_batch_softmax` over column blocks (same order of operations)."""
+    batch, num_cols = query.shape[0], cands.shape[0]
+    mask = _mask(fn, where, (batch, num_cols))
+    scale = 1.0 / _scalar_param(fn, "temperature", temperature, query.dtype)
+    pos = scale * jnp.sum(query * candidates, axis=-1)
+    if log_q is not None:
+        pos = pos - log_q[:batch]
+    col_ids = ids
+    if ids is not None and num_cols > batch:
+        if extra_ids is None:
+            # Extra columns without ids are never hits: give them an id that no
+            # row has (one below the smallest, or above the largest at the
+            # bottom of the integer range).
+            low = jnp.min(ids)
+            none = jnp.where(low > jnp.iinfo(ids.dtype).min, low - 1, jnp.max(ids) + 1)
+            extra = jnp.full((num_cols - batch,), none, ids.dtype)
+        else:
+            extra = _ids(fn, "extra_ids", extra_ids, (num_cols - batch,))
+            wide = jnp.promote_types(ids.dtype, extra.dtype)
+            ids, extra = ids.astype(wide), extra.astype(wide)
+        col_ids = jnp.concatenate([ids, extra])
+    st = _blockwise.stats(
+        query,
+        cands,
+        scale=scale,
+        col_bias=log_q,
+        where=mask,
+        row_ids=ids,
+        col_ids=col_ids,
+        pos_cols=jnp.arange(batch, dtype=jnp.int32),
+        block_size=bs,
+    )
+    return _blocked_xent(pos, st.row_lse[0])
 
 
 def infonce(
@@ -801,6 +870,7 @@ def infonce(
     similarity: str = "cosine",
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""InfoNCE with one positive per anchor and the batch's positives as negatives.
 
@@ -818,6 +888,10 @@ def infonce(
       where: optional bool ``[batch, batch]``, True keeps a column (the diagonal
         is always kept), e.g. to drop same-class pairs.
       weights: optional ``[batch]`` per-example weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many candidate columns, never holding the full logit
+        matrix (memory ``O(rows * block_size)``; see the module notes). None
+        (default) builds the full matrix, the fastest choice while it fits.
 
     Returns:
       ``[batch]`` losses in the input's float dtype.
@@ -844,6 +918,21 @@ def infonce(
     _check_positive(fn, "temperature", temperature)
     if a.shape[0] < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got anchors {a.shape}.")
+    block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
+    if block_size is not None:
+        if similarity == "cosine":
+            a, p = scoring.normalize(a), scoring.normalize(p)
+        scale = 1.0 / _scalar_param(fn, "temperature", temperature, a.dtype)
+        st = _blockwise.stats(
+            a,
+            p,
+            scale=scale,
+            where=_mask(fn, where, (a.shape[0], a.shape[0])),
+            pos_cols=jnp.arange(a.shape[0], dtype=jnp.int32),
+            block_size=block_size,
+        )
+        loss = _blocked_xent(scale * jnp.sum(a * p, axis=-1), st.row_lse[0])
+        return _finish(fn, loss, weights, out_dtype)
     logits = scoring.score(a, p, similarity=similarity)
     mask = _mask(fn, where, logits.shape)
     loss = _retrieval(fn, logits, temperature, None, None, mask, None)
@@ -868,6 +957,35 @@ def _two_view_logits(fn, view_a, view_b, temperature, similarity, where):
     return logits, pos_cols, mask, out_dtype
 
 
+def _two_view_blocked(
+    fn, view_a, view_b, temperature, similarity, where, block_size, alphas
+):
+    """NT-Xent's layout over column blocks: positive logits and :class:`Stats`."""
+    a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
+    scoring._check_similarity(fn, similarity)
+    _check_positive(fn, "temperature", temperature)
+    batch = a.shape[0]
+    if batch < 2:
+        raise ValueError(f"{fn}: needs batch size >= 2, got view_a {a.shape}.")
+    if similarity == "cosine":
+        a, b = scoring.normalize(a), scoring.normalize(b)
+    z = jnp.concatenate([a, b], axis=0)
+    n = 2 * batch
+    scale = 1.0 / _scalar_param(fn, "temperature", temperature, z.dtype)
+    pos = scale * jnp.sum(z * jnp.concatenate([b, a], axis=0), axis=-1)
+    st = _blockwise.stats(
+        z,
+        z,
+        scale=scale,
+        where=_mask(fn, where, (n, n)),
+        pos_cols=jnp.asarray((np.arange(n) + batch) % n, jnp.int32),
+        self_cols=jnp.arange(n, dtype=jnp.int32),
+        alphas=alphas,
+        block_size=block_size,
+    )
+    return pos, st, out_dtype
+
+
 def ntxent(
     view_a: ArrayLike,
     view_b: ArrayLike,
@@ -876,6 +994,7 @@ def ntxent(
     similarity: str = "cosine",
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""NT-Xent (SimCLR): each of ``2 * batch`` views against all others.
 
@@ -896,6 +1015,10 @@ def ntxent(
       where: optional bool ``[2 * batch, 2 * batch]``, True keeps a column (self
         is always dropped, the positive always kept).
       weights: optional ``[2 * batch]`` per-view weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many candidate columns, never holding the full logit
+        matrix (memory ``O(rows * block_size)``; see the module notes). None
+        (default) builds the full matrix, the fastest choice while it fits.
 
     Returns:
       ``[2 * batch]`` losses, ``view_a`` rows first, in the input's float dtype.
@@ -909,14 +1032,24 @@ def ntxent(
       >>> import jax
       >>> import jaxns
       >>> a = jax.random.normal(jax.random.key(0), (4, 8))
-      >>> jaxns.losses.ntxent(a, a + 0.1, temperature=0.5).shape
+      >>> loss = jaxns.losses.ntxent(a, a + 0.1, temperature=0.5)
+      >>> loss.shape
       (8,)
+      >>> blocked = jaxns.losses.ntxent(a, a + 0.1, temperature=0.5, block_size=3)
+      >>> bool(jax.numpy.allclose(loss, blocked, atol=1e-5))
+      True
 
     References:
       Chen et al, `A Simple Framework for Contrastive Learning of Visual
       Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
     fn = "ntxent"
+    block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
+    if block_size is not None:
+        pos, st, out_dtype = _two_view_blocked(
+            fn, view_a, view_b, temperature, similarity, where, block_size, (1.0,)
+        )
+        return _finish(fn, _blocked_xent(pos, st.row_lse[0]), weights, out_dtype)
     logits, pos_cols, mask, out_dtype = _two_view_logits(
         fn, view_a, view_b, temperature, similarity, where
     )
@@ -946,6 +1079,7 @@ def clip(
     normalize: bool = True,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""CLIP's symmetric contrastive loss, per image-text pair.
 
@@ -969,6 +1103,11 @@ def clip(
       where: optional bool ``[batch, batch]`` over (image, text) pairs, True
         keeps a pair as a negative in both directions (the diagonal is kept).
       weights: optional ``[batch]`` per-pair weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many texts (both directions in one pass), never
+        holding the full logit matrix (memory ``O(rows * block_size)``; see
+        the module notes). None (default) builds the full matrix, the fastest
+        choice while it fits.
 
     Returns:
       ``[batch]`` losses in the input's float dtype.
@@ -998,8 +1137,23 @@ def clip(
         raise ValueError(f"{fn}: needs batch size >= 2, got {x.shape}.")
     scale = _scale(fn, temperature, logit_scale, x.dtype)
     mask = _mask(fn, where, (x.shape[0], x.shape[0]))
+    block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if normalize:
         x, y = scoring.normalize(x), scoring.normalize(y)
+    if block_size is not None:
+        st = _blockwise.stats(
+            x,
+            y,
+            scale=scale,
+            where=mask,
+            pos_cols=jnp.arange(x.shape[0], dtype=jnp.int32),
+            columns=True,
+            block_size=block_size,
+        )
+        pos = scale * jnp.sum(x * y, axis=-1)
+        img = _blocked_xent(pos, st.row_lse[0])
+        txt = _blocked_xent(pos, st.col_lse[0])
+        return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
     logits = scale * (x @ y.T)
     cols = np.arange(x.shape[0])
     img = _contrastive_rows(logits, cols, mask)
@@ -1020,6 +1174,7 @@ def siglip(
     normalize: bool = True,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""SigLIP's pairwise sigmoid loss, per image (row).
 
@@ -1042,6 +1197,11 @@ def siglip(
       where: optional bool ``[batch, batch]``, True keeps a negative pair (the
         diagonal is always kept).
       weights: optional ``[batch]`` per-image weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many texts (a plain sum over blocks), never
+        holding the full logit matrix (memory ``O(rows * block_size)``; see
+        the module notes). None (default) builds the full matrix, the fastest
+        choice while it fits.
 
     Returns:
       ``[batch]`` losses in the input's float dtype.
@@ -1070,8 +1230,24 @@ def siglip(
     b = _scalar_param(fn, "logit_bias", logit_bias, x.dtype)
     n = x.shape[0]
     mask = _mask(fn, where, (n, n))
+    block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if normalize:
         x, y = scoring.normalize(x), scoring.normalize(y)
+    if block_size is not None:
+        st = _blockwise.stats(
+            x,
+            y,
+            scale=jnp.exp(t),
+            bias=b,
+            where=mask,
+            pos_cols=jnp.arange(n, dtype=jnp.int32),
+            alphas=(),
+            softplus=True,
+            block_size=block_size,
+        )
+        pos = jnp.exp(t) * jnp.sum(x * y, axis=-1) + b
+        loss = jax.nn.softplus(-pos) + st.row_softplus
+        return _finish(fn, loss, weights, out_dtype)
     z = jnp.exp(t) * (x @ y.T) + b
     eye = np.eye(n, dtype=bool)
     signed = jnp.where(jnp.asarray(eye), -z, z)
@@ -1089,14 +1265,27 @@ def _debiased_core(pos, neg, mask, *, tau_plus, beta, temperature):
         count = jnp.full(pos.shape, neg.shape[-1], pos.dtype)
     else:
         count = jnp.sum(mask, axis=-1).astype(pos.dtype)
+    if beta is None:
+        lses = (_logsumexp(neg, mask),)
+    else:
+        lses = (_logsumexp((1.0 + beta) * neg, mask), _logsumexp(beta * neg, mask))
+    return _debiased_tail(pos, count, lses, tau_plus=tau_plus, temperature=temperature)
+
+
+def _debiased_alphas(beta) -> tuple[float, ...]:
+    """The logsumexp multipliers :func:`_debiased_tail` needs."""
+    return (1.0,) if beta is None else (1.0 + beta, float(beta))
+
+
+def _debiased_tail(pos, count, lses, *, tau_plus, temperature):
+    """The loss from live-negative counts and logsumexps of ``alpha * neg``."""
     live = count > 0
     log_n = jnp.log(jnp.where(live, count, 1))
-    if beta is None:
-        log_r = _logsumexp(neg, mask)
+    if len(lses) == 1:
+        log_r = lses[0]
     else:
         # sum(e^{(1+b)s}) / mean(e^{b s}): Robinson et al.'s reweighted sum.
-        log_r = _logsumexp((1.0 + beta) * neg, mask) - _logsumexp(beta * neg, mask)
-        log_r = log_r + log_n
+        log_r = lses[0] - lses[1] + log_n
     log_r = jnp.where(live, log_r, 0)
     # log(R - tau N e^{pos}) via log R + log(1 - e^d), d = log(tau N e^{pos}) - log R.
     if tau_plus > 0:
@@ -1138,6 +1327,26 @@ def _two_view_pos_neg(fn, view_a, view_b, temperature, where):
     return pos, logits, _and(jnp.asarray(not_pos), mask), out_dtype
 
 
+def _debiased_dispatch(fn, view_a, view_b, temperature, tau_plus, beta, where, bs):
+    """Dense or blocked (``bs``) debiased/hard losses before weighting."""
+    bs = _checks.optional_size(fn, "block_size", bs, minimum=1)
+    if bs is None:
+        pos, neg, mask, out_dtype = _two_view_pos_neg(
+            fn, view_a, view_b, temperature, where
+        )
+        loss = _debiased_core(
+            pos, neg, mask, tau_plus=tau_plus, beta=beta, temperature=temperature
+        )
+        return loss, out_dtype
+    pos, st, out_dtype = _two_view_blocked(
+        fn, view_a, view_b, temperature, "cosine", where, bs, _debiased_alphas(beta)
+    )
+    loss = _debiased_tail(
+        pos, st.row_count, st.row_lse, tau_plus=tau_plus, temperature=temperature
+    )
+    return loss, out_dtype
+
+
 def debiased_contrastive(
     view_a: ArrayLike,
     view_b: ArrayLike,
@@ -1146,6 +1355,7 @@ def debiased_contrastive(
     tau_plus: float = 0.1,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""Debiased contrastive loss (Chuang et al. 2020), computed in log space.
 
@@ -1171,6 +1381,10 @@ def debiased_contrastive(
       tau_plus: class prior in ``[0, 1)``.
       where: optional bool ``[2 * batch, 2 * batch]``, True keeps a negative.
       weights: optional ``[2 * batch]`` per-view weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many candidate columns, never holding the full logit
+        matrix (memory ``O(rows * block_size)``; see the module notes). None
+        (default) builds the full matrix, the fastest choice while it fits.
 
     Returns:
       ``[2 * batch]`` losses in the input's float dtype (0 for a row with no
@@ -1195,11 +1409,8 @@ def debiased_contrastive(
     """
     fn = "debiased_contrastive"
     _check_contrastive(fn, temperature, tau_plus, None)
-    pos, neg, mask, out_dtype = _two_view_pos_neg(
-        fn, view_a, view_b, temperature, where
-    )
-    loss = _debiased_core(
-        pos, neg, mask, tau_plus=tau_plus, beta=None, temperature=temperature
+    loss, out_dtype = _debiased_dispatch(
+        fn, view_a, view_b, temperature, tau_plus, None, where, block_size
     )
     return _finish(fn, loss, weights, out_dtype)
 
@@ -1213,6 +1424,7 @@ def hard_contrastive(
     beta: float = 1.0,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    block_size: int | None = None,
 ) -> jax.Array:
     r"""Hard-negative contrastive loss (Robinson et al. 2021), in log space.
 
@@ -1234,6 +1446,10 @@ def hard_contrastive(
       beta: concentration ``>= 0`` (0 = uniform weights).
       where: optional bool ``[2 * batch, 2 * batch]``, True keeps a negative.
       weights: optional ``[2 * batch]`` per-view weights.
+      block_size: optional static int: compute the loss and its gradient over
+        blocks of this many candidate columns, never holding the full logit
+        matrix (memory ``O(rows * block_size)``; see the module notes). None
+        (default) builds the full matrix, the fastest choice while it fits.
 
     Returns:
       ``[2 * batch]`` losses in the input's float dtype.
@@ -1256,11 +1472,8 @@ def hard_contrastive(
     """
     fn = "hard_contrastive"
     _check_contrastive(fn, temperature, tau_plus, beta)
-    pos, neg, mask, out_dtype = _two_view_pos_neg(
-        fn, view_a, view_b, temperature, where
-    )
-    loss = _debiased_core(
-        pos, neg, mask, tau_plus=tau_plus, beta=beta, temperature=temperature
+    loss, out_dtype = _debiased_dispatch(
+        fn, view_a, view_b, temperature, tau_plus, beta, where, block_size
     )
     return _finish(fn, loss, weights, out_dtype)
 
