@@ -57,7 +57,7 @@ def run_gensim(args: argparse.Namespace) -> None:
     raw = sum(map(len, sentences))
     t_build = time.perf_counter()
     model = Word2Vec(
-        sg=1,
+        sg=int(args.model == "skipgram"),
         vector_size=args.dim,
         window=args.window,
         negative=args.negatives,
@@ -89,7 +89,7 @@ def _common_flags(args: argparse.Namespace) -> list[str]:
         "--corpus", args.corpus, "--epochs", str(args.epochs), "--dim", str(args.dim),
         "--window", str(args.window), "--negatives", str(args.negatives),
         "--min-count", str(args.min_count), "--sample", str(args.sample),
-        "--lr", str(args.lr), "--min-lr", str(args.min_lr),
+        "--lr", str(args.lr), "--min-lr", str(args.min_lr), "--model", args.model,
     ]  # fmt: skip
 
 
@@ -117,6 +117,10 @@ def _evaluate(path: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default="builtin")
+    p.add_argument(
+        "--model", choices=("skipgram", "cbow"), default="skipgram",
+        help="gensim: sg=1 or sg=0 (cbow_mean=1); jaxns: --model",
+    )  # fmt: skip
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"corpus {args.corpus}: {rows['jaxns'][0]['raw_words']:,} raw words, "
         f"{args.epochs} epochs, dim {args.dim}, window {args.window}, "
-        f"{args.negatives} negatives; median of {args.repeats} run(s)"
+        f"{args.negatives} negatives, {args.model}; median of {args.repeats} run(s)"
     )
     print(
         f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} cores; "

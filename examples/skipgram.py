@@ -67,6 +67,12 @@ def _accelerator_plugin_installed() -> bool:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default="builtin", help="builtin, text8 or a path")
+    p.add_argument(
+        "--model",
+        choices=jaxns.word2vec.MODELS,
+        default="skipgram",
+        help="skipgram (the default) or cbow (gensim's sg=0, cbow_mean=1)",
+    )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
@@ -141,7 +147,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 _CONFIG_KEYS = (
     "corpus", "epochs", "dim", "window", "negatives", "min_count", "sample", "lr",
     "min_lr", "batch_size", "chunk_size", "chunk_negatives", "steps_per_call",
-    "optimizer", "seed", "keep_hits",
+    "optimizer", "seed", "keep_hits", "model",
 )  # fmt: skip
 
 
@@ -263,6 +269,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         negatives_per_chunk=args.chunk_negatives,
         steps_per_call=args.steps_per_call,
         skip_hits=not args.keep_hits,
+        model=args.model,
         # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
         compiler_options=(
             {"xla_backend_optimization_level": 1}

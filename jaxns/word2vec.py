@@ -25,10 +25,17 @@ applies with any element-wise Optax transformation, row-sparsely.
 
 Direction: like gensim, the *context* word's input vector is scored against
 the *centre* word's output vector (and the negatives' output vectors).
+
+The same chunks carry the rest of the family (:func:`block_gradients`): CBOW
+(the mean of a centre's context vectors against its output vector, word2vec.c
+and gensim's ``cbow_mean=1``) and fastText's subword inputs (a word's input
+vector is the mean of its own row and its hashed character n-gram rows,
+:mod:`jaxns.subwords`), for both models.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,10 +55,15 @@ __all__ = [
     "Trainer",
     "call_progress",
     "chunk_gradients",
+    "block_gradients",
     "init_params",
     "make_stream",
+    "init_subword_params",
     "make_trainer",
 ]
+
+
+MODELS = ("skipgram", "cbow")
 
 
 class SkipGramParams(NamedTuple):
@@ -584,6 +596,8 @@ def make_trainer(
     steps_per_call: int = 128,
     skip_hits: bool = True,
     compiler_options: dict[str, Any] | None = None,
+    model: str = "skipgram",
+    subwords: ArrayLike | None = None,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.
 
@@ -637,6 +651,12 @@ def make_trainer(
       compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
         ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
         about 20% faster and runs as fast).
+      model: ``"skipgram"`` (the default) or ``"cbow"`` (word2vec.c's and
+        gensim's CBOW with the mean of the context words), see
+        :func:`block_gradients`.
+      subwords: optional ``int [V, M]`` fastText subword rows of each word
+        (:func:`jaxns.subwords.subword_table`); the input table is then
+        ``[V + num_buckets, d]`` (:func:`init_subword_params`).
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
@@ -703,6 +723,19 @@ def make_trainer(
         )
     num_chunks = batch_size // chunk_size
     block_size = batch_size * steps_per_call
+    model = _checks.choice(fn, "model", model, MODELS)
+    if subwords is not None:
+        subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
+    if model == "skipgram" and subwords is None:
+        gradients = functools.partial(
+            chunk_gradients, window=window, num_negatives=num_negatives,
+            skip_hits=skip_hits,
+        )  # fmt: skip
+    else:
+        gradients = functools.partial(
+            block_gradients, model=model, window=window,
+            num_negatives=num_negatives, skip_hits=skip_hits, subwords=subwords,
+        )  # fmt: skip
     linear = optimizer is None
     tx = optax.chain(
         optax.identity() if linear else optimizer, _scale_by_progress(learning_rate)
@@ -727,16 +760,7 @@ def make_trainer(
                 k_window, (num_chunks, chunk_size), 0, window, dtype=jnp.int32
             )
             negs = sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
-            g = chunk_gradients(
-                params,
-                toks,
-                sents,
-                negs,
-                reduction,
-                window=window,
-                num_negatives=num_negatives,
-                skip_hits=skip_hits,
-            )
+            g = gradients(params, toks, sents, negs, reduction)
             tables, opt_state = opt.update(
                 {"input": g.input_ids, "output": g.output_ids},
                 {"input": g.input_grads, "output": g.output_grads},
@@ -848,4 +872,299 @@ def make_trainer(
         block_size=block_size,
         window=window,
         train_arrays=train_arrays,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The word2vec family: CBOW, and fastText's subword inputs for both models.
+
+
+def init_subword_params(
+    key: ArrayLike,
+    vocab_size: int,
+    num_buckets: int,
+    dim: int,
+    *,
+    dtype: Any = jnp.float32,
+) -> SkipGramParams:
+    """fastText's initialisation: inputs ``U(-1/dim, 1/dim)``, outputs 0.
+
+    The input table holds the ``vocab_size`` word rows followed by the
+    ``num_buckets`` hashed character n-gram rows (Facebook fastText's layout:
+    n-gram ``g`` is row ``vocab_size + hash(g) % num_buckets``, see
+    :func:`jaxns.subwords.subword_table`); the output table has one row per
+    word.
+
+    Args:
+      key: a single PRNG key.
+      vocab_size: number of words ``V``.
+      num_buckets: number of n-gram buckets ``B`` (fastText's ``-bucket``).
+      dim: embedding size ``d``.
+      dtype: the tables' dtype.
+
+    Returns:
+      :class:`SkipGramParams` with ``input`` ``[V + B, dim]`` and ``output``
+      ``[V, dim]``.
+
+    Examples:
+      >>> import jax, jaxns
+      >>> p = jaxns.word2vec.init_subword_params(jax.random.key(0), 10, 50, 4)
+      >>> p.input.shape, p.output.shape, bool(abs(p.input).max() <= 0.25)
+      ((60, 4), (10, 4), True)
+
+    References:
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017.
+    """
+    fn = "word2vec.init_subword_params"
+    _checks.key(fn, key)
+    vocab_size = _checks.size(fn, "vocab_size", vocab_size, minimum=1)
+    num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=0)
+    dim = _checks.size(fn, "dim", dim, minimum=1)
+    with jax.named_scope("jaxns.word2vec.init_subword_params"):
+        bound = 1.0 / dim
+        inp = jax.random.uniform(
+            key, (vocab_size + num_buckets, dim), dtype, -bound, bound
+        )
+        return SkipGramParams(inp, jnp.zeros((vocab_size, dim), dtype))
+
+
+def block_gradients(
+    params: SkipGramParams,
+    tokens: ArrayLike,
+    sentence_ids: ArrayLike,
+    negatives: ArrayLike,
+    window_reduction: ArrayLike,
+    *,
+    model: str,
+    window: int,
+    num_negatives: int,
+    skip_hits: bool = True,
+    subwords: ArrayLike | None = None,
+) -> ChunkGradients:
+    """Row updates of skip-gram or CBOW, word-level or with fastText subwords.
+
+    The block and its chunks are laid out as in :func:`chunk_gradients`: centre
+    ``c`` at block position ``p`` has the contexts ``p + o``,
+    ``1 <= |o| <= window - b_c``, in its sentence; chunk ``g``'s centres
+    share ``negatives[g]``, each weighted ``K / K_c`` (``K = num_negatives``,
+    ``K_c = negatives_per_chunk``), and with ``skip_hits`` a negative equal to
+    the centre is left out of that centre's terms (word2vec.c, gensim).
+
+    **Inputs.** Without ``subwords`` a token's input vector is its row of
+    ``params.input``. With ``subwords`` (``[V, M]`` row ids from
+    :func:`jaxns.subwords.subword_table`: the word's own row, then its
+    n-grams' bucket rows, ``-1`` padding) it is the mean of those rows, as in
+    fastText (Bojanowski et al. 2017).
+
+    **skip-gram** (``model="skipgram"``): every (centre, context) pair scores
+    the context's input vector ``x`` against the centre's output row ``v``
+    and the chunk's negatives, as :func:`chunk_gradients` (which this equals
+    without ``subwords``):
+    ``softplus(-x.v_c) + K/K_c sum_n softplus(x.v_n)``.
+
+    **CBOW** (``model="cbow"``, word2vec.c's ``-cbow 1`` and gensim's
+    ``sg=0, cbow_mean=1``): each centre with at least one context is one
+    example, ``h_c`` the mean of its context words' input rows (with
+    subwords: the mean over all rows of all context words, as fastText and
+    gensim's ``FastText`` average the concatenated subword lists), scored as
+    ``softplus(-h_c.v_c) + K/K_c sum_n softplus(h_c.v_n)``.
+
+    **The input rows' update** is word2vec.c's, fastText's and gensim's, not
+    the exact gradient of the loss: every row that enters a mean receives the
+    full gradient with respect to that mean (word2vec.c adds ``neu1e`` to
+    each context word, fastText adds ``grad_`` to each input row). The exact
+    gradient would divide it by the number of rows averaged. Word-level
+    skip-gram averages nothing, so there the update is the exact gradient;
+    the output rows' gradients are always exact.
+
+    Args:
+      params: ``input`` ``[V, d]`` (``[V + B, d]`` with subwords) and
+        ``output`` ``[V, d]``.
+      tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
+        subsampling, ``-1`` for padding.
+      sentence_ids: ``int`` like ``tokens``; windows never cross sentences.
+      negatives: ``int [num_chunks, negatives_per_chunk]`` noise draws.
+      window_reduction: ``int [num_chunks, chunk_size]`` the ``b`` of each
+        centre, in ``[0, window)``.
+      model: ``"skipgram"`` or ``"cbow"`` (static).
+      window: maximum window ``W`` (static).
+      num_negatives: ``K``, negatives per example in expectation (static).
+      skip_hits: leave out negatives equal to the example's centre word.
+      subwords: optional ``int [V, M]`` input rows of each word (``-1``
+        padding); ``None`` for word-level inputs.
+
+    Returns:
+      :class:`ChunkGradients`: the summed loss; ``num_pairs``, the number of
+      live (centre, context) pairs for skip-gram and of live centres (CBOW
+      examples) for CBOW; the input row ids ``[n]`` (``[n * M]`` with
+      subwords, ``n`` the block length) with their updates, and the output
+      row ids with their gradients. ``-1`` ids carry zero rows.
+
+    Raises:
+      ValueError: for inconsistent shapes, sizes or an unknown ``model``.
+      TypeError: for non-integer ids or non-float tables.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> p = jaxns.word2vec.init_params(jax.random.key(0), 5, 3)
+      >>> g = jaxns.word2vec.block_gradients(
+      ...     p, jnp.array([-1, 0, 1, 2, 3, -1]), jnp.zeros(6, jnp.int32),
+      ...     jnp.array([[4, 4]]), jnp.zeros((1, 4), jnp.int32),
+      ...     model="cbow", window=1, num_negatives=2)
+      >>> int(g.num_pairs), g.input_grads.shape, g.output_ids.tolist()
+      (4, (6, 3), [0, 1, 2, 3, 4, 4])
+
+    References:
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (CBOW). Bojanowski et
+      al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017. Ji et al, `Parallelizing
+      Word2Vec in Shared and Distributed Memory
+      <https://arxiv.org/abs/1604.04661>`_, 2016.
+    """
+    fn = "word2vec.block_gradients"
+    model = _checks.choice(fn, "model", model, MODELS)
+    window = _checks.size(fn, "window", window, minimum=1)
+    num_negatives = _checks.size(fn, "num_negatives", num_negatives, minimum=1)
+    skip_hits = _checks.flag(fn, "skip_hits", skip_hits)
+    tokens = _checks.int_array(fn, "tokens", tokens, ndim=1)
+    sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
+    negatives = _checks.int_array(fn, "negatives", negatives, ndim=2)
+    window_reduction = _checks.int_array(
+        fn, "window_reduction", window_reduction, ndim=2
+    )
+    num_chunks, chunk = window_reduction.shape
+    _checks.check_shape(fn, "negatives", negatives, (num_chunks, None))
+    _checks.check_shape(fn, "tokens", tokens, (num_chunks * chunk + 2 * window,))
+    _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
+    u = _checks.float_array(fn, "params.input", params[0], ndim=2)
+    v = _checks.float_array(fn, "params.output", params[1], ndim=2)
+    if u.shape[1] != v.shape[1] or (subwords is None and u.shape != v.shape):
+        raise ValueError(
+            f"{fn}: params.input {tuple(u.shape)} and params.output "
+            f"{tuple(v.shape)} must be [vocab_size, dim] tables ([vocab_size + "
+            "num_buckets, dim] for the input with subwords)."
+        )
+    if subwords is not None:
+        subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
+        _checks.check_shape(fn, "subwords", subwords, (v.shape[0], None))
+    with jax.named_scope("jaxns.word2vec.block_gradients"):
+        return _block_gradients(
+            u, v, tokens, sentence_ids, negatives, window_reduction, subwords,
+            model=model, window=window, num_negatives=num_negatives,
+            skip_hits=skip_hits,
+        )  # fmt: skip
+
+
+def _block_gradients(
+    u, v, tokens, sentence_ids, negatives, window_reduction, subwords, *,
+    model, window, num_negatives, skip_hits,
+):  # fmt: skip
+    num_chunks, chunk = window_reduction.shape
+    neg_per_chunk = negatives.shape[1]
+    dim = u.shape[1]
+    rows = chunk + 2 * window
+    compute = u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
+
+    tokens = tokens.astype(jnp.int32)
+    valid = tokens >= 0
+    safe = jnp.where(valid, tokens, 0)
+    # Each block position's input: the sum of its rows and how many they are.
+    if subwords is None:
+        x_sum = u[safe].astype(compute)
+        x_count = valid.astype(compute)
+    else:
+        sub = subwords.astype(jnp.int32)[safe]  # [n, M]
+        sub_ok = (sub >= 0) & valid[:, None]
+        rows_in = u[jnp.where(sub_ok, sub, 0)].astype(compute)  # [n, M, d]
+        x_sum = jnp.einsum("nm,nmd->nd", sub_ok.astype(compute), rows_in)
+        x_count = jnp.sum(sub_ok, axis=-1).astype(compute)
+
+    win = (
+        jnp.arange(num_chunks, dtype=jnp.int32)[:, None] * chunk
+        + jnp.arange(rows, dtype=jnp.int32)[None, :]
+    )
+    ctx_ok, ctx_sent = valid[win], sentence_ids[win]
+    centre = slice(window, window + num_chunks * chunk)
+    ctr_tok = safe[centre].reshape(num_chunks, chunk)
+    ctr_ok = valid[centre].reshape(num_chunks, chunk)
+    ctr_sent = sentence_ids[centre].reshape(num_chunks, chunk)
+    offset = jnp.abs(
+        jnp.arange(rows, dtype=jnp.int32)[:, None]
+        - (jnp.arange(chunk, dtype=jnp.int32)[None, :] + window)
+    )
+    reach = window - window_reduction.astype(jnp.int32)
+    live = (
+        (offset[None] >= 1)
+        & (offset[None] <= reach[:, None, :])
+        & ctx_ok[:, :, None]
+        & ctr_ok[:, None, :]
+        & (ctx_sent[:, :, None] == ctr_sent[:, None, :])
+    )  # [G, R, C]: window row r is a context of centre c
+    live_f = live.astype(compute)
+    negatives = negatives.astype(jnp.int32)
+    alpha = num_negatives / neg_per_chunk
+    y_pos = v[ctr_tok].astype(compute)  # [G, C, d]
+    y_neg = v[negatives].astype(compute)  # [G, Kc, d]
+    if skip_hits:
+        keep = (ctr_tok[:, :, None] != negatives[:, None, :]).astype(compute)
+    else:
+        keep = jnp.ones((num_chunks, chunk, neg_per_chunk), compute)
+
+    if model == "skipgram":
+        x = (x_sum / jnp.maximum(x_count, 1)[:, None])[win]  # [G, R, d]
+        s_pos = jnp.einsum("grd,gcd->grc", x, y_pos)
+        s_neg = jnp.einsum("grd,gnd->grn", x, y_neg)
+        # Pair (r, c) meets negative n with weight alpha * live * keep[c, n].
+        w_neg = alpha * jnp.einsum("grc,gcn->grn", live_f, keep)
+        sig_p, soft_p = _sigmoid_softplus(-s_pos)
+        sig_n, soft_n = _sigmoid_softplus(s_neg)
+        loss = jnp.sum(live_f * soft_p) + jnp.sum(w_neg * soft_n)
+        d_pos = -sig_p * live_f  # [G, R, C]
+        d_neg = sig_n * w_neg  # [G, R, Kc]
+        dx = jnp.einsum("grc,gcd->grd", d_pos, y_pos) + jnp.einsum(
+            "grn,gnd->grd", d_neg, y_neg
+        )
+        dy_pos = jnp.einsum("grc,grd->gcd", d_pos, x)
+        dy_neg = jnp.einsum("grn,grd->gnd", d_neg, x)
+        num = jnp.sum(live, dtype=jnp.int32)
+    else:
+        total = jnp.einsum("grc,grd->gcd", live_f, x_sum[win])
+        count = jnp.einsum("grc,gr->gc", live_f, x_count[win])
+        alive = (count > 0).astype(compute)  # [G, C]
+        h = total / jnp.maximum(count, 1)[..., None]
+        s_pos = jnp.sum(h * y_pos, axis=-1)  # [G, C]
+        s_neg = jnp.einsum("gcd,gnd->gcn", h, y_neg)
+        w_neg = alpha * alive[..., None] * keep
+        sig_p, soft_p = _sigmoid_softplus(-s_pos)
+        sig_n, soft_n = _sigmoid_softplus(s_neg)
+        loss = jnp.sum(alive * soft_p) + jnp.sum(w_neg * soft_n)
+        d_pos = -sig_p * alive  # [G, C]
+        d_neg = sig_n * w_neg  # [G, C, Kc]
+        dh = d_pos[..., None] * y_pos + jnp.einsum("gcn,gnd->gcd", d_neg, y_neg)
+        # word2vec.c: every context word receives the whole neu1e.
+        dx = jnp.einsum("grc,gcd->grd", live_f, dh)
+        dy_pos = d_pos[..., None] * h
+        dy_neg = jnp.einsum("gcn,gcd->gnd", d_neg, h)
+        num = jnp.sum(alive, dtype=jnp.int32)
+
+    dx = _fold_windows(dx, chunk, window)  # [n, d] per block position
+    if subwords is None:
+        in_ids = jnp.where(valid, tokens, PAD)
+        in_grads = dx
+    else:
+        in_ids = jnp.where(sub_ok, sub, PAD).reshape(-1)
+        in_grads = jnp.where(sub_ok[..., None], dx[:, None, :], 0).reshape(-1, dim)
+    out_ids = jnp.concatenate(
+        [jnp.where(ctr_ok, ctr_tok, PAD), negatives], axis=1
+    ).reshape(-1)
+    dy = jnp.concatenate([dy_pos, dy_neg], axis=1).reshape(-1, dim)
+    return ChunkGradients(
+        loss=loss,
+        num_pairs=num,
+        input_ids=in_ids,
+        input_grads=in_grads.astype(u.dtype),
+        output_ids=out_ids,
+        output_grads=dy.astype(v.dtype),
     )

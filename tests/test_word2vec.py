@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import assert_close
 
 import jaxns
 from jaxns import word2vec
@@ -338,3 +339,254 @@ def test_train_rejects_bad_input(make, error, match):
     args.update(make(args["key"], stream))
     with pytest.raises(error, match=match):
         t.train(**args)
+
+
+def _np_softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def _np_sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def reference_updates(
+    u, v, tokens, sentence_ids, negatives, reduction, window, k, *, model,
+    subwords=None, skip_hits=True,
+):  # fmt: skip
+    """float64 NumPy brute force of the word2vec family on one block.
+
+    Returns (loss, examples, input update [V_in, d], output gradient [V, d]).
+    Inputs average their rows (a word's own row, or its subword rows); every
+    row entering an average receives the full gradient with respect to the
+    average (word2vec.c, fastText, gensim); output gradients are exact.
+    """
+    u = np.asarray(u, np.float64)
+    v = np.asarray(v, np.float64)
+    num_chunks, chunk = reduction.shape
+    kc = negatives.shape[1]
+    alpha = k / kc
+
+    def rows_of(t):
+        if subwords is None:
+            return [int(t)]
+        return [int(r) for r in subwords[t] if r >= 0]
+
+    du, dv = np.zeros_like(u), np.zeros_like(v)
+    loss, examples = 0.0, 0
+
+    def score(h, centre, g):
+        """Loss of h against centre and chunk g's negatives; dh; adds to dv."""
+        s = h @ v[centre]
+        loss = _np_softplus(-s)
+        dh = -_np_sigmoid(-s) * v[centre]
+        dv[centre] += -_np_sigmoid(-s) * h
+        for n in negatives[g]:
+            if skip_hits and n == centre:
+                continue
+            s = h @ v[n]
+            loss += alpha * _np_softplus(s)
+            dh = dh + alpha * _np_sigmoid(s) * v[n]
+            dv[n] += alpha * _np_sigmoid(s) * h
+        return loss, dh
+
+    for g in range(num_chunks):
+        for c in range(chunk):
+            p = window + g * chunk + c
+            if tokens[p] < 0:
+                continue
+            reach = window - reduction[g, c]
+            ctx = [
+                p + o for o in range(-reach, reach + 1)
+                if o != 0 and tokens[p + o] >= 0
+                and sentence_ids[p + o] == sentence_ids[p]
+            ]  # fmt: skip
+            if model == "skipgram":
+                for q in ctx:
+                    rows = rows_of(tokens[q])
+                    x = u[rows].mean(axis=0)
+                    term, dx = score(x, tokens[p], g)
+                    loss += term
+                    examples += 1
+                    for r in rows:
+                        du[r] += dx
+            elif ctx:
+                rows = [r for q in ctx for r in rows_of(tokens[q])]
+                h = u[rows].mean(axis=0)
+                term, dh = score(h, tokens[p], g)
+                loss += term
+                examples += 1
+                for r in rows:
+                    du[r] += dh
+    return loss, examples, du, dv
+
+
+def _scatter(shape, ids, grads):
+    ids = np.asarray(ids)
+    out = np.zeros(shape)
+    keep = ids >= 0
+    np.add.at(out, ids[keep], np.asarray(grads, np.float64)[keep])
+    return out
+
+
+@pytest.mark.parametrize(
+    "model,chunk,kc,skip_hits",
+    [
+        ("cbow", 1, 5, True),
+        ("cbow", 4, 3, True),
+        ("cbow", 8, 8, False),
+        ("cbow", 3, 2, True),
+        ("skipgram", 4, 3, True),
+        ("skipgram", 8, 8, False),
+    ],
+)
+def test_block_gradients_equal_brute_force(model, chunk, kc, skip_hits):
+    rng = np.random.default_rng(10 + chunk)
+    window, vocab, dim, k = 3, 12, 4, 5
+    tokens, sent, negs, red = _random_block(rng, 3, chunk, window, vocab, kc)
+    negs[:, 0] = tokens[window : window + 3 * chunk : chunk]  # plant some hits
+    with jax.enable_x64(True):
+        u = rng.normal(size=(vocab, dim))
+        v = rng.normal(size=(vocab, dim))
+        g = word2vec.block_gradients(
+            word2vec.SkipGramParams(jnp.asarray(u), jnp.asarray(v)), tokens, sent,
+            negs, red, model=model, window=window, num_negatives=k,
+            skip_hits=skip_hits,
+        )  # fmt: skip
+        loss, examples, du, dv = reference_updates(
+            u, v, tokens, sent, negs, red, window, k, model=model,
+            skip_hits=skip_hits,
+        )  # fmt: skip
+        assert g.input_grads.dtype == jnp.float64
+        assert_close(g.loss, loss)
+        assert int(g.num_pairs) == examples
+        assert_close(_scatter(u.shape, g.input_ids, g.input_grads), du)
+        assert_close(_scatter(v.shape, g.output_ids, g.output_grads), dv)
+
+
+def test_cbow_output_gradient_is_autodiff_and_input_update_is_word2vec_c():
+    """The output rows get the exact gradient of the CBOW loss; each context
+    word gets the full gradient with respect to the mean (word2vec.c's neu1e),
+    which is the exact gradient times the number of context words."""
+    rng = np.random.default_rng(5)
+    window, vocab, dim, k, chunk = 2, 9, 3, 4, 4
+    tokens, sent, negs, red = _random_block(rng, 2, chunk, window, vocab, 4)
+    with jax.enable_x64(True):
+        u = jnp.asarray(rng.normal(size=(vocab, dim)))
+        v = jnp.asarray(rng.normal(size=(vocab, dim)))
+
+        def loss_fn(u, v):
+            g = word2vec.block_gradients(
+                word2vec.SkipGramParams(u, v), tokens, sent, negs, red,
+                model="cbow", window=window, num_negatives=k,
+            )  # fmt: skip
+            return g.loss
+
+        du, dv = jax.grad(loss_fn, argnums=(0, 1))(u, v)
+        g = word2vec.block_gradients(
+            word2vec.SkipGramParams(u, v), tokens, sent, negs, red,
+            model="cbow", window=window, num_negatives=k,
+        )  # fmt: skip
+        assert_close(_scatter(v.shape, g.output_ids, g.output_grads), dv, loose=True)
+        # Recompute the exact input gradient by hand from the per-centre counts.
+        _, _, full, _ = reference_updates(
+            u, v, tokens, sent, negs, red, window, k, model="cbow"
+        )
+        assert not np.allclose(full, du)  # word2vec.c's update is not the gradient
+        assert_close(_scatter(u.shape, g.input_ids, g.input_grads), full)
+
+
+def test_block_gradients_skipgram_equals_chunk_gradients():
+    rng = np.random.default_rng(2)
+    tokens, sent, negs, red = _random_block(rng, 4, 8, 5, 30, 8)
+    params = word2vec.SkipGramParams(
+        jnp.asarray(rng.normal(size=(30, 6)), jnp.float32),
+        jnp.asarray(rng.normal(size=(30, 6)), jnp.float32),
+    )
+    a = word2vec.chunk_gradients(params, tokens, sent, negs, red, window=5,
+                                 num_negatives=5)  # fmt: skip
+    b = word2vec.block_gradients(params, tokens, sent, negs, red, model="skipgram",
+                                 window=5, num_negatives=5)  # fmt: skip
+    assert_close(b.loss, a.loss, loose=True)
+    assert int(a.num_pairs) == int(b.num_pairs)
+    np.testing.assert_array_equal(a.input_ids, b.input_ids)
+    assert_close(b.input_grads, a.input_grads, loose=True)
+    # A negative equal to a centre is corrected on the centre's column in
+    # chunk_gradients and on the negative's in block_gradients: same row.
+    np.testing.assert_array_equal(a.output_ids, b.output_ids)
+    assert_close(
+        _scatter((30, 6), b.output_ids, b.output_grads).astype(np.float32),
+        _scatter((30, 6), a.output_ids, a.output_grads),
+        loose=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(model="sg"), ValueError, "model must be one of"),
+        (dict(model="cbow", window=0), ValueError, "window must be >= 1"),
+        (dict(model="cbow", skip_hits=1), TypeError, "skip_hits must be a bool"),
+        (dict(model="cbow", subwords=np.zeros((4, 2), np.int32)), ValueError,
+         "subwords must have shape"),
+        (dict(model="cbow", subwords=np.zeros((5, 2))), TypeError,
+         "subwords must be an integer array"),
+    ],
+)  # fmt: skip
+def test_block_gradients_reject_bad_arguments(kwargs, error, match):
+    p = word2vec.init_params(jax.random.key(0), 5, 3)
+    args = dict(window=1, num_negatives=2) | kwargs
+    with pytest.raises(error, match=match):
+        word2vec.block_gradients(
+            p, jnp.zeros(6, jnp.int32), jnp.zeros(6, jnp.int32),
+            jnp.zeros((1, 2), jnp.int32), jnp.zeros((1, 4), jnp.int32), **args,
+        )  # fmt: skip
+
+
+def train_on_topics(model, *, subwords=None, num_buckets=0, lr=0.05, epochs=4):
+    """Trains on the planted-topic corpus; returns (vocab, params, losses)."""
+    rng = np.random.default_rng(0)
+    sentences = _topic_corpus(rng)
+    vocab = jaxns.text.Vocabulary.build(sentences, min_count=1)
+    enc = vocab.encode(sentences)
+    table = None if subwords is None else subwords(vocab.words)
+    trainer = word2vec.make_trainer(
+        jaxns.samplers.unigram(vocab.counts),
+        learning_rate=optax.constant_schedule(lr), window=3, batch_size=64,
+        chunk_size=8, negatives_per_chunk=8, steps_per_call=8, model=model,
+        subwords=table,
+    )  # fmt: skip
+    if table is None:
+        params = word2vec.init_params(jax.random.key(0), len(vocab), 16)
+    else:
+        params = word2vec.init_subword_params(
+            jax.random.key(0), len(vocab), num_buckets, 16
+        )
+    state = trainer.init(params)
+    keep_all = jaxns.text.keep_probability(vocab.counts, 0.0)
+    stream = trainer.stream(jax.random.key(0), enc.ids, enc.sentence_ids, keep_all)
+    losses = []
+    for epoch in range(epochs):
+        for c in range(stream.num_calls(trainer.block_size)):
+            params, state, loss, num = trainer.train(
+                jax.random.key(epoch), params, state, stream,
+                c * trainer.block_size, (0.0, 1.0),
+            )  # fmt: skip
+            losses.append(float(loss) / int(num))
+    return vocab, params, losses
+
+
+def topic_purity(vocab, vectors):
+    """Fraction of 5 nearest neighbours from the word's own planted topic."""
+    topic = np.array([int(w[1:]) // 12 for w in vocab.words])
+    nn = jaxns.evaluation.nearest_neighbors(
+        np.asarray(vectors), vocab.words, list(vocab.words), k=5
+    )
+    return np.mean(
+        [topic[vocab.index(w)] == topic[i] for i, row in enumerate(nn) for w, _ in row]
+    )
+
+
+def test_cbow_training_recovers_planted_topics():
+    vocab, params, losses = train_on_topics("cbow")
+    assert losses[-1] < 0.8 * losses[0]
+    assert topic_purity(vocab, params.input) > 0.9  # chance is about 0.25
