@@ -150,6 +150,13 @@ def choice(fn: str, arg: str, value: Any, allowed: Sequence[str]) -> str:
     return value
 
 
+def instance(fn: str, arg: str, value: Any, cls: type, expected: str) -> Any:
+    """An instance of ``cls``; ``expected`` says what to pass ("a Sampler ...")."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{fn}: {arg} must be {expected}, got {_describe(value)}.")
+    return value
+
+
 def is_static_number(value: Any) -> bool:
     """True for a Python or NumPy real number (not a bool, not an array)."""
     return isinstance(value, _NUMBER) and not isinstance(value, bool | np.bool_)

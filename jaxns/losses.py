@@ -422,7 +422,9 @@ def sampled_softmax(
     With one true class the gradient is ``softmax(z) - onehot``. With all ``V``
     classes as candidates (the positive masked among them) and uniform ``q``
     this equals :func:`full_softmax`. ``log_q`` is the log expected count
-    (``log(k q)`` with replacement; any constant shift cancels). Accidental hits
+    (``log(k q)`` with replacement; any constant shift cancels); give both
+    ``pos_log_q`` and ``neg_log_q`` or neither, since correcting one side only
+    biases the loss (as :class:`jaxns.nn.SampledSoftmaxHead`). Accidental hits
     are removed with ``where`` (TensorFlow subtracts ``FLT_MAX`` instead).
     A row with every negative masked gives exactly 0.
 
@@ -442,7 +444,8 @@ def sampled_softmax(
 
     Raises:
       TypeError: for non-float logits.
-      ValueError: for mismatched shapes.
+      ValueError: for mismatched shapes, or only one of ``pos_log_q`` and
+        ``neg_log_q``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -462,9 +465,13 @@ def sampled_softmax(
     (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
     multi = _true_negs(fn, pos, neg)
     mask = _mask(fn, where, neg.shape)
+    if (pos_log_q is None) != (neg_log_q is None):
+        raise ValueError(
+            f"{fn}: pass both pos_log_q and neg_log_q or neither (None); "
+            "correcting only one side biases the loss."
+        )
     if pos_log_q is not None:
         pos = pos - _log_q(fn, "pos_log_q", pos_log_q, pos, pos.dtype, shared=False)
-    if neg_log_q is not None:
         neg = neg - _log_q(fn, "neg_log_q", neg_log_q, neg, neg.dtype, shared=True)
     loss = _softmax_xent(pos if multi else pos[..., None], neg, mask)
     return _finish(fn, loss, weights, out_dtype)
@@ -1595,7 +1602,7 @@ def self_adversarial(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
     *,
-    temperature: float = 1.0,
+    adversarial_temperature: float = 1.0,
     margin: float = 0.0,
     where: ArrayLike | None = None,
     weights: ArrayLike | None = None,
@@ -1621,8 +1628,12 @@ def self_adversarial(
     Args:
       pos_logits: ``[batch]``.
       neg_logits: ``[batch, num_negatives]``.
-      temperature: the sampling temperature ``alpha >= 0`` of Sun et al. (a
-        multiplier: larger focuses on harder negatives, 0 is uniform).
+      adversarial_temperature: the multiplier ``alpha >= 0`` of the negatives'
+        scores in the softmax, Sun et al.'s "temperature of sampling" and
+        PyKEEN's ``adversarial_temperature``. Unlike every other
+        ``temperature`` in jaxns it multiplies (an inverse temperature):
+        larger focuses the weight on harder negatives, 0 weighs them
+        uniformly.
       margin: ``gamma >= 0``.
       where: optional bool ``[batch, num_negatives]``, True keeps a negative.
       weights: optional ``[batch]`` per-example weights.
@@ -1632,7 +1643,8 @@ def self_adversarial(
 
     Raises:
       TypeError: for non-float logits.
-      ValueError: for mismatched shapes, ``temperature < 0`` or ``margin < 0``.
+      ValueError: for mismatched shapes, ``adversarial_temperature < 0`` or
+        ``margin < 0``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -1646,12 +1658,14 @@ def self_adversarial(
       Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
     """
     fn = "self_adversarial"
-    _check_positive(fn, "temperature", temperature, allow_zero=True)
+    _check_positive(
+        fn, "adversarial_temperature", adversarial_temperature, allow_zero=True
+    )
     _check_positive(fn, "margin", margin, allow_zero=True)
     (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
     _check_neg(fn, pos, neg)
     mask = _mask(fn, where, neg.shape)
-    z = temperature * neg
+    z = adversarial_temperature * neg
     if mask is not None:
         z = jnp.where(mask, z, -jnp.inf)
     m = jnp.max(z, axis=-1, initial=-jnp.inf, keepdims=True)

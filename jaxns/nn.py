@@ -6,7 +6,7 @@ module's ``__call__`` takes the negatives (ids drawn by the caller with an
 explicit key) and returns **per-example** losses computed by
 :mod:`jaxns.scoring` and :mod:`jaxns.losses`; the caller reduces::
 
-    model = jaxns.nn.SkipGram(vocab_size, 100, rngs=nnx.Rngs(0))
+    model = jaxns.nn.SkipGram(len(counts), 100, rngs=nnx.Rngs(0))
     sampler = jaxns.samplers.unigram(counts, power=0.75)
     negatives = sampler.sample(key, (batch, 5))  # or shared: (5,)
     loss = model(centres, contexts, negatives).mean()
@@ -16,8 +16,9 @@ explicit key) and returns **per-example** losses computed by
   ``[num_negatives]`` negatives.
 * :class:`SampledSoftmaxHead`: an output layer trained with TensorFlow-style
   sampled softmax (Jean et al. 2015): candidates shared by the batch, logQ
-  correction, accidental hits masked; :func:`sample_candidates` draws the
-  candidates and their log expected counts with an explicit key.
+  correction, accidental hits masked; :func:`jaxns.samplers.sample_candidates`
+  draws the candidates and their log expected counts with an explicit key
+  (re-exported here as ``jaxns.nn.sample_candidates``).
 * :class:`TwoTower`: linear query and candidate towers trained with the
   in-batch softmax of Yi et al. 2019 (temperature, logQ correction, accidental
   hits by id, mixed negatives).
@@ -40,18 +41,17 @@ jax-negsampling[flax]``).
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from jaxns import losses, samplers, scoring
+from jaxns import _checks, losses, samplers, scoring
+from jaxns.samplers import Candidates as Candidates
+from jaxns.samplers import sample_candidates as sample_candidates
 
 __all__ = [
     "Candidates",
@@ -64,131 +64,13 @@ __all__ = [
 _Initializer = Callable[..., jax.Array]
 
 
-# ---------------------------------------------------------------------------
-# Static checks (trace time). Messages name the module, the argument, what was
-# given and what was expected.
-# ---------------------------------------------------------------------------
-
-
-def _check_size(fn: str, name: str, value: Any) -> int:
-    try:
-        if isinstance(value, bool):  # an int subclass, but never a size
-            raise TypeError
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{fn}: {name} must be a positive Python int, got "
-            f"{type(value).__name__} {value!r}."
-        ) from None
-    if size < 1:
-        raise ValueError(f"{fn}: {name} must be >= 1, got {size}.")
-    return size
-
-
-def _check_dtype(fn: str, name: str, dtype: Any, *, allow_none: bool) -> Any:
-    if dtype is None:
-        if allow_none:
-            return None
-        raise TypeError(f"{fn}: {name} must be a floating dtype, got None.")
-    try:
-        d = jnp.dtype(dtype)
-    except TypeError:
-        raise TypeError(
-            f"{fn}: {name} must be a floating dtype, got {dtype!r}."
-        ) from None
-    if not jnp.issubdtype(d, jnp.floating):
-        raise TypeError(f"{fn}: {name} must be a floating dtype, got {d}.")
-    return d
-
-
-def _check_rngs(fn: str, rngs: Any) -> None:
-    if not isinstance(rngs, nnx.Rngs):
-        raise TypeError(
-            f"{fn}: rngs must be an nnx.Rngs (e.g. nnx.Rngs(0)), got "
-            f"{type(rngs).__name__}."
-        )
-
-
-def _check_bool(fn: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{fn}: {name} must be a bool, got {value!r}.")
-    return value
-
-
-def _int_ids(
-    fn: str, name: str, ids: ArrayLike, ndims: tuple[int, ...], expected: str
-) -> jax.Array:
-    ids = jnp.asarray(ids)
-    if not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(
-            f"{fn}: {name} must be an integer array, got dtype {ids.dtype}. "
-            f"Cast it with {name}.astype(jnp.int32)."
-        )
-    if ndims and ids.ndim not in ndims:
-        raise ValueError(f"{fn}: {name} must have shape {expected}, got {ids.shape}.")
-    return ids
-
-
-def _float_array(fn: str, name: str, x: ArrayLike, shape: tuple) -> jax.Array:
-    """A float array of exactly ``shape``; str entries (names) match any size."""
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}."
-        )
-    ok = x.ndim == len(shape) and all(
-        isinstance(want, str) or got == want
-        for got, want in zip(x.shape, shape, strict=True)
-    )
-    if not ok:
-        expected = "[" + ", ".join(str(s) for s in shape) + "]"
-        raise ValueError(f"{fn}: {name} must have shape {expected}, got {x.shape}.")
-    return x
-
-
-def _optional_float(fn: str, name: str, x: ArrayLike | None, shape: tuple):
-    return None if x is None else _float_array(fn, name, x, shape)
-
-
-def _optional_ids(fn: str, name: str, ids: ArrayLike | None, shape: tuple):
-    if ids is None:
-        return None
-    ids = _int_ids(fn, name, ids, (), "")
-    if ids.shape != shape:
-        raise ValueError(f"{fn}: {name} must have shape {shape}, got {ids.shape}.")
-    return ids
-
-
-def _check_mask(fn: str, where: ArrayLike | None, shape: tuple) -> jax.Array | None:
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_:
-        raise TypeError(
-            f"{fn}: where must be a boolean mask (True keeps an entry), got dtype "
-            f"{where.dtype}."
-        )
-    if where.shape != shape:
-        raise ValueError(f"{fn}: where must have shape {shape}, got {where.shape}.")
-    return where
-
-
-def _widest(*dtypes: Any) -> Any:
-    """The common float dtype without implicit promotion (bf16 with f16 -> f32)."""
-    dtypes = {jnp.dtype(d) for d in dtypes}
-    if len(dtypes) == 1:
-        (dtype,) = dtypes
-        return dtype
-    return jnp.dtype(
-        jnp.float64 if max(d.itemsize for d in dtypes) == 8 else jnp.float32
-    )
-
-
 def _promote(args: tuple, /, *, dtype: Any = None, inexact: bool = True) -> tuple:
     """Flax ``promote_dtype`` replacement that is explicit under strict promotion."""
     del inexact  # every argument is a float array here
     if dtype is None:
-        dtype = _widest(*(jnp.asarray(a).dtype for a in args if a is not None))
+        dtype = _checks.result_dtype(
+            *(jnp.asarray(a).dtype for a in args if a is not None)
+        )
     return tuple(None if a is None else jnp.asarray(a).astype(dtype) for a in args)
 
 
@@ -220,7 +102,7 @@ class SkipGram(nnx.Module):
     ``input`` holds the word vectors (word2vec's ``syn0``, gensim's ``wv``),
     initialised ``U(-0.5/d, 0.5/d)`` as word2vec.c does; ``output`` the context
     vectors (``syn1neg``), initialised to zeros. Both are :class:`flax.nnx.Embed`
-    tables ``[num_words, features]``. For a pair ``(c, o)`` with negatives
+    tables ``[num_embeddings, features]``. For a pair ``(c, o)`` with negatives
     ``n_1 .. n_k``:
 
     .. math:: \ell = -\log\sigma(\langle v_c, v'_o \rangle)
@@ -239,7 +121,8 @@ class SkipGram(nnx.Module):
     ``where=~jaxns.samplers.accidental_hits(contexts, negatives)``.
 
     Args:
-      num_words: vocabulary size ``V``.
+      num_embeddings: vocabulary size ``V``, the rows of both tables (as
+        :class:`flax.nnx.Embed`'s ``num_embeddings``).
       features: embedding dimension ``d``.
       dtype: compute dtype of the gathered vectors (``None``: ``param_dtype``).
       param_dtype: storage dtype of the tables.
@@ -272,27 +155,27 @@ class SkipGram(nnx.Module):
 
     def __init__(
         self,
-        num_words: int,
+        num_embeddings: int,
         features: int,
         *,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        fn = "SkipGram"
-        self.num_words = _check_size(fn, "num_words", num_words)
-        self.features = _check_size(fn, "features", features)
-        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
-        self.param_dtype = _check_dtype(
-            fn, "param_dtype", param_dtype, allow_none=False
+        fn = "nn.SkipGram"
+        self.num_embeddings = _checks.size(
+            fn, "num_embeddings", num_embeddings, minimum=1
         )
-        _check_rngs(fn, rngs)
+        self.features = _checks.size(fn, "features", features, minimum=1)
+        self.dtype = _checks.dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _checks.dtype(fn, "param_dtype", param_dtype)
+        _checks.instance(fn, "rngs", rngs, nnx.Rngs, "an nnx.Rngs (e.g. nnx.Rngs(0))")
         table = dict(dtype=self.dtype, param_dtype=self.param_dtype, rngs=rngs)
         self.input = nnx.Embed(
-            self.num_words, self.features, embedding_init=_word2vec_init, **table
+            self.num_embeddings, self.features, embedding_init=_word2vec_init, **table
         )
         self.output = nnx.Embed(
-            self.num_words,
+            self.num_embeddings,
             self.features,
             embedding_init=_zeros_init,
             **table,
@@ -315,8 +198,8 @@ class SkipGram(nnx.Module):
         product (see :func:`jaxns.scoring.dot`).
 
         .. warning:: Ids are not checked under ``jit``. As in
-           :class:`flax.nnx.Embed` (``jnp.take``), ids ``>= num_words`` or
-           ``< -num_words`` gather NaN rows (the loss is NaN) and negative ids
+           :class:`flax.nnx.Embed` (``jnp.take``), ids ``>= num_embeddings`` or
+           ``< -num_embeddings`` gather NaN rows (the loss is NaN) and negative ids
            count from the end.
 
         Args:
@@ -359,30 +242,24 @@ class SkipGram(nnx.Module):
           Mikolov et al, `Distributed Representations of Words and Phrases and
           their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
         """
-        fn = "SkipGram"
-        centres = _int_ids(fn, "centres", centres, (1,), "[batch]")
+        fn = "nn.SkipGram"
+        centres = _checks.int_array(fn, "centres", centres, ndim=1)
         (batch,) = centres.shape
-        contexts = _int_ids(fn, "contexts", contexts, (1,), "[batch]")
+        contexts = _checks.int_array(fn, "contexts", contexts, ndim=1)
         if contexts.shape != centres.shape:
             raise ValueError(
                 f"{fn}: contexts shape {contexts.shape} must equal centres shape "
                 f"{centres.shape}."
             )
-        negatives = _int_ids(
-            fn,
-            "negatives",
-            negatives,
-            (1, 2),
-            "[batch, num_negatives] or shared [num_negatives]",
-        )
+        negatives = _checks.int_array(fn, "negatives", negatives, ndim=(1, 2))
         if negatives.ndim == 2 and negatives.shape[0] != batch:
             raise ValueError(
                 f"{fn}: per-example negatives {negatives.shape} must have the batch "
                 f"size of centres {centres.shape}."
             )
         neg_shape = (batch, negatives.shape[-1])
-        where = _check_mask(fn, where, neg_shape)
-        weights = _optional_float(fn, "weights", weights, (batch,))
+        where = _checks.mask(fn, "where", where, neg_shape)
+        weights = _checks.weights(fn, "weights", weights, (batch,))
         query = self.input(centres)  # [batch, features]
         pos = jnp.sum(query * self.output(contexts), axis=-1)
         neg = scoring.dot(query, self.output(negatives))  # [batch, num_negatives]
@@ -412,119 +289,12 @@ class SkipGram(nnx.Module):
           Mikolov et al, `Efficient Estimation of Word Representations in Vector
           Space <https://arxiv.org/abs/1301.3781>`_, 2013.
         """
-        return self.input(_int_ids("SkipGram.embed", "ids", ids, (), ""))
+        return self.input(_checks.int_array("nn.SkipGram.embed", "ids", ids))
 
 
 # ---------------------------------------------------------------------------
 # Sampled softmax
 # ---------------------------------------------------------------------------
-
-
-class Candidates(NamedTuple):
-    """Sampled candidates shared by a batch and their log expected counts.
-
-    Attributes:
-      ids: ``int32[num_samples]`` sampled class ids.
-      log_q_true: ``float32``, shape of the labels: log expected count of each
-        label among the ``num_samples`` draws.
-      log_q_sampled: ``float32[num_samples]``: log expected count of each
-        sampled id.
-    """
-
-    ids: jax.Array
-    log_q_true: jax.Array
-    log_q_sampled: jax.Array
-
-
-def _check_key(fn: str, key: Any) -> jax.Array:
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(
-        key.dtype, jax.dtypes.prng_key
-    ):
-        got = getattr(key, "dtype", type(key).__name__)
-        raise TypeError(
-            f"{fn}: key must be a typed key from jax.random.key, got {got}. "
-            "Convert a legacy uint32 key with jax.random.wrap_key_data(key)."
-        )
-    if key.shape != ():
-        raise ValueError(
-            f"{fn} accepts a single key, got shape {key.shape}. "
-            "Use jax.vmap for batching."
-        )
-    return key
-
-
-def sample_candidates(
-    key: ArrayLike,
-    sampler: samplers.Sampler,
-    num_samples: int,
-    labels: ArrayLike,
-    *,
-    replace: bool = True,
-) -> Candidates:
-    """Draws candidates shared by a batch, with the log expected counts of logQ.
-
-    TensorFlow's candidate samplers in one call: ``num_samples`` ids from
-    ``sampler`` (with or without replacement) and the log expected counts of
-    the labels and of the sampled ids (:func:`jaxns.samplers.log_expected_count`:
-    ``log(num_samples * q)`` with replacement, the inclusion probability
-    without). Pass them to :class:`SampledSoftmaxHead`. For per-example
-    candidates draw ``sampler.sample(key, (batch, k))`` yourself.
-
-    Args:
-      key: a single typed key (``jax.random.key``).
-      sampler: the proposal :class:`jaxns.samplers.Sampler`.
-      num_samples: number of candidates, a Python int ``>= 1`` (static under
-        ``jit``).
-      labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
-      replace: whether candidates may repeat (TensorFlow's ``unique=True`` is
-        ``replace=False``).
-
-    Returns:
-      :class:`Candidates` ``(ids [num_samples], log_q_true [labels.shape],
-      log_q_sampled [num_samples])``.
-
-    Raises:
-      TypeError: for a key that is not a typed key, a non-Sampler, a non-int
-        ``num_samples`` or non-integer labels.
-      ValueError: for a key array, ``num_samples < 1`` or ``replace=False`` with
-        more samples than the sampler's support.
-
-    Examples:
-      >>> import jax, jax.numpy as jnp
-      >>> import jaxns
-      >>> sampler = jaxns.samplers.log_uniform(1000)
-      >>> c = jaxns.nn.sample_candidates(jax.random.key(0), sampler, 16,
-      ...                                jnp.array([3, 7]))
-      >>> c.ids.shape, c.log_q_true.shape, c.log_q_sampled.shape
-      ((16,), (2,), (16,))
-
-    References:
-      Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
-      Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
-    """
-    fn = "sample_candidates"
-    key = _check_key(fn, key)
-    if not isinstance(sampler, samplers.Sampler):
-        raise TypeError(
-            f"{fn}: sampler must be a jaxns.samplers.Sampler, got "
-            f"{type(sampler).__name__}."
-        )
-    num_samples = _check_size(fn, "num_samples", num_samples)
-    replace = _check_bool(fn, "replace", replace)
-    labels = _int_ids(fn, "labels", labels, (1, 2), "[batch] or [batch, num_true]")
-    if not replace and num_samples > sampler.num_support:
-        raise ValueError(
-            f"{fn}: Cannot take a larger sample than population when replace=False "
-            f"(num_samples={num_samples}, {sampler.num_support} ids with non-zero "
-            f"probability)."
-        )
-    ids = sampler.sample(key, (num_samples,), replace=replace)
-    count = samplers.log_expected_count
-    return Candidates(
-        ids=ids,
-        log_q_true=count(sampler, labels, num_samples, replace=replace),
-        log_q_sampled=count(sampler, ids, num_samples, replace=replace),
-    )
 
 
 class SampledSoftmaxHead(nnx.Module):
@@ -542,7 +312,8 @@ class SampledSoftmaxHead(nnx.Module):
     correction, Jean et al. 2015) and candidates equal to a true class
     (accidental hits) are masked out. With every class as a candidate and a
     uniform proposal this is the full softmax cross-entropy. Draw the
-    candidates with :func:`sample_candidates` and an explicit key.
+    candidates with :func:`jaxns.samplers.sample_candidates` and an explicit
+    key.
 
     ``output`` is an :class:`flax.nnx.Embed` (weights ``[num_classes,
     features]``, so sampled rows are gathered), ``bias`` an
@@ -574,10 +345,10 @@ class SampledSoftmaxHead(nnx.Module):
       >>> import jaxns
       >>> head = jaxns.nn.SampledSoftmaxHead(8, 1000, rngs=nnx.Rngs(0))
       >>> hidden, labels = jnp.ones((4, 8)), jnp.array([1, 2, 3, 4])
-      >>> c = jaxns.nn.sample_candidates(
+      >>> c = jaxns.samplers.sample_candidates(
       ...     jax.random.key(0), jaxns.samplers.log_uniform(1000), 64, labels)
-      >>> loss = head(hidden, labels, c.ids, log_q_true=c.log_q_true,
-      ...             log_q_sampled=c.log_q_sampled)
+      >>> loss = head(hidden, labels, c.ids, pos_log_q=c.pos_log_q,
+      ...             neg_log_q=c.neg_log_q)
       >>> loss.shape, head.full_logits(hidden).shape
       ((4,), (4, 1000))
 
@@ -601,15 +372,13 @@ class SampledSoftmaxHead(nnx.Module):
         bias_init: _Initializer = _zeros_init,
         rngs: nnx.Rngs,
     ):
-        fn = "SampledSoftmaxHead"
-        self.features = _check_size(fn, "features", features)
-        self.num_classes = _check_size(fn, "num_classes", num_classes)
-        use_bias = _check_bool(fn, "use_bias", use_bias)
-        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
-        self.param_dtype = _check_dtype(
-            fn, "param_dtype", param_dtype, allow_none=False
-        )
-        _check_rngs(fn, rngs)
+        fn = "nn.SampledSoftmaxHead"
+        self.features = _checks.size(fn, "features", features, minimum=1)
+        self.num_classes = _checks.size(fn, "num_classes", num_classes, minimum=1)
+        use_bias = _checks.flag(fn, "use_bias", use_bias)
+        self.dtype = _checks.dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _checks.dtype(fn, "param_dtype", param_dtype)
+        _checks.instance(fn, "rngs", rngs, nnx.Rngs, "an nnx.Rngs (e.g. nnx.Rngs(0))")
         self.output = nnx.Embed(
             self.num_classes,
             self.features,
@@ -625,10 +394,10 @@ class SampledSoftmaxHead(nnx.Module):
         )
 
     def _hidden(self, fn: str, hidden: ArrayLike) -> jax.Array:
-        hidden = _float_array(fn, "hidden", hidden, ("batch", self.features))
+        hidden = _checks.float_array(fn, "hidden", hidden, ("batch", self.features))
         dtype = self.dtype
         if dtype is None:
-            dtype = _widest(hidden.dtype, self.param_dtype)
+            dtype = _checks.result_dtype(hidden.dtype, self.param_dtype)
         return hidden.astype(dtype)
 
     def _logits(self, hidden: jax.Array, ids: jax.Array) -> jax.Array:
@@ -645,15 +414,15 @@ class SampledSoftmaxHead(nnx.Module):
         labels: ArrayLike,
         sampled_ids: ArrayLike,
         *,
-        log_q_true: ArrayLike | None,
-        log_q_sampled: ArrayLike | None,
+        pos_log_q: ArrayLike | None,
+        neg_log_q: ArrayLike | None,
         remove_accidental_hits: bool = True,
         where: ArrayLike | None = None,
         weights: ArrayLike | None = None,
     ) -> jax.Array:
         """Per-example sampled softmax cross-entropy.
 
-        ``log_q_true`` and ``log_q_sampled`` are required keywords (logQ
+        ``pos_log_q`` and ``neg_log_q`` are required keywords (logQ
         correction is easy to forget and biases the model towards frequent
         classes); pass both as ``None`` to skip it, which is exact only when
         every class has the same expected count. With several true classes
@@ -669,9 +438,9 @@ class SampledSoftmaxHead(nnx.Module):
           labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
           sampled_ids: integer ``[num_sampled]`` candidates shared by the batch
             (or per-example ``[batch, num_sampled]``).
-          log_q_true: float log expected counts of the labels (shape of
+          pos_log_q: float log expected counts of the labels (shape of
             ``labels``), or ``None``.
-          log_q_sampled: float log expected counts of the candidates (shape of
+          neg_log_q: float log expected counts of the candidates (shape of
             ``sampled_ids``), or ``None``.
           remove_accidental_hits: mask candidates equal to a true class of the
             row (:func:`jaxns.samplers.accidental_hits`), as TensorFlow does by
@@ -695,8 +464,8 @@ class SampledSoftmaxHead(nnx.Module):
           >>> head = jaxns.nn.SampledSoftmaxHead(4, 5, rngs=nnx.Rngs(0))
           >>> hidden, labels = jnp.ones((2, 4)), jnp.array([0, 3])
           >>> # every class a candidate, uniform q: the full softmax
-          >>> loss = head(hidden, labels, jnp.arange(5), log_q_true=None,
-          ...             log_q_sampled=None)
+          >>> loss = head(hidden, labels, jnp.arange(5), pos_log_q=None,
+          ...             neg_log_q=None)
           >>> full = jaxns.losses.full_softmax(head.full_logits(hidden), labels)
           >>> bool(jnp.allclose(loss, full, atol=1e-6))
           True
@@ -705,42 +474,37 @@ class SampledSoftmaxHead(nnx.Module):
           Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
           Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
         """
-        fn = "SampledSoftmaxHead"
+        fn = "nn.SampledSoftmaxHead"
         hidden = self._hidden(fn, hidden)
         batch = hidden.shape[0]
-        labels = _int_ids(fn, "labels", labels, (1, 2), "[batch] or [batch, num_true]")
+        labels = _checks.int_array(fn, "labels", labels, ndim=(1, 2))
         if labels.shape[0] != batch or 0 in labels.shape:
             raise ValueError(
                 f"{fn}: labels must be [batch] or [batch, num_true] with batch "
                 f"{batch} and num_true >= 1, got {labels.shape}."
             )
-        sampled_ids = _int_ids(
-            fn,
-            "sampled_ids",
-            sampled_ids,
-            (1, 2),
-            "[num_sampled] (shared) or [batch, num_sampled]",
-        )
+        sampled_ids = _checks.int_array(fn, "sampled_ids", sampled_ids, ndim=(1, 2))
         if sampled_ids.ndim == 2 and sampled_ids.shape[0] != batch:
             raise ValueError(
                 f"{fn}: per-example sampled_ids {sampled_ids.shape} must have the "
                 f"batch size of hidden {hidden.shape}."
             )
-        if (log_q_true is None) != (log_q_sampled is None):
+        if (pos_log_q is None) != (neg_log_q is None):
             raise ValueError(
-                f"{fn}: pass both log_q_true and log_q_sampled or neither (None); "
+                f"{fn}: pass both pos_log_q and neg_log_q or neither (None); "
                 "correcting only one side biases the loss."
             )
-        log_q_true = _optional_float(fn, "log_q_true", log_q_true, labels.shape)
-        log_q_sampled = _optional_float(
-            fn, "log_q_sampled", log_q_sampled, sampled_ids.shape
-        )
-        remove_accidental_hits = _check_bool(
+        if pos_log_q is not None:
+            pos_log_q = _checks.float_array(fn, "pos_log_q", pos_log_q, labels.shape)
+            neg_log_q = _checks.float_array(
+                fn, "neg_log_q", neg_log_q, sampled_ids.shape
+            )
+        remove_accidental_hits = _checks.flag(
             fn, "remove_accidental_hits", remove_accidental_hits
         )
         neg_shape = (batch, sampled_ids.shape[-1])
-        keep = _check_mask(fn, where, neg_shape)
-        weights = _optional_float(fn, "weights", weights, (batch,))
+        keep = _checks.mask(fn, "where", where, neg_shape)
+        weights = _checks.weights(fn, "weights", weights, (batch,))
         if remove_accidental_hits:
             hits = samplers.accidental_hits(labels, sampled_ids)
             keep = ~hits if keep is None else keep & ~hits
@@ -752,8 +516,8 @@ class SampledSoftmaxHead(nnx.Module):
         return losses.sampled_softmax(
             pos,
             neg,
-            pos_log_q=log_q_true,
-            neg_log_q=log_q_sampled,
+            pos_log_q=pos_log_q,
+            neg_log_q=neg_log_q,
             where=keep,
             weights=weights,
         )
@@ -783,7 +547,7 @@ class SampledSoftmaxHead(nnx.Module):
           Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
           Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
         """
-        hidden = self._hidden("SampledSoftmaxHead.full_logits", hidden)
+        hidden = self._hidden("nn.SampledSoftmaxHead.full_logits", hidden)
         logits = scoring.dot(hidden, self.output.embedding[...].astype(hidden.dtype))
         if self.bias is not None:
             bias = self.bias[...].astype(logits.dtype)
@@ -794,23 +558,6 @@ class SampledSoftmaxHead(nnx.Module):
 # ---------------------------------------------------------------------------
 # Two-tower retrieval
 # ---------------------------------------------------------------------------
-
-
-def _check_temperature(fn: str, temperature: Any) -> None:
-    if isinstance(temperature, bool):
-        raise TypeError(f"{fn}: temperature must be a number, got {temperature!r}.")
-    if isinstance(temperature, int | float | np.number):
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise ValueError(
-                f"{fn}: temperature must be finite and > 0, got {temperature}."
-            )
-        return
-    t = jnp.asarray(temperature)
-    if t.shape != () or not jnp.issubdtype(t.dtype, jnp.floating):
-        raise ValueError(
-            f"{fn}: temperature must be a Python number or a float scalar array, "
-            f"got {t.dtype} array of shape {t.shape}."
-        )
 
 
 class TwoTower(nnx.Module):
@@ -881,19 +628,19 @@ class TwoTower(nnx.Module):
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        fn = "TwoTower"
-        self.query_features_in = _check_size(fn, "query_features_in", query_features_in)
-        self.candidate_features_in = _check_size(
-            fn, "candidate_features_in", candidate_features_in
+        fn = "nn.TwoTower"
+        self.query_features_in = _checks.size(
+            fn, "query_features_in", query_features_in, minimum=1
         )
-        self.features = _check_size(fn, "features", features)
-        use_bias = _check_bool(fn, "use_bias", use_bias)
-        self.normalize = _check_bool(fn, "normalize", normalize)
-        self.dtype = _check_dtype(fn, "dtype", dtype, allow_none=True)
-        self.param_dtype = _check_dtype(
-            fn, "param_dtype", param_dtype, allow_none=False
+        self.candidate_features_in = _checks.size(
+            fn, "candidate_features_in", candidate_features_in, minimum=1
         )
-        _check_rngs(fn, rngs)
+        self.features = _checks.size(fn, "features", features, minimum=1)
+        use_bias = _checks.flag(fn, "use_bias", use_bias)
+        self.normalize = _checks.flag(fn, "normalize", normalize)
+        self.dtype = _checks.dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _checks.dtype(fn, "param_dtype", param_dtype)
+        _checks.instance(fn, "rngs", rngs, nnx.Rngs, "an nnx.Rngs (e.g. nnx.Rngs(0))")
         tower = dict(
             use_bias=use_bias,
             dtype=self.dtype,
@@ -908,7 +655,7 @@ class TwoTower(nnx.Module):
 
     def _embed(self, fn: str, name: str, tower: nnx.Linear, x: ArrayLike, width: int):
         rows = "num_extra" if name == "extra_candidates" else "batch"
-        x = _float_array(fn, name, x, (rows, width))
+        x = _checks.float_array(fn, name, x, (rows, width))
         y = tower(x)
         return scoring.normalize(y) if self.normalize else y
 
@@ -939,7 +686,7 @@ class TwoTower(nnx.Module):
           2019.
         """
         return self._embed(
-            "TwoTower.embed_queries",
+            "nn.TwoTower.embed_queries",
             "queries",
             self.query_tower,
             queries,
@@ -974,7 +721,7 @@ class TwoTower(nnx.Module):
           2019.
         """
         return self._embed(
-            "TwoTower.embed_candidates",
+            "nn.TwoTower.embed_candidates",
             "candidates",
             self.candidate_tower,
             candidates,
@@ -1049,56 +796,18 @@ class TwoTower(nnx.Module):
           Networks in Recommendations
           <https://doi.org/10.1145/3366424.3386195>`_, 2020.
         """
-        fn = "TwoTower"
+        # The module knows only the feature widths; every other argument is
+        # checked by losses.in_batch_softmax, which it is passed to unchanged.
+        fn = "nn.TwoTower"
+        width = self.candidate_features_in
         query = self._embed(
             fn, "queries", self.query_tower, queries, self.query_features_in
         )
-        batch = query.shape[0]
-        cand_width = self.candidate_features_in
-        cands = self._embed(
-            fn, "candidates", self.candidate_tower, candidates, cand_width
-        )
-        if cands.shape[0] != batch:
-            raise ValueError(
-                f"{fn}: candidates must have one row per query, got queries "
-                f"{jnp.shape(queries)} and candidates {jnp.shape(candidates)}."
-            )
-        _check_temperature(fn, temperature)
-        candidate_log_q = _optional_float(
-            fn, "candidate_log_q", candidate_log_q, (batch,)
-        )
-        candidate_ids = _optional_ids(fn, "candidate_ids", candidate_ids, (batch,))
-        num_extra = 0
+        cands = self._embed(fn, "candidates", self.candidate_tower, candidates, width)
         if extra_candidates is not None:
             extra_candidates = self._embed(
-                fn,
-                "extra_candidates",
-                self.candidate_tower,
-                extra_candidates,
-                cand_width,
+                fn, "extra_candidates", self.candidate_tower, extra_candidates, width
             )
-            num_extra = extra_candidates.shape[0]
-        elif extra_log_q is not None or extra_ids is not None:
-            raise ValueError(
-                f"{fn}: extra_log_q and extra_ids need extra_candidates, got "
-                "extra_candidates=None."
-            )
-        if batch < 2 and num_extra == 0:
-            raise ValueError(
-                f"{fn}: in-batch negatives need batch size >= 2 (or "
-                f"extra_candidates), got queries of shape {jnp.shape(queries)}."
-            )
-        if num_extra and (candidate_log_q is None) != (extra_log_q is None):
-            raise ValueError(
-                f"{fn}: pass both candidate_log_q and extra_log_q or neither; the "
-                "logQ correction must cover every column."
-            )
-        if extra_ids is not None and candidate_ids is None:
-            raise ValueError(f"{fn}: extra_ids requires candidate_ids.")
-        extra_log_q = _optional_float(fn, "extra_log_q", extra_log_q, (num_extra,))
-        extra_ids = _optional_ids(fn, "extra_ids", extra_ids, (num_extra,))
-        where = _check_mask(fn, where, (batch, batch + num_extra))
-        weights = _optional_float(fn, "weights", weights, (batch,))
         return losses.in_batch_softmax(
             query,
             cands,

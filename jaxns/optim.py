@@ -7,7 +7,7 @@ every optimizer moment on every step (O(V d)); :func:`row_sparse` reads and
 writes only the rows a batch touches (O(N d) plus an O(N log N) sort of the
 ids):
 
-1. ids that are masked out (``where=False``), negative or ``>= num_rows`` are
+1. ids that are masked out (``where=False``), negative or ``>= num_embeddings`` are
    dropped;
 2. the remaining ids are sorted and the gradients of duplicate ids are summed
    (static shapes: ``N`` slots, unused slots are padding);
@@ -47,6 +47,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from jaxns import _checks
+
 __all__ = [
     "RowSparseTransformation",
     "row_grad",
@@ -74,7 +76,7 @@ def _check_table(fn: str, arg: str, table: Any) -> jax.Array:
     table = _as_array(fn, arg, table)
     if len(table.shape) != 2:
         raise ValueError(
-            f"{fn}: {arg} must be a 2-D table [num_rows, dim], got shape "
+            f"{fn}: {arg} must be a 2-D table [num_embeddings, dim], got shape "
             f"{tuple(table.shape)}."
         )
     if not jnp.issubdtype(table.dtype, jnp.inexact):
@@ -133,32 +135,34 @@ def _check_row_grads(
     return row_grads
 
 
-def _valid_int32_ids(ids: jax.Array, num_rows: int) -> tuple[jax.Array, jax.Array]:
-    """Flattened int32 ids with invalid entries mapped to ``num_rows``, and validity.
+def _valid_int32_ids(
+    ids: jax.Array, num_embeddings: int
+) -> tuple[jax.Array, jax.Array]:
+    """Flattened int32 ids, invalid entries mapped to ``num_embeddings``; validity.
 
     Validity is decided in the ids' own dtype, so that int64 ids beyond the int32
     range cannot wrap into the table.
     """
     flat = ids.reshape(-1)
     valid = flat >= 0
-    if num_rows <= int(jnp.iinfo(flat.dtype).max):
-        valid = valid & (flat < num_rows)
+    if num_embeddings <= int(jnp.iinfo(flat.dtype).max):
+        valid = valid & (flat < num_embeddings)
     safe = jnp.where(valid, flat, 0).astype(jnp.int32)
-    return jnp.where(valid, safe, num_rows), valid
+    return jnp.where(valid, safe, num_embeddings), valid
 
 
 def _sum_duplicates(
     ids: jax.Array,
     row_grads: jax.Array,
-    num_rows: int,
+    num_embeddings: int,
     where: jax.Array | None,
 ) -> tuple[jax.Array, jax.Array]:
     """Core of :func:`sum_duplicates` on validated, flattened inputs."""
     n = ids.shape[0]
-    keys, valid = _valid_int32_ids(ids, num_rows)
+    keys, valid = _valid_int32_ids(ids, num_embeddings)
     if where is not None:
         valid = valid & where.reshape(-1)
-        keys = jnp.where(valid, keys, num_rows)
+        keys = jnp.where(valid, keys, num_embeddings)
     if n == 0:
         return keys, row_grads
     acc_dtype = jnp.promote_types(row_grads.dtype, jnp.float32)
@@ -173,11 +177,11 @@ def _sum_duplicates(
         grads[order], segment, num_segments=n, indices_are_sorted=True
     )
     # Unused slots and the slot collecting invalid ids get distinct out-of-range
-    # ids num_rows + slot, so the ids stay sorted and unique (scatters may then
+    # ids num_embeddings + slot, so the ids stay sorted and unique (scatters may then
     # use unique_indices=True) and every padding slot is dropped by mode="drop".
     slot = jnp.arange(n, dtype=jnp.int32)
-    unique = jnp.full((n,), num_rows, jnp.int32).at[segment].set(sorted_keys)
-    unique = jnp.where(unique < num_rows, unique, num_rows + slot)
+    unique = jnp.full((n,), num_embeddings, jnp.int32).at[segment].set(sorted_keys)
+    unique = jnp.where(unique < num_embeddings, unique, num_embeddings + slot)
     return unique, summed.astype(row_grads.dtype)
 
 
@@ -185,40 +189,40 @@ def sum_duplicates(
     ids: ArrayLike,
     row_grads: ArrayLike,
     *,
-    num_rows: int,
+    num_embeddings: int,
     where: ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Sorts ids and sums the gradients of duplicate ids, at static shape.
 
-    Ids that are masked out, negative or ``>= num_rows`` are dropped. The output
+    Ids that are masked out, negative or ``>= num_embeddings`` are dropped. The output
     has as many slots as there are ids; the first ``u`` slots hold the ``u``
     distinct valid ids in increasing order with their summed gradients, the
-    remaining slots are padding with ids ``num_rows + slot`` (out of range, so
+    remaining slots are padding with ids ``num_embeddings + slot`` (out of range, so
     ``table.at[ids].set(..., mode="drop")`` ignores them) and zero gradients.
     Duplicates are summed in at least float32.
 
     Args:
         ids: integer row ids, any shape ``[...]``.
         row_grads: gradients, ``[..., dim]`` (``ids.shape + (dim,)``).
-        num_rows: number of rows ``V`` of the table (static).
+        num_embeddings: number of rows ``V`` of the table (static).
         where: optional boolean mask shaped like ``ids``; False drops the id.
 
     Returns:
         ``(unique_ids, summed_grads)``: int32 ``[N]`` sorted unique ids (valid ids
-        first, then padding ids ``>= num_rows``) and ``[N, dim]`` summed gradients
+        first, then padding ids ``>= num_embeddings``) and ``[N, dim]`` summed gradients
         in the dtype of ``row_grads``, where ``N = ids.size``.
 
     Raises:
         TypeError: if ``ids`` is not integer, ``row_grads`` not float or ``where``
             not boolean.
-        ValueError: if shapes disagree or ``num_rows`` is negative.
+        ValueError: if shapes disagree or ``num_embeddings`` is negative.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> import jaxns
         >>> ids = jnp.array([3, 1, 3, 7])
         >>> grads = jnp.array([[1.0], [2.0], [4.0], [8.0]])
-        >>> u, g = jaxns.optim.sum_duplicates(ids, grads, num_rows=5)
+        >>> u, g = jaxns.optim.sum_duplicates(ids, grads, num_embeddings=5)
         >>> u.tolist(), g[:, 0].tolist()
         ([1, 3, 7, 8], [2.0, 5.0, 0.0, 0.0])
 
@@ -227,12 +231,9 @@ def sum_duplicates(
         Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011
     """
     fn = "sum_duplicates"
-    if not isinstance(num_rows, int | np.integer) or isinstance(num_rows, bool):
-        raise TypeError(f"{fn}: num_rows must be a Python int, got {num_rows!r}.")
-    if num_rows < 0 or num_rows > _INT32_MAX // 2:
-        raise ValueError(
-            f"{fn}: num_rows must be in [0, {_INT32_MAX // 2}], got {num_rows}."
-        )
+    num_embeddings = _checks.size(
+        fn, "num_embeddings", num_embeddings, maximum=_INT32_MAX // 2
+    )
     ids = _check_ids(fn, "ids", ids)
     row_grads = jnp.asarray(row_grads)
     if row_grads.ndim < 1:
@@ -242,7 +243,7 @@ def sum_duplicates(
     return _sum_duplicates(
         ids.reshape(-1),
         row_grads.reshape(ids.size, row_grads.shape[-1]),
-        int(num_rows),
+        int(num_embeddings),
         where,
     )
 
@@ -284,23 +285,23 @@ def _update_one(
     where: jax.Array | None,
     extra_args: dict[str, Any],
 ) -> tuple[jax.Array, Any]:
-    num_rows, dim = table.shape
+    num_embeddings, dim = table.shape
     flat_grads = row_grads.reshape(ids.size, dim)
     if not dedup:
         # Linear stateless transformations: u(g1 + g2) = u(g1) + u(g2), so the
         # per-occurrence updates can be scatter-added without sorting. params is
         # None so that transformations that need parameters fail loudly.
-        keys, valid = _valid_int32_ids(ids, num_rows)
+        keys, valid = _valid_int32_ids(ids, num_embeddings)
         if where is not None:
             valid = valid & where.reshape(-1)
-            keys = jnp.where(valid, keys, num_rows)
+            keys = jnp.where(valid, keys, num_embeddings)
         grads = jnp.where(valid[:, None], flat_grads, 0).astype(table.dtype)
         with jax.numpy_dtype_promotion("standard"):
             updates, new_state = tx.update(grads, state, None, **extra_args)
         new_table = table.at[keys].add(updates.astype(table.dtype), mode="drop")
         return new_table, new_state
 
-    unique, summed = _sum_duplicates(ids.reshape(-1), flat_grads, num_rows, where)
+    unique, summed = _sum_duplicates(ids.reshape(-1), flat_grads, num_embeddings, where)
     summed = summed.astype(table.dtype)
 
     def gather(leaf: jax.Array) -> jax.Array:

@@ -32,7 +32,7 @@ import dataclasses
 import math
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.extend as jex
@@ -40,7 +40,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxns import _checks
+
 __all__ = [
+    "Candidates",
     "Sampler",
     "accidental_hits",
     "bernoulli_head_prob",
@@ -51,6 +54,7 @@ __all__ = [
     "log_expected_count",
     "log_uniform",
     "mixture",
+    "sample_candidates",
     "sample_excluding",
     "unigram",
     "uniform",
@@ -901,7 +905,8 @@ def sample_excluding(
 def _inclusion_probability(sampler: Sampler, ids: jax.Array, k: int) -> jax.Array:
     if sampler.family == "uniform":
         inside = (ids >= 0) & (ids < sampler.num_classes)
-        return jnp.where(inside, jnp.float32(k / sampler.num_classes), 0.0)
+        n = sampler.num_classes
+        return jnp.where(inside, jnp.float32(k / n if n else 0.0), 0.0)
     p = sampler._prob(ids)
     if k >= sampler.num_support:  # every id of the support is drawn
         return jnp.where(p > 0, 1.0, 0.0).astype(jnp.float32)
@@ -1041,6 +1046,95 @@ def log_expected_count(
     else:
         log_e = jnp.log(_inclusion_probability(sampler, ids, k))
     return jnp.maximum(log_e, jnp.log(tiny))
+
+
+class Candidates(NamedTuple):
+    """Sampled candidates shared by a batch and their log expected counts.
+
+    Attributes:
+        ids: ``int32[num_samples]`` sampled class ids.
+        pos_log_q: ``float32``, shape of the labels: log expected count of each
+            label among the ``num_samples`` draws.
+        neg_log_q: ``float32[num_samples]``: log expected count of each sampled
+            id.
+    """
+
+    ids: jax.Array
+    pos_log_q: jax.Array
+    neg_log_q: jax.Array
+
+
+def sample_candidates(
+    key: ArrayLike,
+    sampler: Sampler,
+    num_samples: int,
+    labels: ArrayLike,
+    *,
+    replace: bool = True,
+) -> Candidates:
+    """Draws candidates shared by a batch, with the log expected counts of logQ.
+
+    TensorFlow's candidate samplers in one call: ``num_samples`` ids from
+    ``sampler`` (with or without replacement) and the log expected counts of
+    the labels and of the sampled ids (:func:`log_expected_count`:
+    ``log(num_samples * q)`` with replacement, the inclusion probability
+    without). Pass them to :func:`jaxns.losses.sampled_softmax` or
+    :class:`jaxns.nn.SampledSoftmaxHead`. For per-example candidates draw
+    ``sampler.sample(key, (batch, k))`` yourself.
+
+    Args:
+        key: a single typed key (``jax.random.key``).
+        sampler: the proposal :class:`Sampler`.
+        num_samples: number of candidates, a Python int ``>= 0`` (static under
+            ``jit``); 0 gives empty ``ids`` and ``neg_log_q``.
+        labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
+        replace: whether candidates may repeat (TensorFlow's ``unique=True`` is
+            ``replace=False``).
+
+    Returns:
+        :class:`Candidates` ``(ids [num_samples], pos_log_q [labels.shape],
+        neg_log_q [num_samples])``.
+
+    Raises:
+        TypeError: for a key that is not a typed key, a non-Sampler, a non-int
+            ``num_samples`` or non-integer labels.
+        ValueError: for a key array, ``num_samples < 0`` or ``replace=False``
+            with more samples than the sampler's support.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> import jaxns
+        >>> sampler = jaxns.samplers.log_uniform(1000)
+        >>> c = jaxns.samplers.sample_candidates(
+        ...     jax.random.key(0), sampler, 16, jnp.array([3, 7]))
+        >>> c.ids.shape, c.pos_log_q.shape, c.neg_log_q.shape
+        ((16,), (2,), (16,))
+
+    References:
+        Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+        Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+    """
+    fn = "samplers.sample_candidates"
+    key = _checks.key(fn, key)
+    if not isinstance(sampler, Sampler):
+        raise TypeError(
+            f"{fn}: sampler must be a jaxns.samplers.Sampler, got "
+            f"{type(sampler).__name__}."
+        )
+    num_samples = _checks.size(fn, "num_samples", num_samples)
+    replace = _checks.flag(fn, "replace", replace)
+    labels = _checks.int_array(fn, "labels", labels, ndim=(1, 2))
+    if not replace and num_samples > sampler.num_support:
+        raise _checks.too_many(
+            fn, num_samples, sampler.num_support, what="ids with non-zero probability"
+        )
+    with jax.named_scope("jaxns.samplers.sample_candidates"):
+        ids = sampler.sample(key, (num_samples,), replace=replace)
+        return Candidates(
+            ids=ids,
+            pos_log_q=log_expected_count(sampler, labels, num_samples, replace=replace),
+            neg_log_q=log_expected_count(sampler, ids, num_samples, replace=replace),
+        )
 
 
 # --------------------------------------------------------------------------

@@ -126,7 +126,7 @@ PAIRWISE = {
     ),
     "self_adversarial": (
         lambda p, n, where=None: L.self_adversarial(
-            p, n, temperature=1.0, margin=1.0, where=where
+            p, n, adversarial_temperature=1.0, margin=1.0, where=where
         ),
         np_self_adv,
     ),
@@ -315,7 +315,9 @@ def test_closed_form_gradients():
     np.testing.assert_allclose(gn, -gp, rtol=1e-6)
     # Self-adversarial weights are constants: d/dneg_j = w_j sigmoid(margin + neg_j).
     gn = _jit_grad(
-        lambda n: L.self_adversarial(pos, n, temperature=0.5, margin=1.0).sum()
+        lambda n: L.self_adversarial(
+            pos, n, adversarial_temperature=0.5, margin=1.0
+        ).sum()
     )(neg)
     w = jax.nn.softmax(0.5 * neg, axis=-1)
     np.testing.assert_allclose(gn, w * jax.nn.sigmoid(1.0 + neg), rtol=1e-5)
@@ -701,6 +703,16 @@ def test_bad_inputs():
             lambda: L.sampled_softmax(jnp.zeros(4), neg),
         ),
         (
+            ValueError,
+            "sampled_softmax: pass both pos_log_q and neg_log_q",
+            lambda: L.sampled_softmax(pos, neg, pos_log_q=pos),
+        ),
+        (
+            ValueError,
+            "sampled_softmax: pass both pos_log_q and neg_log_q",
+            lambda: L.sampled_softmax(pos, neg, neg_log_q=jnp.zeros(3)),
+        ),
+        (
             TypeError,
             "full_softmax: labels must be integer",
             lambda: L.full_softmax(neg, pos),
@@ -712,8 +724,8 @@ def test_bad_inputs():
         ),
         (
             ValueError,
-            "self_adversarial: temperature",
-            lambda: L.self_adversarial(pos, neg, temperature=-1.0),
+            "self_adversarial: adversarial_temperature",
+            lambda: L.self_adversarial(pos, neg, adversarial_temperature=-1.0),
         ),
         (
             ValueError,

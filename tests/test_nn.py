@@ -12,7 +12,8 @@ from flax import nnx
 from scipy.special import expit, logsumexp
 
 from jaxns import losses, optim, samplers, scoring
-from jaxns.nn import SampledSoftmaxHead, SkipGram, TwoTower, sample_candidates
+from jaxns.nn import SampledSoftmaxHead, SkipGram, TwoTower
+from jaxns.samplers import sample_candidates
 
 V, D, B, K = 12, 4, 5, 3
 
@@ -267,8 +268,8 @@ def test_head_matches_functional_and_numpy(remove_hits, use_bias):
         HIDDEN,
         LABELS,
         SAMPLED,
-        log_q_true=lq_true,
-        log_q_sampled=lq_sampled,
+        pos_log_q=lq_true,
+        neg_log_q=lq_sampled,
         remove_accidental_hits=remove_hits,
     )
     assert loss.shape == (B,) and loss.dtype == jnp.float32
@@ -294,7 +295,7 @@ def test_head_num_true_and_per_example_candidates():
     sampled = jax.random.randint(jax.random.key(4), (B, 6), 0, V)
     lq_true = _normal(5, (B, 2), 0.1)
     lq_sampled = _normal(6, (B, 6), 0.1)
-    loss = head(HIDDEN, labels, sampled, log_q_true=lq_true, log_q_sampled=lq_sampled)
+    loss = head(HIDDEN, labels, sampled, pos_log_q=lq_true, neg_log_q=lq_sampled)
     reference = _np_sampled_softmax(
         head, HIDDEN, labels, sampled, lq_true, lq_sampled, True
     )
@@ -308,7 +309,7 @@ def test_head_all_classes_uniform_equals_full_softmax_value_and_grad():
 
     def sampled(m):
         return m(
-            HIDDEN, LABELS, everything, log_q_true=const[0], log_q_sampled=const[1]
+            HIDDEN, LABELS, everything, pos_log_q=const[0], neg_log_q=const[1]
         ).sum()
 
     def full(m):
@@ -322,7 +323,7 @@ def test_head_all_classes_uniform_equals_full_softmax_value_and_grad():
 
     # Gradient w.r.t. hidden is also the full one.
     def sampled_h(h):
-        return head(h, LABELS, everything, log_q_true=None, log_q_sampled=None).sum()
+        return head(h, LABELS, everything, pos_log_q=None, neg_log_q=None).sum()
 
     def full_h(h):
         return losses.full_softmax(head.full_logits(h), LABELS).sum()
@@ -336,7 +337,7 @@ def test_head_all_classes_uniform_equals_full_softmax_value_and_grad():
 def test_head_gradient_only_reaches_scored_rows():
     head = _head()
     grads = nnx.grad(
-        lambda m: m(HIDDEN, LABELS, SAMPLED, log_q_true=None, log_q_sampled=None).sum()
+        lambda m: m(HIDDEN, LABELS, SAMPLED, pos_log_q=None, neg_log_q=None).sum()
     )(head)
     touched = np.union1d(np.asarray(LABELS), np.asarray(SAMPLED))
     untouched = np.setdiff1d(np.arange(V), touched)
@@ -351,24 +352,42 @@ def test_sample_candidates():
     key = jax.random.key(7)
     c = sample_candidates(key, sampler, 6, LABELS)
     np.testing.assert_array_equal(c.ids, sampler.sample(key, (6,)))
-    assert c.ids.dtype == jnp.int32 and c.log_q_true.shape == (B,)
+    assert c.ids.dtype == jnp.int32 and c.pos_log_q.shape == (B,)
     np.testing.assert_allclose(
-        c.log_q_true, samplers.log_expected_count(sampler, LABELS, 6), rtol=1e-6
+        c.pos_log_q, samplers.log_expected_count(sampler, LABELS, 6), rtol=1e-6
     )
     np.testing.assert_allclose(
-        c.log_q_sampled,
+        c.neg_log_q,
         np.log(6 * np.asarray(sampler.probs())[np.asarray(c.ids)]),
         rtol=1e-5,
     )
     unique = sample_candidates(key, sampler, 6, LABELS[:, None], replace=False)
-    assert len(set(unique.ids.tolist())) == 6 and unique.log_q_true.shape == (B, 1)
+    assert len(set(unique.ids.tolist())) == 6 and unique.pos_log_q.shape == (B, 1)
     np.testing.assert_allclose(
-        unique.log_q_sampled,
+        unique.neg_log_q,
         samplers.log_expected_count(sampler, unique.ids, 6, replace=False),
         rtol=1e-6,
     )
     jitted = jax.jit(sample_candidates, static_argnums=(2,))(key, sampler, 6, LABELS)
     np.testing.assert_array_equal(jitted.ids, c.ids)
+
+
+def test_sample_candidates_zero_samples_gives_empty_arrays():
+    sampler = samplers.unigram(np.arange(1, V + 1), power=0.75)
+    for replace in (True, False):
+        c = sample_candidates(jax.random.key(0), sampler, 0, LABELS, replace=replace)
+        assert c.ids.shape == (0,) and c.ids.dtype == jnp.int32
+        assert c.neg_log_q.shape == (0,) and c.pos_log_q.shape == (B,)
+        none = samplers.uniform(0)
+        empty = sample_candidates(jax.random.key(0), none, 0, LABELS, replace=replace)
+        assert empty.ids.shape == (0,)
+
+
+def test_nn_reexports_the_samplers_candidates():
+    import jaxns.nn
+
+    assert jaxns.nn.sample_candidates is samplers.sample_candidates
+    assert jaxns.nn.Candidates is samplers.Candidates
 
 
 def test_head_train_step_with_sampled_candidates_improves_full_softmax():
@@ -387,8 +406,8 @@ def test_head_train_step_with_sampled_candidates_improves_full_softmax():
             hidden,
             labels,
             c.ids,
-            log_q_true=c.log_q_true,
-            log_q_sampled=c.log_q_sampled,
+            pos_log_q=c.pos_log_q,
+            neg_log_q=c.neg_log_q,
         ).mean()
 
     def full_loss():
@@ -494,7 +513,7 @@ def test_two_tower_train_step_reduces_loss():
 
 def test_head_and_tower_jit_equal_eager():
     head, tower = _head(), TwoTower(6, 3, D, normalize=True, rngs=nnx.Rngs(0))
-    no_q = dict(log_q_true=None, log_q_sampled=None)
+    no_q = dict(pos_log_q=None, neg_log_q=None)
 
     @nnx.jit
     def f(head, tower):
@@ -527,7 +546,7 @@ def test_bfloat16_is_finite_and_close(dtype, param_dtype):
         def sg_loss(m):
             return m(CENTRES, CONTEXTS, NEGATIVES).astype(jnp.float32).sum()
 
-        no_q = dict(log_q_true=None, log_q_sampled=None)
+        no_q = dict(pos_log_q=None, neg_log_q=None)
         return (
             sg(CENTRES, CONTEXTS, NEGATIVES),
             nnx.grad(sg_loss)(sg),
@@ -563,11 +582,19 @@ def _bad_cases():
     tower = TwoTower(6, 3, D, rngs=nnx.Rngs(0))
     r = nnx.Rngs(0)
     uni = samplers.uniform(V)
-    no_q = dict(log_q_true=None, log_q_sampled=None)
+    no_q = dict(pos_log_q=None, neg_log_q=None)
     return {
-        "sg num_words": (lambda: SkipGram(0, D, rngs=r), ValueError, "num_words"),
+        "sg num_embeddings": (
+            lambda: SkipGram(0, D, rngs=r),
+            ValueError,
+            "num_embeddings",
+        ),
         "sg features": (lambda: SkipGram(V, 2.5, rngs=r), TypeError, "features"),
-        "sg bool size": (lambda: SkipGram(True, D, rngs=r), TypeError, "num_words"),
+        "sg bool size": (
+            lambda: SkipGram(True, D, rngs=r),
+            TypeError,
+            "num_embeddings",
+        ),
         "sg dtype": (
             lambda: SkipGram(V, D, param_dtype=jnp.int32, rngs=r),
             TypeError,
@@ -632,21 +659,21 @@ def _bad_cases():
         ),
         "head one log_q": (
             lambda: head(
-                HIDDEN, LABELS, SAMPLED, log_q_true=jnp.zeros(B), log_q_sampled=None
+                HIDDEN, LABELS, SAMPLED, pos_log_q=jnp.zeros(B), neg_log_q=None
             ),
             ValueError,
-            "log_q_sampled",
+            "neg_log_q",
         ),
         "head log_q shape": (
             lambda: head(
                 HIDDEN,
                 LABELS,
                 SAMPLED,
-                log_q_true=jnp.zeros(B),
-                log_q_sampled=jnp.zeros(3),
+                pos_log_q=jnp.zeros(B),
+                neg_log_q=jnp.zeros(3),
             ),
             ValueError,
-            "log_q_sampled",
+            "neg_log_q",
         ),
         "head full_logits": (
             lambda: head.full_logits(jnp.ones(D)),
@@ -683,7 +710,7 @@ def _bad_cases():
             "larger sample",
         ),
         "cands num_samples": (
-            lambda: sample_candidates(jax.random.key(0), uni, 0, LABELS),
+            lambda: sample_candidates(jax.random.key(0), uni, -1, LABELS),
             ValueError,
             "num_samples",
         ),
@@ -692,32 +719,32 @@ def _bad_cases():
             ValueError,
             "queries",
         ),
-        "tower candidates rows": (
+        "thin candidates rows": (
             lambda: tower(QUERIES, ITEMS[:2]),
             ValueError,
             "candidates",
         ),
-        "tower temperature": (
+        "thin temperature": (
             lambda: tower(QUERIES, ITEMS, temperature=0.0),
             ValueError,
             "temperature",
         ),
-        "tower batch 1": (
+        "thin batch 1": (
             lambda: tower(QUERIES[:1], ITEMS[:1]),
             ValueError,
             "batch size",
         ),
-        "tower log_q": (
+        "thin log_q": (
             lambda: tower(QUERIES, ITEMS, candidate_log_q=jnp.zeros(2)),
             ValueError,
             "candidate_log_q",
         ),
-        "tower ids": (
+        "thin ids": (
             lambda: tower(QUERIES, ITEMS, candidate_ids=jnp.zeros(B)),
             TypeError,
             "candidate_ids",
         ),
-        "tower extra log_q": (
+        "thin extra log_q": (
             lambda: tower(
                 QUERIES,
                 ITEMS,
@@ -727,7 +754,7 @@ def _bad_cases():
             ValueError,
             "extra_log_q",
         ),
-        "tower extra without": (
+        "thin extra without": (
             lambda: tower(QUERIES, ITEMS, extra_ids=jnp.zeros(2, int)),
             ValueError,
             "extra_candidates",
@@ -746,6 +773,9 @@ def test_bad_inputs_raise_naming_module_and_argument(case):
         "head": "SampledSoftmaxHead",
         "cands": "sample_candidates",
         "tower": "TwoTower",
+        # TwoTower checks only the feature widths and passes everything else
+        # to losses.in_batch_softmax, whose errors name it.
+        "thin": "in_batch_softmax",
     }[case.split()[0]]
     with pytest.raises(error, match=argument) as info:
         fn()

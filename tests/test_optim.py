@@ -19,22 +19,23 @@ def _standard(fn, *args):
         return fn(*args)
 
 
-def _batch(seed, *, n=N, num_rows=V, invalid=True, masked=True):
+def _batch(seed, *, n=N, num_embeddings=V, invalid=True, masked=True):
     """Ids with duplicates (and optionally invalid ids and a mask), float32 grads."""
     rng = np.random.default_rng(seed)
-    ids = rng.integers(0, num_rows // 2, size=n)  # half the rows: many duplicates
+    # half the rows: many duplicates
+    ids = rng.integers(0, num_embeddings // 2, size=n)
     if invalid:
-        ids[0], ids[1] = -1, num_rows + 3
+        ids[0], ids[1] = -1, num_embeddings + 3
     grads = rng.normal(size=(n, D)).astype(np.float32)
     where = rng.random(n) > 0.25 if masked else np.ones(n, bool)
     return ids.astype(np.int32), grads, where
 
 
-def _np_dedup(ids, grads, where, num_rows=V):
+def _np_dedup(ids, grads, where, num_embeddings=V):
     """{row: summed float64 gradient} over valid, unmasked ids."""
     out = {}
     for i, g, w in zip(ids.tolist(), grads.astype(np.float64), where, strict=True):
-        if w and 0 <= i < num_rows:
+        if w and 0 <= i < num_embeddings:
             out[i] = out.get(i, 0.0) + g
     return out
 
@@ -374,7 +375,9 @@ def test_bfloat16_table_keeps_dtype_and_tracks_float32():
 
 def test_sum_duplicates_matches_numpy():
     ids, grads, where = _batch(9)
-    unique, summed = jaxns.optim.sum_duplicates(ids, grads, num_rows=V, where=where)
+    unique, summed = jaxns.optim.sum_duplicates(
+        ids, grads, num_embeddings=V, where=where
+    )
     rows = _np_dedup(ids, grads, where)
     u = len(rows)
     assert unique.dtype == jnp.int32 and summed.shape == (N, D)
@@ -489,5 +492,5 @@ def test_bad_inputs_raise_under_jit():
         jaxns.optim.value_and_row_grad(lambda r: r.sum(), table, jnp.ones(3))
     with pytest.raises(ValueError, match="value_and_row_grad: table must be a 2-D"):
         jaxns.optim.value_and_row_grad(lambda r: r.sum(), jnp.zeros(V), ids)
-    with pytest.raises(ValueError, match="sum_duplicates: num_rows"):
-        jaxns.optim.sum_duplicates(ids, grads, num_rows=-1)
+    with pytest.raises(ValueError, match="sum_duplicates: num_embeddings"):
+        jaxns.optim.sum_duplicates(ids, grads, num_embeddings=-1)
