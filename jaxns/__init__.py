@@ -13,6 +13,7 @@ from jaxns import losses as losses
 from jaxns import optim as optim
 from jaxns import samplers as samplers
 from jaxns import scoring as scoring
+from jaxns import sharding as sharding
 from jaxns import text as text
 from jaxns import word2vec as word2vec
 from jaxns import wordvectors as wordvectors

@@ -19,6 +19,7 @@ MODULES = [
     "jaxns.word2vec",
     "jaxns.nn",
     "jaxns.kg",
+    "jaxns.sharding",
 ]
 SECTIONS = ("Args:", "Returns:", "Examples:", "References:")
 

@@ -1,0 +1,549 @@
+# SPDX-License-Identifier: Apache-2.0
+"""jaxns.sharding on 1, 2, 4 and 8 simulated host devices.
+
+JAX fixes the number of host devices when its backend starts, so the plain
+``pytest`` run executes this module a second time in a subprocess with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (see
+:func:`test_on_eight_host_devices`); there the tests below run, and in the
+outer run they are skipped. Every sharded function is compared with its
+single-device counterpart (value and gradient, 1e-5), and compiled steps are
+checked never to hold a full table or a global ``B x B`` logit matrix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.sharding import Mesh
+
+import jaxns
+from jaxns import sharding as sh
+from tests.helpers import assert_close, np_softplus
+
+NUM_DEVICES = 8
+INNER = os.environ.get("JAXNS_SHARDING_INNER") == "1"
+eight = pytest.mark.skipif(
+    not INNER, reason="runs in test_on_eight_host_devices's subprocess"
+)
+COUNTS = (1, 2, 4, 8)
+# Sizes chosen so that a full table [96, 5] or a global [48, 48] block would
+# be recognisable in the compiled HLO.
+V, D, B = 96, 5, 48
+
+
+_SELF = "test_on_eight_host_devices"
+
+
+@pytest.mark.skipif(INNER, reason="this is the subprocess")
+def test_on_eight_host_devices():
+    flags = os.environ.get("XLA_FLAGS", "")
+    env = dict(
+        os.environ,
+        # Light LLVM optimisation: these programs are tiny and compile-bound.
+        XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={NUM_DEVICES}"
+        " --xla_backend_optimization_level=0",
+        JAX_PLATFORMS="cpu",
+        JAXNS_SHARDING_INNER="1",
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-o", "addopts=-ra"]
+        + ["-p", "no:cacheprovider", "-k", f"not {_SELF}", os.path.abspath(__file__)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary, proc.stdout
+
+
+def _mesh(n: int, name: str = "vocab") -> Mesh:
+    return Mesh(np.array(jax.devices()[:n]), (name,))
+
+
+def _mesh2(batch: int, vocab: int) -> Mesh:
+    devices = np.array(jax.devices()[: batch * vocab]).reshape(batch, vocab)
+    return Mesh(devices, ("batch", "vocab"))
+
+
+def _data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    table = jnp.asarray(rng.normal(size=(V, D)), jnp.float32)
+    hidden = jnp.asarray(rng.normal(size=(B, D)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, V, B), jnp.int32)
+    counts = rng.integers(0, 40, V)
+    counts[V - V // 4 :] = 0  # the last quarter of the vocabulary is never drawn
+    counts[int(labels[0])] = 0  # a label of probability 0 (logQ clamped)
+    return table, hidden, labels, counts
+
+
+# ---------------------------------------------------------------------------
+# tables, gathers, row-sparse updates
+# ---------------------------------------------------------------------------
+
+
+@eight
+def test_eight_devices_are_simulated():
+    assert len(jax.devices()) == NUM_DEVICES
+
+
+@eight
+@pytest.mark.parametrize("n", COUNTS)
+def test_shard_table_holds_one_slice_per_device(n):
+    table, *_ = _data()
+    t = sh.shard_table(table, _mesh(n))
+    shards = sorted(t.addressable_shards, key=lambda s: s.index[0].start or 0)
+    assert len(shards) == n
+    for i, shard in enumerate(shards):
+        assert shard.data.shape == (V // n, D)
+        np.testing.assert_array_equal(
+            shard.data, np.asarray(table)[i * V // n : (i + 1) * V // n]
+        )
+
+
+@eight
+@pytest.mark.parametrize("n", COUNTS)
+def test_gather_rows_equals_take_in_value_and_gradient(n):
+    table, hidden, labels, _ = _data()
+    ids = jnp.concatenate([labels, jnp.array([-1, V], jnp.int32)])
+    mesh = _mesh(n)
+    t = sh.shard_table(table, mesh)
+    rows = jax.jit(lambda t, i: sh.gather_rows(t, i, mesh=mesh))(t, ids)
+    expected = np.concatenate([np.asarray(table)[np.asarray(labels)], np.zeros((2, D))])
+    assert_close(rows, expected)
+    weight = jnp.arange(ids.size * D, dtype=jnp.float32).reshape(ids.size, D)
+    grad = jax.grad(lambda t: jnp.sum(sh.gather_rows(t, ids, mesh=mesh) * weight))(t)
+    dense = np.zeros((V, D))
+    np.add.at(dense, np.asarray(labels), np.asarray(weight)[: labels.size])
+    assert_close(grad, dense)
+    assert grad.sharding.is_equivalent_to(t.sharding, 2)
+
+
+@eight
+def test_gather_rows_with_batch_axis():
+    table, hidden, labels, _ = _data()
+    mesh = _mesh2(2, 4)
+    t = sh.shard_table(table, mesh)
+    rows = sh.gather_rows(t, labels, mesh=mesh, batch_axis="batch")
+    assert_close(rows, np.asarray(table)[np.asarray(labels)])
+
+
+@eight
+@pytest.mark.parametrize("n", COUNTS)
+def test_row_sparse_adam_equals_single_device(n):
+    table, hidden, labels, _ = _data()
+    ids = labels[:12]  # duplicates and ids on several shards
+    grads = hidden[:12]
+    mesh = _mesh(n)
+    opt = sh.row_sparse(optax.adam(0.1), mesh=mesh)
+    ref_opt = jaxns.optim.row_sparse(optax.adam(0.1))
+    t = sh.shard_table(table, mesh)
+    state = opt.init(t)
+    mu = state[0].mu
+    assert mu.sharding.is_equivalent_to(t.sharding, 2)
+    assert {s.data.shape for s in mu.addressable_shards} == {(V // n, D)}
+    ref_t, ref_state = table, ref_opt.init(table)
+    step = jax.jit(opt.update)
+    ref_step = jax.jit(ref_opt.update)
+    for _ in range(2):
+        t, state = step(ids, grads, state, t)
+        ref_t, ref_state = ref_step(ids, grads, ref_state, ref_t)
+    assert_close(t, ref_t)
+    assert_close(state[0].nu, ref_state[0].nu)
+    assert int(state[0].count) == 2
+
+
+@eight
+def test_row_sparse_with_batch_axis_gathers_the_touched_rows():
+    table, hidden, labels, _ = _data()
+    mesh = _mesh2(2, 4)
+    opt = sh.row_sparse(optax.sgd(0.5), mesh=mesh, batch_axis="batch")
+    t = sh.shard_table(table, mesh)
+    t, _ = jax.jit(opt.update)(labels, hidden, opt.init(t), t)
+    expected = np.asarray(table, np.float64).copy()
+    np.add.at(expected, np.asarray(labels), -0.5 * np.asarray(hidden))
+    assert_close(t, expected)
+
+
+# ---------------------------------------------------------------------------
+# sampled softmax and SGNS over a vocabulary-sharded output table
+# ---------------------------------------------------------------------------
+
+
+@eight
+@pytest.mark.parametrize("n", COUNTS)
+def test_sharded_sampler_log_expected_count_is_exact(n):
+    *_, counts = _data()
+    q = counts**0.75 / np.sum(counts**0.75)
+    s = sh.shard_sampler(jaxns.samplers.unigram(counts, power=0.75), n)
+    mass = q.reshape(n, -1).sum(1)
+    assert_close(s.mass, mass)
+    live = np.flatnonzero(q > 0)
+    expected = np.log(3 * q[live] / mass[live // (V // n)])
+    got = s.log_expected_count(jnp.asarray(live), 3)
+    assert_close(got, expected, rtol=1e-5)  # alias quantisation, float32 logs
+    ids, log_e = s.candidates(jax.random.key(0), 64)
+    ids = np.asarray(ids).reshape(n, 64)
+    for shard in range(n):  # each shard draws only its own, live ids
+        assert ((ids[shard] // (V // n)) == shard).all() or mass[shard] == 0
+    assert (q[ids[mass > 0]] > 0).all()
+    assert_close(log_e, s.log_expected_count(jnp.asarray(ids.reshape(-1)), 64))
+
+
+def _sampled_reference(key, hidden, labels, table, s, m, loss):
+    ids, log_e = s.candidates(key, m)
+    pos = jnp.sum(hidden * table[labels], -1)
+    neg = hidden @ table[ids].T
+    keep = ids[None, :] != labels[:, None]
+    if loss == "softmax":
+        keep = keep & (s.mass[ids // (V // s.num_shards)] > 0)[None, :]
+        return jaxns.losses.sampled_softmax(
+            pos,
+            neg,
+            pos_log_q=s.log_expected_count(labels, m),
+            neg_log_q=log_e,
+            where=keep,
+        )
+    weight = s.mass[ids // (V // s.num_shards)] * (5 / m)  # K = 5
+    return jax.nn.softplus(-pos) + jnp.sum(
+        jnp.where(keep, weight[None, :] * jax.nn.softplus(neg), 0), -1
+    )
+
+
+@eight
+@pytest.mark.parametrize("loss", ["softmax", "sgns"])
+@pytest.mark.parametrize("n", COUNTS)
+def test_sampled_losses_equal_single_device(n, loss):
+    table, hidden, labels, counts = _data()
+    mesh = _mesh(n)
+    m = 6
+    s = sh.shard_sampler(jaxns.samplers.unigram(counts), n, mesh=mesh)
+    key = jax.random.key(7)
+
+    def sharded(h, t):
+        if loss == "softmax":
+            return sh.sampled_softmax(key, h, labels, t, s, num_per_shard=m, mesh=mesh)
+        return sh.sgns(
+            key, h, labels, t, s, num_negatives=5, num_per_shard=m, mesh=mesh
+        )
+
+    def total(h, t):
+        per_example = sharded(h, t)
+        return jnp.sum(per_example * jnp.linspace(0.5, 1.5, B)), per_example
+
+    def ref_total(h, t):
+        ref = _sampled_reference(key, h, labels, t, s, m, loss)
+        return jnp.sum(ref * jnp.linspace(0.5, 1.5, B)), ref
+
+    t = sh.shard_table(table, mesh)
+    grad = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)
+    (_, value), grads = jax.jit(grad)(hidden, t)
+    ref_grad = jax.value_and_grad(ref_total, argnums=(0, 1), has_aux=True)
+    (_, ref_value), ref_grads = jax.jit(ref_grad)(hidden, table)
+    assert_close(value, ref_value, loose=True)
+    assert bool(jnp.isfinite(value).all())
+    assert_close(grads[0], ref_grads[0], loose=True)
+    assert_close(grads[1], ref_grads[1], loose=True)
+    assert grads[1].sharding.is_equivalent_to(t.sharding, 2)
+
+
+@eight
+def test_sgns_weights_are_one_for_uniform_proposal_and_n_m_equal_k():
+    # Runs on one device too: with 1 shard, uniform q and m = K, it is SGNS.
+    table, hidden, labels, _ = _data()
+    mesh = Mesh(np.array(jax.devices()[:1]), ("vocab",))
+    s = sh.shard_sampler(jaxns.samplers.uniform(V), 1)
+    key = jax.random.key(1)
+    got = jax.jit(
+        sh.sgns,
+        static_argnames=(
+            "num_negatives",
+            "num_per_shard",
+            "mesh",
+            "remove_accidental_hits",
+        ),
+    )(
+        key,
+        hidden,
+        labels,
+        table,
+        s,
+        num_negatives=5,
+        num_per_shard=5,
+        mesh=mesh,
+        remove_accidental_hits=False,
+    )
+    ids, _ = s.candidates(key, 5)
+    t, h = np.asarray(table, np.float64), np.asarray(hidden, np.float64)
+    pos = np.sum(h * t[np.asarray(labels)], -1)
+    neg = h @ t[np.asarray(ids)].T
+    assert_close(got, np_softplus(-pos) + np_softplus(neg).sum(-1), loose=True)
+
+
+@eight
+def test_sampled_softmax_with_batch_and_vocab_axes():
+    table, hidden, labels, counts = _data()
+    mesh = _mesh2(2, 4)
+    s = sh.shard_sampler(jaxns.samplers.unigram(counts), 4, mesh=mesh)
+    key = jax.random.key(2)
+    t = sh.shard_table(table, mesh)
+
+    def total(h, t):
+        return sh.sampled_softmax(
+            key, h, labels, t, s, num_per_shard=4, mesh=mesh, batch_axis="batch"
+        ).sum()
+
+    value, grads = jax.jit(jax.value_and_grad(total, argnums=(0, 1)))(hidden, t)
+
+    def ref_total(h, t):
+        return _sampled_reference(key, h, labels, t, s, 4, "softmax").sum()
+
+    ref_grad = jax.jit(jax.value_and_grad(ref_total, argnums=(0, 1)))
+    ref_value, ref_grads = ref_grad(hidden, table)
+    assert_close(value, ref_value, loose=True)
+    assert_close(grads[0], ref_grads[0], loose=True)
+    assert_close(grads[1], ref_grads[1], loose=True)
+
+
+# ---------------------------------------------------------------------------
+# cross-device in-batch negatives
+# ---------------------------------------------------------------------------
+
+
+def _pairs(seed: int = 3):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.normal(size=(B, D)), jnp.float32)
+    y = jnp.asarray(rng.normal(size=(B, D)) + 0.5 * np.asarray(x), jnp.float32)
+    return x, y
+
+
+def _contrastive_cases():
+    rng = np.random.default_rng(4)
+    ids = jnp.asarray(rng.integers(0, 20, B), jnp.int32)  # duplicates
+    log_q = jnp.asarray(np.log(rng.uniform(0.01, 1, B)), jnp.float32)
+    temp = jnp.float32(0.3)
+    return {
+        "in_batch": (
+            lambda x, y, a, mesh: sh.in_batch_softmax(
+                x,
+                y,
+                mesh=mesh,
+                temperature=a,
+                candidate_log_q=log_q,
+                candidate_ids=ids,
+            ),
+            lambda x, y, a: jaxns.losses.in_batch_softmax(
+                x, y, temperature=a, candidate_log_q=log_q, candidate_ids=ids
+            ),
+            temp,
+        ),
+        "in_batch_hard": (
+            lambda x, y, a, mesh: sh.in_batch_softmax(
+                x, y, mesh=mesh, temperature=a, num_hard_negatives=7
+            ),
+            lambda x, y, a: jaxns.losses.in_batch_softmax(
+                x, y, temperature=a, num_hard_negatives=7
+            ),
+            temp,
+        ),
+        "infonce": (
+            lambda x, y, a, mesh: sh.infonce(x, y, mesh=mesh, temperature=a),
+            lambda x, y, a: jaxns.losses.infonce(x, y, temperature=a),
+            temp,
+        ),
+        "clip": (
+            lambda x, y, a, mesh: sh.clip(x, y, mesh=mesh, logit_scale=a),
+            lambda x, y, a: jaxns.losses.clip(x, y, logit_scale=a),
+            jnp.float32(1.5),
+        ),
+        "siglip": (
+            lambda x, y, a, mesh: sh.siglip(
+                x, y, mesh=mesh, logit_scale=a, logit_bias=a - 3.0
+            ),
+            lambda x, y, a: jaxns.losses.siglip(
+                x, y, logit_scale=a, logit_bias=a - 3.0
+            ),
+            jnp.float32(1.2),
+        ),
+    }
+
+
+CASES = _contrastive_cases()
+_REFERENCES: dict = {}
+
+
+def _single_device(name, fn, *args):
+    """The single-device reference does not depend on the device count."""
+    if name not in _REFERENCES:
+        _REFERENCES[name] = fn(*args)
+    return _REFERENCES[name]
+
+
+@eight
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("n", COUNTS)
+def test_cross_device_contrastive_equals_single_device(n, name):
+    sharded, single, param = CASES[name]
+    mesh = _mesh(n, "batch")
+    x, y = _pairs()
+    weights = jnp.linspace(0.5, 1.5, B)
+
+    def total(x, y, a):
+        per_example = sharded(x, y, a, mesh)
+        return jnp.sum(per_example * weights), per_example
+
+    def ref_total(x, y, a):
+        per_example = single(x, y, a)
+        return jnp.sum(per_example * weights), per_example
+
+    grad = jax.value_and_grad(total, argnums=(0, 1, 2), has_aux=True)
+    (_, value), grads = jax.jit(grad)(x, y, param)
+    ref_grad = jax.value_and_grad(ref_total, argnums=(0, 1, 2), has_aux=True)
+    (_, ref_value), ref_grads = _single_device(name, jax.jit(ref_grad), x, y, param)
+    assert_close(value, ref_value, loose=True)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert_close(g, r, loose=True)
+
+
+# ---------------------------------------------------------------------------
+# nothing global on one device
+# ---------------------------------------------------------------------------
+
+
+def _hlo_shapes(compiled) -> set[str]:
+    return set(re.findall(r"\[(\d+(?:,\d+)*)\]", compiled.as_text()))
+
+
+@eight
+def test_sampled_softmax_step_never_holds_the_full_table():
+    big_v, dim = 8 * 1024, 16  # a 512 KiB table: per-device buffers stand out
+    rng = np.random.default_rng(5)
+    table = jnp.asarray(rng.normal(size=(big_v, dim)), jnp.float32)
+    hidden = jnp.asarray(rng.normal(size=(B, dim)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, big_v, B), jnp.int32)
+    mesh = _mesh(8)
+    s = sh.shard_sampler(jaxns.samplers.uniform(big_v), 8, mesh=mesh)
+    t = sh.shard_table(table, mesh)
+    opt = sh.row_sparse(optax.adam(0.1), mesh=mesh)
+    state = opt.init(t)
+
+    def step(t, state, h, key):
+        def loss(h, t):
+            return sh.sampled_softmax(
+                key, h, labels, t, s, num_per_shard=4, mesh=mesh
+            ).mean()
+
+        value, (gh, gt) = jax.value_and_grad(loss, argnums=(0, 1))(h, t)
+        t, state = opt.update(labels, gh, state, t - 0.1 * gt)
+        return t, state, value
+
+    compiled = jax.jit(step).lower(t, state, hidden, jax.random.key(0)).compile()
+    shapes = _hlo_shapes(compiled)
+    assert f"{big_v},{dim}" not in shapes, "a full [V, d] table on one device"
+    assert f"{big_v // 8},{dim}" in shapes
+    mem = compiled.memory_analysis()
+    if mem is not None:  # per device: the slice of the table and its moments
+        table_bytes = big_v * dim * 4
+        assert mem.argument_size_in_bytes < 0.5 * table_bytes
+        assert mem.temp_size_in_bytes < 0.25 * table_bytes
+
+
+@eight
+@pytest.mark.parametrize("name", ["in_batch", "infonce", "clip", "siglip"])
+def test_contrastive_steps_never_hold_the_global_logits(name):
+    sharded, _, param = CASES[name]
+    mesh = _mesh(8, "batch")
+    x, y = _pairs()
+    grad = jax.grad(lambda x, y, a: sharded(x, y, a, mesh).sum(), argnums=(0, 1, 2))
+    shapes = _hlo_shapes(jax.jit(grad).lower(x, y, param).compile())
+    assert f"{B},{B}" not in shapes, "a global [B, B] logit matrix"
+    if name == "siglip":  # the ring: one [B/n, B/n] block at a time
+        assert f"{B // 8},{B}" not in shapes and f"{B // 8},{B // 8}" in shapes
+    else:
+        assert f"{B // 8},{B}" in shapes
+
+
+# ---------------------------------------------------------------------------
+# bad inputs
+# ---------------------------------------------------------------------------
+
+
+@eight
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda m: sh.shard_table(jnp.ones((10, 2)), m), ValueError, "does not divide"),
+        (lambda m: sh.shard_table(jnp.ones((8, 2)), m, "data"), ValueError, "axis"),
+        (lambda m: sh.shard_table(jnp.ones((8, 2), jnp.int32), m), TypeError, "float"),
+        (lambda m: sh.shard_table(jnp.ones((8, 2)), "mesh"), TypeError, "Mesh"),
+        (
+            lambda m: sh.shard_sampler(jaxns.samplers.uniform(10), 4),
+            ValueError,
+            "divide",
+        ),
+        (
+            lambda m: sh.shard_sampler(jaxns.samplers.uniform(8), 2, mesh=m),
+            ValueError,
+            "size 4",
+        ),
+        (
+            lambda m: sh.sampled_softmax(
+                jax.random.key(0),
+                jnp.ones((2, 3)),
+                jnp.zeros(2, jnp.int32),
+                jnp.ones((8, 3)),
+                jaxns.samplers.uniform(8),
+                num_per_shard=2,
+                mesh=m,
+            ),
+            TypeError,
+            "ShardedSampler",
+        ),
+        (
+            lambda m: sh.sampled_softmax(
+                jax.random.key(0),
+                jnp.ones((2, 3)),
+                jnp.zeros(2, jnp.int32),
+                jnp.ones((8, 3)),
+                sh.shard_sampler(jaxns.samplers.uniform(8), 2),
+                num_per_shard=2,
+                mesh=m,
+            ),
+            ValueError,
+            "2 shards",
+        ),
+        (
+            lambda m: sh.in_batch_softmax(
+                jnp.ones((6, 3)), jnp.ones((6, 3)), mesh=m, axis="vocab"
+            ),
+            ValueError,
+            "does not divide",
+        ),
+        (
+            lambda m: sh.clip(jnp.ones((8, 3)), jnp.ones((8, 3)), mesh=m, axis="vocab"),
+            ValueError,
+            "exactly one",
+        ),
+        (
+            lambda m: sh.gather_rows(
+                jnp.ones((8, 2)), jnp.zeros(4, jnp.int32), mesh=m, batch_axis="vocab"
+            ),
+            ValueError,
+            "different mesh axes",
+        ),
+    ],
+)
+def test_bad_inputs_raise(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_mesh(4))
