@@ -15,7 +15,8 @@ candidate array ``[num_candidates, dim]`` is shared. Both give
 ``[..., num_candidates]`` logits, and per-example candidates that are the shared
 ones broadcast give the same logits as the shared path.
 
-The knowledge-graph scorers (:func:`transe`, :func:`distmult`, :func:`rotate`)
+The knowledge-graph scorers (:func:`transe`, :func:`distmult`, :func:`rotate`,
+:func:`complex`)
 return plausibility scores where higher means more plausible (negative
 distances for the translational models), so every score here can be fed to
 :mod:`jaxns.losses` directly.
@@ -29,7 +30,9 @@ import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = [
+    "ROTATE_VARIANTS",
     "SIMILARITIES",
+    "complex",
     "cosine",
     "distmult",
     "dot",
@@ -495,32 +498,65 @@ def distmult(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array
     return jnp.sum(head * relation * tail, axis=-1)
 
 
-def rotate(head: ArrayLike, relation_phase: ArrayLike, tail: ArrayLike) -> jax.Array:
+ROTATE_VARIANTS = ("pykeen", "sun")
+
+
+def _split_complex(fn: str, name: str, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    if x.ndim == 0 or x.shape[-1] % 2:
+        raise ValueError(
+            f"{fn}: {name} must be [..., 2 * dim] (real parts, then imaginary parts), "
+            f"got {x.shape}."
+        )
+    d = x.shape[-1] // 2
+    return x[..., :d], x[..., d:]
+
+
+def rotate(
+    head: ArrayLike,
+    relation: ArrayLike,
+    tail: ArrayLike,
+    *,
+    variant: str = "pykeen",
+) -> jax.Array:
     r"""RotatE score: negative distance after rotating the head in the complex plane.
 
     Entities are complex vectors stored as real arrays ``[..., 2 * dim]``: the
     first half holds the real parts, the second half the imaginary parts (the
-    layout of the RotatE reference code). The relation is a phase vector
-    ``[..., dim]`` (radians), i.e. the unit-modulus rotation ``e^{i theta}``.
+    layout of the RotatE reference code). Two variants:
 
-    .. math:: f(h, r, t) = -\sum_{i=1}^{d} \lvert h_i e^{i\theta_i} - t_i \rvert
+    * ``variant="pykeen"`` (the default, PyKEEN's ``RotatEInteraction``): the
+      relation is a complex vector ``[..., 2 * dim]`` in the same layout, of
+      unit modulus per coordinate (keep it so, e.g. by renormalising after
+      every update as PyKEEN does; it is not normalised here), and the
+      distance is the L2 norm over the complex coordinates,
+
+      .. math:: f(h, r, t) = -\lVert h \circ r - t \rVert_2
+         = -\Big(\sum_{i=1}^{d} \lvert h_i r_i - t_i \rvert^2\Big)^{1/2}
+
+    * ``variant="sun"`` (Sun et al.'s reference code): the relation is a phase
+      vector ``[..., dim]`` (radians), the rotation ``e^{i theta}``, and the
+      distance is the sum of the complex moduli,
+
+      .. math:: f(h, r, t) = -\sum_{i=1}^{d} \lvert h_i e^{i\theta_i} - t_i \rvert
 
     The margin ``gamma`` of the paper is left to the loss
-    (:func:`jaxns.losses.self_adversarial`, ``margin=``). Each modulus has
+    (:func:`jaxns.losses.self_adversarial`, ``margin=``). Distances have
     gradient 0 (not NaN) where the rotated head equals the tail.
 
     Args:
       head: float array ``[..., 2 * dim]``.
-      relation_phase: float array ``[..., dim]``.
+      relation: float array ``[..., 2 * dim]`` (``"pykeen"``) or phases
+        ``[..., dim]`` (``"sun"``).
       tail: float array ``[..., 2 * dim]``.
+      variant: ``"pykeen"`` or ``"sun"``.
 
     Returns:
       Scores (higher = more plausible), the broadcast shape without the
       embedding axis.
 
     Raises:
-      ValueError: for an odd entity width, a phase width that is not half of it,
-        or shapes that do not broadcast.
+      ValueError: for an odd entity width, a relation width that does not fit
+        the variant, shapes that do not broadcast, or an unknown variant.
       TypeError: if an input is not floating point.
 
     Examples:
@@ -528,7 +564,11 @@ def rotate(head: ArrayLike, relation_phase: ArrayLike, tail: ArrayLike) -> jax.A
       >>> import jaxns
       >>> h = jnp.array([1.0, 0.0])  # the complex number 1 + 0i
       >>> t = jnp.array([0.0, 1.0])  # the complex number 0 + 1i
-      >>> abs(float(jaxns.scoring.rotate(h, jnp.array([jnp.pi / 2]), t))) < 1e-6
+      >>> r = jnp.array([0.0, 1.0])  # the rotation by i
+      >>> abs(float(jaxns.scoring.rotate(h, r, t))) < 1e-6
+      True
+      >>> phase = jnp.array([jnp.pi / 2])
+      >>> abs(float(jaxns.scoring.rotate(h, phase, t, variant="sun"))) < 1e-6
       True
 
     References:
@@ -536,27 +576,100 @@ def rotate(head: ArrayLike, relation_phase: ArrayLike, tail: ArrayLike) -> jax.A
       Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
     """
     fn = "rotate"
+    if variant not in ROTATE_VARIANTS:
+        raise ValueError(
+            f"{fn}: variant must be one of {ROTATE_VARIANTS}, got {variant!r}."
+        )
     head = _float_array(fn, "head", head)
     tail = _float_array(fn, "tail", tail)
-    relation_phase = _float_array(fn, "relation_phase", relation_phase)
+    relation = _float_array(fn, "relation", relation)
     width = head.shape[-1] if head.ndim else 0
     if head.ndim == 0 or width % 2 or tail.shape[-1:] != head.shape[-1:]:
         raise ValueError(
             f"{fn}: head and tail must be [..., 2 * dim] with the same even width, "
             f"got head {head.shape} and tail {tail.shape}."
         )
-    if relation_phase.shape[-1:] != (width // 2,):
-        raise ValueError(
-            f"{fn}: relation_phase must be [..., {width // 2}] (half of the entity "
-            f"width {width}), got {relation_phase.shape}."
-        )
     d = width // 2
     h_re, h_im = head[..., :d], head[..., d:]
     t_re, t_im = tail[..., :d], tail[..., d:]
-    cos, sin = jnp.cos(relation_phase), jnp.sin(relation_phase)
+    if variant == "sun":
+        if relation.shape[-1:] != (d,):
+            raise ValueError(
+                f"{fn}: with variant='sun' the relation must be phases [..., {d}] "
+                f"(half of the entity width {width}), got {relation.shape}."
+            )
+        cos, sin = jnp.cos(relation), jnp.sin(relation)
+    else:
+        if relation.shape[-1:] != (width,):
+            raise ValueError(
+                f"{fn}: with variant='pykeen' the relation must be complex "
+                f"[..., {width}] like the entities, got {relation.shape}. Pass "
+                "variant='sun' for phases."
+            )
+        cos, sin = relation[..., :d], relation[..., d:]
     h_re, h_im, t_re, t_im, cos, sin = _kg_args(
         fn, h_re=h_re, h_im=h_im, t_re=t_re, t_im=t_im, cos=cos, sin=sin
     )
     re = h_re * cos - h_im * sin - t_re
     im = h_re * sin + h_im * cos - t_im
-    return -jnp.sum(_safe_sqrt(re * re + im * im), axis=-1)
+    squares = re * re + im * im
+    if variant == "sun":
+        return -jnp.sum(_safe_sqrt(squares), axis=-1)
+    return -_safe_sqrt(jnp.sum(squares, axis=-1))
+
+
+def complex(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array:
+    r"""ComplEx score: the real part of the complex trilinear product.
+
+    .. math:: f(h, r, t) = \operatorname{Re}\Big(\sum_{i=1}^{d} h_i\, r_i\,
+       \overline{t_i}\Big)
+
+    Entities and relations are complex vectors stored as real arrays
+    ``[..., 2 * dim]``, real parts first, then imaginary parts (``dim``
+    complex numbers). Inputs broadcast explicitly (see :func:`transe`).
+
+    Args:
+      head: float array ``[..., 2 * dim]``.
+      relation: float array ``[..., 2 * dim]``.
+      tail: float array ``[..., 2 * dim]``.
+
+    Returns:
+      Scores (higher = more plausible), the broadcast shape without the
+      embedding axis.
+
+    Raises:
+      ValueError: for odd or unequal widths, or shapes that do not broadcast.
+      TypeError: if an input is not floating point.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> h = jnp.array([1.0, 2.0])  # 1 + 2i
+      >>> r = jnp.array([0.0, 1.0])  # i
+      >>> t = jnp.array([3.0, 1.0])  # 3 + i
+      >>> float(jaxns.scoring.complex(h, r, t))  # Re((1 + 2i) i (3 - i)) = -5
+      -5.0
+
+    References:
+      Trouillon et al, `Complex Embeddings for Simple Link Prediction
+      <https://arxiv.org/abs/1606.06357>`_, 2016.
+    """
+    fn = "complex"
+    head = _float_array(fn, "head", head)
+    relation = _float_array(fn, "relation", relation)
+    tail = _float_array(fn, "tail", tail)
+    if relation.shape[-1:] != head.shape[-1:] or tail.shape[-1:] != head.shape[-1:]:
+        raise ValueError(
+            f"{fn}: head, relation and tail must have the same width 2 * dim, got "
+            f"{head.shape}, {relation.shape} and {tail.shape}."
+        )
+    h_re, h_im = _split_complex(fn, "head", head)
+    r_re, r_im = _split_complex(fn, "relation", relation)
+    t_re, t_im = _split_complex(fn, "tail", tail)
+    h_re, h_im, r_re, r_im, t_re, t_im = _kg_args(
+        fn, h_re=h_re, h_im=h_im, r_re=r_re, r_im=r_im, t_re=t_re, t_im=t_im
+    )
+    # Re(h r conj(t)) with hr = (h_re r_re - h_im r_im) + i (h_re r_im + h_im r_re)
+    hr_re = h_re * r_re - h_im * r_im
+    hr_im = h_re * r_im + h_im * r_re
+    return jnp.sum(hr_re * t_re + hr_im * t_im, axis=-1)

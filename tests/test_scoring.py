@@ -120,7 +120,7 @@ def test_gradients_float64(rng):
         _check(scoring.distmult, (h, r, t), order=1)
         _check(lambda *a: scoring.transe(*a, norm=2), (h, r, t), order=1)
         phase = jnp.asarray(rng.normal(size=(3, 2)))
-        _check(scoring.rotate, (h, phase, t), order=1)
+        _check(lambda *a: scoring.rotate(*a, variant="sun"), (h, phase, t), order=1)
 
 
 def test_kg_scorers_match_numpy(rng):
@@ -145,7 +145,9 @@ def test_kg_scorers_match_numpy(rng):
     hc = h[..., :3] + 1j * h[..., 3:]
     tc = t[..., :3] + 1j * t[..., 3:]
     ref = -np.abs(hc * np.exp(1j * phase) - tc).sum(-1)
-    np.testing.assert_allclose(scoring.rotate(f(h), f(phase), f(t)), ref, rtol=1e-5)
+    np.testing.assert_allclose(
+        scoring.rotate(f(h), f(phase), f(t), variant="sun"), ref, rtol=1e-5
+    )
     # Zero distance: gradient 0, not NaN.
     g = jax.grad(lambda x: scoring.transe(x, jnp.zeros(2), x, norm=2))(jnp.ones(2))
     np.testing.assert_array_equal(g, np.zeros(2))
@@ -177,10 +179,92 @@ def test_bad_inputs():
         scoring.score_rows(q, q, jnp.array([0, 1]), jnp.zeros((3, 2), jnp.int32))
     with pytest.raises(ValueError, match="transe: norm must be 1 or 2"):
         scoring.transe(q, q, q, norm=3)
-    with pytest.raises(ValueError, match="relation_phase must be"):
-        scoring.rotate(q, q, q)
+    with pytest.raises(ValueError, match="must be phases"):
+        scoring.rotate(q, q, q, variant="sun")
     with pytest.raises(ValueError, match="distmult: shapes do not broadcast"):
         scoring.distmult(q, jnp.ones((2, 4)), q)
     # Raised at trace time under jit as well.
     with pytest.raises(ValueError, match="dot: query and candidates"):
         jax.jit(scoring.dot)(q, jnp.ones((2, 5)))
+
+
+# ---------------------------------------------------------------------------
+# complex-valued knowledge-graph scorers: RotatE (both variants) and ComplEx
+
+
+def _np_complex(x):
+    d = x.shape[-1] // 2
+    return x[..., :d] + 1j * x[..., d:]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_rotate_pykeen_and_complex_match_numpy(rng, dtype):
+    h = rng.normal(size=(4, 1, 6))
+    t = rng.normal(size=(4, 3, 6))
+    phase = rng.uniform(-np.pi, np.pi, size=(4, 1, 3))
+    r = np.concatenate([np.cos(phase), np.sin(phase)], -1)  # unit modulus
+    r_free = rng.normal(size=(4, 1, 6))
+    hc, tc, rc = _np_complex(h), _np_complex(t), np.exp(1j * phase)
+    with jax.enable_x64(dtype == jnp.float64):
+        f = lambda x: jnp.asarray(x, dtype)  # noqa: E731
+        got = scoring.rotate(f(h), f(r), f(t))
+        ref = -np.sqrt((np.abs(hc * rc - tc) ** 2).sum(-1))
+        assert got.dtype == dtype and got.shape == (4, 3)
+        tol = dict(rtol=1e-12) if dtype == jnp.float64 else dict(rtol=1e-5)
+        np.testing.assert_allclose(got, ref, **tol)
+        # Sun et al.: the sum of the moduli, from phases
+        ref_sun = -np.abs(hc * rc - tc).sum(-1)
+        got_sun = scoring.rotate(f(h), f(phase), f(t), variant="sun")
+        np.testing.assert_allclose(got_sun, ref_sun, **tol)
+        got_c = scoring.complex(f(h), f(r_free), f(t))
+        ref_c = np.real((hc * _np_complex(r_free) * np.conj(tc)).sum(-1))
+        np.testing.assert_allclose(got_c, ref_c, **tol, atol=1e-12 * 10)
+
+
+def test_rotate_variants_agree_in_one_dimension(rng):
+    # With one complex coordinate the L2 norm is the modulus.
+    h, t = (jnp.asarray(rng.normal(size=(5, 2)), jnp.float32) for _ in range(2))
+    theta = jnp.asarray(rng.uniform(-3, 3, size=(5, 1)), jnp.float32)
+    r = jnp.concatenate([jnp.cos(theta), jnp.sin(theta)], -1)
+    np.testing.assert_allclose(
+        scoring.rotate(h, r, t), scoring.rotate(h, theta, t, variant="sun"), rtol=1e-6
+    )
+
+
+def test_complex_scorers_gradients_float64(rng):
+    with jax.enable_x64(True):
+        h, r, t = (jnp.asarray(rng.normal(size=(3, 4))) for _ in range(3))
+        _check(scoring.complex, (h, r, t), order=2)
+        _check(scoring.rotate, (h, r, t), order=1)
+    # zero distance: gradient 0, not NaN
+    x = jnp.array([0.3, -0.2])
+    one = jnp.array([1.0, 0.0])
+    g = jax.grad(lambda h: scoring.rotate(h, one, x))(x)
+    np.testing.assert_array_equal(g, np.zeros(2))
+
+
+def test_complex_scorers_jit_and_bfloat16(rng):
+    h, r, t = (jnp.asarray(rng.normal(size=(2, 3, 8)), jnp.float32) for _ in range(3))
+    for f in (scoring.rotate, scoring.complex):
+        np.testing.assert_allclose(jax.jit(f)(h, r, t), f(h, r, t), rtol=1e-6)
+        half = f(*(x.astype(jnp.bfloat16) for x in (h, r, t)))
+        assert half.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda q: scoring.rotate(q, q[:, :2], q), ValueError, "variant='sun'"),
+        (lambda q: scoring.rotate(q, q, q, variant="l1"), ValueError, "variant"),
+        (lambda q: scoring.rotate(q[:, :3], q[:, :3], q[:, :3]), ValueError, "even"),
+        (lambda q: scoring.complex(q, q[:, :2], q), ValueError, "same width"),
+        (lambda q: scoring.complex(q[:, :3], q[:, :3], q[:, :3]), ValueError,
+         "2 \\* dim"),
+        (lambda q: scoring.complex(q.astype(jnp.int32), q, q), TypeError,
+         "floating"),
+        (lambda q: scoring.complex(q, q, q[:2]), ValueError, "broadcast"),
+    ],
+)  # fmt: skip
+def test_complex_scorers_bad_inputs(call, error, words):
+    with pytest.raises(error, match=words):
+        call(jnp.ones((3, 4)))
