@@ -39,17 +39,29 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxns import _checks, datasets
+from jaxns import losses as _losses
+from jaxns import samplers as _samplers
+from jaxns import scoring as _scoring
 
 __all__ = [
     "KG_DATASETS",
+    "LOSSES",
+    "MODELS",
+    "SAMPLERS",
     "KnownTriples",
     "Ranks",
+    "Trainer",
     "TripleDataset",
+    "corrupt_batch",
     "evaluate",
+    "init_params",
     "known_triples",
     "load_triples",
+    "make_trainer",
     "rank_metrics",
     "ranks",
+    "score_triples",
+    "slcwa_loss",
 ]
 
 #: The named datasets :func:`load_triples` resolves: the ConvE splits
@@ -469,17 +481,22 @@ def _lower_bound(table: jax.Array, query: tuple[jax.Array, ...]) -> jax.Array:
     """
     n = table.shape[0]
     pos = jnp.zeros(query[0].shape, jnp.int32)
-    step = 1 << (n.bit_length() - 1) if n else 0
-    while step:
+    if n == 0:
+        return pos
+    steps = n.bit_length()  # halvings from the largest power of two <= n
+
+    def halve(i, pos):
+        step = jnp.left_shift(jnp.int32(1), steps - 1 - i)
         cand = pos + step
         row = jnp.take(table, jnp.minimum(cand - 1, n - 1), axis=0)
         a, b, c = row[..., 0], row[..., 1], row[..., 2]
         less = (a < query[0]) | (
             (a == query[0]) & ((b < query[1]) | ((b == query[1]) & (c < query[2])))
         )
-        pos = jnp.where(less & (cand <= n), cand, pos)
-        step //= 2
-    return pos
+        return jnp.where(less & (cand <= n), cand, pos)
+
+    # A rolled loop keeps the program (and its compile time) small.
+    return jax.lax.fori_loop(0, steps, halve, pos)
 
 
 def known_triples(
@@ -808,3 +825,739 @@ def evaluate(
         side: {k: float(v) for k, v in rank_metrics(jnp.asarray(r), ks=ks).items()}
         for side, r in out.items()
     }
+
+
+# --------------------------------------------------------------------------
+# negatives
+
+
+SAMPLERS = ("basic", "bernoulli")
+
+
+def corrupt_batch(
+    key: ArrayLike,
+    positives: ArrayLike,
+    num_entities: int,
+    *,
+    num_negatives: int,
+    sampler: str = "basic",
+    head_prob: ArrayLike | None = None,
+    num_valid: ArrayLike | None = None,
+) -> jax.Array:
+    """Negatives of a batch of positives, as PyKEEN's sLCWA samplers draw them.
+
+    Every negative copies its positive and replaces one entity by a uniform
+    draw among the ``num_entities - 1`` others (never the original).
+
+    * ``sampler="basic"`` (PyKEEN's ``BasicNegativeSampler``): the ``B * K``
+      negatives, laid out positive by positive, are split in two; the first
+      ``ceil(B * K / 2)`` replace the head, the rest the tail. So the first
+      half of the rows corrupt the head (with an even ``K``).
+    * ``sampler="bernoulli"`` (``BernoulliNegativeSampler``, Wang et al.
+      2014): each negative replaces the head with probability
+      ``head_prob[relation]`` (:func:`jaxns.samplers.bernoulli_head_prob`),
+      else the tail.
+
+    Negatives may be true triples; mask them with
+    :meth:`KnownTriples.contains` for filtered negatives.
+
+    Args:
+      key: a single typed PRNG key.
+      positives: integer ``[batch, 3]`` (head, relation, tail).
+      num_entities: ``n >= 2`` (Python int).
+      num_negatives: ``K``, negatives per positive (Python int).
+      sampler: ``"basic"`` or ``"bernoulli"``.
+      head_prob: ``float[num_relations]``, required for ``"bernoulli"``.
+      num_valid: for ``"basic"``, how many leading rows are real positives
+        (a padded last batch splits its ``num_valid * K`` negatives as
+        PyKEEN splits a short batch); default ``batch``. May be traced.
+
+    Returns:
+      ``int32[batch, K, 3]`` negatives.
+
+    Raises:
+      TypeError: for a non-typed key or non-integer positives.
+      ValueError: for a key array, a bad shape, ``n < 2``, an unknown sampler
+        or a missing ``head_prob``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> pos = jnp.array([[0, 0, 1], [2, 1, 3]])
+      >>> neg = jaxns.kg.corrupt_batch(jax.random.key(0), pos, 5, num_negatives=2)
+      >>> (neg[0, :, 0] != 0).tolist(), (neg[1, :, 2] != 3).tolist()
+      ([True, True], [True, True])
+
+    References:
+      Bordes et al, `Translating Embeddings for Modeling Multi-relational Data
+      <https://papers.nips.cc/paper/5071>`_, 2013.
+      Wang et al, `Knowledge Graph Embedding by Translating on Hyperplanes
+      <https://doi.org/10.1609/aaai.v28i1.8870>`_, 2014.
+    """
+    fn = "kg.corrupt_batch"
+    key = _checks.key(fn, key)
+    positives = _checks.int_array(fn, "positives", positives, (None, 3))
+    n = _checks.size(fn, "num_entities", num_entities, minimum=2)
+    k = _checks.size(fn, "num_negatives", num_negatives)
+    sampler = _checks.choice(fn, "sampler", sampler, SAMPLERS)
+    with jax.named_scope("jaxns.kg.corrupt_batch"):
+        if sampler == "bernoulli":
+            if head_prob is None:
+                raise ValueError(f"{fn}: sampler='bernoulli' needs head_prob.")
+            return _samplers.corrupt_triples(
+                key, positives, n, num_negatives=k, mode="bernoulli",
+                head_prob=head_prob,
+            )  # fmt: skip
+        p = positives.astype(jnp.int32)
+        b = p.shape[0]
+        valid = b if num_valid is None else jnp.asarray(num_valid, jnp.int32)
+        flat = jnp.arange(b * k, dtype=jnp.int32).reshape(b, k)
+        corrupt_head = flat < (valid * k + 1) // 2
+        heads = jnp.broadcast_to(p[:, :1], (b, k))
+        tails = jnp.broadcast_to(p[:, 2:], (b, k))
+        original = jnp.where(corrupt_head, heads, tails)
+        # PyKEEN's shift: draw from n - 1 values, skip the original.
+        r = jax.random.randint(key, (b, k), 0, n - 1, jnp.int32)
+        replacement = r + (r >= original).astype(jnp.int32)
+        return jnp.stack(
+            [
+                jnp.where(corrupt_head, replacement, heads),
+                jnp.broadcast_to(p[:, 1:2], (b, k)),
+                jnp.where(corrupt_head, tails, replacement),
+            ],
+            axis=-1,
+        )
+
+
+# --------------------------------------------------------------------------
+# losses with PyKEEN's reductions
+
+
+LOSSES = ("nssa", "softplus", "margin", "bce")
+
+
+def slcwa_loss(
+    pos_scores: ArrayLike,
+    neg_scores: ArrayLike,
+    *,
+    loss: str = "nssa",
+    margin: float | None = None,
+    adversarial_temperature: float = 1.0,
+    where: ArrayLike | None = None,
+    valid: ArrayLike | None = None,
+) -> jax.Array:
+    r"""One batch's training loss, reduced exactly as PyKEEN's sLCWA loop does.
+
+    Built on the per-example losses of :mod:`jaxns.losses`:
+
+    * ``"nssa"`` (``NSSALoss``, reduction ``"mean"``): half the sum of the
+      mean positive term and the mean weighted negative term,
+      ``0.5 * mean_b self_adversarial(s+, s-; gamma, alpha)``, i.e.
+      :math:`\tfrac12\big(\overline{-\log\sigma(\gamma + s^+)} +
+      \overline{\textstyle\sum_j w_j(-\log\sigma(-s^-_j - \gamma))}\big)`
+      with ``w = softmax(alpha * s-)`` over the kept negatives, detached.
+      Default margin 9.
+    * ``"softplus"`` and ``"bce"`` (``SoftplusLoss``, ``BCEWithLogitsLoss``:
+      the same function): the mean of ``softplus(-s+)`` and
+      ``softplus(s-)`` over all positives and kept negatives pooled.
+    * ``"margin"`` (``MarginRankingLoss``): the mean of
+      ``max(0, gamma + s- - s+)`` over all kept (positive, negative) pairs.
+      Default margin 1.
+
+    ``where`` drops negatives (filtered negatives; PyKEEN removes them from
+    the batch) and ``valid`` drops whole rows (padding). One departure: a row
+    whose negatives are all filtered contributes no negative term here, while
+    PyKEEN's NSSA fills such a row with zero scores.
+
+    Args:
+      pos_scores: float ``[batch]``.
+      neg_scores: float ``[batch, num_negatives]``.
+      loss: one of :data:`LOSSES`.
+      margin: ``gamma``; default 9 for ``"nssa"``, 1 for ``"margin"``, unused
+        by the others.
+      adversarial_temperature: ``alpha`` of ``"nssa"`` (an inverse softmax
+        temperature).
+      where: optional ``bool[batch, num_negatives]``, True keeps a negative.
+      valid: optional ``bool[batch]``, True keeps a row.
+
+    Returns:
+      A float32 (float64 for float64 input) scalar.
+
+    Raises:
+      TypeError: for non-float scores or non-bool masks.
+      ValueError: for mismatched shapes, an unknown loss, or a negative
+        margin or temperature.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> pos, neg = jnp.zeros(2), jnp.zeros((2, 3))
+      >>> round(float(jaxns.kg.slcwa_loss(pos, neg, loss="softplus")), 4)  # log 2
+      0.6931
+      >>> round(float(jaxns.kg.slcwa_loss(pos, neg, loss="nssa", margin=0.0)), 4)
+      0.6931
+
+    References:
+      Sun et al, `RotatE: Knowledge Graph Embedding by Relational Rotation in
+      Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
+      Ali et al, `Bringing Light Into the Dark: A Large-scale Evaluation of
+      Knowledge Graph Embedding Models Under a Unified Framework
+      <https://arxiv.org/abs/2006.13365>`_, 2021.
+    """
+    fn = "kg.slcwa_loss"
+    loss = _checks.choice(fn, "loss", loss, LOSSES)
+    (pos, neg), _ = _checks.floats(fn, pos_scores=pos_scores, neg_scores=neg_scores)
+    if pos.ndim != 1 or neg.shape[:1] != pos.shape or neg.ndim != 2:
+        raise ValueError(
+            f"{fn}: pos_scores must be [batch] and neg_scores [batch, "
+            f"num_negatives], got {pos.shape} and {neg.shape}."
+        )
+    where = _checks.mask(fn, "where", where, neg.shape)
+    valid = _checks.mask(fn, "valid", valid, pos.shape, of="pos_scores")
+    if margin is None:
+        margin = 9.0 if loss == "nssa" else 1.0
+    _checks.number(fn, "margin", margin, nonnegative=True)
+    _checks.number(fn, "adversarial_temperature", adversarial_temperature,
+                   nonnegative=True)  # fmt: skip
+    with jax.named_scope("jaxns.kg.slcwa_loss"):
+        rows = jnp.ones(pos.shape, jnp.bool_) if valid is None else valid
+        keep = jnp.broadcast_to(rows[:, None], neg.shape)
+        if where is not None:
+            keep = keep & where
+        live = jnp.sum(keep, axis=1).astype(pos.dtype)
+        if loss == "nssa":
+            per_row = _losses.self_adversarial(
+                pos, neg, margin=margin, where=keep,
+                temperature=adversarial_temperature,
+            )  # fmt: skip
+            total = jnp.sum(jnp.where(rows, per_row, 0))
+            return 0.5 * total / jnp.maximum(jnp.sum(rows), 1).astype(pos.dtype)
+        if loss == "margin":
+            per_row = _losses.margin_ranking(pos, neg, margin=margin, where=keep)
+            return jnp.sum(per_row * live) / jnp.maximum(jnp.sum(live), 1)
+        per_row = _losses.sgns(pos, neg, where=keep)  # softplus(-s+) + sum softplus(s-)
+        count = jnp.sum(rows).astype(pos.dtype) + jnp.sum(live)
+        return jnp.sum(jnp.where(rows, per_row, 0)) / jnp.maximum(count, 1)
+
+
+# --------------------------------------------------------------------------
+# models and training
+
+
+MODELS = ("transe", "distmult", "complex", "rotate")
+#: PyKEEN's default regularisation weights (an L2 norm divided by sqrt(dim),
+#: averaged over the rows a batch gathers): DistMult on relations, ComplEx on
+#: entities and relations.
+_REGULARIZATION = {"distmult": 0.1, "complex": 0.01}
+
+
+def _relation_width(model: str, dim: int, rotate_variant: str) -> int:
+    return dim // 2 if model == "rotate" and rotate_variant == "sun" else dim
+
+
+def score_triples(
+    params: Mapping[str, jax.Array],
+    heads: ArrayLike,
+    relations: ArrayLike,
+    tails: ArrayLike,
+    *,
+    model: str,
+    rotate_variant: str = "pykeen",
+) -> jax.Array:
+    """Scores triples given by ids that broadcast against each other.
+
+    ``params`` holds ``"entity"`` ``[num_entities, dim]`` and ``"relation"``
+    ``[num_relations, width]`` tables (see :func:`init_params`); the model is
+    :func:`jaxns.scoring.transe` (L1), :func:`~jaxns.scoring.distmult`,
+    :func:`~jaxns.scoring.complex` or :func:`~jaxns.scoring.rotate`. Bind
+    ``model`` with :func:`functools.partial` to get the ``score_fn`` of
+    :func:`evaluate`.
+
+    Args:
+      params: ``{"entity": ..., "relation": ...}``.
+      heads: integer head ids.
+      relations: integer relation ids.
+      tails: integer tail ids (the three broadcast, e.g. ``[q, 1]``, ``[q, 1]``
+        and ``[1, num_entities]``).
+      model: one of :data:`MODELS`.
+      rotate_variant: ``"pykeen"`` or ``"sun"`` (see
+        :func:`jaxns.scoring.rotate`).
+
+    Returns:
+      Float scores of the broadcast shape of the ids.
+
+    Raises:
+      ValueError: for an unknown model.
+      TypeError: for non-integer ids.
+
+    Examples:
+      >>> import jax, jaxns
+      >>> params = jaxns.kg.init_params(jax.random.key(0), "distmult", 5, 2, 4)
+      >>> jaxns.kg.score_triples(params, [[0], [1]], [[0], [1]], [[0, 1, 2]],
+      ...                        model="distmult").shape
+      (2, 3)
+
+    References:
+      Ali et al, `Bringing Light Into the Dark: A Large-scale Evaluation of
+      Knowledge Graph Embedding Models Under a Unified Framework
+      <https://arxiv.org/abs/2006.13365>`_, 2021.
+    """
+    fn = "kg.score_triples"
+    model = _checks.choice(fn, "model", model, MODELS)
+    ids = [
+        _checks.int_array(fn, a, x)
+        for a, x in (("heads", heads), ("relations", relations), ("tails", tails))
+    ]
+    shape = jnp.broadcast_shapes(*(x.shape for x in ids))
+    # Gather each id array at its own shape; the scorer broadcasts the rows.
+    h, r, t = (
+        jnp.take(params[table], x.reshape((1,) * (len(shape) - x.ndim) + x.shape),
+                 axis=0)
+        for table, x in zip(("entity", "relation", "entity"), ids, strict=True)
+    )  # fmt: skip
+    return _score(model, rotate_variant, h, r, t)
+
+
+def _score(model, rotate_variant, h, r, t):
+    if model == "transe":
+        return _scoring.transe(h, r, t, norm=1)
+    if model == "distmult":
+        return _scoring.distmult(h, r, t)
+    if model == "complex":
+        return _scoring.complex(h, r, t)
+    return _scoring.rotate(h, r, t, variant=rotate_variant)
+
+
+def init_params(
+    key: ArrayLike,
+    model: str,
+    num_entities: int,
+    num_relations: int,
+    dim: int,
+    *,
+    rotate_variant: str = "pykeen",
+    normalize_entities: bool | None = None,
+) -> dict[str, jax.Array]:
+    """Initial entity and relation tables, drawn as PyKEEN 1.11 draws them.
+
+    ``dim`` counts real numbers per entity (ComplEx and RotatE hold ``dim / 2``
+    complex numbers, real parts first). With ``a = sqrt(6 / dim)``:
+
+    * TransE: entities ``U(-a, a)`` then unit L2 rows; relations Glorot
+      uniform then unit L2 rows.
+    * DistMult: entities ``U(-a, a)`` (unit rows if ``normalize_entities``);
+      relations Glorot normal then unit L2 rows.
+    * ComplEx: every real number ``N(0, 1)``.
+    * RotatE: entities ``U(-a, a)``; relations unit-modulus rotations with
+      uniform phases (``variant="sun"``: the phases themselves).
+
+    Args:
+      key: a single typed PRNG key.
+      model: one of :data:`MODELS`.
+      num_entities: number of entities.
+      num_relations: number of relations.
+      dim: real numbers per entity (even for ComplEx and RotatE).
+      rotate_variant: ``"pykeen"`` or ``"sun"``.
+      normalize_entities: start from unit entity rows; default True for
+        TransE only.
+
+    Returns:
+      ``{"entity": float32[num_entities, dim], "relation":
+      float32[num_relations, width]}``, ``width = dim`` except ``dim / 2``
+      for RotatE phases.
+
+    Raises:
+      TypeError: for a non-typed key or non-int sizes.
+      ValueError: for a key array, an unknown model, non-positive sizes or an
+        odd ``dim`` for a complex model.
+
+    Examples:
+      >>> import jax, jaxns
+      >>> p = jaxns.kg.init_params(jax.random.key(0), "rotate", 10, 3, 8)
+      >>> p["entity"].shape, p["relation"].shape
+      ((10, 8), (3, 8))
+
+    References:
+      Glorot and Bengio, `Understanding the Difficulty of Training Deep
+      Feedforward Neural Networks
+      <https://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+    """
+    fn = "kg.init_params"
+    key = _checks.key(fn, key)
+    model = _checks.choice(fn, "model", model, MODELS)
+    rotate_variant = _checks.choice(
+        fn, "rotate_variant", rotate_variant, _scoring.ROTATE_VARIANTS
+    )
+    e = _checks.size(fn, "num_entities", num_entities, minimum=1)
+    r = _checks.size(fn, "num_relations", num_relations, minimum=1)
+    d = _checks.size(fn, "dim", dim, minimum=1)
+    if model in ("complex", "rotate") and d % 2:
+        raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")
+    if normalize_entities is None:
+        normalize_entities = model == "transe"
+    k_ent, k_rel = jax.random.split(key)
+    with jax.named_scope("jaxns.kg.init_params"):
+        if model == "complex":
+            entity = jax.random.normal(k_ent, (e, d), jnp.float32)
+            relation = jax.random.normal(k_rel, (r, d), jnp.float32)
+        else:
+            a = math.sqrt(6.0 / d)
+            entity = jax.random.uniform(k_ent, (e, d), jnp.float32, -a, a)
+            if model == "rotate":
+                phase = jax.random.uniform(
+                    k_rel, (r, d // 2), jnp.float32, 0.0, 2 * math.pi
+                )
+                if rotate_variant == "sun":
+                    relation = phase - math.pi
+                else:
+                    relation = jnp.concatenate([jnp.cos(phase), jnp.sin(phase)], 1)
+            elif model == "transe":
+                b = math.sqrt(6.0 / (r + d))
+                relation = jax.random.uniform(k_rel, (r, d), jnp.float32, -b, b)
+                relation = _scoring.normalize(relation)
+            else:
+                std = math.sqrt(2.0 / (r + d))
+                relation = std * jax.random.normal(k_rel, (r, d), jnp.float32)
+                relation = _scoring.normalize(relation)
+        if normalize_entities:
+            entity = _scoring.normalize(entity)
+        return {"entity": entity, "relation": relation}
+
+
+def _constrain(params, model, rotate_variant, normalize_entities):
+    """PyKEEN's constrainers, applied to every row after each update."""
+    entity, relation = params["entity"], params["relation"]
+    if normalize_entities:
+        entity = _scoring.normalize(entity)
+    if model == "rotate" and rotate_variant == "pykeen":
+        d = relation.shape[1] // 2
+        re, im = relation[:, :d], relation[:, d:]
+        modulus = jnp.maximum(jnp.sqrt(re * re + im * im), jnp.finfo(jnp.float32).eps)
+        relation = jnp.concatenate([re / modulus, im / modulus], 1)
+    return {"entity": entity, "relation": relation}
+
+
+# How each model scores a replaced entity e against the rest of its triple:
+# score(h, r, e) = sim(q_tail, e) and score(e, r, t) = sim(q_head, e).
+_SIMILARITY = {
+    ("transe", "pykeen"): "l1",
+    ("transe", "sun"): "l1",
+    ("distmult", "pykeen"): "dot",
+    ("distmult", "sun"): "dot",
+    ("complex", "pykeen"): "dot",
+    ("complex", "sun"): "dot",
+    ("rotate", "pykeen"): "l2",
+    ("rotate", "sun"): "moduli",
+}
+
+
+def _anchors(model, rotate_variant, h, r, t):
+    """``(q_tail, q_head)`` with score(h, r, e) = sim(q_tail, e), etc."""
+    if model == "transe":
+        return h + r, t - r
+    if model == "distmult":
+        return h * r, r * t
+    d = h.shape[-1] // 2
+    h_re, h_im, t_re, t_im = h[:, :d], h[:, d:], t[:, :d], t[:, d:]
+    if model == "complex":
+        # Re(<h r, conj e>) = <hr_re, e_re> + <hr_im, e_im>, and
+        # Re(<e, r conj t>) = <e_re, a_re> - <e_im, a_im> with a = r conj t.
+        r_re, r_im = r[:, :d], r[:, d:]
+        q_tail = jnp.concatenate(
+            [h_re * r_re - h_im * r_im, h_re * r_im + h_im * r_re], 1
+        )
+        a_re = r_re * t_re + r_im * t_im
+        a_im = r_im * t_re - r_re * t_im
+        return q_tail, jnp.concatenate([a_re, -a_im], 1)
+    if rotate_variant == "sun":
+        cos, sin = jnp.cos(r), jnp.sin(r)
+    else:
+        cos, sin = r[:, :d], r[:, d:]
+    # |h r - e| for the tail; |e r - t| = |e - t conj(r)| for a unit-modulus r
+    # (PyKEEN's RotatEInteraction uses the same identity).
+    q_tail = jnp.concatenate([h_re * cos - h_im * sin, h_re * sin + h_im * cos], 1)
+    q_head = jnp.concatenate([t_re * cos + t_im * sin, t_im * cos - t_re * sin], 1)
+    return q_tail, q_head
+
+
+def _similarity_pairs(sim, q, x):
+    diff = None if sim == "dot" else q - x
+    if sim == "dot":
+        return jnp.sum(q * x, axis=-1)
+    if sim == "l1":
+        return -jnp.sum(jnp.abs(diff), axis=-1)
+    if sim == "l2":
+        return -_scoring._safe_sqrt(jnp.sum(diff * diff, axis=-1))
+    d = diff.shape[-1] // 2
+    sq = diff[..., :d] ** 2 + diff[..., d:] ** 2
+    return -jnp.sum(_scoring._safe_sqrt(sq), axis=-1)
+
+
+def _similarity_all(sim, q, table):
+    """``sim`` of queries ``[..., D]`` against every row of ``table``: one GEMM."""
+    dots = jnp.einsum("...d,ed->...e", q, table)
+    if sim == "dot":
+        return dots
+    # ||q - e||^2 = ||q||^2 + ||e||^2 - 2 q.e, clamped at 0 against rounding.
+    norms = jnp.sum(table * table, axis=-1).reshape((1,) * (q.ndim - 1) + (-1,))
+    sq = jnp.sum(q * q, axis=-1, keepdims=True) + norms
+    return -_scoring._safe_sqrt(jnp.maximum(sq - 2 * dots, 0))
+
+
+class Trainer(NamedTuple):
+    """What :func:`make_trainer` returns.
+
+    Attributes:
+      init: ``init(key) -> (params, opt_state)``.
+      train_epoch: jitted ``train_epoch(params, opt_state, key) -> (params,
+        opt_state, mean_loss)``: one shuffled pass over the training triples,
+        all batches in one ``lax.scan``; ``params`` and ``opt_state`` are
+        donated.
+      score_fn: ``score_fn(params, heads, relations, tails)`` for
+        :func:`evaluate`.
+      num_batches: batches per epoch (the last one may be short).
+    """
+
+    init: Callable[[jax.Array], tuple[Any, Any]]
+    train_epoch: Callable[..., tuple[Any, Any, jax.Array]]
+    score_fn: ScoreFn
+    num_batches: int
+
+
+def make_trainer(
+    train: ArrayLike,
+    num_entities: int,
+    num_relations: int,
+    *,
+    model: str = "rotate",
+    dim: int = 200,
+    loss: str = "nssa",
+    sampler: str = "basic",
+    num_negatives: int = 64,
+    batch_size: int = 256,
+    learning_rate: float = 1e-2,
+    margin: float | None = None,
+    adversarial_temperature: float = 1.0,
+    filtered_negatives: bool = False,
+    rotate_variant: str = "pykeen",
+    normalize_entities: bool | None = None,
+    regularization: float | None = None,
+    optimizer: Any = None,
+) -> Trainer:
+    """Builds PyKEEN's sLCWA training loop as one jitted, scanned epoch.
+
+    Each epoch shuffles the training triples and walks them in batches of
+    ``batch_size`` (the last batch is short, as PyKEEN's ``drop_last=False``:
+    it is padded and masked, so shapes stay static). Each batch draws
+    ``num_negatives`` negatives per positive (:func:`corrupt_batch`), drops
+    those that are training triples if ``filtered_negatives``
+    (:class:`KnownTriples`), scores both with the model, takes
+    :func:`slcwa_loss` plus PyKEEN's default regulariser, applies one Adam step
+    (``optax.adam(learning_rate)``: torch's defaults) to the dense tables and
+    then PyKEEN's constraints (unit entity rows for TransE or with
+    ``normalize_entities``; unit-modulus RotatE relations).
+
+    Args:
+      train: concrete integer training triples ``[n, 3]``.
+      num_entities: number of entities.
+      num_relations: number of relations.
+      model: one of :data:`MODELS`.
+      dim: real numbers per entity.
+      loss: one of :data:`LOSSES`.
+      sampler: ``"basic"`` or ``"bernoulli"``.
+      num_negatives: negatives per positive.
+      batch_size: positives per update.
+      learning_rate: Adam's learning rate.
+      margin: the loss margin (default 9 for NSSA, 1 for margin ranking).
+      adversarial_temperature: NSSA's ``alpha``.
+      filtered_negatives: drop negatives that are training triples.
+      rotate_variant: ``"pykeen"`` or ``"sun"``.
+      normalize_entities: renormalise entity rows after every update; default
+        True for TransE only.
+      regularization: weight of PyKEEN's L2 regulariser; default PyKEEN's
+        (0.1 on DistMult relations, 0.01 on ComplEx, else 0).
+      optimizer: an Optax transformation to use instead of
+        ``optax.adam(learning_rate)``.
+
+    Returns:
+      A :class:`Trainer`.
+
+    Raises:
+      TypeError: for bad argument types.
+      ValueError: for unknown names, non-positive sizes, ``num_entities < 2``,
+        or a non-finite or non-positive learning rate.
+
+    Examples:
+      >>> import jax, jaxns
+      >>> train = [[0, 0, 1], [1, 0, 2], [2, 1, 0], [3, 1, 1]]
+      >>> t = jaxns.kg.make_trainer(train, 4, 2, model="transe", dim=8,
+      ...                           num_negatives=4, batch_size=3)
+      >>> params, state = t.init(jax.random.key(0))
+      >>> params, state, loss = t.train_epoch(params, state, jax.random.key(1))
+      >>> t.num_batches, bool(loss > 0)
+      (2, True)
+
+    References:
+      Ali et al, `PyKEEN 1.0: A Python Library for Training and Evaluating
+      Knowledge Graph Embeddings <https://jmlr.org/papers/v22/20-825.html>`_,
+      2021.
+      Kingma and Ba, `Adam: A Method for Stochastic Optimization
+      <https://arxiv.org/abs/1412.6980>`_, 2015.
+    """
+    import optax
+
+    fn = "kg.make_trainer"
+    model = _checks.choice(fn, "model", model, MODELS)
+    loss = _checks.choice(fn, "loss", loss, LOSSES)
+    sampler = _checks.choice(fn, "sampler", sampler, SAMPLERS)
+    rotate_variant = _checks.choice(
+        fn, "rotate_variant", rotate_variant, _scoring.ROTATE_VARIANTS
+    )
+    e = _checks.size(fn, "num_entities", num_entities, minimum=2)
+    r = _checks.size(fn, "num_relations", num_relations, minimum=1)
+    d = _checks.size(fn, "dim", dim, minimum=1)
+    k = _checks.size(fn, "num_negatives", num_negatives, minimum=1)
+    b = _checks.size(fn, "batch_size", batch_size, minimum=1)
+    _checks.number(fn, "learning_rate", learning_rate, positive=True)
+    _checks.flag(fn, "filtered_negatives", filtered_negatives)
+    if model in ("complex", "rotate") and d % 2:
+        raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")
+    triples = _checks.concrete(fn, "train", train)
+    if not np.issubdtype(triples.dtype, np.integer) or triples.ndim != 2:
+        raise TypeError(f"{fn}: train must be integer triples [n, 3].")
+    known = known_triples(triples, e, r)  # also checks shapes and id ranges
+    if normalize_entities is None:
+        normalize_entities = model == "transe"
+    if regularization is None:
+        regularization = _REGULARIZATION.get(model, 0.0)
+    _checks.number(fn, "regularization", regularization, nonnegative=True)
+    tx = optax.adam(learning_rate) if optimizer is None else optimizer
+    head_prob = (
+        _samplers.bernoulli_head_prob(triples, r) if sampler == "bernoulli" else None
+    )
+    n = triples.shape[0]
+    num_batches = max(1, math.ceil(n / b))
+    data = jnp.asarray(triples, jnp.int32)
+    expected_norm = math.sqrt(_relation_width(model, d, rotate_variant))
+    sqrt_dim_complex = math.sqrt(d // 2) if model == "complex" else 1.0
+
+    def regularizer(h, rel, t, keep_pos, keep_neg, neg_h, neg_t):
+        # PyKEEN's LpRegularizer(p=2, normalize=True): mean of ||x|| / sqrt(d)
+        # over the gathered rows, once for the positives and once for the
+        # (kept) negatives.
+        def mean_norm(x, mask, scale):
+            norms = jnp.sqrt(jnp.sum(x * x, axis=-1)) / scale
+            shape = jnp.broadcast_shapes(norms.shape, mask.shape)
+            norms, mask = jnp.broadcast_to(norms, shape), jnp.broadcast_to(mask, shape)
+            count = jnp.maximum(jnp.sum(mask), 1).astype(norms.dtype)
+            return jnp.sum(jnp.where(mask, norms, 0)) / count
+
+        if model == "distmult":
+            return regularization * (
+                mean_norm(rel[:, 0], keep_pos, expected_norm)
+                + mean_norm(rel, keep_neg, expected_norm)
+            )
+        if model == "complex":
+            # complex norms over dim / 2 complex numbers
+            terms = [
+                mean_norm(h[:, 0], keep_pos, sqrt_dim_complex),
+                mean_norm(t[:, 0], keep_pos, sqrt_dim_complex),
+                mean_norm(rel[:, 0], keep_pos, sqrt_dim_complex),
+                mean_norm(neg_h, keep_neg, sqrt_dim_complex),
+                mean_norm(neg_t, keep_neg, sqrt_dim_complex),
+                mean_norm(rel, keep_neg, sqrt_dim_complex),
+            ]
+            return regularization * sum(terms)
+        return jnp.float32(0)
+
+    sim = _SIMILARITY[(model, rotate_variant)]
+    # All-entity scoring turns the negatives into one GEMM and avoids XLA's
+    # slow scatter-add of gathered rows; worth it while E is small next to K.
+    dense = sim in ("dot", "l2") and e <= 16 * k
+
+    def batch_loss(params, pos, neg, keep_pos, keep_neg):
+        ent, rel_table = params["entity"], params["relation"]
+        h = jnp.take(ent, pos[:, 0], axis=0)
+        rel = jnp.take(rel_table, pos[:, 1], axis=0)
+        t = jnp.take(ent, pos[:, 2], axis=0)
+        pos_scores = _score(model, rotate_variant, h, rel, t)
+        # Each negative replaces exactly one side (never by the original).
+        head_side = neg[..., 0] != pos[:, :1]
+        ids = jnp.where(head_side, neg[..., 0], neg[..., 2])
+        q_tail, q_head = _anchors(model, rotate_variant, h, rel, t)
+        if dense:
+            both = _similarity_all(sim, jnp.stack([q_tail, q_head], 1), ent)
+            neg_scores = jnp.where(
+                head_side,
+                jnp.take_along_axis(both[:, 1], ids, axis=1),
+                jnp.take_along_axis(both[:, 0], ids, axis=1),
+            )
+        else:
+            anchor = jnp.where(head_side[..., None], q_head[:, None], q_tail[:, None])
+            neg_scores = _similarity_pairs(sim, anchor, jnp.take(ent, ids, axis=0))
+        value = slcwa_loss(
+            pos_scores,
+            neg_scores,
+            loss=loss,
+            margin=margin,
+            adversarial_temperature=adversarial_temperature,
+            where=keep_neg,
+            valid=keep_pos,
+        )
+        if regularization:
+            neg_h = jnp.take(ent, neg[..., 0], axis=0)
+            neg_t = jnp.take(ent, neg[..., 2], axis=0)
+            value = value + regularizer(
+                h[:, None], rel[:, None], t[:, None], keep_pos, keep_neg, neg_h, neg_t
+            )
+        return value
+
+    def init(key):
+        params = init_params(
+            key, model, e, r, d, rotate_variant=rotate_variant,
+            normalize_entities=normalize_entities,
+        )  # fmt: skip
+        with jax.numpy_dtype_promotion("standard"):
+            return params, tx.init(params)
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def train_epoch(params, opt_state, key):
+        k_perm, k_neg = jax.random.split(key)
+        order = jax.random.permutation(k_perm, n)
+        order = jnp.concatenate(
+            [order, jnp.zeros(num_batches * b - n, order.dtype)]
+        ).reshape(num_batches, b)
+        slots = jnp.arange(num_batches * b, dtype=jnp.int32).reshape(num_batches, b)
+
+        def step(carry, xs):
+            params, opt_state = carry
+            index, rows, slot = xs
+            pos = jnp.take(data, rows, axis=0)
+            keep_pos = slot < n
+            num_valid = jnp.minimum(n - index * b, b)
+            neg = corrupt_batch(
+                jax.random.fold_in(k_neg, index), pos, e, num_negatives=k,
+                sampler=sampler, head_prob=head_prob, num_valid=num_valid,
+            )  # fmt: skip
+            keep_neg = jnp.broadcast_to(keep_pos[:, None], neg.shape[:2])
+            if filtered_negatives:
+                keep_neg = keep_neg & ~known.contains(neg)
+            value, grads = jax.value_and_grad(batch_loss)(
+                params, pos, neg, keep_pos, keep_neg
+            )
+            # Optax is not written for strict dtype promotion (see jaxns.optim).
+            with jax.numpy_dtype_promotion("standard"):
+                updates, opt_state = tx.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+            params = _constrain(params, model, rotate_variant, normalize_entities)
+            return (params, opt_state), value * num_valid.astype(value.dtype)
+
+        batches = jnp.arange(num_batches, dtype=jnp.int32)
+        (params, opt_state), losses = jax.lax.scan(
+            step, (params, opt_state), (batches, order, slots)
+        )
+        return params, opt_state, jnp.sum(losses) / n
+
+    score_fn = functools.partial(
+        score_triples, model=model, rotate_variant=rotate_variant
+    )
+    return Trainer(init, train_epoch, score_fn, num_batches)

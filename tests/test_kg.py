@@ -364,3 +364,263 @@ def test_evaluate_bad_inputs():
 
 def test_module_is_exported():
     assert jaxns.kg is kg
+
+
+# --------------------------------------------------------------------------
+# negatives
+
+
+@pytest.mark.parametrize("batch, k, num_valid", [(4, 3, None), (5, 2, None), (6, 4, 3)])
+def test_basic_sampler_splits_like_pykeen(batch, k, num_valid):
+    n = 7
+    rng = np.random.default_rng(batch)
+    pos = _random_triples(rng, batch, n, 3).astype(np.int32)
+    neg = np.asarray(
+        kg.corrupt_batch(
+            jax.random.key(0), pos, n, num_negatives=k, num_valid=num_valid
+        )  # fmt: skip
+    )
+    valid = batch if num_valid is None else num_valid
+    split = -(-valid * k // 2)  # ceil: PyKEEN's split of the flat negatives
+    flat = np.arange(batch * k).reshape(batch, k)
+    head = flat < split
+    p = np.broadcast_to(pos[:, None], neg.shape)
+    np.testing.assert_array_equal(neg[..., 1], p[..., 1])
+    np.testing.assert_array_equal(neg[..., 0] != p[..., 0], head)
+    np.testing.assert_array_equal(neg[..., 2] != p[..., 2], ~head)
+    assert neg.dtype == np.int32 and ((neg >= 0) & (neg < n)).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("sampler", ["basic", "bernoulli"])
+def test_replacement_uniform_over_the_other_entities(seed, sampler):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    n, original = 6, 2
+    pos = jnp.array([[original, 0, original]] * 500, jnp.int32)
+    neg = kg.corrupt_batch(
+        jax.random.key(seed), pos, n, num_negatives=200, sampler=sampler,
+        head_prob=jnp.array([0.3]),
+    )  # fmt: skip
+    neg = np.asarray(neg)
+    replaced = np.where(neg[..., 0] != original, neg[..., 0], neg[..., 2]).ravel()
+    counts = np.bincount(replaced, minlength=n)
+    assert counts[original] == 0  # never the original
+    observed = np.delete(counts, original)
+    _, p = scipy_stats.chisquare(observed)
+    assert p > 1e-3
+
+
+def test_bernoulli_sampler_head_fraction_per_relation():
+    head_prob = jnp.array([0.1, 0.5, 0.9], jnp.float32)
+    pos = jnp.array([[0, r, 1] for r in range(3)] * 200, jnp.int32)
+    neg = np.asarray(
+        kg.corrupt_batch(
+            jax.random.key(3),
+            pos,
+            5,
+            num_negatives=100,
+            sampler="bernoulli",
+            head_prob=head_prob,
+        )  # fmt: skip
+    )
+    head = neg[..., 0] != 0
+    for r, p in enumerate(np.asarray(head_prob)):
+        frac = head[np.asarray(pos[:, 1]) == r]
+        m = frac.size
+        z = (frac.mean() - p) / np.sqrt(p * (1 - p) / m)
+        assert abs(z) < 4, (r, frac.mean(), p)
+    # exactly one entity changes, the relation never does
+    changed = (neg != np.asarray(pos)[:, None]).sum(-1)
+    assert (changed == 1).all()
+
+
+def test_corrupt_batch_jit_equals_eager_and_bad_inputs():
+    pos = jnp.array([[0, 0, 1], [1, 0, 2]], jnp.int32)
+    f = lambda key: kg.corrupt_batch(key, pos, 4, num_negatives=3)  # noqa: E731
+    np.testing.assert_array_equal(jax.jit(f)(jax.random.key(1)), f(jax.random.key(1)))
+    with pytest.raises(ValueError, match="num_entities"):
+        kg.corrupt_batch(jax.random.key(0), pos, 1, num_negatives=2)
+    with pytest.raises(ValueError, match="head_prob"):
+        kg.corrupt_batch(jax.random.key(0), pos, 4, num_negatives=2,
+                         sampler="bernoulli")  # fmt: skip
+    with pytest.raises(ValueError, match="sampler"):
+        kg.corrupt_batch(jax.random.key(0), pos, 4, num_negatives=2, sampler="x")
+    with pytest.raises(ValueError, match="Use jax.vmap"):
+        kg.corrupt_batch(jax.random.split(jax.random.key(0)), pos, 4, num_negatives=2)
+    with pytest.raises(TypeError, match="positives"):
+        kg.corrupt_batch(jax.random.key(0), pos.astype(float), 4, num_negatives=2)
+
+
+# --------------------------------------------------------------------------
+# losses with PyKEEN's reductions
+
+
+def _np_pykeen_loss(loss, pos, neg, keep, valid, margin, alpha):
+    """PyKEEN's sLCWA reductions in float64, written from its definitions."""
+    pos, neg = np.asarray(pos, np.float64), np.asarray(neg, np.float64)
+    keep = keep & valid[:, None]
+    pos_v = pos[valid]
+    if loss == "nssa":
+        pos_term = np.mean(np.logaddexp(0, -(margin + pos_v)))
+        neg_terms = []
+        for b in np.flatnonzero(valid):
+            s = neg[b][keep[b]]
+            if s.size == 0:
+                neg_terms.append(0.0)
+                continue
+            w = np.exp(alpha * s - np.max(alpha * s))
+            w /= w.sum()
+            neg_terms.append(np.sum(w * np.logaddexp(0, s + margin)))
+        return 0.5 * (pos_term + np.mean(neg_terms))
+    if loss == "margin":
+        pairs = np.broadcast_to(pos[:, None], neg.shape)[keep]
+        return np.mean(np.maximum(0, margin + neg[keep] - pairs))
+    values = np.concatenate([np.logaddexp(0, -pos_v), np.logaddexp(0, neg[keep])])
+    return np.mean(values)
+
+
+@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin", "bce"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_slcwa_loss_matches_pykeen_reductions(loss, masked):
+    rng = np.random.default_rng(7)
+    b, k = 6, 5
+    pos = rng.normal(size=b).astype(np.float32) * 3
+    neg = rng.normal(size=(b, k)).astype(np.float32) * 3
+    keep = rng.random((b, k)) < 0.6 if masked else np.ones((b, k), bool)
+    valid = np.arange(b) < 4 if masked else np.ones(b, bool)
+    margin = {"nssa": 9.0, "margin": 1.0}.get(loss)
+    got = jax.jit(
+        lambda p, n, w, v: kg.slcwa_loss(
+            p,
+            n,
+            loss=loss,
+            margin=margin,
+            adversarial_temperature=0.5,
+            where=w,
+            valid=v,
+        )  # fmt: skip
+    )(pos, neg, keep, valid)
+    ref = _np_pykeen_loss(loss, pos, neg, keep, valid, margin or 0.0, 0.5)
+    assert_close(got, ref, loose=True)
+
+
+def test_slcwa_loss_nssa_weights_are_constants():
+    pos, neg = jnp.array([0.5]), jnp.array([[1.0, -2.0, 0.0]])
+    g = jax.grad(lambda n: kg.slcwa_loss(pos, n, loss="nssa", margin=1.0))(neg)
+    w = np.exp(np.asarray(neg[0], np.float64))
+    w /= w.sum()
+    sig = 1 / (1 + np.exp(-(np.asarray(neg[0], np.float64) + 1.0)))
+    assert_close(g[0], 0.5 * w * sig, loose=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(loss="hinge"), ValueError),
+        (dict(margin=-1.0), ValueError),
+        (dict(adversarial_temperature=-1.0), ValueError),
+        (dict(where=jnp.ones((2, 4), bool)), ValueError),
+        (dict(valid=jnp.ones(2, jnp.int32)), TypeError),
+    ],
+)
+def test_slcwa_loss_bad_inputs(kwargs, error):
+    with pytest.raises(error):
+        kg.slcwa_loss(jnp.zeros(2), jnp.zeros((2, 3)), **kwargs)
+    with pytest.raises(ValueError, match="pos_scores"):
+        kg.slcwa_loss(jnp.zeros(3), jnp.zeros((2, 3)))
+
+
+# --------------------------------------------------------------------------
+# models and training
+
+
+@pytest.mark.parametrize("model", kg.MODELS)
+def test_fast_negative_scores_equal_the_scorers(model):
+    """The trainer's all-entity and anchor paths give the scoring functions."""
+    rng = np.random.default_rng(0)
+    e, r, d = 9, 3, 6
+    params = kg.init_params(jax.random.key(1), model, e, r, d)
+    pos = jnp.asarray(_random_triples(rng, 5, e, r), jnp.int32)
+    ent, rel = params["entity"], params["relation"]
+    h, rr, t = ent[pos[:, 0]], rel[pos[:, 1]], ent[pos[:, 2]]
+    q_tail, q_head = kg._anchors(model, "pykeen", h, rr, t)
+    sim = kg._SIMILARITY[(model, "pykeen")]
+    tails = kg.score_triples(params, pos[:, :1], pos[:, 1:2], jnp.arange(e)[None],
+                             model=model)  # fmt: skip
+    heads = kg.score_triples(params, jnp.arange(e)[None], pos[:, 1:2], pos[:, 2:],
+                             model=model)  # fmt: skip
+    pairs = kg._similarity_pairs(sim, q_tail[:, None], ent[None])
+    assert_close(pairs, tails, loose=True)
+    assert_close(kg._similarity_pairs(sim, q_head[:, None], ent[None]), heads,
+                 loose=True)  # fmt: skip
+    if sim in ("dot", "l2"):
+        both = kg._similarity_all(sim, jnp.stack([q_tail, q_head], 1), ent)
+        assert_close(both[:, 0], tails, rtol=1e-4, atol=1e-4)  # |q|^2 expansion
+        assert_close(both[:, 1], heads, rtol=1e-4, atol=1e-4)
+
+
+def test_init_params_follow_pykeen():
+    p = kg.init_params(jax.random.key(0), "transe", 50, 4, 16)
+    assert_close(jnp.linalg.norm(p["entity"], axis=1), np.ones(50))
+    assert_close(jnp.linalg.norm(p["relation"], axis=1), np.ones(4))
+    p = kg.init_params(jax.random.key(0), "rotate", 50, 4, 16)
+    re, im = p["relation"][:, :8], p["relation"][:, 8:]
+    assert_close(re**2 + im**2, np.ones((4, 8)))
+    assert float(jnp.abs(p["entity"]).max()) <= np.sqrt(6 / 16)
+    p = kg.init_params(jax.random.key(0), "rotate", 5, 4, 16, rotate_variant="sun")
+    assert p["relation"].shape == (4, 8)
+    with pytest.raises(ValueError, match="even"):
+        kg.init_params(jax.random.key(0), "complex", 5, 4, 7)
+    with pytest.raises(ValueError, match="model"):
+        kg.init_params(jax.random.key(0), "transh", 5, 4, 8)
+
+
+@pytest.mark.parametrize(
+    "model, loss, sampler, filtered",
+    [
+        ("transe", "nssa", "basic", False),
+        ("distmult", "softplus", "bernoulli", True),
+        ("complex", "bce", "basic", True),
+        ("rotate", "margin", "bernoulli", False),
+    ],
+)
+def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
+    # A cycle: t = h + 1 (mod n) under relation 0, its inverse under 1.
+    n = 8
+    train = np.array([[i, 0, (i + 1) % n] for i in range(n)]
+                     + [[(i + 1) % n, 1, i] for i in range(n)], np.int32)  # fmt: skip
+    trainer = kg.make_trainer(
+        train, n, 2, model=model, dim=16, loss=loss, sampler=sampler,
+        num_negatives=8, batch_size=5, learning_rate=0.05,
+        filtered_negatives=filtered, margin=1.0 if loss != "nssa" else 3.0,
+    )  # fmt: skip
+    params, state = trainer.init(jax.random.key(0))
+    known = kg.known_triples(train, n, 2)
+    before = kg.evaluate(trainer.score_fn, params, train, known)["both"]["mrr"]
+    losses = []
+    for epoch in range(60):
+        params, state, value = trainer.train_epoch(params, state, jax.random.key(epoch))
+        losses.append(float(value))
+    after = kg.evaluate(trainer.score_fn, params, train, known)["both"]["mrr"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert after > before + 0.1, (before, after)
+    if model == "transe":
+        assert_close(jnp.linalg.norm(params["entity"], axis=1), np.ones(n), loose=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(model="transh"), ValueError, "model"),
+        (dict(loss="hinge"), ValueError, "loss"),
+        (dict(sampler="uniform"), ValueError, "sampler"),
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(model="rotate", dim=7), ValueError, "even"),
+        (dict(filtered_negatives=1), TypeError, "filtered_negatives"),
+    ],
+)
+def test_make_trainer_bad_inputs(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        kg.make_trainer([[0, 0, 1]], 2, 1, **kwargs)
