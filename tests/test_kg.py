@@ -624,3 +624,82 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
 def test_make_trainer_bad_inputs(kwargs, error, words):
     with pytest.raises(error, match=words):
         kg.make_trainer([[0, 0, 1]], 2, 1, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# the example
+
+
+def _example():
+    import importlib.util
+
+    path = (
+        pathlib.Path(__file__).resolve().parents[1] / "examples" / "knowledge_graph.py"
+    )
+    spec = importlib.util.spec_from_file_location("knowledge_graph_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_graph(directory):
+    rng = np.random.default_rng(0)
+    names = [f"e{i}" for i in range(12)]
+    lines = {f"{names[i]}\tnext\t{names[(i + 1) % 12]}" for i in range(12)} | {
+        f"{names[int(a)]}\tlink\t{names[int(b)]}"
+        for a, b in rng.integers(0, 12, (30, 2))
+    }
+    lines = sorted(lines)
+    return _write(
+        directory,
+        train="\n".join(lines) + "\n",
+        valid=lines[0] + "\n",
+        test="\n".join(lines[1:4]) + "\n",
+    )
+
+
+def test_example_trains_and_reports(tmp_path, capsys):
+    example = _example()
+    report = tmp_path / "report.json"
+    out = example.main(
+        ["--dataset", str(_tiny_graph(tmp_path / "g")), "--epochs", "3", "--dim",
+         "8", "--negatives", "4", "--batch-size", "16", "--eval-every", "2",
+         "--report", str(report), "--no-progress", "--model", "transe",
+         "--margin", "12"]
+    )  # fmt: skip
+    import json
+
+    saved = json.loads(report.read_text())
+    assert saved["test"]["both"]["mrr"] == pytest.approx(out["test"]["both"]["mrr"])
+    assert set(saved["test"]) == {"head", "tail", "both"}
+    assert saved["history"][0]["epoch"] == 2 and len(saved["history"]) == 1
+    assert "filtered test metrics" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "-1"], "--lr"),
+        (["--negatives", "0"], "--negatives"),
+        (["--model", "rotate", "--dim", "7"], "even"),
+        (["--report", "/nonexistent-dir/report.json"], "does not exist"),
+    ],
+)
+def test_example_rejects_bad_flags(argv, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        _example().parse_args(argv)
+    assert info.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_example_library_errors_are_one_line(tmp_path, capsys):
+    _write(tmp_path, train="a\tb\n", valid=VALID, test=TEST)
+    with pytest.raises(SystemExit) as info:
+        _example().main(["--dataset", str(tmp_path), "--no-progress"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("knowledge_graph.py: error: load_triples:")
+    assert "Traceback" not in err and "train.txt line 1" in err
+    with pytest.raises(ValueError):
+        _example().main(["--dataset", str(tmp_path), "--debug", "--no-progress"])
