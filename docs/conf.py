@@ -41,6 +41,8 @@ napoleon_use_ivar = True
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
+# Show ``ArrayLike`` as written instead of expanding JAX's union of array types.
+autodoc_type_aliases = {"ArrayLike": "jax.typing.ArrayLike"}
 autodoc_default_options = {"members": True, "show-inheritance": False}
 # Type hints name JAX/NumPy types that Sphinx cannot resolve offline.
 nitpicky = False
