@@ -1027,7 +1027,7 @@ def slcwa_loss(
         if loss == "nssa":
             per_row = _losses.self_adversarial(
                 pos, neg, margin=margin, where=keep,
-                temperature=adversarial_temperature,
+                adversarial_temperature=adversarial_temperature,
             )  # fmt: skip
             total = jnp.sum(jnp.where(rows, per_row, 0))
             return 0.5 * total / jnp.maximum(jnp.sum(rows), 1).astype(pos.dtype)
