@@ -11,6 +11,7 @@ from jaxns import evaluation as evaluation
 from jaxns import kg as kg
 from jaxns import losses as losses
 from jaxns import optim as optim
+from jaxns import retrieval as retrieval
 from jaxns import samplers as samplers
 from jaxns import scoring as scoring
 from jaxns import sharding as sharding

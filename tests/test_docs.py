@@ -20,6 +20,7 @@ MODULES = [
     "jaxns.nn",
     "jaxns.kg",
     "jaxns.sharding",
+    "jaxns.retrieval",
 ]
 SECTIONS = ("Args:", "Returns:", "Examples:", "References:")
 
