@@ -46,6 +46,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
@@ -55,6 +56,9 @@ from jaxns.samplers import sample_candidates as sample_candidates
 
 __all__ = [
     "Candidates",
+    "FeatureCodes",
+    "IdTower",
+    "IdTwoTower",
     "SampledSoftmaxHead",
     "SkipGram",
     "TwoTower",
@@ -817,6 +821,371 @@ class TwoTower(nnx.Module):
             extra_candidates=extra_candidates,
             extra_log_q=extra_log_q,
             extra_ids=extra_ids,
+            where=where,
+            weights=weights,
+        )
+
+
+# ---------------------------------------------------------------------------
+# ID-embedding towers (recommender retrieval)
+# ---------------------------------------------------------------------------
+
+
+class FeatureCodes(nnx.Variable):
+    """Constant categorical codes of a tower's side features (not trained)."""
+
+
+def _xavier_normal() -> _Initializer:
+    # PyTorch's xavier_normal_ on an [num, dim] table (RecBole's initialisation):
+    # an untruncated normal with variance 2 / (num + dim).
+    return nnx.initializers.variance_scaling(1.0, "fan_avg", "normal")
+
+
+class IdTower(nnx.Module):
+    r"""An ID-embedding tower with optional categorical side features.
+
+    The embedding of id ``i`` is its own row plus, for every side feature, the
+    mean of the embeddings of the categories ``i`` has (multi-valued fields
+    such as a film's genres average their categories; a missing value, code
+    ``-1``, contributes nothing):
+
+    .. math:: e_i = E[i] + \sum_f \frac{1}{|c_f(i)|} \sum_{c \in c_f(i)} F_f[c]
+
+    The codes are constants stored in the module (:class:`FeatureCodes`
+    variables, not :class:`flax.nnx.Param`), so the tower maps ids to
+    embeddings by itself and optimisers built with ``wrt=nnx.Param`` leave the
+    codes alone. All tables start as PyTorch's ``xavier_normal_`` (RecBole's
+    initialisation) unless ``embedding_init`` says otherwise.
+
+    Args:
+      num_ids: rows of the id table.
+      features: embedding width.
+      side_features: integer ``[num_ids, width]`` code arrays, one per
+        feature, ``-1`` where absent (e.g. :class:`jaxns.retrieval.Feature`
+        ``.codes``).
+      normalize: L2-normalise the output.
+      embedding_init: initialiser of every table.
+      dtype: compute dtype (``None``: the parameters' dtype).
+      param_dtype: storage dtype of the tables.
+      rngs: :class:`flax.nnx.Rngs` for the initialisation.
+
+    Returns:
+      A module mapping integer ids ``[...]`` to ``[..., features]``.
+
+    Raises:
+      TypeError: non-int sizes, non-integer codes, a non-float dtype or
+        ``rngs`` that is not an :class:`flax.nnx.Rngs`.
+      ValueError: sizes ``< 1`` or codes with another number of rows.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import jaxns.nn
+      >>> genres = jnp.array([[0, 2], [1, -1], [-1, -1]])  # 3 items, 3 genres
+      >>> tower = jaxns.nn.IdTower(3, 4, side_features=[genres], rngs=nnx.Rngs(0))
+      >>> tower(jnp.array([0, 2])).shape
+      (2, 4)
+
+    References:
+      Rendle, `Factorization Machines
+      <https://doi.org/10.1109/ICDM.2010.127>`_, 2010.
+      Glorot and Bengio, `Understanding the difficulty of training deep
+      feedforward neural networks
+      <https://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+    """
+
+    def __init__(
+        self,
+        num_ids: int,
+        features: int,
+        *,
+        side_features: Any = (),
+        normalize: bool = False,
+        embedding_init: _Initializer | None = None,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        fn = "IdTower"
+        self.num_ids = _checks.size(fn, "num_ids", num_ids, minimum=1)
+        self.features = _checks.size(fn, "features", features, minimum=1)
+        self.normalize = _checks.flag(fn, "normalize", normalize)
+        self.dtype = _checks.dtype(fn, "dtype", dtype, allow_none=True)
+        self.param_dtype = _checks.dtype(fn, "param_dtype", param_dtype)
+        if not isinstance(rngs, nnx.Rngs):
+            raise TypeError(
+                f"{fn}: rngs must be an nnx.Rngs (e.g. nnx.Rngs(0)), got "
+                f"{type(rngs).__name__}."
+            )
+        init = _xavier_normal() if embedding_init is None else embedding_init
+        table = dict(
+            embedding_init=init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            rngs=rngs,
+        )
+        self.embedding = nnx.Embed(self.num_ids, self.features, **table)
+        codes, tables = [], []
+        for j, c in enumerate(side_features):
+            c = np.asarray(_checks.concrete(fn, f"side_features[{j}]", c))
+            if not np.issubdtype(c.dtype, np.integer):
+                raise TypeError(
+                    f"{fn}: side_features[{j}] must be integer codes, got dtype "
+                    f"{c.dtype}."
+                )
+            if c.ndim != 2 or c.shape[0] != self.num_ids:
+                raise ValueError(
+                    f"{fn}: side_features[{j}] must have shape [num_ids={self.num_ids}"
+                    f", width], got {c.shape}."
+                )
+            vocab = max(int(c.max(initial=-1)) + 1, 1)
+            codes.append(FeatureCodes(jnp.asarray(c, jnp.int32)))
+            tables.append(nnx.Embed(vocab, self.features, **table))
+        self.side_codes = nnx.List(codes)
+        self.side_tables = nnx.List(tables)
+
+    def __call__(self, ids: ArrayLike) -> jax.Array:
+        """Embeddings of integer ids.
+
+        Args:
+          ids: integer ids ``[...]`` in ``[0, num_ids)`` (out-of-range ids are
+            clamped by the gathers, as everywhere in JAX).
+
+        Returns:
+          ``[..., features]`` embeddings (unit norm if ``normalize``).
+
+        Raises:
+          TypeError: non-integer ids.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> tower = jaxns.nn.IdTower(5, 3, rngs=nnx.Rngs(0))
+          >>> tower(jnp.array([[0, 4]])).shape
+          (1, 2, 3)
+
+        References:
+          Rendle, `Factorization Machines
+          <https://doi.org/10.1109/ICDM.2010.127>`_, 2010.
+        """
+        ids = _checks.int_array("IdTower", "ids", ids)
+        with jax.named_scope("jaxns.nn.IdTower"):
+            out = self.embedding(ids)
+            for codes, table in zip(self.side_codes, self.side_tables, strict=True):
+                c = codes[...][ids]  # [..., width]
+                valid = c >= 0
+                rows = table(jnp.maximum(c, 0))
+                rows = jnp.where(valid[..., None], rows, 0)
+                count = jnp.maximum(jnp.sum(valid, axis=-1, keepdims=True), 1)
+                out = out + jnp.sum(rows, axis=-2) / count.astype(rows.dtype)
+            return scoring.normalize(out) if self.normalize else out
+
+
+class IdTwoTower(nnx.Module):
+    r"""User and item ID towers (with side features) for two-tower retrieval.
+
+    :class:`TwoTower`'s design with :class:`IdTower` towers: ``query_tower``
+    embeds user ids, ``candidate_tower`` item ids, the score is the dot product
+    (cosine with ``normalize``), and ``__call__`` is the in-batch softmax of
+    Yi et al. 2019 (:func:`jaxns.losses.in_batch_softmax`) with the item ids
+    as candidate ids, so duplicate items of a batch are never each other's
+    negatives. For BPR, sampled softmax and mixed negatives embed the ids with
+    :meth:`embed_queries`/:meth:`embed_candidates` and use
+    :class:`jaxns.retrieval.Objective`.
+
+    Args:
+      num_users: rows of the user table.
+      num_items: rows of the item table.
+      features: embedding width.
+      user_features: integer ``[num_users, width]`` code arrays (see
+        :class:`IdTower`).
+      item_features: integer ``[num_items, width]`` code arrays.
+      normalize: L2-normalise both embeddings.
+      embedding_init: initialiser of every table (default: PyTorch's
+        ``xavier_normal_``, as RecBole).
+      dtype: compute dtype.
+      param_dtype: storage dtype.
+      rngs: :class:`flax.nnx.Rngs`.
+
+    Returns:
+      A module with ``query_tower`` and ``candidate_tower``.
+
+    Raises:
+      TypeError: see :class:`IdTower`.
+      ValueError: see :class:`IdTower`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> import jaxns.nn
+      >>> model = jaxns.nn.IdTwoTower(10, 20, 8, rngs=nnx.Rngs(0))
+      >>> loss = model(jnp.array([0, 1, 2]), jnp.array([5, 5, 7]), temperature=0.1)
+      >>> loss.shape, model.embed_candidates(jnp.arange(20)).shape
+      ((3,), (20, 8))
+
+    References:
+      Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus Item
+      Recommendations <https://doi.org/10.1145/3298689.3346996>`_, 2019.
+      Rendle et al, `BPR: Bayesian Personalized Ranking from Implicit Feedback
+      <https://arxiv.org/abs/1205.2618>`_, 2009.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        features: int,
+        *,
+        user_features: Any = (),
+        item_features: Any = (),
+        normalize: bool = False,
+        embedding_init: _Initializer | None = None,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        tower = dict(
+            normalize=normalize,
+            embedding_init=embedding_init,
+            dtype=dtype,
+            param_dtype=param_dtype,
+            rngs=rngs,
+        )
+        self.query_tower = IdTower(
+            num_users, features, side_features=user_features, **tower
+        )
+        self.candidate_tower = IdTower(
+            num_items, features, side_features=item_features, **tower
+        )
+
+    def embed_queries(self, user_ids: ArrayLike) -> jax.Array:
+        """User embeddings (for training, and all users for evaluation).
+
+        Args:
+          user_ids: integer ids ``[...]``.
+
+        Returns:
+          ``[..., features]`` embeddings.
+
+        Raises:
+          TypeError: non-integer ids.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.IdTwoTower(10, 20, 8, rngs=nnx.Rngs(0))
+          >>> model.embed_queries(jnp.arange(10)).shape
+          (10, 8)
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+        """
+        return self.query_tower(user_ids)
+
+    def embed_candidates(self, item_ids: ArrayLike) -> jax.Array:
+        """Item embeddings (for training, and the whole catalogue for ranking).
+
+        Args:
+          item_ids: integer ids ``[...]``.
+
+        Returns:
+          ``[..., features]`` embeddings.
+
+        Raises:
+          TypeError: non-integer ids.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.IdTwoTower(10, 20, 8, rngs=nnx.Rngs(0))
+          >>> model.embed_candidates(jnp.array([[1, 2]])).shape
+          (1, 2, 8)
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+        """
+        return self.candidate_tower(item_ids)
+
+    def __call__(
+        self,
+        user_ids: ArrayLike,
+        item_ids: ArrayLike,
+        *,
+        temperature: float | ArrayLike = 1.0,
+        candidate_log_q: ArrayLike | None = None,
+        extra_ids: ArrayLike | None = None,
+        extra_log_q: ArrayLike | None = None,
+        num_hard_negatives: int | None = None,
+        where: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+    ) -> jax.Array:
+        """Per-example in-batch softmax loss of matched (user, item) rows.
+
+        Args:
+          user_ids: integer ``[batch]``.
+          item_ids: integer ``[batch]``; item ``i`` is the positive of user
+            ``i`` and the candidate id of column ``i`` (duplicates masked).
+          temperature: ``> 0``.
+          candidate_log_q: optional float ``[batch]`` log sampling
+            probabilities of the items (logQ correction).
+          extra_ids: optional integer ``[num_extra]`` extra items shared by the
+            batch (mixed negative sampling).
+          extra_log_q: optional float ``[num_extra]`` (with
+            ``candidate_log_q``).
+          num_hard_negatives: keep only the hardest negatives per row.
+          where: optional bool ``[batch, batch + num_extra]``, True keeps a
+            column.
+          weights: optional float ``[batch]``.
+
+        Returns:
+          ``[batch]`` losses.
+
+        Raises:
+          TypeError: non-integer ids, non-float log-probabilities.
+          ValueError: mismatched shapes, ``temperature <= 0``.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import jaxns.nn
+          >>> model = jaxns.nn.IdTwoTower(10, 20, 8, rngs=nnx.Rngs(0))
+          >>> grads = nnx.grad(lambda m: m(jnp.array([0, 1]), jnp.array([3, 4]),
+          ...                              extra_ids=jnp.array([9])).mean())(model)
+          >>> grads.candidate_tower.embedding.embedding.shape
+          (20, 8)
+
+        References:
+          Yi et al, `Sampling-Bias-Corrected Neural Modeling for Large Corpus
+          Item Recommendations <https://doi.org/10.1145/3298689.3346996>`_,
+          2019.
+          Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural
+          Networks in Recommendations
+          <https://doi.org/10.1145/3366424.3386195>`_, 2020.
+        """
+        fn = "IdTwoTower"
+        user_ids = _checks.int_array(fn, "user_ids", user_ids, ndim=1)
+        item_ids = _checks.int_array(fn, "item_ids", item_ids, shape=user_ids.shape)
+        extra = None
+        if extra_ids is not None:
+            extra_ids = _checks.int_array(fn, "extra_ids", extra_ids, ndim=1)
+            extra = self.embed_candidates(extra_ids)
+        return losses.in_batch_softmax(
+            self.embed_queries(user_ids),
+            self.embed_candidates(item_ids),
+            temperature=temperature,
+            candidate_log_q=candidate_log_q,
+            candidate_ids=item_ids,
+            extra_candidates=extra,
+            extra_log_q=extra_log_q,
+            extra_ids=extra_ids,
+            num_hard_negatives=num_hard_negatives,
             where=where,
             weights=weights,
         )
