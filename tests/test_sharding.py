@@ -547,3 +547,68 @@ def test_contrastive_steps_never_hold_the_global_logits(name):
 def test_bad_inputs_raise(call, error, match):
     with pytest.raises(error, match=match):
         call(_mesh(4))
+
+
+# ---------------------------------------------------------------------------
+# data-parallel word2vec
+# ---------------------------------------------------------------------------
+
+
+def _train_word2vec(trainer, ids, sents, vocab):
+    params = jaxns.word2vec.init_params(jax.random.key(0), vocab, 8)
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
+    calls = stream.num_calls(trainer.block_size)
+    losses = []
+    for c in range(calls):
+        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        params, state, loss, _ = trainer.train(
+            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
+        )
+        losses.append(float(loss))
+    return params, np.array(losses, np.float32)
+
+
+@eight
+def test_data_parallel_word2vec_equals_one_device():
+    rng = np.random.default_rng(0)
+    vocab, size = 200, 1500
+    ids = jnp.asarray(rng.zipf(1.5, size) % vocab, jnp.int32)
+    sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
+    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
+    kw = dict(
+        learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
+        window=3,
+        batch_size=128,
+        chunk_size=8,
+        negatives_per_chunk=4,
+        steps_per_call=4,
+    )
+    ref, ref_losses = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
+    )
+    for n in COUNTS:
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh=_mesh(n, "data"), **kw
+        )
+        params, losses = _train_word2vec(trainer, ids, sents, vocab)
+        if n == 1:  # the same program: bitwise
+            np.testing.assert_array_equal(params.input, ref.input)
+            np.testing.assert_array_equal(params.output, ref.output)
+        # The same updates summed in another order: float32 rounding only.
+        assert_close(params.input, ref.input, loose=True)
+        assert_close(params.output, ref.output, loose=True)
+        assert_close(losses, ref_losses, loose=True)
+
+
+def test_sharded_trainer_rejects_a_batch_the_devices_do_not_split():
+    mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+    sampler = jaxns.samplers.uniform(8)
+    with pytest.raises(ValueError, match="axis"):
+        jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh=mesh, axis="vocab", learning_rate=optax.constant_schedule(1.0)
+        )
+    with pytest.raises(TypeError, match="Mesh"):
+        jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh="mesh", learning_rate=optax.constant_schedule(1.0)
+        )
