@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -465,3 +466,97 @@ def values_in_range(
             f"{fn}: {arg} must hold {what} in [{low}, {high}), got {x[index]} at "
             f"index {index if len(index) > 1 else index[0]}."
         )
+
+
+def real_array(
+    fn: str,
+    arg: str,
+    value: Any,
+    shape: Sequence[int | str | None] | None = None,
+    *,
+    ndim: int | Collection[int] | None = None,
+    host: bool = False,
+) -> Any:
+    """An integer or floating array (not bool, not complex); optionally shaped.
+
+    With ``host=True`` the value is read as a NumPy array (files, tables on
+    the host) instead of being moved to the device.
+    """
+    if host:
+        try:
+            x = np.asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{fn}: {arg} must be an array of real numbers, got {_describe(value)}."
+            ) from None
+    else:
+        x = _as_array(fn, arg, value)
+    kind = np.dtype(x.dtype) if x.dtype != jnp.bfloat16 else None
+    real = kind is None or (
+        kind != np.bool_
+        and (np.issubdtype(kind, np.integer) or np.issubdtype(kind, np.floating))
+    )
+    if not real:
+        raise TypeError(
+            f"{fn}: {arg} must be an array of real numbers (integer or float), got "
+            f"dtype {x.dtype}."
+        )
+    _rank(fn, arg, x, ndim)
+    if shape is not None:
+        check_shape(fn, arg, x, shape)
+    return x
+
+
+def strings(
+    fn: str,
+    arg: str,
+    value: Any,
+    *,
+    length: int | None = None,
+    length_of: str = "",
+    token: bool = False,
+    unique: bool = False,
+) -> list[str]:
+    """A sequence of str (not one str), as a list.
+
+    ``length`` (described by ``length_of``) fixes the number of entries;
+    ``token`` requires non-empty strings without whitespace (fields of a
+    space-separated file); ``unique`` refuses repeated entries.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        hint = f" Use [{value!r}] for one." if isinstance(value, str) else ""
+        raise TypeError(
+            f"{fn}: {arg} must be a sequence of str, got {_describe(value)}.{hint}"
+        )
+    out = list(value)
+    seen: set[str] = set()
+    for i, item in enumerate(out):
+        if not isinstance(item, str):
+            raise TypeError(f"{fn}: {arg}[{i}] must be a str, got {_describe(item)}.")
+        if token and (not item or any(c.isspace() for c in item)):
+            raise ValueError(
+                f"{fn}: {arg}[{i}] must be a non-empty str without whitespace, "
+                f"got {item!r}."
+            )
+        if unique:
+            if item in seen:
+                raise ValueError(
+                    f"{fn}: {arg} must not repeat an entry, got {item!r} again at "
+                    f"index {i}."
+                )
+            seen.add(item)
+    if length is not None and len(out) != length:
+        raise ValueError(
+            f"{fn}: len({arg}) must equal {length_of or 'the expected length'} "
+            f"{length}, got {len(out)}."
+        )
+    return out
+
+
+def path(fn: str, arg: str, value: Any) -> Any:
+    """A ``str`` or ``os.PathLike`` file name (not yet checked to exist)."""
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(
+            f"{fn}: {arg} must be a str or os.PathLike path, got {_describe(value)}."
+        )
+    return value

@@ -48,6 +48,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
+from jaxns import _checks
+
 __all__ = [
     "BUILTIN_CORPORA",
     "RemoteFile",
@@ -197,6 +199,13 @@ def download(
         Mahoney, `About the test data
         <http://mattmahoney.net/dc/textdata.html>`_ (text8), 2006.
     """
+    if not isinstance(remote, RemoteFile):
+        raise TypeError(
+            "datasets.download: remote must be a datasets.RemoteFile, got "
+            f"{type(remote).__name__}."
+        )
+    if cache_dir is not None:
+        _checks.path("datasets.download", "cache_dir", cache_dir)
     cache = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache / remote.filename
     if target.exists():
@@ -413,21 +422,12 @@ def load_corpus(
         Mahoney, `About the test data <http://mattmahoney.net/dc/textdata.html>`_
         (text8), 2006.
     """
-    caller = "load_corpus"
-    if (
-        isinstance(max_sentence_length, bool)
-        or not isinstance(max_sentence_length, int)
-        or max_sentence_length <= 0
-    ):
-        raise ValueError(
-            f"{caller}: max_sentence_length must be a positive int, "
-            f"got {max_sentence_length!r}"
-        )
-    if not isinstance(name_or_path, str | os.PathLike):
-        raise TypeError(
-            f"{caller}: name_or_path must be a str or path, "
-            f"got {type(name_or_path).__name__}"
-        )
+    caller = "datasets.load_corpus"
+    max_sentence_length = _checks.size(
+        caller, "max_sentence_length", max_sentence_length, minimum=1
+    )
+    lowercase = _checks.flag(caller, "lowercase", lowercase)
+    _checks.path(caller, "name_or_path", name_or_path)
     if name_or_path == "builtin":
         path = _data_file(_BUILTIN_FILE)
     elif name_or_path == "text8":
@@ -452,11 +452,7 @@ def _resolve_eval_file(
 ) -> pathlib.Path:
     if isinstance(name_or_path, str) and name_or_path in names:
         return _data_file(names[name_or_path])
-    if not isinstance(name_or_path, str | os.PathLike):
-        raise TypeError(
-            f"{caller}: name_or_path must be a str or path, "
-            f"got {type(name_or_path).__name__}"
-        )
+    _checks.path(caller, "name_or_path", name_or_path)
     path = pathlib.Path(name_or_path).expanduser()
     if not path.exists():
         raise FileNotFoundError(
@@ -518,7 +514,7 @@ def load_similarity(
         Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
         Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
     """
-    caller = "load_similarity"
+    caller = "datasets.load_similarity"
     path = _resolve_eval_file(name_or_path, _SIMILARITY_FILES, caller)
     pairs: list[tuple[str, str, float]] = []
     for line_no, line in enumerate(_read_lines(path, caller), start=1):
@@ -585,7 +581,7 @@ def load_analogies(
         Mikolov et al, `Efficient Estimation of Word Representations in Vector
         Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
-    caller = "load_analogies"
+    caller = "datasets.load_analogies"
     path = _resolve_eval_file(name_or_path, _ANALOGY_FILES, caller)
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
     section: list[tuple[str, str, str, str]] | None = None

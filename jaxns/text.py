@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxns import samplers
+from jaxns import _checks
 
 __all__ = [
     "EncodedCorpus",
@@ -37,20 +37,6 @@ __all__ = [
 ]
 
 PAD = -1
-
-
-def _check_key(fn: str, key: ArrayLike) -> None:
-    # One key policy for the whole library: typed keys only, one at a time.
-    samplers._check_key(key, fn)
-
-
-def _check_int_array(fn: str, name: str, x: ArrayLike, ndim: int) -> jax.Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(f"{fn}: {name} must be an integer array, got dtype {x.dtype}")
-    if x.ndim != ndim:
-        raise ValueError(f"{fn}: {name} must be {ndim}-D, got shape {x.shape}")
-    return x
 
 
 class EncodedCorpus(NamedTuple):
@@ -87,18 +73,22 @@ class Vocabulary:
     _index: dict[str, int] = dataclasses.field(repr=False, compare=False)
 
     def __init__(self, words: Sequence[str], counts: ArrayLike):
-        words = tuple(words)
-        counts = np.asarray(counts, dtype=np.int64)
-        if counts.shape != (len(words),):
+        fn = "text.Vocabulary"
+        words = tuple(_checks.strings(fn, "words", words, unique=True))
+        counts = _checks.real_array(fn, "counts", counts, host=True)
+        _checks.check_shape(fn, "counts", counts, (len(words),))
+        if not np.issubdtype(counts.dtype, np.integer):
+            raise TypeError(
+                f"{fn}: counts must be an integer array, got dtype {counts.dtype}. "
+                "Cast it with counts.astype(np.int64)."
+            )
+        counts = counts.astype(np.int64)
+        if np.any(counts < 0):
             raise ValueError(
-                f"Vocabulary: counts shape {counts.shape} must equal "
-                f"(len(words),) = ({len(words)},)"
+                f"{fn}: counts must be non-negative, got {counts.min()} at index "
+                f"{int(np.argmin(counts))}."
             )
         index = {w: i for i, w in enumerate(words)}
-        if len(index) != len(words):
-            raise ValueError("Vocabulary: words contains duplicates")
-        if np.any(counts < 0):
-            raise ValueError("Vocabulary: counts must be non-negative")
         object.__setattr__(self, "words", words)
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "_index", index)
@@ -122,8 +112,9 @@ class Vocabulary:
           The :class:`Vocabulary`, most frequent word first.
 
         Raises:
-          ValueError: if ``min_count < 1``, the corpus is empty, or no word
-            reaches ``min_count``.
+          TypeError: if ``min_count`` or ``max_size`` is not an int.
+          ValueError: if ``min_count < 1``, ``max_size < 1``, the corpus is
+            empty, or no word reaches ``min_count``.
 
         Examples:
           >>> import jaxns
@@ -136,17 +127,12 @@ class Vocabulary:
           Mikolov et al, `Distributed Representations of Words and Phrases and
           their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
         """
-        if isinstance(min_count, bool) or not isinstance(min_count, int):
-            raise TypeError(
-                f"Vocabulary.build: min_count must be an int, got {min_count!r}"
-            )
-        if min_count < 1:
-            raise ValueError(
-                f"Vocabulary.build: min_count must be >= 1, got {min_count}"
-            )
+        fn = "text.Vocabulary.build"
+        min_count = _checks.size(fn, "min_count", min_count, minimum=1)
+        max_size = _checks.optional_size(fn, "max_size", max_size, minimum=1)
         counter = collections.Counter(itertools.chain.from_iterable(sentences))
         if not counter:
-            raise ValueError("Vocabulary.build: the corpus is empty")
+            raise ValueError(f"{fn}: the corpus is empty (no words).")
         # Counter preserves first-appearance order; a stable sort keeps it for ties.
         items = sorted(
             ((w, c) for w, c in counter.items() if c >= min_count),
@@ -154,8 +140,9 @@ class Vocabulary:
         )
         if not items:
             raise ValueError(
-                f"Vocabulary.build: no word occurs at least min_count={min_count} "
-                f"times (the most frequent occurs {max(counter.values())} times)"
+                f"{fn}: no word occurs at least min_count={min_count} times (the "
+                f"most frequent occurs {max(counter.values())} times). Lower "
+                "min_count."
             )
         if max_size is not None:
             items = items[:max_size]
@@ -266,8 +253,8 @@ class Vocabulary:
                     continue
                 if len(parts) != 2 or not parts[1].isdigit():
                     raise ValueError(
-                        f"Vocabulary.load: {os.fspath(path)!r} line {lineno} is not "
-                        f"'word count': {line.rstrip()!r}"
+                        f"text.Vocabulary.load: {os.fspath(path)!r} line {lineno} "
+                        f"is not 'word count': {line.rstrip()!r}."
                     )
                 words.append(parts[0])
                 counts.append(int(parts[1]))
@@ -292,7 +279,9 @@ def keep_probability(counts: ArrayLike, sample: float) -> np.ndarray:
       ``float32 [vocab_size]`` keep probabilities in ``[0, 1]``.
 
     Raises:
-      ValueError: if ``sample < 0`` or ``counts`` is not 1-D and non-negative.
+      TypeError: if ``sample`` is not a real number or ``counts`` not real.
+      ValueError: if ``sample`` is negative or not finite, or ``counts`` is
+        not 1-D, finite and non-negative.
 
     Examples:
       >>> import jaxns, numpy as np
@@ -304,15 +293,15 @@ def keep_probability(counts: ArrayLike, sample: float) -> np.ndarray:
       Mikolov et al, `Distributed Representations of Words and Phrases and
       their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1:
-        raise ValueError(
-            f"keep_probability: counts must be 1-D, got shape {counts.shape}"
-        )
+    fn = "text.keep_probability"
+    counts = _checks.concrete(fn, "counts", counts, why="it is read on the host")
+    counts = _checks.real_array(fn, "counts", counts, ndim=1, host=True)
+    counts = counts.astype(np.float64)
     if np.any(counts < 0) or not np.all(np.isfinite(counts)):
-        raise ValueError("keep_probability: counts must be finite and non-negative")
-    if not sample >= 0:
-        raise ValueError(f"keep_probability: sample must be >= 0, got {sample}")
+        raise ValueError(
+            f"{fn}: counts must be finite and non-negative, got min {counts.min()}."
+        )
+    sample = float(_checks.number(fn, "sample", sample, nonnegative=True))
     if sample == 0 or counts.sum() == 0:
         return np.ones(counts.shape, np.float32)
     ratio = sample * counts.sum() / np.maximum(counts, 1e-300)
@@ -360,22 +349,14 @@ def subsample(
       Mikolov et al, `Distributed Representations of Words and Phrases and
       their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    _check_key("subsample", key)
-    ids = _check_int_array("subsample", "ids", ids, 1)
-    keep_prob = jnp.asarray(keep_prob)
-    if keep_prob.ndim != 1 or not jnp.issubdtype(keep_prob.dtype, jnp.floating):
-        raise ValueError(
-            f"subsample: keep_prob must be a 1-D float array, got "
-            f"{keep_prob.dtype}{list(keep_prob.shape)}"
-        )
+    fn = "text.subsample"
+    _checks.key(fn, key)
+    ids = _checks.int_array(fn, "ids", ids, ndim=1)
+    keep_prob = _checks.float_array(fn, "keep_prob", keep_prob, ndim=1)
     if sentence_ids is None:
         sentence_ids = jnp.full(ids.shape, PAD, jnp.int32)
-    sentence_ids = _check_int_array("subsample", "sentence_ids", sentence_ids, 1)
-    if sentence_ids.shape != ids.shape:
-        raise ValueError(
-            f"subsample: sentence_ids shape {sentence_ids.shape} must equal "
-            f"ids shape {ids.shape}"
-        )
+    sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
+    _checks.same_shape(fn, "sentence_ids", sentence_ids, "ids", ids)
     n = ids.shape[0]
     valid = ids >= 0
     p = jnp.where(valid, keep_prob.astype(jnp.float32)[jnp.where(valid, ids, 0)], 0.0)
@@ -413,8 +394,7 @@ def window_offsets(window: int) -> tuple[int, ...]:
       Mikolov et al, `Efficient Estimation of Word Representations in Vector
       Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window_offsets: window must be an int >= 1, got {window!r}")
+    window = _checks.size("text.window_offsets", "window", window, minimum=1)
     return tuple(range(-window, 0)) + tuple(range(1, window + 1))
 
 
@@ -464,15 +444,13 @@ def skipgram_pairs(
       Mikolov et al, `Efficient Estimation of Word Representations in Vector
       Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
-    _check_key("skipgram_pairs", key)
+    fn = "text.skipgram_pairs"
+    _checks.key(fn, key)
+    window = _checks.size(fn, "window", window, minimum=1)
     offsets = window_offsets(window)
-    tokens = _check_int_array("skipgram_pairs", "tokens", tokens, 1)
-    sentence_ids = _check_int_array("skipgram_pairs", "sentence_ids", sentence_ids, 1)
-    if sentence_ids.shape != tokens.shape:
-        raise ValueError(
-            f"skipgram_pairs: sentence_ids shape {sentence_ids.shape} must equal "
-            f"tokens shape {tokens.shape}"
-        )
+    tokens = _checks.int_array(fn, "tokens", tokens, ndim=1)
+    sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
+    _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
     n = tokens.shape[0]
     tokens = tokens.astype(jnp.int32)
     reduced = window - jax.random.randint(key, (n,), 0, window, dtype=jnp.int32)

@@ -17,32 +17,14 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxns import _checks
+
 __all__ = ["load_word2vec_format", "save_word2vec_format"]
-
-_WHITESPACE = re.compile(r"\s")
-
-
-def _validate_words(words: Sequence[str], caller: str) -> list[str]:
-    if isinstance(words, str):
-        raise TypeError(f"{caller}: words must be a sequence of str, got a str")
-    words = list(words)
-    seen: set[str] = set()
-    for i, word in enumerate(words):
-        if not isinstance(word, str) or not word or _WHITESPACE.search(word):
-            raise ValueError(
-                f"{caller}: words[{i}] = {word!r} must be a non-empty str without "
-                "whitespace (the word2vec format separates fields with spaces)"
-            )
-        if word in seen:
-            raise ValueError(f"{caller}: words[{i}] = {word!r} is a duplicate")
-        seen.add(word)
-    return words
 
 
 def save_word2vec_format(
@@ -71,7 +53,8 @@ def save_word2vec_format(
         ValueError: ``vectors`` is not 2-D, its rows differ from ``len(words)``,
             a word is empty, holds whitespace or is repeated, or a value is not
             finite.
-        TypeError: ``words`` is a str, or ``vectors`` is not real.
+        TypeError: ``words`` is not a sequence of str, ``vectors`` is not
+            real, ``binary`` not a bool or ``path`` not a path.
 
     Returns:
         None.
@@ -94,26 +77,26 @@ def save_word2vec_format(
         Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
         https://code.google.com/archive/p/word2vec/).
     """
-    caller = "save_word2vec_format"
-    words = _validate_words(words, caller)
-    array = np.asarray(vectors)
-    if array.ndim != 2:
-        raise ValueError(
-            f"{caller}: vectors must be 2-D [vocab_size, dim], got shape {array.shape}"
-        )
-    real = np.issubdtype(array.dtype, np.floating) or np.issubdtype(
-        array.dtype, np.integer
+    fn = "wordvectors.save_word2vec_format"
+    _checks.path(fn, "path", path)
+    binary = _checks.flag(fn, "binary", binary)
+    array = _checks.real_array(fn, "vectors", vectors, ndim=2, host=True)
+    # The format separates fields with spaces: words are tokens.
+    words = _checks.strings(
+        fn,
+        "words",
+        words,
+        length=array.shape[0],
+        length_of="vectors.shape[0]",
+        token=True,
+        unique=True,
     )
-    if array.dtype == np.bool_ or not real:
-        raise TypeError(f"{caller}: vectors must be real numbers, got {array.dtype}")
-    if array.shape[0] != len(words):
-        raise ValueError(
-            f"{caller}: len(words) {len(words)} must equal vectors.shape[0] "
-            f"{array.shape[0]}"
-        )
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
-        raise ValueError(f"{caller}: vectors hold NaN or infinite values")
+        raise ValueError(
+            f"{fn}: vectors must be finite, got NaN or inf in row "
+            f"{int(np.argwhere(~np.isfinite(array))[0, 0])}."
+        )
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     header = f"{array.shape[0]} {array.shape[1]}\n".encode()
@@ -158,17 +141,6 @@ def _decode(raw: bytes, path: pathlib.Path, where: str, caller: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ValueError(f"{caller}: {path} {where}: word is not UTF-8: {err}") from err
-
-
-def _check_unique(words: list[str], path: pathlib.Path, caller: str) -> None:
-    if len(set(words)) != len(words):
-        seen: set[str] = set()
-        for i, word in enumerate(words):
-            if word in seen:
-                raise ValueError(
-                    f"{caller}: {path} row {i + 1}: duplicate word {word!r}"
-                )
-            seen.add(word)
 
 
 def _load_text(
@@ -282,8 +254,9 @@ def load_word2vec_format(
         Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
         https://code.google.com/archive/p/word2vec/).
     """
-    caller = "load_word2vec_format"
-    path = pathlib.Path(path)
+    caller = "wordvectors.load_word2vec_format"
+    path = pathlib.Path(_checks.path(caller, "path", path))
+    binary = _checks.flag(caller, "binary", binary)
     if not path.exists():
         raise FileNotFoundError(f"{caller}: no such file: {path}")
     try:
@@ -296,5 +269,12 @@ def load_word2vec_format(
         words, vectors = _load_binary(data, path, caller)
     else:
         words, vectors = _load_text(data, path, caller)
-    _check_unique(words, path, caller)
+    if len(set(words)) != len(words):
+        seen: set[str] = set()
+        for i, word in enumerate(words):
+            if word in seen:
+                raise ValueError(
+                    f"{caller}: {path} row {i + 1}: duplicate word {word!r}."
+                )
+            seen.add(word)
     return words, vectors

@@ -197,11 +197,23 @@ def test_corpus_errors_name_the_file(tmp_path):
         load_corpus(two)
     with pytest.raises(IsADirectoryError, match=str(tmp_path)):
         load_corpus(tmp_path)
-    for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="max_sentence_length must be a positive"):
-            load_corpus("builtin", max_sentence_length=bad)
-    with pytest.raises(TypeError, match="name_or_path must be a str or path"):
-        load_corpus(3)
+
+
+_BAD_LOAD_CORPUS = [
+    ({"max_sentence_length": 0}, ValueError, "max_sentence_length must be >= 1"),
+    ({"max_sentence_length": -1}, ValueError, "max_sentence_length must be >= 1"),
+    ({"max_sentence_length": 2.5}, TypeError, "max_sentence_length must be a Python"),
+    ({"max_sentence_length": True}, TypeError, "max_sentence_length must be a Python"),
+    ({"lowercase": "yes"}, TypeError, "lowercase must be a bool"),
+    ({"name_or_path": 3}, TypeError, "name_or_path must be a str or os.PathLike"),
+]
+
+
+@pytest.mark.parametrize("kwargs,error,match", _BAD_LOAD_CORPUS)
+def test_load_corpus_rejects_bad_arguments(kwargs, error, match):
+    kwargs = {"name_or_path": "builtin", **kwargs}
+    with pytest.raises(error, match=f"datasets.load_corpus: {match}"):
+        load_corpus(**kwargs)
 
 
 # ----------------------------------------------------------------------------

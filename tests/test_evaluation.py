@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tests of jaxns.evaluation against brute-force NumPy references and gensim."""
 
+import inspect
 import math
 
 import jax
@@ -92,12 +93,13 @@ def test_spearman_float64():
     "x, y, error, match",
     [
         (np.zeros((2, 2)), np.zeros((2, 2)), ValueError, "x must be 1-D"),
-        (np.zeros(3), np.zeros(4), ValueError, r"x shape \(3,\) must equal"),
-        (np.zeros(3, bool), np.zeros(3), TypeError, "x must be real"),
+        (np.zeros(3), np.zeros(4), ValueError, r"x and y must have the same shape"),
+        (np.zeros(3, bool), np.zeros(3), TypeError, "x must be an array of real"),
+        (np.zeros(3), np.zeros(3, complex), TypeError, "y must be an array of real"),
     ],
 )
 def test_spearman_bad_inputs(x, y, error, match):
-    with pytest.raises(error, match=f"spearman: {match}"):
+    with pytest.raises(error, match=f"evaluation.spearman: {match}"):
         spearman(x, y)
 
 
@@ -176,20 +178,58 @@ def test_word_similarity_matches_gensim(tmp_path):
         assert 100 * ours.oov_ratio == pytest.approx(oov_ratio)
 
 
-def test_word_similarity_too_few_pairs_and_errors():
+def test_word_similarity_too_few_pairs():
     vectors = _vectors()
     result = word_similarity(vectors, WORDS, [("w0", "w1", 1.0), ("a", "b", 2.0)])
     assert math.isnan(result.spearman) and (result.num_pairs, result.num_oov) == (1, 1)
-    with pytest.raises(ValueError, match=r"word_similarity: len\(words\) 3 must"):
-        word_similarity(vectors, WORDS[:3], PAIRS)
-    with pytest.raises(ValueError, match="word_similarity: vectors must be 2-D"):
-        word_similarity(vectors[0], WORDS, PAIRS)
-    with pytest.raises(TypeError, match="word_similarity: vectors must be floating"):
-        word_similarity(np.ones((len(WORDS), 2), np.int32), WORDS, PAIRS)
-    with pytest.raises(ValueError, match="triples"):
-        word_similarity(vectors, WORDS, [("w0", "w1")])
-    with pytest.raises(ValueError, match="restrict_vocab must be positive"):
-        word_similarity(vectors, WORDS, PAIRS, restrict_vocab=0)
+
+
+_VECTORS = _vectors()
+_BAD_EVALUATION = [
+    # (function, args, kwargs, error, message)
+    (word_similarity, (_VECTORS, WORDS[:3], PAIRS), {}, ValueError,
+     r"evaluation.word_similarity: len\(words\) must equal vectors.shape\[0\]"),
+    (word_similarity, (_VECTORS[0], WORDS, PAIRS), {}, ValueError,
+     "evaluation.word_similarity: vectors must be 2-D"),
+    (word_similarity, (np.ones((len(WORDS), 2), np.int32), WORDS, PAIRS), {},
+     TypeError, "evaluation.word_similarity: vectors must be a floating-point"),
+    (word_similarity, (_VECTORS, "w0", PAIRS), {}, TypeError,
+     "evaluation.word_similarity: words must be a sequence of str"),
+    (word_similarity, (_VECTORS, [*WORDS[:-1], 3], PAIRS), {}, TypeError,
+     r"words\[\d+\] must be a str"),
+    (word_similarity, (_VECTORS, WORDS, [("w0", "w1")]), {}, ValueError, "triples"),
+    (word_similarity, (_VECTORS, WORDS, PAIRS), {"restrict_vocab": 0}, ValueError,
+     "evaluation.word_similarity: restrict_vocab must be >= 1"),
+    (word_similarity, (_VECTORS, WORDS, PAIRS), {"restrict_vocab": 1.5}, TypeError,
+     "restrict_vocab must be a Python int"),
+    (word_similarity, (_VECTORS, WORDS, PAIRS), {"case_insensitive": 1}, TypeError,
+     "case_insensitive must be a bool"),
+    (analogy, (_VECTORS, WORDS, {"s": [("w0", "w1", "w2")]}), {}, ValueError,
+     "evaluation.analogy: section 's': a question must be"),
+    (analogy, (_VECTORS, WORDS, {}), {"batch_size": 0}, ValueError,
+     "evaluation.analogy: batch_size must be >= 1"),
+    (analogy, (_VECTORS, WORDS, {}), {"batch_size": 2.0}, TypeError,
+     "evaluation.analogy: batch_size must be a Python int"),
+    (analogy, (_VECTORS, WORDS, {}), {"restrict_vocab": -1}, ValueError,
+     "evaluation.analogy: restrict_vocab must be >= 1"),
+    (nearest_neighbors, (_VECTORS, WORDS, "w0"), {}, TypeError,
+     r"Use \['w0'\] for one"),
+    (nearest_neighbors, (_VECTORS, WORDS, ["w0"]), {"k": len(WORDS)}, ValueError,
+     f"evaluation.nearest_neighbors: k must be <= {len(WORDS) - 1}"),
+    (nearest_neighbors, (_VECTORS, WORDS, ["w0"]), {"k": 0}, ValueError,
+     "evaluation.nearest_neighbors: k must be >= 1"),
+    (nearest_neighbors, (_VECTORS, WORDS, ["w0", "nope"]), {}, KeyError, "'nope'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "function,args,kwargs,error,match",
+    _BAD_EVALUATION,
+    ids=[f"{c[0].__name__}-{c[4][:40]}" for c in _BAD_EVALUATION],
+)
+def test_evaluation_rejects_bad_input(function, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        function(*args, **kwargs)
 
 
 # ----------------------------------------------------------------------------
@@ -287,11 +327,19 @@ def test_analogy_matches_bruteforce(restrict_vocab, case_insensitive):
     assert list(result.per_section) == ["semantic", "syntactic"]
 
 
-@pytest.mark.parametrize("restrict_vocab", [30_000, 100])
+def test_analogy_default_restriction_is_gensims():
+    gensim_models = pytest.importorskip("gensim.models")
+    ours = inspect.signature(analogy).parameters["restrict_vocab"].default
+    theirs = inspect.signature(gensim_models.KeyedVectors.evaluate_word_analogies)
+    assert ours == theirs.parameters["restrict_vocab"].default == 300_000
+
+
+@pytest.mark.parametrize("restrict_vocab", [None, 100])
 def test_analogy_matches_gensim_exactly(tmp_path, restrict_vocab):
+    """``None`` compares both libraries at their defaults."""
     gensim_models = pytest.importorskip("gensim.models")
     vectors = _vectors(seed=3)
-    limit = min(restrict_vocab, len(WORDS))
+    limit = min(restrict_vocab or 300_000, len(WORDS))
     sections, *_ = _make_questions(vectors, WORDS, limit, seed=1)
     kv = gensim_models.KeyedVectors(DIM)
     kv.add_vectors(WORDS, vectors)
@@ -301,10 +349,9 @@ def test_analogy_matches_gensim_exactly(tmp_path, restrict_vocab):
         lines.append(f": {name}")
         lines.extend(" ".join(q) for q in questions)
     path.write_text("\n".join(lines) + "\n")
-    score, gensim_sections = kv.evaluate_word_analogies(
-        str(path), restrict_vocab=restrict_vocab
-    )
-    ours = analogy(vectors, WORDS, sections, restrict_vocab=restrict_vocab)
+    opts = {} if restrict_vocab is None else {"restrict_vocab": restrict_vocab}
+    score, gensim_sections = kv.evaluate_word_analogies(str(path), **opts)
+    ours = analogy(vectors, WORDS, sections, **opts)
     assert ours.accuracy == score
     for section in gensim_sections[:-1]:  # the last one is gensim's total
         mine = ours.per_section[section["section"]]
@@ -321,17 +368,11 @@ def test_analogy_batch_size_and_list_input_do_not_change_results():
     assert list(results[0].per_section) == ["questions"]
 
 
-def test_analogy_edge_cases_and_errors():
+def test_analogy_with_every_question_out_of_vocabulary():
     vectors = _vectors()
     empty = analogy(vectors, WORDS, {"none": [("a", "b", "c", "d")]})
     assert (empty.accuracy, empty.correct, empty.total, empty.skipped) == (0, 0, 0, 1)
     assert empty.per_section["none"].accuracy == 0.0
-    with pytest.raises(ValueError, match="analogy: section 's': a question must be"):
-        analogy(vectors, WORDS, {"s": [("w0", "w1", "w2")]})
-    with pytest.raises(ValueError, match="analogy: batch_size must be positive"):
-        analogy(vectors, WORDS, {}, batch_size=0)
-    with pytest.raises(ValueError, match="analogy: restrict_vocab must be positive"):
-        analogy(vectors, WORDS, {}, restrict_vocab=-1)
 
 
 # ----------------------------------------------------------------------------
@@ -361,14 +402,5 @@ def test_nearest_neighbors_matches_bruteforce_and_gensim():
         )
 
 
-def test_nearest_neighbors_errors():
-    vectors = _vectors()
-    assert nearest_neighbors(vectors, WORDS, []) == []
-    with pytest.raises(KeyError, match="'nope'"):
-        nearest_neighbors(vectors, WORDS, ["w0", "nope"])
-    with pytest.raises(TypeError, match="use \\['w0'\\]"):
-        nearest_neighbors(vectors, WORDS, "w0")
-    with pytest.raises(ValueError, match="nearest_neighbors: k must be"):
-        nearest_neighbors(vectors, WORDS, ["w0"], k=len(WORDS))
-    with pytest.raises(ValueError, match="nearest_neighbors: k must be"):
-        nearest_neighbors(vectors, WORDS, ["w0"], k=0)
+def test_nearest_neighbors_of_no_query_is_empty():
+    assert nearest_neighbors(_vectors(), WORDS, []) == []
