@@ -1,0 +1,287 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scaling out: memory per device and step time against device count, and
+data-parallel word2vec against gensim's worker threads.
+
+Two tables:
+
+1. **Memory and step time** of a vocabulary-sharded sampled-softmax training
+   step (V = 2^17, d = 64, Adam moments on the shards) and of a cross-device
+   CLIP step (global batch 4096), on 1, 2, 4 and 8 devices: per-device bytes
+   from XLA's ``memory_analysis()`` of the compiled step, and the median
+   step time. On CPU the devices are simulated
+   (``--xla_force_host_platform_device_count=8``) and share the machine's
+   cores: the memory column is real, the time column is not a speed-up
+   measurement. On a GPU/TPU host the same script uses the real devices.
+2. **word2vec throughput** (built-in corpus, one epoch after a warm-up
+   epoch): :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
+   devices (one core each, one process per configuration) against gensim
+   with 1 and 2 workers, raw words per second.
+
+    python benchmarks/sharding.py            # both tables
+    python benchmarks/sharding.py --quick    # smaller sizes, smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _host_devices(n: int, cores: int) -> None:
+    """Sets up ``n`` host devices on ``cores`` cores; call before importing JAX."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}"
+    if hasattr(os, "sched_setaffinity"):
+        available = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, available[:cores])
+
+
+# ---------------------------------------------------------------------------
+# 1. memory and step time against device count
+# ---------------------------------------------------------------------------
+
+
+def memory_table(quick: bool) -> None:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from _timing import device_line, measure
+    from jax.sharding import Mesh
+
+    import jaxns
+    from jaxns import sharding as sh
+
+    vocab, dim, batch, m = (2**14, 32, 512, 64) if quick else (2**17, 64, 2048, 256)
+    clip_batch = 512 if quick else 4096
+    rng = np.random.default_rng(0)
+    table = jnp.asarray(rng.normal(size=(vocab, dim)) * 0.1, jnp.float32)
+    hidden = jnp.asarray(rng.normal(size=(batch, dim)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, vocab, batch), jnp.int32)
+    base = jaxns.samplers.log_uniform(vocab)
+    images = jnp.asarray(rng.normal(size=(clip_batch, dim)), jnp.float32)
+    texts = jnp.asarray(rng.normal(size=(clip_batch, dim)), jnp.float32)
+    print(device_line())
+    print(
+        f"sampled softmax step: V={vocab:,} d={dim} (table "
+        f"{vocab * dim * 4 / 2**20:.0f} MiB, + 2 Adam moments), batch {batch}, "
+        f"{m} candidates per shard; "
+        f"CLIP step: global batch {clip_batch}, d={dim}"
+    )
+    header = (
+        f"{'devices':>7} {'softmax MiB/dev':>16} {'step ms':>8} "
+        f"{'CLIP MiB/dev':>13} {'step ms':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    counts = [n for n in (1, 2, 4, 8) if n <= jax.device_count()]
+    for n in counts:
+        mesh = Mesh(np.array(jax.devices()[:n]), ("vocab",))
+        sampler = sh.shard_sampler(base, n, mesh=mesh)
+        opt = sh.row_sparse(optax.adam(1e-3), mesh=mesh)
+        t = sh.shard_table(table, mesh)
+        state = opt.init(t)
+
+        def step(t, state, h, key, sampler=sampler, mesh=mesh, opt=opt):
+            def loss(h, t):
+                return sh.sampled_softmax(
+                    key, h, labels, t, sampler, num_per_shard=m, mesh=mesh
+                ).mean()
+
+            value, (gh, gt) = jax.value_and_grad(loss, argnums=(0, 1))(h, t)
+            t, state = opt.update(labels, gh, state, t - 1e-3 * gt)
+            return t, state, value
+
+        key = jax.random.key(0)
+        compiled = jax.jit(step).lower(t, state, hidden, key)
+        compiled = compiled.compile()
+        mem = compiled.memory_analysis()
+        mib = (
+            (mem.argument_size_in_bytes + mem.temp_size_in_bytes) / 2**20
+            if mem is not None
+            else float("nan")
+        )
+        carry = [t, state]
+
+        def run(carry=carry, compiled=compiled, key=key):
+            carry[0], carry[1], value = compiled(carry[0], carry[1], hidden, key)
+            return value
+
+        timing = measure(run, repeats=5, label=f"{n} devices", group="sharded softmax")
+        batch_mesh = Mesh(np.array(jax.devices()[:n]), ("batch",))
+
+        def clip_step(x, y, mesh=batch_mesh):
+            return jax.grad(
+                lambda x, y: sh.clip(x, y, mesh=mesh, temperature=0.07).mean(),
+                argnums=(0, 1),
+            )(x, y)
+
+        clip_compiled = jax.jit(clip_step).lower(images, texts).compile()
+        clip_mem = clip_compiled.memory_analysis()
+        clip_mib = (
+            (clip_mem.argument_size_in_bytes + clip_mem.temp_size_in_bytes) / 2**20
+            if clip_mem is not None
+            else float("nan")
+        )
+        clip_timing = measure(
+            clip_compiled, images, texts, repeats=5, label=f"{n} devices",
+            group="sharded clip",
+        )  # fmt: skip
+        print(
+            f"{n:>7} {mib:>16.1f} {timing.median_ms:>8.1f} "
+            f"{clip_mib:>13.1f} {clip_timing.median_ms:>8.1f}"
+        )
+    print(
+        "(MiB/dev: arguments + temporaries of one device's compiled step. On CPU "
+        "the devices are simulated and share the cores: times are not speed-ups.)"
+    )
+
+
+# ---------------------------------------------------------------------------
+# 2. word2vec throughput: data-parallel jaxns vs gensim workers
+# ---------------------------------------------------------------------------
+
+
+def w2v_child(devices: int, batch_size: int, quick: bool) -> None:
+    """One configuration in a fresh process: prints a JSON line."""
+    _host_devices(devices, devices)
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from jax.sharding import Mesh
+
+    import jaxns
+
+    sentences = jaxns.datasets.load_corpus("builtin")
+    if quick:
+        sentences = sentences[: len(sentences) // 8]
+    vocab = jaxns.text.Vocabulary.build(sentences, min_count=5)
+    corpus = vocab.encode(sentences)
+    raw = corpus.num_raw_words
+    keep = jnp.asarray(jaxns.text.keep_probability(vocab.counts, 1e-3))
+    mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        jaxns.samplers.unigram(vocab.counts, power=0.75),
+        mesh=mesh,
+        learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
+        batch_size=batch_size,
+        compiler_options={"xla_backend_optimization_level": 1},
+    )
+    params = jaxns.word2vec.init_params(jax.random.key(0), len(vocab), 100)
+    state = trainer.init(params)
+    seconds = []
+    for epoch in range(2):  # the first epoch compiles and warms up
+        stream = trainer.stream(
+            jax.random.key(epoch), corpus.ids, corpus.sentence_ids, keep
+        )
+        calls = stream.num_calls(trainer.block_size)
+        jax.block_until_ready(stream)
+        t0 = time.perf_counter()
+        for c in range(calls):
+            progress = jaxns.word2vec.call_progress(epoch, c, calls, raw)
+            params, state, loss, _ = trainer.train(
+                jax.random.key(9), params, state, stream, c * trainer.block_size,
+                progress,
+            )  # fmt: skip
+        jax.block_until_ready(params)
+        seconds.append(time.perf_counter() - t0)
+    print(json.dumps({"words_per_second": raw / seconds[-1], "loss": float(loss)}))
+
+
+def gensim_child(workers: int, quick: bool) -> None:
+    import lzma
+
+    from gensim.models import Word2Vec
+
+    with lzma.open(ROOT / "jaxns" / "data" / "wordnet_glosses.txt.xz", "rt") as f:
+        sentences = [line.split() for line in f if line.strip()]
+    if quick:
+        sentences = sentences[: len(sentences) // 8]
+    raw = sum(map(len, sentences))
+    model = Word2Vec(sg=1, vector_size=100, workers=workers, min_count=5, seed=1)
+    model.build_vocab(sentences)
+    model.train(sentences, total_examples=len(sentences), epochs=1)  # warm-up
+    t0 = time.perf_counter()
+    model.train(sentences, total_examples=len(sentences), epochs=1)
+    print(json.dumps({"words_per_second": raw / (time.perf_counter() - t0)}))
+
+
+def _child(args: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def w2v_table(quick: bool) -> None:
+    from _timing import record
+
+    q = ["--quick"] if quick else []
+    rows = []
+    for devices, batch in ((1, 128), (2, 128), (1, 256), (2, 256)):
+        r = _child(["--w2v-child", str(devices), str(batch), *q])
+        rows.append((f"jaxns {devices} dev, batch {batch}", r["words_per_second"]))
+        record("word2vec data parallel", rows[-1][0], words_per_second=rows[-1][1])
+    try:
+        import gensim  # noqa: F401
+
+        for workers in (1, 2):
+            r = _child(["--gensim-child", str(workers), *q])
+            rows.append((f"gensim {workers} worker(s)", r["words_per_second"]))
+            record("word2vec data parallel", rows[-1][0], words_per_second=rows[-1][1])
+    except ImportError:
+        print("gensim: not installed")
+    first = rows[0][1]
+    print(
+        f"{'word2vec (builtin corpus, 1 epoch)':36} {'raw words/s':>12} {'vs 1st':>7}"
+    )
+    for name, wps in rows:
+        print(f"{name:36} {wps:>12,.0f} {wps / first:>6.2f}x")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
+    p.add_argument("--only", choices=("memory", "word2vec"), default=None)
+    p.add_argument("--w2v-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.w2v_child:
+        return w2v_child(*args.w2v_child, args.quick)
+    if args.gensim_child:
+        return gensim_child(args.gensim_child, args.quick)
+    if args.memory_child:
+        if os.environ.get("JAX_PLATFORMS", "cpu") == "cpu":
+            _host_devices(8, os.cpu_count() or 1)
+        return memory_table(args.quick)
+    if args.only in (None, "memory"):
+        # A fresh process: the host device count is fixed when JAX starts.
+        subprocess.run(
+            [sys.executable, __file__, "--memory-child"]
+            + (["--quick"] if args.quick else []),
+            check=True,
+            cwd=ROOT,
+        )
+    if args.only in (None, "word2vec"):
+        print()
+        w2v_table(args.quick)
+
+
+if __name__ == "__main__":
+    main()
