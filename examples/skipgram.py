@@ -31,6 +31,7 @@ import os
 import pathlib
 import pkgutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -64,8 +65,53 @@ def _accelerator_plugin_installed() -> bool:
     return any(True for _ in pkgutil.iter_modules(jax_plugins.__path__))
 
 
+def _rate(text: str) -> float:
+    """argparse type of --lr and --min-lr: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"a learning rate must be finite and > 0, got {text!r}"
+        )
+    return value
+
+
+def _writable_file(p: argparse.ArgumentParser, flag: str, path: str) -> None:
+    """Fails at parse time, not after training, if ``path`` cannot be written."""
+    target = pathlib.Path(path).expanduser()
+    if target.is_dir():
+        p.error(f"{flag} {path}: is a directory; give a file name")
+    parent = target.parent
+    if not parent.is_dir():
+        p.error(f"{flag} {path}: directory {parent} does not exist")
+    try:  # os.access is not enough (read-only mounts, root)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        p.error(f"{flag} {path}: cannot write in {parent} ({err.strerror})")
+
+
+def _writable_directory(p: argparse.ArgumentParser, flag: str, path: str) -> None:
+    """``path`` is a writable directory or can be created as one."""
+    target = pathlib.Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        p.error(f"{flag} {path}: exists and is not a directory")
+    existing = target
+    while not existing.exists():  # created on the first save
+        existing = existing.parent
+    if not existing.is_dir():
+        p.error(f"{flag} {path}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        p.error(f"{flag} {path}: cannot write in {existing} ({err.strerror})")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="skipgram", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default="builtin", help="builtin, text8 or a path")
     p.add_argument(
         "--model",
@@ -79,8 +125,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--negatives", type=int, default=5)
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--sample", type=float, default=1e-3)
-    p.add_argument("--lr", type=float, default=0.025)
-    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=_rate, default=0.025)
+    p.add_argument("--min-lr", type=_rate, default=1e-4)
     p.add_argument(
         "--batch-size", type=int, default=128, help="centre words per update"
     )
@@ -115,6 +161,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report", help="also write the summary as JSON here")
     p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show Python tracebacks of errors (also JAXNS_DEBUG=1)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -136,6 +187,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size % args.chunk_size:
         p.error("--batch-size must be a multiple of --chunk-size")
+    # Output locations are checked now: a bad path must not cost a training run.
+    for flag, path in (("--save", args.save), ("--report", args.report)):
+        if path:
+            _writable_file(p, flag, path)
+    if args.checkpoint:
+        _writable_directory(p, "--checkpoint", args.checkpoint)
     return args
 
 
@@ -178,9 +235,9 @@ def load_checkpoint(directory, args, params, opt_state):
         return None
     with np.load(path) as data:
         if str(data["fingerprint"]) != _fingerprint(args):
-            raise SystemExit(
-                f"skipgram: checkpoint {path} was written with other settings; "
-                "use another --checkpoint directory or the same flags"
+            raise ValueError(
+                f"checkpoint {path} was written with other settings; use another "
+                "--checkpoint directory or the same flags"
             )
         treedef = jax.tree.structure((params, opt_state))
         n = treedef.num_leaves
@@ -341,7 +398,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
                 last_loss = float(losses.sum()) / max(float(counts.sum()), 1.0)
                 if not math.isfinite(last_loss):
                     raise FloatingPointError(
-                        f"skipgram: the loss became {last_loss} in epoch {epoch + 1}; "
+                        f"the loss became {last_loss} in epoch {epoch + 1}; "
                         "the updates of frequent words diverged. Use a smaller "
                         "--batch-size or --lr (a small vocabulary needs both)."
                     )
@@ -403,6 +460,22 @@ def evaluate(words: Sequence[str], vectors: np.ndarray) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     args = parse_args(argv)
+    try:
+        return run(args)
+    except Exception as err:  # the library's message, as argparse prints its own
+        if args.debug or os.environ.get("JAXNS_DEBUG"):
+            raise
+        text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        message = " ".join(str(text).split())  # one line
+        print(
+            f"skipgram: error: {message} (--debug or JAXNS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Trains, saves, evaluates and prints the summary; returns the stats."""
     t0 = time.perf_counter()
     if args.threads > 0 and hasattr(os, "sched_setaffinity"):
         # XLA sizes its thread pool by, and its threads inherit, the affinity

@@ -1,11 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of examples/skipgram.py on small local corpora."""
 
+import collections
 import importlib.util
 import pathlib
+import re
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
+from helpers import assert_close
 
 import jaxns
 
@@ -64,23 +70,176 @@ def test_resume_after_interruption_equals_uninterrupted_run(skipgram, corpus, tm
     np.testing.assert_array_equal(np.asarray(again.input), np.asarray(full.input))
     # Other settings refuse to resume from it.
     other = _args(skipgram, corpus, "--checkpoint", str(ckpt), "--seed", "7")
-    with pytest.raises(SystemExit, match="other settings"):
+    with pytest.raises(ValueError, match="other settings"):
         skipgram.train(other)
 
 
-def test_main_saves_vectors_gensim_can_read(skipgram, corpus, tmp_path):
-    out = tmp_path / "vectors.bin"
+@pytest.mark.parametrize("binary", [False, True])
+def test_saved_vectors_read_by_gensim_in_frequency_order(
+    skipgram, corpus, tmp_path, binary
+):
+    gensim_models = pytest.importorskip("gensim.models")
+    out = tmp_path / ("vectors.bin" if binary else "vectors.txt")
+    flags = [
+        "--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1",
+        "--batch-size", "64", "--chunk-size", "8", "--steps-per-call", "2",
+        "--no-progress",
+    ]  # fmt: skip
     stats = skipgram.main(
+        [*flags, "--no-eval", "--save", str(out), "--no-compile-cache"]
+        + ["--threads", "0"]
+        + (["--binary"] if binary else [])
+    )
+    kv = gensim_models.KeyedVectors.load_word2vec_format(str(out), binary=binary)
+    # Rows in decreasing corpus frequency, ties in order of first appearance,
+    # counted here independently of jaxns.
+    tokens = corpus.read_text().split()
+    counts = collections.Counter(tokens)
+    first = {w: i for i, w in reversed(list(enumerate(tokens)))}
+    expected = sorted(counts, key=lambda w: (-counts[w], first[w]))
+    assert kv.index_to_key == expected and stats["vocab_size"] == len(expected)
+    # The rows are the trained input vectors (training is deterministic).
+    _, params, _ = skipgram.train(skipgram.parse_args([*flags, "--threads", "0"]))
+    trained = np.asarray(params.input)
+    assert kv.vectors.shape == trained.shape == (30, 8)
+    if binary:
+        np.testing.assert_array_equal(kv.vectors, trained)
+    else:  # 9 significant digits round-trip float32
+        np.testing.assert_allclose(kv.vectors, trained, rtol=1e-7, atol=0)
+
+
+def _ones_probe():
+    """An optimizer that makes every touched row's update ones: a row's change
+    is minus the learning rate of each update that touched it."""
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(jnp.ones_like, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def test_learning_rate_decays_linearly_over_raw_words(skipgram, tmp_path, monkeypatch):
+    """gensim's schedule: alpha = lr - (lr - min_lr) * words / (epochs * raw),
+    words counting every raw word (also those below min_count)."""
+    rng = np.random.default_rng(1)
+    common = [f"c{i}" for i in range(30)] * 2  # each twice: kept at min_count 2
+    rare = [f"r{i}" for i in range(20)]  # each once: dropped, but raw words
+    words = list(rng.permutation(common + rare))
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(words[i : i + 10]) for i in range(0, 80, 10)))
+    zeros = jaxns.word2vec.SkipGramParams  # tables start at 0: changes read back
+    monkeypatch.setattr(
+        jaxns.word2vec,
+        "init_params",
+        lambda key, v, d: zeros(jnp.zeros((v, d)), jnp.zeros((v, d))),
+    )
+    monkeypatch.setitem(skipgram.OPTIMIZERS, "probe", _ones_probe)
+    epochs, lr, min_lr, window, batch, steps = 2, 0.05, 0.001, 1, 8, 2
+    args = skipgram.parse_args(
         [
-            "--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count", "1",
-            "--batch-size", "64", "--chunk-size", "8", "--steps-per-call", "2",
-            "--no-progress", "--no-eval", "--save", str(out), "--binary",
-            "--no-compile-cache", "--threads", "0",
+            "--corpus", str(path), "--epochs", str(epochs), "--dim", "2",
+            "--window", str(window), "--batch-size", str(batch), "--chunk-size", "8",
+            "--steps-per-call", str(steps), "--min-count", "2", "--sample", "0",
+            "--lr", str(lr), "--min-lr", str(min_lr), "--optimizer", "probe",
+            "--no-progress",
         ]
     )  # fmt: skip
-    words, vectors = jaxns.wordvectors.load_word2vec_format(out, binary=True)
-    assert len(words) == stats["vocab_size"] == 30 and vectors.shape == (30, 8)
-    assert np.all(np.isfinite(vectors))
+    vocab, params, stats = skipgram.train(args)
+    raw = stats["raw_words"]
+    assert raw == 80 and len(vocab) == 30
+    ids = vocab.encode([words[i : i + 10] for i in range(0, 80, 10)]).ids
+    num_calls = -(-len(ids) // (batch * steps))
+    expected = np.zeros(len(vocab))
+    for epoch in range(epochs):
+        for g in range(num_calls * steps):  # update g reads stream[g * batch :]
+            call, i = divmod(g, steps)
+            done = epoch * raw + raw * (call + i / steps) / num_calls
+            alpha = lr - (lr - min_lr) * done / (epochs * raw)
+            # stream position k + window holds token k
+            lo, hi = g * batch - window, g * batch + batch + window
+            touched = set(ids[max(lo, 0) : max(hi, 0)].tolist())
+            expected[list(touched)] -= alpha
+    assert_close(
+        np.asarray(params.input), np.repeat(expected[:, None], 2, 1),
+        loose=True,
+    )  # fmt: skip
+
+
+_BAD_OUTPUT = [
+    ("save in a missing directory", ["--save", "{tmp}/no/such/dir/v.txt"],
+     "--save .*: directory .* does not exist"),
+    ("save onto a directory", ["--save", "{tmp}"], "--save .*: is a directory"),
+    ("report in a missing directory", ["--report", "{tmp}/missing/r.json"],
+     "--report .*does not exist"),
+    ("checkpoint onto a file", ["--checkpoint", "{tmp}/file"],
+     "--checkpoint .*: exists and is not a directory"),
+    ("checkpoint under a file", ["--checkpoint", "{tmp}/file/sub"],
+     "--checkpoint .*is not a directory"),
+    ("lr nan", ["--lr", "nan"], "argument --lr: a learning rate must be finite"),
+    ("lr inf", ["--lr", "inf"], "argument --lr: a learning rate must be finite"),
+    ("lr negative", ["--lr", "-0.1"], "argument --lr: .* > 0, got '-0.1'"),
+    ("lr zero", ["--lr", "0"], "argument --lr: .* > 0"),
+    ("lr text", ["--lr", "fast"], "argument --lr: not a number: 'fast'"),
+    ("min-lr zero", ["--min-lr", "0"], "argument --min-lr: .* > 0"),
+    ("min-lr nan", ["--min-lr", "nan"], "argument --min-lr: .*finite"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags,match", [c[1:] for c in _BAD_OUTPUT], ids=[c[0] for c in _BAD_OUTPUT]
+)
+def test_bad_flags_fail_before_training(
+    skipgram, tmp_path, capsys, monkeypatch, flags, match
+):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(skipgram, "train", lambda *a, **k: pytest.fail("trained"))
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    with pytest.raises(SystemExit) as exit_info:
+        skipgram.main(["--no-progress", *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(f"skipgram: error: {match}.*", err[-1]), err
+
+
+def test_writable_outputs_pass_the_checks(skipgram, tmp_path):
+    args = skipgram.parse_args(
+        ["--save", str(tmp_path / "v.txt"), "--report", str(tmp_path / "r.json"),
+         "--checkpoint", str(tmp_path / "new" / "ckpt")]
+    )  # fmt: skip
+    assert args.save.endswith("v.txt") and not (tmp_path / "new").exists()
+
+
+def test_library_errors_print_one_line(skipgram, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("JAXNS_DEBUG", raising=False)
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(SystemExit) as exit_info:
+        skipgram.main(["--corpus", str(missing), "--no-progress"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(
+        f"skipgram: error: datasets.load_corpus: no such file: {missing}"
+    )
+    assert "Traceback" not in err[0]
+    rare = tmp_path / "rare.txt"
+    rare.write_text("one two three\n")
+    with pytest.raises(SystemExit):
+        skipgram.main(["--corpus", str(rare), "--no-progress"])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("skipgram: error: text.Vocabulary.build: no word occurs")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_debug_shows_the_exception(skipgram, tmp_path, monkeypatch, how):
+    missing = tmp_path / "missing.txt"
+    flags = ["--corpus", str(missing), "--no-progress"]
+    if how == "flag":
+        flags.append("--debug")
+    else:
+        monkeypatch.setenv("JAXNS_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        skipgram.main(flags)
 
 
 def test_bad_corpus_errors_name_the_file(skipgram, tmp_path):

@@ -590,3 +590,62 @@ def test_cbow_training_recovers_planted_topics():
     vocab, params, losses = train_on_topics("cbow")
     assert losses[-1] < 0.8 * losses[0]
     assert topic_purity(vocab, params.input) > 0.9  # chance is about 0.25
+
+
+def _ones_probe() -> optax.GradientTransformation:
+    """An 'optimizer' that turns every touched row's update into ones, so that
+    a row's change reads back minus the learning rate of the update."""
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(jnp.ones_like, updates), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def test_learning_rate_of_each_update_follows_gensims_linear_decay():
+    """lr of update i of call c of epoch e, from gensim's formula in float64:
+    alpha = lr - (lr - min_lr) * words / (epochs * raw_words), with the raw
+    words of the update spread evenly over the call's updates."""
+    vocab, dim, batch, steps, window = 64, 2, 4, 3, 1
+    epochs, raw, lr, min_lr = 2, 1000, 0.025, 1e-4
+    counts = np.zeros(vocab)
+    counts[-1] = 1.0  # every negative is row vocab - 1, never a centre
+    trainer = word2vec.make_trainer(
+        jaxns.samplers.unigram(counts),
+        learning_rate=optax.linear_schedule(lr, min_lr, epochs * raw),
+        optimizer=_ones_probe(), window=window, batch_size=batch, chunk_size=batch,
+        negatives_per_chunk=2, steps_per_call=steps,
+    )  # fmt: skip
+    num_tokens = 2 * batch * steps  # two calls per epoch
+    ids = np.arange(num_tokens, dtype=np.int32)  # every centre once per epoch
+    stream = trainer.stream(
+        jax.random.key(0), ids, np.zeros(num_tokens, np.int32), np.ones(vocab)
+    )
+    num_calls = stream.num_calls(trainer.block_size)
+    assert num_calls == 2
+    zeros = np.zeros((vocab, dim), np.float32)  # two buffers: both are donated
+    params = word2vec.SkipGramParams(jnp.asarray(zeros), jnp.asarray(zeros))
+    state = trainer.init(params)
+    before = np.zeros((vocab, dim), np.float32)
+    for epoch in range(epochs):
+        for call in range(num_calls):
+            progress = word2vec.call_progress(epoch, call, num_calls, raw)
+            params, state, _, _ = trainer.train(
+                jax.random.key(1), params, state, stream,
+                call * trainer.block_size, progress,
+            )  # fmt: skip
+        after = np.asarray(params.output)
+        # The output row of centre t changes only in the update that has t
+        # among its centres: update g = t // batch of the epoch.
+        g = ids // batch
+        words = epoch * raw + raw * (g // steps + (g % steps) / steps) / num_calls
+        alpha = lr - (lr - min_lr) * words / (epochs * raw)
+        step = after[ids] - before[ids]
+        assert_close(step, -np.repeat(alpha[:, None], dim, axis=1), loose=True)
+        # Row vocab - 1 is every update's only negative: minus all their rates.
+        per_update = alpha[::batch]
+        assert len(per_update) == num_calls * steps
+        assert_close((after - before)[-1], -np.full(dim, per_update.sum()), loose=True)
+        before = after
+    assert np.all(np.asarray(params.input)[num_tokens:] == 0)  # never touched
