@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of examples/contrastive.py: augmentations, parse-time errors, tiny runs."""
+
+import importlib.util
+import json
+import lzma
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tests.helpers import assert_close
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def example():
+    spec = importlib.util.spec_from_file_location(
+        "contrastive_example", ROOT / "examples" / "contrastive.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_translate_by_whole_pixels_shifts_with_zero_fill(example):
+    x = jnp.arange(64, dtype=jnp.float32).reshape(8, 8)
+    out = example.translate(x, jnp.array([1.0, -2.0]))
+    ref = np.zeros((8, 8))
+    ref[1:, :6] = np.asarray(x)[:7, 2:]
+    assert_close(out, ref, atol=1e-5)
+
+
+def test_crop_keeps_the_image_inside_and_erasing_zeroes_a_small_box(example):
+    x = jnp.ones((8, 8))
+    keys = jax.random.split(jax.random.key(0), 64)
+    crops = jax.vmap(example.crop_and_resize, (0, None))(keys, x)
+    # A crop inside a constant image stays constant (no zero padding leaks in).
+    assert_close(crops, np.ones((64, 8, 8)), atol=1e-5)
+    erased = jax.vmap(lambda k: example.random_erase(k, x, p=1.0))(keys)
+    zeros = np.asarray((erased == 0).sum((1, 2)))
+    assert zeros.min() >= 1 and zeros.max() <= 9
+
+
+def test_label_masks_are_stratified_and_nested(example):
+    labels = np.repeat(np.arange(10), 50)
+    masks = example.label_masks(labels)
+    assert masks[0.01].sum() == 10  # at least one label per class
+    assert masks[0.1].sum() == 50 and masks[1.0].all()
+    assert (masks[0.01] <= masks[0.1]).all()
+    assert np.bincount(labels[masks[0.1]]).tolist() == [5] * 10
+
+
+def test_definitions_ship_with_unique_headwords(example):
+    pairs = example.load_definitions(10**9)
+    assert len(pairs) > 50_000
+    assert len({w for w, _ in pairs}) == len(pairs)
+    with lzma.open(example.DEFINITIONS, "rt") as f:
+        assert f.readline().count("\t") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--lr", "0"], "--lr: must be finite and > 0"),
+        (["--lr", "nan"], "--lr: must be finite and > 0"),
+        (["--batch-size", "0"], "--batch-size: must be >= 1"),
+        (["--loss", "clip"], "--loss clip is not a simclr loss"),
+        (["--mode", "clip", "--plot", "x.png"], "--plot draws the simclr probe"),
+        (["--report", "/nonexistent-dir/r.json"], "does not exist"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time(example, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        example.parse_args(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "contrastive.py: error:" in err and message in err
+
+
+def test_library_errors_are_one_line(example, capsys):
+    with pytest.raises(SystemExit) as exc:
+        example.main(["--mode", "clip", "--pairs", "50", "--held-out", "60"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("contrastive.py: error: --held-out 60") and "\n" not in err
+
+
+@pytest.fixture
+def standard_promotion():
+    # Optax's Adam bias correction raises a Python float to an int32 power,
+    # which the suite's strict promotion forbids; the example itself is fine.
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+def test_tiny_runs_write_reports(example, tmp_path, standard_promotion):
+    report = tmp_path / "simclr.json"
+    plot = tmp_path / "probe.png"
+    argv = ["--loss", "ntxent", "--epochs", "1", "--batch-size", "512",
+            "--block-size", "256", "--no-progress", "--report", str(report),
+            "--plot", str(plot)]  # fmt: skip
+    out = example.main(argv)
+    saved = json.loads(report.read_text())
+    assert set(saved["linear_probe_accuracy"]) == {
+        "raw pixels", "random encoder", "ntxent"
+    }  # fmt: skip
+    assert saved["settings"]["block_size"] == 256
+    assert out["linear_probe_accuracy"]["raw pixels"]["1"] > 0.9
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    report = tmp_path / "clip.json"
+    argv = ["--mode", "clip", "--loss", "siglip", "--pairs", "600", "--held-out",
+            "100", "--epochs", "1", "--batch-size", "128", "--no-progress",
+            "--report", str(report)]  # fmt: skip
+    example.main(argv)
+    saved = json.loads(report.read_text())
+    assert 0 <= saved["retrieval"]["siglip"]["recall@1"] <= 1
+    assert saved["held_out"] == 100
