@@ -117,6 +117,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="of ntxent, infonce, dcl and hcl (clip and siglip learn theirs)",
     )
     p.add_argument(
+        "--siglip-bias",
+        type=float,
+        default=-10.0,
+        help="initial SigLIP bias (the paper's -10; the scale starts at log 10)",
+    )
+    p.add_argument(
         "--block-size", type=_positive_int, help="compute the losses over blocks"
     )
     p.add_argument("--pairs", type=_positive_int, default=20000, help="clip mode")
@@ -222,12 +228,12 @@ class Encoder(nnx.Module):
 class SimCLR(nnx.Module):
     """Encoder, projection head and SigLIP's learned scale and bias."""
 
-    def __init__(self, features: int = 128, projection: int = 64, *, rngs):
+    def __init__(self, features: int = 128, projection: int = 64, *, bias: float, rngs):
         self.encoder = Encoder(features, rngs=rngs)
         self.head1 = nnx.Linear(features, features, rngs=rngs)
         self.head2 = nnx.Linear(features, projection, rngs=rngs)
         self.logit_scale = nnx.Param(jnp.asarray(math.log(10.0)))
-        self.logit_bias = nnx.Param(jnp.asarray(-10.0))
+        self.logit_bias = nnx.Param(jnp.asarray(bias))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.head2(nnx.relu(self.head1(self.encoder(x))))
@@ -274,7 +280,7 @@ def label_masks(labels: np.ndarray) -> dict[float, np.ndarray]:
 
 
 def train_simclr(name: str, images: np.ndarray, args) -> tuple[SimCLR, dict]:
-    model = SimCLR(rngs=nnx.Rngs(args.seed))
+    model = SimCLR(bias=args.siglip_bias, rngs=nnx.Rngs(args.seed))
     graphdef, params = nnx.split(model)
     per_epoch = len(images) // args.batch_size
     if per_epoch < 1:
@@ -374,7 +380,7 @@ def run_simclr(args) -> dict:
         + ", ".join(f"{f:.0%}: {m.sum()}" for f, m in masks.items())
     )
     features = {"raw pixels": (x_train, x_test)}
-    init = SimCLR(rngs=nnx.Rngs(args.seed))
+    init = SimCLR(bias=0.0, rngs=nnx.Rngs(args.seed))
     features["random encoder"] = (encode(init, x_train), encode(init, x_test))
     runs = {}
     for name in args.loss:
