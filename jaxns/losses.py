@@ -29,7 +29,11 @@ Conventions shared by every loss in this module:
   holds the ``B x B`` logits: memory ``O(B * block_size + B * dim)``. Values and
   gradients equal the dense computation up to float rounding. Use it when the
   dense matrix (``4 B^2`` bytes, the same again for its gradient) does not fit;
-  below that the dense path is faster. ``block_size`` is static under ``jit``.
+  on CPU it was also faster than the dense path at every size measured
+  (``benchmarks/RESULTS.md``).
+  ``block_size`` is static under ``jit``. The blocked gradient is reverse mode
+  (``jax.grad``, ``jax.vjp``); forward mode (``jax.jvp``, ``jax.hessian``)
+  needs ``block_size=None``.
 
 Shapes of negatives: per-example ``[batch, num_negatives]``. Negatives shared by
 the batch (TensorFlow's ``sampled_softmax_loss``, PyTorch-BigGraph) are scored
