@@ -13,6 +13,8 @@ words).
     python benchmarks/skipgram_vs_gensim.py                  # built-in corpus
     python benchmarks/skipgram_vs_gensim.py --corpus text8 --repeats 1
     python benchmarks/skipgram_vs_gensim.py --quick          # smoke run
+    python benchmarks/skipgram_vs_gensim.py --model cbow     # CBOW (sg=0)
+    python benchmarks/skipgram_vs_gensim.py --subwords       # fastText vs FastText
 
 Raw words/s counts every word of the corpus (also those below min_count),
 once per epoch, divided by the training time, as gensim reports it.
@@ -51,12 +53,18 @@ def _gensim_sentences(corpus: str) -> list[list[str]]:
 def run_gensim(args: argparse.Namespace) -> None:
     """Runs inside a child process: train gensim, save vectors, write stats."""
     t0 = time.perf_counter()
-    from gensim.models import Word2Vec
+    from gensim.models import FastText, Word2Vec
 
     sentences = _gensim_sentences(args.corpus)
     raw = sum(map(len, sentences))
     t_build = time.perf_counter()
-    model = Word2Vec(
+    subwords = (
+        dict(min_n=args.min_n, max_n=args.max_n, bucket=args.buckets)
+        if args.subwords
+        else {}
+    )
+    model = (FastText if args.subwords else Word2Vec)(
+        **subwords,
         sg=int(args.model == "skipgram"),
         vector_size=args.dim,
         window=args.window,
@@ -72,7 +80,12 @@ def run_gensim(args: argparse.Namespace) -> None:
     t_train = time.perf_counter()
     model.train(sentences, total_examples=len(sentences), epochs=args.epochs)
     train_seconds = time.perf_counter() - t_train
-    model.wv.save_word2vec_format(args.save)
+    if args.subwords:
+        from gensim.models.fasttext import save_facebook_model
+
+        save_facebook_model(model, args.save)
+    else:
+        model.wv.save_word2vec_format(args.save)
     stats = {
         "raw_words": raw,
         "vocab_size": len(model.wv),
@@ -90,6 +103,8 @@ def _common_flags(args: argparse.Namespace) -> list[str]:
         "--window", str(args.window), "--negatives", str(args.negatives),
         "--min-count", str(args.min_count), "--sample", str(args.sample),
         "--lr", str(args.lr), "--min-lr", str(args.min_lr), "--model", args.model,
+        *(["--subwords", "--min-n", str(args.min_n), "--max-n", str(args.max_n),
+           "--buckets", str(args.buckets)] if args.subwords else []),
     ]  # fmt: skip
 
 
@@ -99,16 +114,27 @@ def _timed(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _evaluate(path: str) -> dict:
+def _evaluate(path: str, subwords: bool) -> dict:
     import jaxns
 
-    words, vectors = jaxns.wordvectors.load_word2vec_format(path)
+    oov_vector = None
+    if subwords:  # both sides wrote Facebook fastText's .bin
+        model = jaxns.wordvectors.load_fasttext_format(path)
+        words, vectors, oov_vector = model.words, model.vectors, model.__getitem__
+    else:
+        words, vectors = jaxns.wordvectors.load_word2vec_format(path)
     out = {}
     for name in ("wordsim353", "simlex999"):
         pairs = jaxns.datasets.load_similarity(name)
         out[name] = float(
             jaxns.evaluation.word_similarity(vectors, words, pairs).spearman
         )
+        if oov_vector is not None:
+            out[f"{name}_all"] = float(
+                jaxns.evaluation.word_similarity(
+                    vectors, words, pairs, oov_vector=oov_vector
+                ).spearman
+            )
     questions = jaxns.datasets.load_analogies("google")
     out["analogy"] = float(jaxns.evaluation.analogy(vectors, words, questions).accuracy)
     return out
@@ -121,6 +147,15 @@ def main(argv: list[str] | None = None) -> None:
         "--model", choices=("skipgram", "cbow"), default="skipgram",
         help="gensim: sg=1 or sg=0 (cbow_mean=1); jaxns: --model",
     )  # fmt: skip
+    p.add_argument(
+        "--subwords", action="store_true",
+        help="fastText: gensim's FastText vs jaxns --subwords; both write "
+        "Facebook fastText's .bin, scored also on all pairs (unseen words from "
+        "their n-grams)",
+    )  # fmt: skip
+    p.add_argument("--min-n", type=int, default=3)
+    p.add_argument("--max-n", type=int, default=6)
+    p.add_argument("--buckets", type=int, default=2_000_000)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
@@ -160,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = {"gensim": [], "jaxns": []}
     for r in range(args.repeats):
         for lib in ("gensim", "jaxns"):
-            save, report = tmp / f"{lib}{r}.txt", tmp / f"{lib}{r}.json"
+            suffix = ".bin" if args.subwords else ".txt"
+            save, report = tmp / f"{lib}{r}{suffix}", tmp / f"{lib}{r}.json"
             seed = str(args.seed + r)
             if lib == "gensim":
                 cmd = [sys.executable, __file__, "--run-gensim", *_common_flags(args)]
@@ -170,10 +206,12 @@ def main(argv: list[str] | None = None) -> None:
                 cmd += ["--seed", seed, "--no-eval", "--no-progress"]
                 cmd += args.jaxns_flags.split()
                 cmd += ["--no-compile-cache"] if args.cold else []
-            wall = _timed([*cmd, "--save", str(save), "--report", str(report)])
+            # jaxns writes the word2vec file with --save, the .bin otherwise
+            flag = "--save-fasttext" if args.subwords and lib == "jaxns" else "--save"
+            wall = _timed([*cmd, flag, str(save), "--report", str(report)])
             stats = json.loads(report.read_text())
             stats["wall"] = wall
-            stats.update(_evaluate(str(save)))
+            stats.update(_evaluate(str(save), args.subwords))
             rows[lib].append(stats)
             print(
                 f"  run {r + 1} {lib:>6}: {stats['words_per_second']:>12,.0f} words/s"
@@ -207,11 +245,17 @@ def main(argv: list[str] | None = None) -> None:
         g, j = med("gensim", key), med("jaxns", key)
         ratio = j / g if key == "words_per_second" else g / j
         print(f"{label:28}" + fmt.format(g) + fmt.format(j) + f"{ratio:>13.2f}x")
-    for key, label in (
+    scores = [
         ("wordsim353", "WordSim-353 Spearman"),
         ("simlex999", "SimLex-999 Spearman"),
         ("analogy", "analogy accuracy"),
-    ):
+    ]
+    if args.subwords:
+        scores += [
+            ("wordsim353_all", "WordSim-353, all pairs"),
+            ("simlex999_all", "SimLex-999, all pairs"),
+        ]
+    for key, label in scores:
         g, j = med("gensim", key), med("jaxns", key)
         print(f"{label:28}{g:>12.3f}{j:>12.3f}{j - g:>+13.3f}")
     print(

@@ -119,6 +119,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="skipgram",
         help="skipgram (the default) or cbow (gensim's sg=0, cbow_mean=1)",
     )
+    p.add_argument(
+        "--subwords",
+        action="store_true",
+        help="fastText: a word's input vector is the mean of its own and its "
+        "character n-grams' hashed rows (vectors for unseen words too)",
+    )
+    p.add_argument("--min-n", type=int, default=3, help="shortest n-gram (--subwords)")
+    p.add_argument("--max-n", type=int, default=6, help="longest n-gram (--subwords)")
+    p.add_argument(
+        "--buckets", type=int, default=2_000_000, help="n-gram rows (--subwords)"
+    )
+    p.add_argument(
+        "--save-fasttext",
+        help="with --subwords: also write Facebook fastText's .bin model here "
+        "(gensim.models.fasttext.load_facebook_model reads it)",
+    )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
@@ -187,8 +203,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size % args.chunk_size:
         p.error("--batch-size must be a multiple of --chunk-size")
+    if args.subwords and (args.min_n < 1 or args.max_n < 0 or args.buckets < 0):
+        p.error("--min-n must be >= 1, --max-n and --buckets >= 0")
+    if args.save_fasttext and not args.subwords:
+        p.error("--save-fasttext needs --subwords")
     # Output locations are checked now: a bad path must not cost a training run.
-    for flag, path in (("--save", args.save), ("--report", args.report)):
+    for flag, path in (
+        ("--save", args.save),
+        ("--report", args.report),
+        ("--save-fasttext", args.save_fasttext),
+    ):
         if path:
             _writable_file(p, flag, path)
     if args.checkpoint:
@@ -204,7 +228,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 _CONFIG_KEYS = (
     "corpus", "epochs", "dim", "window", "negatives", "min_count", "sample", "lr",
     "min_lr", "batch_size", "chunk_size", "chunk_negatives", "steps_per_call",
-    "optimizer", "seed", "keep_hits", "model",
+    "optimizer", "seed", "keep_hits", "model", "subwords", "min_n", "max_n",
+    "buckets",
 )  # fmt: skip
 
 
@@ -281,7 +306,7 @@ class _Progress:
             self.bar.close()
 
 
-def _compile(trainer, vocab_size: int, dim: int, num_tokens: int):
+def _compile(trainer, vocab_size: int, dim: int, num_tokens: int, input_rows: int):
     """Ahead-of-time compiles the epoch's stream builder and ``trainer.train``."""
     ints = jax.ShapeDtypeStruct((num_tokens,), jnp.int32)
     keep = jax.ShapeDtypeStruct((vocab_size,), jnp.float32)
@@ -289,7 +314,8 @@ def _compile(trainer, vocab_size: int, dim: int, num_tokens: int):
     make_stream = jax.jit(trainer.stream)
     stream = jax.eval_shape(make_stream, key, ints, ints, keep)
     table = jax.ShapeDtypeStruct((vocab_size, dim), jnp.float32)
-    params = jaxns.word2vec.SkipGramParams(table, table)
+    inputs = jax.ShapeDtypeStruct((input_rows, dim), jnp.float32)
+    params = jaxns.word2vec.SkipGramParams(inputs, table)
     opt_state = jax.eval_shape(trainer.init, params)
     train = trainer.train.lower(key, params, opt_state, stream, 0, (0.0, 1.0))
     return make_stream.lower(key, ints, ints, keep).compile(), train.compile()
@@ -315,6 +341,12 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         return args.lr + (args.min_lr - args.lr) * min(words / (args.epochs * raw), 1.0)
 
     make_opt = OPTIMIZERS[args.optimizer]
+    subwords = None
+    if args.subwords:
+        subwords = jaxns.subwords.subword_table(
+            vocab.words, min_n=args.min_n, max_n=args.max_n, num_buckets=args.buckets
+        )
+    input_rows = len(vocab) + (args.buckets if args.subwords else 0)
     trainer = jaxns.word2vec.make_trainer(
         sampler,
         learning_rate=schedule,
@@ -327,6 +359,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         steps_per_call=args.steps_per_call,
         skip_hits=not args.keep_hits,
         model=args.model,
+        subwords=subwords,
         # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
         compiler_options=(
             {"xla_backend_optimization_level": 1}
@@ -338,7 +371,9 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     # Every shape is known now: compile the training step in the background
     # while the corpus is encoded and the tables initialised.
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    compiling = pool.submit(_compile, trainer, len(vocab), args.dim, num_tokens)
+    compiling = pool.submit(
+        _compile, trainer, len(vocab), args.dim, num_tokens, input_rows
+    )
     pool.shutdown(wait=False)
     corpus = vocab.encode(sentences)
     del sentences
@@ -347,7 +382,12 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         f"of {len(vocab):,}"
     )
     init_key, key = jax.random.split(jax.random.key(args.seed))
-    params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
+    if args.subwords:
+        params = jaxns.word2vec.init_subword_params(
+            init_key, len(vocab), args.buckets, args.dim
+        )
+    else:
+        params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
     opt_state = trainer.init(params)
     epoch0, call0 = 0, 0
     if args.checkpoint:
@@ -440,15 +480,20 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     return vocab, params, stats
 
 
-def evaluate(words: Sequence[str], vectors: np.ndarray) -> dict:
-    """WordSim-353 and SimLex-999 Spearman, Google analogy accuracy."""
+def evaluate(words: Sequence[str], vectors: np.ndarray, oov_vector=None) -> dict:
+    """WordSim-353 and SimLex-999 Spearman, Google analogy accuracy; with
+    ``oov_vector`` (subword models) also the similarity over all pairs."""
     results = {}
     for name in ("wordsim353", "simlex999"):
-        r = jaxns.evaluation.word_similarity(
-            vectors, words, jaxns.datasets.load_similarity(name)
-        )
+        pairs = jaxns.datasets.load_similarity(name)
+        r = jaxns.evaluation.word_similarity(vectors, words, pairs)
         results[name] = float(r.spearman)
         results[f"{name}_oov"] = int(r.num_oov)
+        if oov_vector is not None:
+            r = jaxns.evaluation.word_similarity(
+                vectors, words, pairs, oov_vector=oov_vector
+            )
+            results[f"{name}_all"] = float(r.spearman)
     a = jaxns.evaluation.analogy(
         vectors, words, jaxns.datasets.load_analogies("google")
     )
@@ -491,7 +536,23 @@ def run(args: argparse.Namespace) -> dict:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     print(f"jaxns {jaxns.__version__} on {jax.devices()[0].device_kind}")
     vocab, params, stats = train(args)
-    vectors = np.asarray(params.input)
+    oov_vector = None
+    if args.subwords:
+        subword_vectors = jaxns.wordvectors.SubwordVectors.from_input_table(
+            vocab.words, np.asarray(params.input), min_n=args.min_n, max_n=args.max_n
+        )
+        vectors, oov_vector = subword_vectors.vectors, subword_vectors.__getitem__
+    else:
+        vectors = np.asarray(params.input)
+    if args.save_fasttext:
+        jaxns.wordvectors.save_fasttext_format(
+            args.save_fasttext, vocab.words, vocab.counts, np.asarray(params.input),
+            np.asarray(params.output), min_n=args.min_n, max_n=args.max_n,
+            model=args.model, window=args.window, epochs=args.epochs,
+            min_count=args.min_count, num_negatives=args.negatives,
+            sample=args.sample,
+        )  # fmt: skip
+        print(f"saved the fastText model to {args.save_fasttext}")
     if args.save:
         jaxns.wordvectors.save_word2vec_format(
             args.save, vocab.words, vectors, binary=args.binary
@@ -504,7 +565,7 @@ def run(args: argparse.Namespace) -> dict:
         f"{stats['final_loss']:.4f} (wall {stats['wall_seconds_to_vectors']:.1f} s)"
     )
     if not args.no_eval:
-        results = evaluate(vocab.words, vectors)
+        results = evaluate(vocab.words, vectors, oov_vector)
         stats.update(results)
         print(
             f"WordSim-353 Spearman {results['wordsim353']:.3f} | "
@@ -513,6 +574,12 @@ def run(args: argparse.Namespace) -> dict:
             f"({results['analogy_questions']:,} questions, "
             f"{results['analogy_skipped']:,} skipped)"
         )
+        if oov_vector is not None:
+            print(
+                "all pairs, unseen words from their n-grams: WordSim-353 "
+                f"{results['wordsim353_all']:.3f} | SimLex-999 "
+                f"{results['simlex999_all']:.3f}"
+            )
         queries = [w for w in SHOW_NEIGHBOURS if w in vocab]
         neighbours = jaxns.evaluation.nearest_neighbors(
             vectors, vocab.words, queries, k=5

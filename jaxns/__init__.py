@@ -15,6 +15,7 @@ from jaxns import retrieval as retrieval
 from jaxns import samplers as samplers
 from jaxns import scoring as scoring
 from jaxns import sharding as sharding
+from jaxns import subwords as subwords
 from jaxns import text as text
 from jaxns import word2vec as word2vec
 from jaxns import wordvectors as wordvectors

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import jax
@@ -193,6 +193,7 @@ def word_similarity(
     *,
     restrict_vocab: int | None = 300_000,
     case_insensitive: bool = True,
+    oov_vector: Callable[[str], ArrayLike] | None = None,
 ) -> SimilarityResult:
     """Correlate cosine similarities of word pairs with human judgements.
 
@@ -214,6 +215,13 @@ def word_similarity(
         restrict_vocab: only the first ``restrict_vocab`` rows are looked up
             (``None``: all), as gensim (default 300,000).
         case_insensitive: match words ignoring case (``str.upper``, as gensim).
+        oov_vector: for subword models, a function giving the vector of any
+            word (e.g. :class:`jaxns.wordvectors.SubwordVectors`'s
+            ``__getitem__``). Pairs with a word outside the restricted
+            vocabulary are then scored with it instead of skipped (the word as
+            written in the pair), and ``num_oov`` counts those pairs. Evaluate
+            once without and once with it to report both "pairs in
+            vocabulary" and "all pairs".
 
     Returns:
         A :class:`SimilarityResult` (Python floats and ints). Correlations are
@@ -252,8 +260,14 @@ def word_similarity(
     )
     case_insensitive = _checks.flag(fn, "case_insensitive", case_insensitive)
     table = _lookup_table(words, restrict_vocab, case_insensitive)
+    if oov_vector is not None and not callable(oov_vector):
+        raise TypeError(
+            f"{fn}: oov_vector must be a function of a word, got "
+            f"{type(oov_vector).__name__}"
+        )
     fold = str.upper if case_insensitive else str
     left, right, gold = [], [], []
+    extra: dict[str, int] = {}  # out-of-vocabulary word -> row after the table
     num_oov = 0
     for pair in pairs:
         if len(pair) != 3:
@@ -265,12 +279,20 @@ def word_similarity(
         index_b = table.get(fold(b))
         if index_a is None or index_b is None:
             num_oov += 1
-            continue
+            if oov_vector is None:
+                continue
+            if index_a is None:
+                index_a = array.shape[0] + extra.setdefault(a, len(extra))
+            if index_b is None:
+                index_b = array.shape[0] + extra.setdefault(b, len(extra))
         left.append(index_a)
         right.append(index_b)
         gold.append(float(score))
     if len(gold) < 2:
         return SimilarityResult(math.nan, math.nan, len(gold), num_oov)
+    if extra:
+        rows = np.stack([np.asarray(oov_vector(w)) for w in extra])
+        array = jnp.concatenate([array, jnp.asarray(rows, array.dtype)])
     unit = _unit_rows(array)
     cosines = jnp.sum(unit[jnp.asarray(left)] * unit[jnp.asarray(right)], axis=-1)
     human = jnp.asarray(gold, dtype=cosines.dtype)

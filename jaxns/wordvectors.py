@@ -11,12 +11,19 @@ decreasing frequency):
 
 Words must be non-empty and contain no whitespace, since the formats separate
 fields with spaces.
+
+fastText models (word rows plus hashed character n-gram rows) are held by
+:class:`SubwordVectors`, which gives vectors for any word, and are written and
+read in Facebook fastText's binary ``.bin`` format
+(:func:`save_fasttext_format`, :func:`load_fasttext_format`), which
+``gensim.models.fasttext.load_facebook_model`` also reads.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,7 +31,13 @@ from jax.typing import ArrayLike
 
 from jaxns import _checks
 
-__all__ = ["load_word2vec_format", "save_word2vec_format"]
+__all__ = [
+    "SubwordVectors",
+    "load_fasttext_format",
+    "load_word2vec_format",
+    "save_fasttext_format",
+    "save_word2vec_format",
+]
 
 
 def save_word2vec_format(
@@ -278,3 +291,460 @@ def load_word2vec_format(
                 )
             seen.add(word)
     return words, vectors
+
+
+# ---------------------------------------------------------------------------
+# fastText: subword vectors, and Facebook fastText's binary model format.
+
+_FASTTEXT_MAGIC = 793712314
+_FASTTEXT_VERSION = 12
+_FASTTEXT_MODELS = {"cbow": 1, "skipgram": 2}
+_FASTTEXT_LOSS_NS = 2
+
+
+def _compose(
+    word_rows: np.ndarray, ngram_rows: np.ndarray, table: np.ndarray
+) -> np.ndarray:
+    """Mean of each word's rows: its own and its n-grams' (fastText's word
+    vector). ``table`` is :func:`jaxns.subwords.subword_table`'s layout."""
+    vocab_size, dim = word_rows.shape
+    out = np.empty((vocab_size, dim), np.float32)
+    step = 4096  # bounds the [step, M, d] temporary
+    for start in range(0, vocab_size, step):
+        ids = table[start : start + step]
+        ok = ids >= 0
+        total = word_rows[start : start + step].astype(np.float64)
+        grams = np.where(ok[:, 1:], ids[:, 1:] - vocab_size, 0)
+        if grams.shape[1]:
+            rows = ngram_rows[grams] * ok[:, 1:, None]
+            total = total + rows.sum(axis=1, dtype=np.float64)
+        out[start : start + step] = total / ok.sum(axis=1, keepdims=True)
+    return out
+
+
+class SubwordVectors:
+    """fastText word vectors: in-vocabulary words and any other word.
+
+    A word's vector is the mean of its own row and the rows of its character
+    n-grams (:func:`jaxns.subwords.char_ngrams` of ``<word>``, hashed into
+    ``num_buckets`` rows); a word outside the vocabulary gets the mean of its
+    n-gram rows alone, and the zero vector when it has none (as Facebook
+    fastText and gensim's ``FastTextKeyedVectors``).
+
+    Attributes:
+      words: the vocabulary, a list of ``V`` str (row order).
+      word_rows: ``float32 [V, d]`` the words' own rows.
+      ngram_rows: ``float32 [B, d]`` the n-gram bucket rows.
+      min_n: shortest n-gram in characters.
+      max_n: longest n-gram in characters.
+      vectors: ``float32 [V, d]`` the composed in-vocabulary vectors.
+
+    Examples:
+      >>> import numpy as np, jaxns
+      >>> rng = np.random.default_rng(0)
+      >>> sv = jaxns.wordvectors.SubwordVectors(
+      ...     ["cat", "cats"], rng.normal(size=(2, 4)), rng.normal(size=(50, 4)),
+      ...     min_n=3, max_n=4)
+      >>> sv["cat"].shape, "cat" in sv, "catty" in sv
+      ((4,), True, False)
+      >>> [w for w, _ in sv.most_similar("catty", topn=2)]
+      ['cat', 'cats']
+    """
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        word_rows: ArrayLike,
+        ngram_rows: ArrayLike,
+        *,
+        min_n: int = 3,
+        max_n: int = 6,
+    ):
+        from jaxns import subwords
+
+        caller = "wordvectors.SubwordVectors"
+        words = _checks.strings(caller, "words", words, token=True, unique=True)
+        word_rows = np.asarray(word_rows, np.float32)
+        ngram_rows = np.asarray(ngram_rows, np.float32)
+        if word_rows.ndim != 2 or word_rows.shape[0] != len(words):
+            raise ValueError(
+                f"{caller}: word_rows must be [len(words), dim] = "
+                f"[{len(words)}, dim], got shape {word_rows.shape}"
+            )
+        if ngram_rows.ndim != 2 or ngram_rows.shape[1] != word_rows.shape[1]:
+            raise ValueError(
+                f"{caller}: ngram_rows must be [num_buckets, {word_rows.shape[1]}], "
+                f"got shape {ngram_rows.shape}"
+            )
+        self.words = words
+        self.word_rows = word_rows
+        self.ngram_rows = ngram_rows
+        self.min_n, self.max_n = int(min_n), int(max_n)
+        self._index = {w: i for i, w in enumerate(words)}
+        table = subwords.subword_table(
+            words, min_n=self.min_n, max_n=self.max_n, num_buckets=len(ngram_rows)
+        )
+        self.vectors = _compose(word_rows, ngram_rows, table)
+        self._unit: np.ndarray | None = None
+
+    @property
+    def num_buckets(self) -> int:
+        """The number of n-gram rows ``B``."""
+        return self.ngram_rows.shape[0]
+
+    @classmethod
+    def from_input_table(
+        cls,
+        words: Sequence[str],
+        input_table: ArrayLike,
+        *,
+        min_n: int = 3,
+        max_n: int = 6,
+    ) -> SubwordVectors:
+        """From fastText's one input table: ``V`` word rows, then the buckets.
+
+        Args:
+          words: the ``V`` words.
+          input_table: ``[V + B, d]``, e.g. ``params.input`` of
+            :func:`jaxns.word2vec.init_subword_params`.
+          min_n: shortest n-gram in characters.
+          max_n: longest n-gram in characters.
+
+        Returns:
+          The :class:`SubwordVectors`.
+
+        Examples:
+          >>> import numpy as np, jaxns
+          >>> sv = jaxns.wordvectors.SubwordVectors.from_input_table(
+          ...     ["a", "b"], np.ones((12, 3)), min_n=3, max_n=6)
+          >>> sv.num_buckets, sv["zzz"].tolist()
+          (10, [1.0, 1.0, 1.0])
+        """
+        table = np.asarray(input_table)
+        words = list(words)
+        return cls(
+            words, table[: len(words)], table[len(words) :], min_n=min_n, max_n=max_n
+        )
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._index
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        """The vector of any word, in or out of the vocabulary.
+
+        Args:
+          word: the word.
+
+        Returns:
+          ``float32 [d]``.
+
+        Examples:
+          >>> import numpy as np, jaxns
+          >>> sv = jaxns.wordvectors.SubwordVectors(
+          ...     ["a"], np.zeros((1, 2)), np.ones((5, 2)))
+          >>> sv["a"].tolist(), sv["hello"].tolist()  # "a": mean of 0 and <a>'s 1
+          ([0.5, 0.5], [1.0, 1.0])
+        """
+        from jaxns import subwords
+
+        index = self._index.get(word)
+        if index is not None:
+            return self.vectors[index]
+        if not isinstance(word, str):
+            raise TypeError(f"SubwordVectors: a word must be a str, got {word!r}")
+        if not self.num_buckets:
+            return np.zeros(self.vectors.shape[1], np.float32)
+        buckets = subwords.ngram_buckets(
+            word, min_n=self.min_n, max_n=self.max_n, num_buckets=self.num_buckets
+        )
+        if not buckets:
+            return np.zeros(self.vectors.shape[1], np.float32)
+        rows = self.ngram_rows[np.asarray(buckets)].astype(np.float64)
+        return rows.mean(axis=0).astype(np.float32)
+
+    def most_similar(self, word: str | ArrayLike, *, topn: int = 10):
+        """The vocabulary words closest to a word (any word) or a vector.
+
+        Cosine similarity against the composed in-vocabulary vectors; the
+        query word itself is left out.
+
+        Args:
+          word: a word (in or out of the vocabulary) or a ``[d]`` vector.
+          topn: how many neighbours.
+
+        Returns:
+          A list of ``topn`` ``(word, cosine)``, most similar first.
+
+        Examples:
+          >>> import numpy as np, jaxns
+          >>> sv = jaxns.wordvectors.SubwordVectors(
+          ...     ["x", "y", "z"], np.eye(3), np.zeros((4, 3)))
+          >>> sv.most_similar(np.array([0.0, 1.0, 0.1]), topn=1)
+          [('y', 0.995...)]
+
+        References:
+          gensim's ``KeyedVectors.most_similar`` (cosine, the query left out).
+        """
+        fn = "wordvectors.SubwordVectors.most_similar"
+        topn = _checks.size(fn, "topn", topn, minimum=1)
+        if self._unit is None:
+            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._unit = self.vectors / np.where(norms > 0, norms, 1)
+        skip = None
+        if isinstance(word, str):
+            skip = self._index.get(word)
+            query = self[word]
+        else:
+            query = np.asarray(word, np.float32)
+        norm = np.linalg.norm(query)
+        scores = self._unit @ (query / (norm if norm > 0 else 1))
+        if skip is not None:
+            scores[skip] = -np.inf
+        top = np.argsort(-scores, kind="stable")[: min(topn, len(scores))]
+        return [(self.words[i], float(scores[i])) for i in top if i != skip]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Saves to one ``.npz`` file (rows, words, n-gram lengths).
+
+        Args:
+          path: the file.
+
+        Returns:
+          None.
+
+        Examples:
+          >>> import os, tempfile, numpy as np, jaxns
+          >>> sv = jaxns.wordvectors.SubwordVectors(
+          ...     ["a"], np.ones((1, 2)), np.zeros((3, 2)))
+          >>> path = os.path.join(tempfile.mkdtemp(), "sv.npz")
+          >>> sv.save(path)
+          >>> jaxns.wordvectors.SubwordVectors.load(path).words
+          ['a']
+
+        References:
+          NumPy's ``.npz`` format (``numpy.savez``).
+        """
+        path = pathlib.Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
+        try:
+            np.savez(
+                tmp,
+                words=np.array(self.words, dtype=str),
+                word_rows=self.word_rows,
+                ngram_rows=self.ngram_rows,
+                ngram_lengths=np.array([self.min_n, self.max_n]),
+            )
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SubwordVectors:
+        """Loads what :meth:`save` wrote.
+
+        Args:
+          path: the file.
+
+        Returns:
+          The :class:`SubwordVectors`.
+
+        Examples:
+          >>> import os, tempfile, numpy as np, jaxns
+          >>> path = os.path.join(tempfile.mkdtemp(), "sv.npz")
+          >>> jaxns.wordvectors.SubwordVectors(
+          ...     ["a", "b"], np.eye(2), np.zeros((3, 2))).save(path)
+          >>> jaxns.wordvectors.SubwordVectors.load(path)["b"].tolist()
+          [0.0, 0.5]
+        """
+        with np.load(path, allow_pickle=False) as data:
+            min_n, max_n = (int(x) for x in data["ngram_lengths"])
+            return cls(
+                data["words"].tolist(), data["word_rows"], data["ngram_rows"],
+                min_n=min_n, max_n=max_n,
+            )  # fmt: skip
+
+
+def save_fasttext_format(
+    path: str | os.PathLike[str],
+    words: Sequence[str],
+    counts: ArrayLike,
+    input_table: ArrayLike,
+    output_table: ArrayLike,
+    *,
+    min_n: int = 3,
+    max_n: int = 6,
+    model: str = "skipgram",
+    window: int = 5,
+    epochs: int = 5,
+    min_count: int = 5,
+    num_negatives: int = 5,
+    sample: float = 1e-3,
+) -> None:
+    """Writes Facebook fastText's binary model (``.bin``, version 12).
+
+    The layout of fastText's ``FastText::saveModel``: magic and version, the
+    training arguments, the dictionary (each word, its count and type), the
+    input matrix ``[V + B, d]`` (word rows, then n-gram buckets) and the
+    output matrix ``[V, d]``, unquantised, little-endian. Facebook fastText
+    and ``gensim.models.fasttext.load_facebook_model`` read it and give the
+    same vectors as :class:`SubwordVectors` for any word.
+
+    Args:
+      path: the output file (by convention ``.bin``).
+      words: the ``V`` words, most frequent first.
+      counts: ``[V]`` their corpus counts.
+      input_table: ``[V + B, d]`` word rows then n-gram rows.
+      output_table: ``[V, d]`` the output (negative-sampling) rows.
+      min_n: shortest n-gram in characters.
+      max_n: longest n-gram in characters.
+      model: ``"skipgram"`` or ``"cbow"`` (recorded in the header).
+      window: recorded training window.
+      epochs: recorded epochs.
+      min_count: recorded minimum count.
+      num_negatives: recorded negatives (the loss is negative sampling).
+      sample: recorded subsampling threshold.
+
+    Returns:
+      None.
+
+    Raises:
+      ValueError: shapes that do not agree, a bad word or a non-finite value.
+
+    Examples:
+      >>> import os, tempfile, numpy as np, jaxns
+      >>> path = os.path.join(tempfile.mkdtemp(), "model.bin")
+      >>> jaxns.wordvectors.save_fasttext_format(
+      ...     path, ["a", "b"], [3, 2], np.ones((12, 4)), np.zeros((2, 4)))
+      >>> jaxns.wordvectors.load_fasttext_format(path).num_buckets
+      10
+
+    References:
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017; Facebook fastText,
+      ``src/fasttext.cc`` (``saveModel``), ``src/args.cc``,
+      ``src/dictionary.cc``.
+    """
+    caller = "wordvectors.save_fasttext_format"
+    words = _checks.strings(caller, "words", words, token=True, unique=True)
+    if any("\0" in w for w in words):
+        raise ValueError(f"{caller}: words must not contain NUL characters")
+    counts = np.asarray(counts, np.int64)
+    inp = np.asarray(input_table, np.float32)
+    out = np.asarray(output_table, np.float32)
+    vocab_size = len(words)
+    if counts.shape != (vocab_size,):
+        raise ValueError(
+            f"{caller}: counts must have shape ({vocab_size},), got {counts.shape}"
+        )
+    if inp.ndim != 2 or inp.shape[0] < vocab_size:
+        raise ValueError(
+            f"{caller}: input_table must be [len(words) + num_buckets, dim], got "
+            f"shape {inp.shape}"
+        )
+    if out.shape != (vocab_size, inp.shape[1]):
+        raise ValueError(
+            f"{caller}: output_table must have shape ({vocab_size}, {inp.shape[1]}), "
+            f"got {out.shape}"
+        )
+    model = _checks.choice(caller, "model", model, tuple(_FASTTEXT_MODELS))
+    if not (np.isfinite(inp).all() and np.isfinite(out).all()):
+        raise ValueError(f"{caller}: the tables hold NaN or infinite values")
+    dim, buckets = inp.shape[1], inp.shape[0] - vocab_size
+    header = struct.pack(
+        "<2i12id",
+        _FASTTEXT_MAGIC, _FASTTEXT_VERSION,
+        # Args::save: dim ws epoch minCount neg wordNgrams loss model bucket
+        # minn maxn lrUpdateRate t
+        dim, window, epochs, min_count, num_negatives, 1, _FASTTEXT_LOSS_NS,
+        _FASTTEXT_MODELS[model], buckets, min_n, max_n, 100, sample,
+    )  # fmt: skip
+    # Dictionary::save: size nwords nlabels ntokens pruneidx_size, entries.
+    dictionary = [struct.pack("<3i2q", vocab_size, vocab_size, 0, counts.sum(), -1)]
+    for word, count in zip(words, counts.tolist(), strict=True):
+        dictionary.append(word.encode("utf-8") + b"\0" + struct.pack("<qb", count, 0))
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(b"".join(dictionary))
+            for matrix in (inp, out):
+                # quant flag, then DenseMatrix::save: rows, cols, values.
+                f.write(struct.pack("<?2q", False, *matrix.shape))
+                f.write(matrix.astype("<f4", copy=False).tobytes())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_fasttext_format(path: str | os.PathLike[str]) -> SubwordVectors:
+    """Reads the word and n-gram vectors of a Facebook fastText ``.bin`` model.
+
+    Reads unquantised unsupervised models of format version 12 (fastText
+    0.9, gensim's ``save_facebook_model``, :func:`save_fasttext_format`).
+
+    Args:
+      path: the ``.bin`` file.
+
+    Returns:
+      A :class:`SubwordVectors` with the model's words, rows and n-gram
+      lengths.
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: not a fastText model of a supported kind.
+
+    Examples:
+      >>> import os, tempfile, numpy as np, jaxns
+      >>> path = os.path.join(tempfile.mkdtemp(), "model.bin")
+      >>> jaxns.wordvectors.save_fasttext_format(
+      ...     path, ["a"], [1], np.ones((4, 2)), np.zeros((1, 2)), min_n=2, max_n=3)
+      >>> sv = jaxns.wordvectors.load_fasttext_format(path)
+      >>> sv.words, sv.min_n, sv.max_n, sv.ngram_rows.shape
+      (['a'], 2, 3, (3, 2))
+
+    References:
+      Facebook fastText, ``src/fasttext.cc`` (``loadModel``).
+    """
+    caller = "wordvectors.load_fasttext_format"
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{caller}: no such file: {path}")
+    data = path.read_bytes()
+    head = struct.calcsize("<2i12id")
+    if len(data) < head + 24:
+        raise ValueError(f"{caller}: {path} is too short for a fastText model")
+    magic, version, dim, *_, buckets, min_n, max_n, _, _ = struct.unpack_from(
+        "<2i12id", data
+    )
+    if magic != _FASTTEXT_MAGIC or version > _FASTTEXT_VERSION:
+        raise ValueError(
+            f"{caller}: {path} is not a fastText model of version <= 12 "
+            f"(magic {magic}, version {version})"
+        )
+    size, nwords, nlabels, _, prune = struct.unpack_from("<3i2q", data, head)
+    if nlabels:
+        raise ValueError(f"{caller}: {path} is a supervised model (labels)")
+    pos = head + struct.calcsize("<3i2q")
+    words = []
+    for _ in range(size):
+        end = data.index(b"\0", pos)
+        words.append(data[pos:end].decode("utf-8", errors="backslashreplace"))
+        pos = end + 1 + 9
+    pos += 8 * max(prune, 0)
+    quant, rows, cols = struct.unpack_from("<?2q", data, pos)
+    if quant:
+        raise ValueError(f"{caller}: {path} is quantised (.ftz), not supported")
+    pos += struct.calcsize("<?2q")
+    matrix = np.frombuffer(data, "<f4", rows * cols, pos).reshape(rows, cols)
+    if rows != nwords + buckets or cols != dim:
+        raise ValueError(
+            f"{caller}: {path}: input matrix {rows}x{cols} does not match "
+            f"{nwords} words + {buckets} buckets of dim {dim}"
+        )
+    return SubwordVectors(
+        words[:nwords], matrix[:nwords], matrix[nwords:], min_n=min_n, max_n=max_n
+    )

@@ -21,6 +21,7 @@ MODULES = [
     "jaxns.kg",
     "jaxns.sharding",
     "jaxns.retrieval",
+    "jaxns.subwords",
 ]
 SECTIONS = ("Args:", "Returns:", "Examples:", "References:")
 

@@ -404,3 +404,24 @@ def test_nearest_neighbors_matches_bruteforce_and_gensim():
 
 def test_nearest_neighbors_of_no_query_is_empty():
     assert nearest_neighbors(_vectors(), WORDS, []) == []
+
+
+def test_word_similarity_scores_oov_pairs_with_a_subword_function():
+    words = ["cat", "dog", "car"]
+    vectors = np.array([[1.0, 0.1], [0.9, 0.2], [0.0, 1.0]])
+    pairs = [("cat", "dog", 8.0), ("cat", "car", 1.0), ("dog", "kitten", 7.0),
+             ("truck", "car", 9.0), ("kitten", "truck", 0.5)]  # fmt: skip
+    extra = {"kitten": np.array([1.0, 0.0]), "truck": np.array([0.1, 0.9])}
+    base = word_similarity(vectors, words, pairs)
+    assert (base.num_pairs, base.num_oov) == (2, 3)
+    full = word_similarity(vectors, words, pairs, oov_vector=extra.__getitem__)
+    table = dict(zip(words, vectors, strict=True)) | extra
+    cos = [
+        table[a] @ table[b] / np.linalg.norm(table[a]) / np.linalg.norm(table[b])
+        for a, b, _ in pairs
+    ]
+    expected = scipy.stats.spearmanr([p[2] for p in pairs], cos).statistic
+    assert (full.num_pairs, full.num_oov) == (5, 3)
+    np.testing.assert_allclose(full.spearman, expected, rtol=1e-6)
+    with pytest.raises(TypeError, match="oov_vector must be a function"):
+        word_similarity(vectors, words, pairs, oov_vector=3)

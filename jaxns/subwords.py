@@ -1,0 +1,260 @@
+# SPDX-License-Identifier: Apache-2.0
+"""fastText's character n-grams and their hashed rows (host side, NumPy).
+
+fastText (Bojanowski et al. 2017) represents a word by its own vector and
+the vectors of the character n-grams of ``<word>`` (``<`` and ``>`` mark the
+word's boundaries), ``min_n <= n <= max_n`` characters. An n-gram's vector is
+row ``hash(ngram) % num_buckets`` of a table of ``num_buckets`` rows, and
+``hash`` is 32-bit FNV-1a over the n-gram's UTF-8 bytes, each byte read as a
+*signed* char before the xor (Facebook fastText's ``Dictionary::hash``, which
+gensim's ``ft_hash_bytes`` reproduces). This module computes these ids exactly
+as both do, so tables trained here load in either (see
+:func:`jaxns.wordvectors.save_fasttext_format`).
+
+Facebook fastText lays out one input table, the ``V`` word rows followed by
+the ``num_buckets`` n-gram rows: n-gram ``g`` of any word is row
+``V + hash(g) % num_buckets``. :func:`subword_table` gives each vocabulary
+word its rows in that layout, padded with ``-1``, for
+:func:`jaxns.word2vec.block_gradients`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from jaxns import _checks
+
+__all__ = ["char_ngrams", "fasttext_hash", "ngram_buckets", "subword_table"]
+
+_FNV_OFFSET = 2166136261
+_FNV_PRIME = 16777619
+
+
+def _check_lengths(fn: str, min_n: int, max_n: int) -> tuple[int, int]:
+    min_n = _checks.size(fn, "min_n", min_n, minimum=1)
+    max_n = _checks.size(fn, "max_n", max_n, minimum=0)
+    return min_n, max_n
+
+
+def char_ngrams(word: str, *, min_n: int = 3, max_n: int = 6) -> list[str]:
+    """The character n-grams of ``<word>``, in fastText's order.
+
+    For each start position, the n-grams of ``min_n`` to ``max_n`` characters
+    (Unicode code points, as fastText counts UTF-8 characters); a
+    one-character n-gram made of a boundary marker alone is left out, as in
+    fastText. Repeated n-grams are kept (they weigh twice in the mean). The
+    word itself (without markers) is not an n-gram here; fastText and this
+    library add the word's own row separately. ``max_n < min_n`` gives no
+    n-grams (fastText's ``-maxn 0``).
+
+    Args:
+      word: the word.
+      min_n: shortest n-gram, in characters (fastText's ``-minn``, 3).
+      max_n: longest n-gram (fastText's ``-maxn``, 6).
+
+    Returns:
+      The n-grams, a list of str.
+
+    Raises:
+      TypeError: ``word`` is not a str, or the lengths are not ints.
+      ValueError: ``min_n < 1`` or ``max_n < 0``.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.subwords.char_ngrams("where", min_n=3, max_n=3)
+      ['<wh', 'whe', 'her', 'ere', 're>']
+      >>> jaxns.subwords.char_ngrams("été", min_n=4, max_n=5)
+      ['<été', '<été>', 'été>']
+
+    References:
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017 (fastText's
+      ``Dictionary::computeSubwords``).
+    """
+    fn = "subwords.char_ngrams"
+    if not isinstance(word, str):
+        raise TypeError(f"{fn}: word must be a str, got {type(word).__name__}.")
+    min_n, max_n = _check_lengths(fn, min_n, max_n)
+    text = f"<{word}>"
+    size = len(text)
+    out = []
+    for i in range(size):
+        for n in range(min_n, min(max_n, size - i) + 1):
+            if n == 1 and (i == 0 or i + 1 == size):
+                continue
+            out.append(text[i : i + n])
+    return out
+
+
+def fasttext_hash(text: str | bytes) -> int:
+    """fastText's 32-bit FNV-1a hash of a string's UTF-8 bytes.
+
+    .. math::
+       h_0 = 2166136261, \\quad
+       h_{i+1} = (h_i \\oplus \\mathrm{int8}(b_i)) \\cdot 16777619 \\bmod 2^{32}
+
+    Each byte is sign-extended (``int8``) before the xor, as Facebook
+    fastText's ``Dictionary::hash`` (``uint32_t(int8_t(c))``) and gensim's
+    ``ft_hash_bytes`` compute it; for bytes ``>= 0x80`` this differs from
+    textbook FNV-1a.
+
+    Args:
+      text: a str (hashed as UTF-8) or bytes.
+
+    Returns:
+      The hash, an int in ``[0, 2**32)``.
+
+    Raises:
+      TypeError: ``text`` is neither str nor bytes.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.subwords.fasttext_hash("<wh")
+      1048167652
+      >>> h = jaxns.subwords.fasttext_hash
+      >>> h("é") == h(b"\\xc3\\xa9"), h("é") == h(b"\\x03\\x29")
+      (True, False)
+
+    References:
+      Fowler, Noll and Vo, `FNV hash <http://www.isthe.com/chongo/tech/comp/fnv/>`_,
+      1991. Bojanowski et al, `Enriching Word Vectors with Subword
+      Information <https://arxiv.org/abs/1607.04606>`_, 2017.
+    """
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    if not isinstance(text, bytes | bytearray):
+        raise TypeError(
+            f"subwords.fasttext_hash: text must be str or bytes, got "
+            f"{type(text).__name__}."
+        )
+    h = _FNV_OFFSET
+    for b in text:
+        h = ((h ^ (b - 256 if b >= 128 else b)) * _FNV_PRIME) & 0xFFFFFFFF
+    return h
+
+
+def _hash_many(grams: list[bytes]) -> np.ndarray:
+    """:func:`fasttext_hash` of many byte strings at once (uint32 NumPy)."""
+    if not grams:
+        return np.zeros(0, np.uint32)
+    lengths = np.fromiter(map(len, grams), np.int64, len(grams))
+    flat = np.frombuffer(b"".join(grams), np.int8)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    h = np.full(len(grams), _FNV_OFFSET, np.uint32)
+    for j in range(int(lengths.max())):
+        live = lengths > j
+        byte = flat[np.minimum(starts + j, len(flat) - 1)].astype(np.int32)
+        # int8 -> uint32 sign-extends, as fastText's uint32_t(int8_t(c)).
+        step = (h ^ byte.astype(np.uint32)) * np.uint32(_FNV_PRIME)
+        h = np.where(live, step, h)
+    return h
+
+
+def ngram_buckets(
+    word: str, *, min_n: int = 3, max_n: int = 6, num_buckets: int = 2_000_000
+) -> list[int]:
+    """The bucket of each n-gram of ``word``: ``fasttext_hash(g) % num_buckets``.
+
+    gensim's ``ft_ngram_hashes``; add the vocabulary size for Facebook
+    fastText's row ids.
+
+    Args:
+      word: the word.
+      min_n: shortest n-gram in characters.
+      max_n: longest n-gram in characters.
+      num_buckets: number of buckets (fastText's ``-bucket``, 2,000,000).
+
+    Returns:
+      One bucket in ``[0, num_buckets)`` per n-gram of :func:`char_ngrams`.
+
+    Raises:
+      TypeError: ``word`` is not a str or a size is not an int.
+      ValueError: ``num_buckets < 1`` or bad n-gram lengths.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.subwords.ngram_buckets("hi", min_n=3, max_n=4, num_buckets=1000)
+      [152, 882, 756]
+
+    References:
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017.
+    """
+    fn = "subwords.ngram_buckets"
+    num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=1)
+    grams = char_ngrams(word, min_n=min_n, max_n=max_n)
+    hashes = _hash_many([g.encode("utf-8") for g in grams])
+    return (hashes % np.uint32(num_buckets)).astype(np.int64).tolist()
+
+
+def subword_table(
+    words: Sequence[str],
+    *,
+    min_n: int = 3,
+    max_n: int = 6,
+    num_buckets: int = 2_000_000,
+) -> np.ndarray:
+    """Each word's input rows in fastText's layout, padded with ``-1``.
+
+    Row ``i`` holds ``i`` (the word's own row), then ``V + b`` for the bucket
+    ``b`` of each of its n-grams (:func:`ngram_buckets`), then ``-1`` up to
+    the longest list. With ``num_buckets == 0`` or ``max_n < min_n`` every
+    word has its own row only (fastText without subwords).
+
+    Args:
+      words: the vocabulary, ``V`` words; row ``i`` is ``words[i]``.
+      min_n: shortest n-gram in characters.
+      max_n: longest n-gram in characters.
+      num_buckets: number of n-gram buckets ``B``.
+
+    Returns:
+      ``int32 [V, M]``, ``M`` = 1 + the most n-grams of any word; ids lie in
+      ``[0, V + B)`` or are ``-1``.
+
+    Raises:
+      TypeError: ``words`` is a str or holds a non-str.
+      ValueError: bad sizes.
+
+    Examples:
+      >>> import jaxns
+      >>> jaxns.subwords.subword_table(["hi", "a"], min_n=3, max_n=4,
+      ...                              num_buckets=1000).tolist()
+      [[0, 154, 884, 758], [1, 602, -1, -1]]
+
+    References:
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017.
+    """
+    fn = "subwords.subword_table"
+    if isinstance(words, str):
+        raise TypeError(f"{fn}: words must be a sequence of str, got a str.")
+    num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=0)
+    min_n, max_n = _check_lengths(fn, min_n, max_n)
+    words = list(words)
+    vocab_size = len(words)
+    if num_buckets == 0 or max_n < min_n:
+        return np.arange(vocab_size, dtype=np.int32)[:, None]
+    grams: list[bytes] = []
+    counts = np.zeros(vocab_size, np.int64)
+    for i, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(f"{fn}: words[{i}] must be a str, got {word!r}.")
+        mine = char_ngrams(word, min_n=min_n, max_n=max_n)
+        counts[i] = len(mine)
+        grams.extend(g.encode("utf-8") for g in mine)
+    if vocab_size + num_buckets > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"{fn}: vocab_size + num_buckets must fit in int32, got "
+            f"{vocab_size + num_buckets}."
+        )
+    buckets = (_hash_many(grams) % np.uint32(num_buckets)).astype(np.int64)
+    width = 1 + int(counts.max(initial=0))
+    table = np.full((vocab_size, width), -1, np.int32)
+    table[:, 0] = np.arange(vocab_size)
+    row = np.repeat(np.arange(vocab_size), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    column = 1 + np.arange(len(grams)) - np.repeat(first, counts)
+    table[row, column] = vocab_size + buckets
+    return table

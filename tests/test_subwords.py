@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tests of fastText subwords: n-grams, hashing, the subword trainer, the
+subword-vectors object and Facebook fastText's .bin format (read by gensim)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close
+from test_word2vec import (
+    _random_block,
+    _scatter,
+    reference_updates,
+    topic_purity,
+    train_on_topics,
+)
+
+from jaxns import subwords, word2vec, wordvectors
+
+WORDS = ["where", "été", "hi", "a", "naïve", "日本語", "x" * 20, "aaaa", "c++"]
+
+
+def _fnv1a_signed(data: bytes) -> int:
+    """Facebook fastText's Dictionary::hash, written from its definition."""
+    h = 2166136261
+    for b in data:
+        signed = b - 256 if b > 127 else b
+        h = ((h ^ (signed % 2**32)) * 16777619) % 2**32
+    return h
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_hash_is_fasttext_fnv1a_with_signed_bytes(word):
+    for gram in subwords.char_ngrams(word, min_n=1, max_n=6):
+        assert subwords.fasttext_hash(gram) == _fnv1a_signed(gram.encode())
+    # Non-ASCII bytes sign-extend: textbook FNV-1a differs there.
+    if any(ord(ch) > 127 for ch in word):
+        h = 2166136261
+        for b in word.encode():
+            h = ((h ^ b) * 16777619) % 2**32
+        assert subwords.fasttext_hash(word) != h
+
+
+def test_char_ngrams_by_hand():
+    assert subwords.char_ngrams("hi", min_n=3, max_n=6) == ["<hi", "<hi>", "hi>"]
+    # one-character boundary markers alone are not n-grams (fastText)
+    assert subwords.char_ngrams("ab", min_n=1, max_n=1) == ["a", "b"]
+    assert subwords.char_ngrams("ab", min_n=3, max_n=0) == []
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_ngrams_and_buckets_equal_gensim(word):
+    ft = pytest.importorskip("gensim.models.fasttext")
+    inner = pytest.importorskip("gensim.models.fasttext_inner")
+    expected = [g.decode() for g in inner.compute_ngrams_bytes(word, 3, 6)]
+    assert subwords.char_ngrams(word, min_n=3, max_n=6) == expected
+    for g in expected:
+        assert subwords.fasttext_hash(g) == inner.ft_hash_bytes(g.encode())
+    assert subwords.ngram_buckets(word, num_buckets=2_000_000) == (
+        ft.ft_ngram_hashes(word, 3, 6, 2_000_000)
+    )
+
+
+def test_subword_table_layout():
+    table = subwords.subword_table(WORDS, num_buckets=1000)
+    vocab = len(WORDS)
+    for i, word in enumerate(WORDS):
+        row = table[i][table[i] >= 0]
+        assert row[0] == i
+        buckets = subwords.ngram_buckets(word, num_buckets=1000)
+        assert row[1:].tolist() == [vocab + b for b in buckets]
+    assert table.shape[1] == 1 + max(len(subwords.char_ngrams(w)) for w in WORDS)
+    np.testing.assert_array_equal(
+        subwords.subword_table(WORDS, num_buckets=0), np.arange(vocab)[:, None]
+    )
+
+
+@pytest.mark.parametrize(
+    "fn,kwargs,error,match",
+    [
+        (subwords.char_ngrams, dict(word=3), TypeError, "word must be a str"),
+        (subwords.char_ngrams, dict(word="a", min_n=0), ValueError, "min_n"),
+        (subwords.fasttext_hash, dict(text=3), TypeError, "str or bytes"),
+        (subwords.subword_table, dict(words="abc"), TypeError, "sequence of str"),
+        (subwords.ngram_buckets, dict(word="a", num_buckets=0), ValueError,
+         "num_buckets must be >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_arguments(fn, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fn(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "model,chunk,kc,skip_hits",
+    [("skipgram", 4, 3, True), ("skipgram", 8, 8, False), ("cbow", 4, 3, True),
+     ("cbow", 1, 5, False)],
+)  # fmt: skip
+def test_subword_block_gradients_equal_brute_force(model, chunk, kc, skip_hits):
+    rng = np.random.default_rng(chunk + kc)
+    window, vocab, dim, k, buckets = 3, 12, 4, 5, 7
+    tokens, sent, negs, red = _random_block(rng, 3, chunk, window, vocab, kc)
+    negs[:, 0] = tokens[window : window + 3 * chunk : chunk]  # plant some hits
+    words = [f"w{i}" + "x" * (i % 4) for i in range(vocab)]
+    table = subwords.subword_table(words, min_n=2, max_n=4, num_buckets=buckets)
+    with jax.enable_x64(True):
+        u = rng.normal(size=(vocab + buckets, dim))
+        v = rng.normal(size=(vocab, dim))
+        g = word2vec.block_gradients(
+            word2vec.SkipGramParams(jnp.asarray(u), jnp.asarray(v)), tokens, sent,
+            negs, red, model=model, window=window, num_negatives=k,
+            skip_hits=skip_hits, subwords=table,
+        )  # fmt: skip
+        loss, examples, du, dv = reference_updates(
+            u, v, tokens, sent, negs, red, window, k, model=model,
+            subwords=table, skip_hits=skip_hits,
+        )  # fmt: skip
+        assert_close(g.loss, loss)
+        assert int(g.num_pairs) == examples
+        assert_close(_scatter(u.shape, g.input_ids, g.input_grads), du)
+        assert_close(_scatter(v.shape, g.output_ids, g.output_grads), dv)
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_subword_training_recovers_planted_topics(model):
+    def table(words):
+        return subwords.subword_table(words, min_n=3, max_n=4, num_buckets=500)
+
+    vocab, params, losses = train_on_topics(
+        model, subwords=table, num_buckets=500, lr=0.05
+    )
+    assert losses[-1] < 0.8 * losses[0]
+    sv = wordvectors.SubwordVectors.from_input_table(
+        vocab.words, np.asarray(params.input), min_n=3, max_n=4
+    )
+    assert topic_purity(vocab, sv.vectors) > 0.9  # chance is about 0.25
+
+
+def _random_model(rng, words, buckets=50, dim=5):
+    counts = np.arange(len(words), 0, -1) * 3
+    inp = rng.normal(size=(len(words) + buckets, dim)).astype(np.float32)
+    out = rng.normal(size=(len(words), dim)).astype(np.float32)
+    return counts, inp, out
+
+
+def test_subword_vectors_compose_in_and_out_of_vocabulary():
+    rng = np.random.default_rng(0)
+    words = ["where", "here", "été"]
+    _, inp, _ = _random_model(rng, words)
+    sv = wordvectors.SubwordVectors.from_input_table(words, inp, min_n=3, max_n=6)
+    for i, w in enumerate(words):
+        rows = [i] + [3 + b for b in subwords.ngram_buckets(w, num_buckets=50)]
+        assert_close(sv[w], inp[rows].astype(np.float64).mean(0).astype(np.float32))
+    oov = [3 + b for b in subwords.ngram_buckets("there", num_buckets=50)]
+    assert_close(sv["there"], inp[oov].astype(np.float64).mean(0).astype(np.float32))
+    assert "there" not in sv and "here" in sv
+    # most_similar of an OOV word ranks the vocabulary by cosine
+    unit = sv.vectors / np.linalg.norm(sv.vectors, axis=1, keepdims=True)
+    cos = unit @ (sv["there"] / np.linalg.norm(sv["there"]))
+    got = sv.most_similar("there", topn=3)
+    assert [w for w, _ in got] == [words[i] for i in np.argsort(-cos)]
+    assert_close(np.array([c for _, c in got]), np.sort(cos)[::-1], loose=True)
+    # an in-vocabulary query is left out of its own neighbours
+    assert "here" not in [w for w, _ in sv.most_similar("here", topn=2)]
+
+
+def test_subword_vectors_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(1)
+    words = ["alpha", "beta"]
+    _, inp, _ = _random_model(rng, words, buckets=9)
+    sv = wordvectors.SubwordVectors.from_input_table(words, inp, min_n=2, max_n=5)
+    sv.save(tmp_path / "sv.npz")
+    back = wordvectors.SubwordVectors.load(tmp_path / "sv.npz")
+    assert back.words == words and (back.min_n, back.max_n) == (2, 5)
+    np.testing.assert_array_equal(back.vectors, sv.vectors)
+    np.testing.assert_array_equal(back["gamma"], sv["gamma"])
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_fasttext_bin_loads_in_gensim_with_the_same_vectors(tmp_path, model):
+    ft = pytest.importorskip("gensim.models.fasttext")
+    rng = np.random.default_rng(2)
+    words = ["the", "où", "where", "here", "naïve", "c++", "日本"]
+    counts, inp, out = _random_model(rng, words, buckets=101, dim=6)
+    path = tmp_path / "model.bin"
+    wordvectors.save_fasttext_format(
+        path, words, counts, inp, out, min_n=3, max_n=6, model=model
+    )
+    sv = wordvectors.SubwordVectors.from_input_table(words, inp)
+    loaded = ft.load_facebook_model(str(path))
+    assert list(loaded.wv.index_to_key) == words
+    assert loaded.sg == int(model == "skipgram") and loaded.wv.bucket == 101
+    for w in [*words, "there", "naïvely", "日本語", "zz"]:
+        assert_close(np.asarray(loaded.wv[w], np.float32), sv[w], loose=True)
+    np.testing.assert_array_equal(loaded.syn1neg, out)
+    # and our own reader gives back what was written
+    back = wordvectors.load_fasttext_format(path)
+    assert back.words == words
+    np.testing.assert_array_equal(back.ngram_rows, inp[len(words) :])
+
+
+def test_fasttext_bin_reads_gensims_own_files(tmp_path):
+    ft = pytest.importorskip("gensim.models.fasttext")
+    sentences = [["where", "here", "there", "été"], ["here", "where", "naïve"]] * 5
+    model = ft.FastText(
+        sentences, vector_size=8, min_count=1, bucket=97, epochs=1, workers=1, seed=1
+    )
+    ft.save_facebook_model(model, str(tmp_path / "g.bin"))
+    sv = wordvectors.load_fasttext_format(tmp_path / "g.bin")
+    assert sv.words == list(model.wv.index_to_key)
+    for w in ["where", "été", "nowhere", "x"]:
+        assert_close(sv[w], np.asarray(model.wv[w], np.float32), loose=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(counts=[1]), "counts must have shape"),
+        (dict(output_table=np.zeros((2, 3))), "output_table must have shape"),
+        (dict(model="sg"), "model must be one of"),
+        (dict(input_table=np.full((5, 4), np.nan)), "NaN"),
+    ],
+)
+def test_save_fasttext_format_rejects_bad_input(tmp_path, kwargs, match):
+    args = dict(
+        path=tmp_path / "m.bin", words=["a", "b"], counts=[2, 1],
+        input_table=np.zeros((5, 4)), output_table=np.zeros((2, 4)),
+    ) | kwargs  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        wordvectors.save_fasttext_format(**args)
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_subword_trainer_param_init_bounds():
+    p = word2vec.init_subword_params(jax.random.key(0), 7, 30, 8)
+    assert p.input.shape == (37, 8) and p.output.shape == (7, 8)
+    assert float(jnp.abs(p.input).max()) <= 1 / 8 and not jnp.any(p.output)
