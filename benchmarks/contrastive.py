@@ -250,8 +250,9 @@ def main(argv=None):
                     peak_bytes=peak, dim=args.dim, block_size=args.block_size,
                 )  # fmt: skip
                 rows.append(row)
-                record("contrastive", f"{name}/{variant}/{batch}", seconds=seconds,
-                       peak_bytes=peak, batch=batch)  # fmt: skip
+                label = variant if variant == "optax" else f"jaxns {variant}"
+                record(f"{name} B={batch}", label, seconds=seconds,
+                       peak_bytes=peak, batch=batch, work={"pairs": pairs})  # fmt: skip
             ms = torch and torch["ms"].get(f"{name}/{batch}")
             if ms:
                 dense_txt = f"{1e3 * dense_s / ms:>8.2f}x" if dense_s else ""
@@ -262,6 +263,8 @@ def main(argv=None):
                 )
                 rows.append(dict(loss=name, batch=batch, variant="pytorch",
                                  seconds=ms / 1e3))  # fmt: skip
+                record(f"{name} B={batch}", "PyTorch", seconds=ms / 1e3,
+                       batch=batch, work={"pairs": pairs})  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"device": device_line(), "rows": rows, "torch": torch}, f)
