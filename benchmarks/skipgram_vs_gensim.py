@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Skip-gram word vectors: jaxns (examples/skipgram.py) vs gensim, side by side.
 
-Both train on the same corpus with the same hyperparameters (gensim's
-skip-gram defaults unless overridden), gensim with ``workers`` equal to the
-cores. Each runs in its own fresh process, so the whole-process wall time from
-interpreter start to saved vectors (imports, corpus reading, vocabulary,
-compilation and training) is what a user waits for. Both vector files are then
+Both train on the same corpus with the same hyperparameters, gensim with
+``workers`` equal to the cores. The hyperparameter defaults are the example's
+own (``examples/skipgram.py``, which follows gensim's skip-gram defaults), read
+from its argument parser, so the two cannot drift apart. Each runs in its own
+fresh process, so the whole-process wall time from interpreter start to saved
+vectors (imports, corpus reading, vocabulary, compilation and training) is
+what a user waits for. Both vector files are then
 scored by the same evaluation code (jaxns.evaluation): WordSim-353 and
-SimLex-999 Spearman, Google analogy accuracy (3CosAdd, 30,000 most frequent
-words).
+SimLex-999 Spearman, Google analogy accuracy (3CosAdd over the 300,000 most
+frequent words, gensim's ``evaluate_word_analogies`` default).
 
     python benchmarks/skipgram_vs_gensim.py                  # built-in corpus
     python benchmarks/skipgram_vs_gensim.py --corpus text8 --repeats 1
@@ -17,12 +19,16 @@ words).
     python benchmarks/skipgram_vs_gensim.py --subwords       # fastText vs FastText
 
 Raw words/s counts every word of the corpus (also those below min_count),
-once per epoch, divided by the training time, as gensim reports it.
+once per epoch, divided by the training time, as gensim reports it. Every
+number is also recorded through ``benchmarks/_timing.py`` (``record``) for
+``benchmarks/run.py``. Without gensim installed, jaxns runs alone and gensim's
+column says "not installed".
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import lzma
 import os
@@ -34,6 +40,27 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _timing  # noqa: E402
+
+# The hyperparameters both libraries share; their defaults come from the example.
+SHARED = {
+    "corpus": str, "model": str, "epochs": int, "dim": int, "window": int,
+    "negatives": int, "min_count": int, "sample": float, "lr": float,
+    "min_lr": float, "seed": int, "min_n": int, "max_n": int, "buckets": int,
+}  # fmt: skip
+
+
+def example_defaults() -> dict:
+    """The shared hyperparameters' defaults, from ``examples/skipgram.py``."""
+    spec = importlib.util.spec_from_file_location(
+        "skipgram_example", ROOT / "examples" / "skipgram.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    defaults = module.parse_args([])
+    return {name: getattr(defaults, name) for name in SHARED}
 
 
 def _gensim_sentences(corpus: str) -> list[list[str]]:
@@ -98,14 +125,14 @@ def run_gensim(args: argparse.Namespace) -> None:
 
 
 def _common_flags(args: argparse.Namespace) -> list[str]:
-    return [
-        "--corpus", args.corpus, "--epochs", str(args.epochs), "--dim", str(args.dim),
-        "--window", str(args.window), "--negatives", str(args.negatives),
-        "--min-count", str(args.min_count), "--sample", str(args.sample),
-        "--lr", str(args.lr), "--min-lr", str(args.min_lr), "--model", args.model,
-        *(["--subwords", "--min-n", str(args.min_n), "--max-n", str(args.max_n),
-           "--buckets", str(args.buckets)] if args.subwords else []),
-    ]  # fmt: skip
+    """Every shared hyperparameter spelt out, so no child relies on a default."""
+    flags = []
+    for name in SHARED:
+        if name != "seed":  # set per run
+            flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.subwords:
+        flags.append("--subwords")
+    return flags
 
 
 def _timed(cmd: list[str]) -> float:
@@ -141,31 +168,26 @@ def _evaluate(path: str, subwords: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The gensim child gets every value spelt out: it must not import the
+    # example (and with it JAX) just for defaults, or its wall time would grow.
+    child = "--run-gensim" in argv
+    defaults = {} if child else example_defaults()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", default="builtin")
-    p.add_argument(
-        "--model", choices=("skipgram", "cbow"), default="skipgram",
-        help="gensim: sg=1 or sg=0 (cbow_mean=1); jaxns: --model",
-    )  # fmt: skip
+    for name, kind in SHARED.items():
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            default=defaults.get(name),
+            help=None if child else f"default {defaults[name]!r}, as the example",
+        )
     p.add_argument(
         "--subwords", action="store_true",
         help="fastText: gensim's FastText vs jaxns --subwords; both write "
         "Facebook fastText's .bin, scored also on all pairs (unseen words from "
         "their n-grams)",
     )  # fmt: skip
-    p.add_argument("--min-n", type=int, default=3)
-    p.add_argument("--max-n", type=int, default=6)
-    p.add_argument("--buckets", type=int, default=2_000_000)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negatives", type=int, default=5)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--sample", type=float, default=1e-3)
-    p.add_argument("--lr", type=float, default=0.025)
-    p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--workers", type=int, default=os.cpu_count())
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3, help="runs per library")
     p.add_argument("--quick", action="store_true", help="1 epoch, 1 repeat")
     p.add_argument(
@@ -187,14 +209,19 @@ def main(argv: list[str] | None = None) -> None:
         args.epochs, args.repeats = 1, 1
     try:
         import gensim
+
+        gensim_version = gensim.__version__
+        libraries = ("gensim", "jaxns")
     except ImportError:
-        sys.exit("gensim is not installed: pip install -e '.[bench]'")
-    import jax
+        gensim_version = None
+        libraries = ("jaxns",)
+        print("gensim: not installed (pip install -e '.[bench]'); jaxns alone")
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="jaxns-bench-"))
     rows = {"gensim": [], "jaxns": []}
+    group = f"word vectors {args.model} {args.corpus} {args.epochs} epochs"
     for r in range(args.repeats):
-        for lib in ("gensim", "jaxns"):
+        for lib in libraries:
             suffix = ".bin" if args.subwords else ".txt"
             save, report = tmp / f"{lib}{r}{suffix}", tmp / f"{lib}{r}.json"
             seed = str(args.seed + r)
@@ -213,6 +240,18 @@ def main(argv: list[str] | None = None) -> None:
             stats["wall"] = wall
             stats.update(_evaluate(str(save), args.subwords))
             rows[lib].append(stats)
+            _timing.record(
+                group,
+                lib,
+                seconds=wall,
+                work={"raw_words": stats["raw_words"] * args.epochs},
+                train_seconds=stats["train_seconds"],
+                words_per_second=stats["words_per_second"],
+                wordsim353=stats["wordsim353"],
+                simlex999=stats["simlex999"],
+                analogy=stats["analogy"],
+                run=r,
+            )
             print(
                 f"  run {r + 1} {lib:>6}: {stats['words_per_second']:>12,.0f} words/s"
                 f"  wall {wall:6.1f} s  ws353 {stats['wordsim353']:.3f}"
@@ -221,7 +260,12 @@ def main(argv: list[str] | None = None) -> None:
             )
 
     def med(lib, key):
+        if not rows[lib]:
+            return None
         return statistics.median(s[key] for s in rows[lib])
+
+    def cell(value, fmt):
+        return f"{'not installed':>12}" if value is None else fmt.format(value)
 
     print()
     print(
@@ -230,9 +274,14 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.negatives} negatives, {args.model}; median of {args.repeats} run(s)"
     )
     print(
-        f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} cores; "
-        f"gensim {gensim.__version__} with {args.workers} workers; jaxns "
-        f"{'compiling afresh each run' if args.cold else 'with its compilation cache'}"
+        f"{_timing.device_line()}, {os.cpu_count()} cores; "
+        + (
+            f"gensim {gensim_version} with {args.workers} workers; "
+            if gensim_version
+            else "gensim not installed; "
+        )
+        + "jaxns "
+        + ("compiling afresh each run" if args.cold else "with its compilation cache")
     )
     header = f"{'':28}{'gensim':>12}{'jaxns':>12}{'jaxns/gensim':>14}"
     print(header)
@@ -243,8 +292,12 @@ def main(argv: list[str] | None = None) -> None:
         ("wall", "wall seconds to vectors", "{:>12.1f}"),
     ):
         g, j = med("gensim", key), med("jaxns", key)
-        ratio = j / g if key == "words_per_second" else g / j
-        print(f"{label:28}" + fmt.format(g) + fmt.format(j) + f"{ratio:>13.2f}x")
+        ratio = (
+            ""
+            if g is None
+            else f"{j / g if key == 'words_per_second' else g / j:>13.2f}x"
+        )
+        print(f"{label:28}" + cell(g, fmt) + cell(j, fmt) + ratio)
     scores = [
         ("wordsim353", "WordSim-353 Spearman"),
         ("simlex999", "SimLex-999 Spearman"),
@@ -257,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
     for key, label in scores:
         g, j = med("gensim", key), med("jaxns", key)
-        print(f"{label:28}{g:>12.3f}{j:>12.3f}{j - g:>+13.3f}")
+        diff = "" if g is None else f"{j - g:>+13.3f}"
+        print(f"{label:28}" + cell(g, "{:>12.3f}") + cell(j, "{:>12.3f}") + diff)
     print(
         "(speed ratios > 1 favour jaxns; the last column of scores is jaxns - gensim)"
     )

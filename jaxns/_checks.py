@@ -560,3 +560,14 @@ def path(fn: str, arg: str, value: Any) -> Any:
             f"{fn}: {arg} must be a str or os.PathLike path, got {_describe(value)}."
         )
     return value
+
+
+def labelled_rows(
+    fn: str, arg: str, value: Any, labels_arg: str, labels: Any
+) -> tuple[jax.Array, list[str]]:
+    """A float matrix ``[rows, dim]`` with one str label per row (word vectors)."""
+    matrix = float_array(fn, arg, value, ndim=2)
+    names = strings(
+        fn, labels_arg, labels, length=matrix.shape[0], length_of=f"{arg}.shape[0]"
+    )
+    return matrix, names

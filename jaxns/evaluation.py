@@ -251,57 +251,56 @@ def word_similarity(
         Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
     """
     fn = "evaluation.word_similarity"
-    array = _checks.float_array(fn, "vectors", vectors, ndim=2)
-    words = _checks.strings(
-        fn, "words", words, length=array.shape[0], length_of="vectors.shape[0]"
-    )
+    array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)
     restrict_vocab = _checks.optional_size(
         fn, "restrict_vocab", restrict_vocab, minimum=1
     )
     case_insensitive = _checks.flag(fn, "case_insensitive", case_insensitive)
-    table = _lookup_table(words, restrict_vocab, case_insensitive)
     if oov_vector is not None and not callable(oov_vector):
         raise TypeError(
             f"{fn}: oov_vector must be a function of a word, got "
             f"{type(oov_vector).__name__}"
         )
-    fold = str.upper if case_insensitive else str
-    left, right, gold = [], [], []
-    extra: dict[str, int] = {}  # out-of-vocabulary word -> row after the table
-    num_oov = 0
-    for pair in pairs:
-        if len(pair) != 3:
-            raise ValueError(
-                f"{fn}: pairs must hold (word1, word2, score) triples, got {pair!r}."
-            )
-        a, b, score = pair
-        index_a = table.get(fold(a))
-        index_b = table.get(fold(b))
-        if index_a is None or index_b is None:
-            num_oov += 1
-            if oov_vector is None:
-                continue
-            if index_a is None:
-                index_a = array.shape[0] + extra.setdefault(a, len(extra))
-            if index_b is None:
-                index_b = array.shape[0] + extra.setdefault(b, len(extra))
-        left.append(index_a)
-        right.append(index_b)
-        gold.append(float(score))
-    if len(gold) < 2:
-        return SimilarityResult(math.nan, math.nan, len(gold), num_oov)
-    if extra:
-        rows = np.stack([np.asarray(oov_vector(w)) for w in extra])
-        array = jnp.concatenate([array, jnp.asarray(rows, array.dtype)])
-    unit = _unit_rows(array)
-    cosines = jnp.sum(unit[jnp.asarray(left)] * unit[jnp.asarray(right)], axis=-1)
-    human = jnp.asarray(gold, dtype=cosines.dtype)
-    return SimilarityResult(
-        spearman=float(spearman(human, cosines)),
-        pearson=float(_pearson(human, cosines)),
-        num_pairs=len(gold),
-        num_oov=num_oov,
-    )
+    with jax.named_scope("jaxns.evaluation.word_similarity"):
+        table = _lookup_table(words, restrict_vocab, case_insensitive)
+        fold = str.upper if case_insensitive else str
+        left, right, gold = [], [], []
+        extra: dict[str, int] = {}  # out-of-vocabulary word -> row after the table
+        num_oov = 0
+        for pair in pairs:
+            if len(pair) != 3:
+                raise ValueError(
+                    f"{fn}: pairs must hold (word1, word2, score) triples, got "
+                    f"{pair!r}."
+                )
+            a, b, score = pair
+            index_a = table.get(fold(a))
+            index_b = table.get(fold(b))
+            if index_a is None or index_b is None:
+                num_oov += 1
+                if oov_vector is None:
+                    continue
+                if index_a is None:
+                    index_a = array.shape[0] + extra.setdefault(a, len(extra))
+                if index_b is None:
+                    index_b = array.shape[0] + extra.setdefault(b, len(extra))
+            left.append(index_a)
+            right.append(index_b)
+            gold.append(float(score))
+        if len(gold) < 2:
+            return SimilarityResult(math.nan, math.nan, len(gold), num_oov)
+        if extra:
+            rows = np.stack([np.asarray(oov_vector(w)) for w in extra])
+            array = jnp.concatenate([array, jnp.asarray(rows, array.dtype)])
+        unit = _unit_rows(array)
+        cosines = jnp.sum(unit[jnp.asarray(left)] * unit[jnp.asarray(right)], axis=-1)
+        human = jnp.asarray(gold, dtype=cosines.dtype)
+        return SimilarityResult(
+            spearman=float(spearman(human, cosines)),
+            pearson=float(_pearson(human, cosines)),
+            num_pairs=len(gold),
+            num_oov=num_oov,
+        )
 
 
 @functools.partial(jax.jit, static_argnames=("num_candidates",))
@@ -403,10 +402,7 @@ def analogy(
         Representations <https://aclanthology.org/W14-1618/>`_, 2014 (3CosAdd).
     """
     fn = "evaluation.analogy"
-    array = _checks.float_array(fn, "vectors", vectors, ndim=2)
-    words = _checks.strings(
-        fn, "words", words, length=array.shape[0], length_of="vectors.shape[0]"
-    )
+    array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)
     restrict_vocab = _checks.optional_size(
         fn, "restrict_vocab", restrict_vocab, minimum=1
     )
@@ -414,64 +410,71 @@ def analogy(
     batch_size = _checks.size(fn, "batch_size", batch_size, minimum=1)
     if not isinstance(questions, Mapping):
         questions = {"questions": list(questions)}
-    limit = len(words) if restrict_vocab is None else min(restrict_vocab, len(words))
-    table = _lookup_table(words, limit, case_insensitive)
-    fold = str.upper if case_insensitive else str
-    canonical = np.array([table[fold(word)] for word in words[:limit]], dtype=np.int32)
-    # Rows excluded per question: at most 3 x the largest case-variant family.
-    num_candidates = min(3 * int(np.bincount(canonical).max()) + 1, limit)
-
-    rows: list[tuple[int, int, int, int]] = []
-    owner: list[str] = []
-    skipped: dict[str, int] = {}
-    for name, section in questions.items():
-        skipped[name] = 0
-        for question in section:
-            if len(question) != 4:
-                raise ValueError(
-                    f"{fn}: section {name!r}: a question must be four words "
-                    f"(a, b, c, d), got {question!r}."
-                )
-            ids = [table.get(fold(word)) for word in question]
-            if any(index is None for index in ids):
-                skipped[name] += 1
-                continue
-            rows.append((ids[0], ids[1], ids[2], ids[3]))  # type: ignore[arg-type]
-            owner.append(name)
-
-    hits = np.zeros(len(rows), dtype=bool)
-    if rows:
-        unit = _unit_rows(array[:limit])
-        canonical_dev = jnp.asarray(canonical)
-        all_rows = np.asarray(rows, dtype=np.int32)
-        for start in range(0, len(rows), batch_size):
-            batch = all_rows[start : start + batch_size]
-            size = len(batch)
-            if size < batch_size:
-                batch = np.concatenate(
-                    [batch, np.zeros((batch_size - size, 4), dtype=np.int32)]
-                )
-            predicted = np.asarray(
-                _analogy_batch(unit, canonical_dev, batch, num_candidates)
-            )
-            hits[start : start + size] = predicted[:size] == batch[:size, 3]
-
-    per_section: dict[str, SectionScore] = {}
-    owners = np.asarray(owner, dtype=object)
-    for name in questions:
-        mask = owners == name
-        per_section[name] = SectionScore(
-            correct=int(hits[mask].sum()), total=int(mask.sum()), skipped=skipped[name]
+    with jax.named_scope("jaxns.evaluation.analogy"):
+        limit = (
+            len(words) if restrict_vocab is None else min(restrict_vocab, len(words))
         )
-    correct = int(hits.sum())
-    total = len(rows)
-    return AnalogyResult(
-        accuracy=correct / total if total else 0.0,
-        correct=correct,
-        total=total,
-        skipped=sum(skipped.values()),
-        per_section=per_section,
-    )
+        table = _lookup_table(words, limit, case_insensitive)
+        fold = str.upper if case_insensitive else str
+        canonical = np.array(
+            [table[fold(word)] for word in words[:limit]], dtype=np.int32
+        )
+        # Rows excluded per question: at most 3 x the largest case-variant family.
+        num_candidates = min(3 * int(np.bincount(canonical).max()) + 1, limit)
+
+        rows: list[tuple[int, int, int, int]] = []
+        owner: list[str] = []
+        skipped: dict[str, int] = {}
+        for name, section in questions.items():
+            skipped[name] = 0
+            for question in section:
+                if len(question) != 4:
+                    raise ValueError(
+                        f"{fn}: section {name!r}: a question must be four words "
+                        f"(a, b, c, d), got {question!r}."
+                    )
+                ids = [table.get(fold(word)) for word in question]
+                if any(index is None for index in ids):
+                    skipped[name] += 1
+                    continue
+                rows.append((ids[0], ids[1], ids[2], ids[3]))  # type: ignore[arg-type]
+                owner.append(name)
+
+        hits = np.zeros(len(rows), dtype=bool)
+        if rows:
+            unit = _unit_rows(array[:limit])
+            canonical_dev = jnp.asarray(canonical)
+            all_rows = np.asarray(rows, dtype=np.int32)
+            for start in range(0, len(rows), batch_size):
+                batch = all_rows[start : start + batch_size]
+                size = len(batch)
+                if size < batch_size:
+                    batch = np.concatenate(
+                        [batch, np.zeros((batch_size - size, 4), dtype=np.int32)]
+                    )
+                predicted = np.asarray(
+                    _analogy_batch(unit, canonical_dev, batch, num_candidates)
+                )
+                hits[start : start + size] = predicted[:size] == batch[:size, 3]
+
+        per_section: dict[str, SectionScore] = {}
+        owners = np.asarray(owner, dtype=object)
+        for name in questions:
+            mask = owners == name
+            per_section[name] = SectionScore(
+                correct=int(hits[mask].sum()),
+                total=int(mask.sum()),
+                skipped=skipped[name],
+            )
+        correct = int(hits.sum())
+        total = len(rows)
+        return AnalogyResult(
+            accuracy=correct / total if total else 0.0,
+            correct=correct,
+            total=total,
+            skipped=sum(skipped.values()),
+            per_section=per_section,
+        )
 
 
 def nearest_neighbors(
@@ -516,29 +519,27 @@ def nearest_neighbors(
         Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
     fn = "evaluation.nearest_neighbors"
-    array = _checks.float_array(fn, "vectors", vectors, ndim=2)
-    words = _checks.strings(
-        fn, "words", words, length=array.shape[0], length_of="vectors.shape[0]"
-    )
+    array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)
     query_words = _checks.strings(fn, "query_words", query_words)
     k = _checks.size(fn, "k", k, minimum=1, maximum=len(words) - 1)
-    index = {}
-    for row, word in enumerate(words):
-        index.setdefault(word, row)
-    missing = [word for word in query_words if word not in index]
-    if missing:
-        raise KeyError(f"{fn}: words not in the vocabulary: {missing}")
-    if not query_words:
-        return []
-    unit = _unit_rows(array)
-    query = jnp.asarray([index[word] for word in query_words], dtype=jnp.int32)
-    scores = unit[query] @ unit.T
-    columns = jnp.arange(unit.shape[0], dtype=jnp.int32)
-    scores = jnp.where(columns[None, :] == query[:, None], -jnp.inf, scores)
-    top_scores, top_ids = jax.lax.top_k(scores, k)
-    top_scores = np.asarray(top_scores).tolist()
-    top_ids = np.asarray(top_ids).tolist()
-    return [
-        [(words[i], float(s)) for i, s in zip(ids, vals, strict=True)]
-        for ids, vals in zip(top_ids, top_scores, strict=True)
-    ]
+    with jax.named_scope("jaxns.evaluation.nearest_neighbors"):
+        index = {}
+        for row, word in enumerate(words):
+            index.setdefault(word, row)
+        missing = [word for word in query_words if word not in index]
+        if missing:
+            raise KeyError(f"{fn}: words not in the vocabulary: {missing}")
+        if not query_words:
+            return []
+        unit = _unit_rows(array)
+        query = jnp.asarray([index[word] for word in query_words], dtype=jnp.int32)
+        scores = unit[query] @ unit.T
+        columns = jnp.arange(unit.shape[0], dtype=jnp.int32)
+        scores = jnp.where(columns[None, :] == query[:, None], -jnp.inf, scores)
+        top_scores, top_ids = jax.lax.top_k(scores, k)
+        top_scores = np.asarray(top_scores).tolist()
+        top_ids = np.asarray(top_ids).tolist()
+        return [
+            [(words[i], float(s)) for i, s in zip(ids, vals, strict=True)]
+            for ids, vals in zip(top_ids, top_scores, strict=True)
+        ]
