@@ -171,6 +171,7 @@ def number(
     positive: bool = False,
     nonnegative: bool = False,
     maximum: float | None = None,
+    below: float | None = None,
     allow_array: bool = False,
 ) -> Any:
     """A finite real hyperparameter, checked when it is a static number.
@@ -189,6 +190,8 @@ def number(
             ok, expected = True, "finite"
         if maximum is not None:
             ok, expected = ok and v <= maximum, f"{expected} and <= {maximum}"
+        if below is not None:
+            ok, expected = ok and v < below, f"{expected} and < {below}"
         if not (ok and math.isfinite(v)):
             raise ValueError(f"{fn}: {arg} must be {expected}, got {value}.")
         return value
@@ -332,6 +335,23 @@ def mask(
     return x
 
 
+def one_more_axis(
+    fn: str,
+    arg: str,
+    x: jax.Array,
+    base_arg: str,
+    base: jax.Array,
+    axis: str,
+) -> None:
+    """``x.shape == base.shape + (n,)``: e.g. negatives of a batch of positives."""
+    if x.ndim != base.ndim + 1 or tuple(x.shape[:-1]) != tuple(base.shape):
+        raise ValueError(
+            f"{fn}: {arg} must have shape {base_arg}.shape + ({axis},) = "
+            f"{(*base.shape, axis)}, got {base_arg} {tuple(base.shape)} and {arg} "
+            f"{tuple(x.shape)}."
+        )
+
+
 def same_shape(fn: str, a_arg: str, a: jax.Array, b_arg: str, b: jax.Array) -> None:
     """Two arrays of equal shape (no silent broadcasting)."""
     if tuple(a.shape) != tuple(b.shape):
@@ -377,6 +397,17 @@ def floats(
     work = compute_dtype(out_dtype)
     cast = tuple(None if x is None else x.astype(work) for x in checked.values())
     return cast, out_dtype
+
+
+def same_floats(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
+    """Float arrays cast to their common :func:`result_dtype` (no compute upcast).
+
+    For functions that compute in the input's dtype (a matrix product in
+    bfloat16 stays bfloat16), unlike :func:`floats`.
+    """
+    checked = [float_array(fn, name, x) for name, x in arrays.items()]
+    common = result_dtype(*(x.dtype for x in checked))
+    return tuple(x.astype(common) for x in checked)
 
 
 def weights(

@@ -75,52 +75,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _floats(fn: str, **arrays: ArrayLike | None):
-    """Checks float dtypes; returns (arrays in compute dtype, output dtype).
-
-    The output dtype is the inputs' dtype when they agree, else the widest one
-    (bfloat16 with float16 gives float32). Compute is float32 or float64.
-    """
-    out = {}
-    for name, x in arrays.items():
-        if x is None:
-            out[name] = None
-            continue
-        x = jnp.asarray(x)
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            raise TypeError(
-                f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}. "
-                f"Cast it with {name}.astype(jnp.float32)."
-            )
-        out[name] = x
-    dtypes = {x.dtype for x in out.values() if x is not None}
-    if len(dtypes) == 1:
-        (out_dtype,) = dtypes
-    else:
-        widest = max(d.itemsize for d in dtypes)
-        out_dtype = jnp.dtype(jnp.float64 if widest == 8 else jnp.float32)
-    compute = jnp.float64 if out_dtype.itemsize == 8 else jnp.float32
-    cast = tuple(None if x is None else x.astype(compute) for x in out.values())
-    return cast, out_dtype
-
-
-def _mask(fn: str, where: ArrayLike | None, shape: tuple, name: str = "where"):
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_:
-        raise TypeError(
-            f"{fn}: {name} must be a boolean mask (True keeps an entry), got dtype "
-            f"{where.dtype}. Use {name}.astype(bool)."
-        )
-    if where.shape != tuple(shape):
-        raise ValueError(
-            f"{fn}: {name} shape {where.shape} must equal the negatives' shape "
-            f"{tuple(shape)}."
-        )
-    return where
-
-
 def _and(a: jax.Array | None, b: jax.Array | None) -> jax.Array | None:
     if a is None:
         return b
@@ -130,57 +84,23 @@ def _and(a: jax.Array | None, b: jax.Array | None) -> jax.Array | None:
 
 
 def _finish(fn: str, loss: jax.Array, weights: ArrayLike | None, out_dtype):
+    weights = _checks.weights(fn, "weights", weights, loss.shape)
     if weights is not None:
-        weights = jnp.asarray(weights)
-        if not jnp.issubdtype(weights.dtype, jnp.floating):
-            raise TypeError(
-                f"{fn}: weights must be a floating-point array, got dtype "
-                f"{weights.dtype}."
-            )
-        if weights.shape != loss.shape:
-            raise ValueError(
-                f"{fn}: weights shape {weights.shape} must equal the per-example "
-                f"loss shape {loss.shape}."
-            )
         loss = loss * weights.astype(loss.dtype)
     return loss.astype(out_dtype)
 
 
-def _check_neg(fn: str, pos: jax.Array, neg: jax.Array) -> None:
-    if neg.ndim != pos.ndim + 1 or neg.shape[:-1] != pos.shape:
-        raise ValueError(
-            f"{fn}: neg_logits must have shape pos_logits.shape + (num_negatives,) "
-            f"= {pos.shape + ('num_negatives',)}, got pos_logits {pos.shape} and "
-            f"neg_logits {neg.shape}."
-        )
-
-
-def _is_static_number(x) -> bool:
-    return isinstance(x, int | float | np.number) and not isinstance(x, bool)
-
-
-def _check_positive(fn: str, name: str, value, *, allow_zero: bool = False):
-    if _is_static_number(value):
-        ok = value >= 0 if allow_zero else value > 0
-        if not ok or not math.isfinite(value):
-            bound = ">= 0" if allow_zero else "> 0"
-            raise ValueError(f"{fn}: {name} must be finite and {bound}, got {value}.")
-
-
-def _scalar_param(fn: str, name: str, value, dtype) -> jax.Array:
-    x = jnp.asarray(value)
-    if x.shape != ():
-        raise ValueError(f"{fn}: {name} must be a scalar, got shape {x.shape}.")
-    if not jnp.issubdtype(x.dtype, jnp.floating) and not _is_static_number(value):
-        raise TypeError(f"{fn}: {name} must be floating point, got {x.dtype}.")
-    return x.astype(dtype)
+def _scalar(fn: str, name: str, value, dtype) -> jax.Array:
+    """A checked scalar hyperparameter (Python number or array) as ``dtype``."""
+    _checks.number(fn, name, value, allow_array=True)
+    return jnp.asarray(value).astype(dtype)
 
 
 def _log_q(fn: str, name: str, log_q, logits: jax.Array, dtype, *, shared: bool):
     """Returns log_q broadcast to logits' shape (shared [k] allowed for negs)."""
     if log_q is None:
         return None
-    (log_q,), _ = _floats(fn, **{name: log_q})
+    log_q = _checks.float_array(fn, name, log_q)
     if log_q.shape == logits.shape:
         return log_q.astype(dtype)
     if shared and log_q.shape == logits.shape[-1:]:
@@ -190,13 +110,17 @@ def _log_q(fn: str, name: str, log_q, logits: jax.Array, dtype, *, shared: bool)
 
 
 def _embeddings(fn: str, a_name: str, a, b_name: str, b):
-    (a, b), out_dtype = _floats(fn, **{a_name: a, b_name: b})
+    (a, b), out_dtype = _checks.floats(fn, **{a_name: a, b_name: b})
     if a.ndim != 2 or a.shape != b.shape:
         raise ValueError(
             f"{fn}: {a_name} and {b_name} must both be [batch, dim] with equal "
             f"shapes, got {a_name} {a.shape} and {b_name} {b.shape}."
         )
     return a, b, out_dtype
+
+
+def _optional_ids(fn: str, name: str, ids, shape: tuple) -> jax.Array | None:
+    return None if ids is None else _checks.int_array(fn, name, ids, shape)
 
 
 # ---------------------------------------------------------------------------
@@ -307,10 +231,12 @@ def sgns(
       Mikolov et al, `Distributed Representations of Words and Phrases and their
       Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    fn = "sgns"
-    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
-    _check_neg(fn, pos, neg)
-    mask = _mask(fn, where, neg.shape)
+    fn = "losses.sgns"
+    (pos, neg), out_dtype = _checks.floats(
+        fn, pos_logits=pos_logits, neg_logits=neg_logits
+    )
+    _checks.one_more_axis(fn, "neg_logits", neg, "pos_logits", pos, "num_negatives")
+    mask = _checks.mask(fn, "where", where, neg.shape)
     loss = jax.nn.softplus(-pos) + _softplus_sum(neg, mask)
     return _finish(fn, loss, weights, out_dtype)
 
@@ -387,10 +313,12 @@ def nce(
       Mnih and Teh, `A fast and simple algorithm for training neural
       probabilistic language models <https://arxiv.org/abs/1206.6426>`_, 2012.
     """
-    fn = "nce"
-    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    fn = "losses.nce"
+    (pos, neg), out_dtype = _checks.floats(
+        fn, pos_logits=pos_logits, neg_logits=neg_logits
+    )
     multi = _true_negs(fn, pos, neg)
-    mask = _mask(fn, where, neg.shape)
+    mask = _checks.mask(fn, "where", where, neg.shape)
     pos = pos - _log_q(fn, "pos_log_q", pos_log_q, pos, pos.dtype, shared=False)
     neg = neg - _log_q(fn, "neg_log_q", neg_log_q, neg, neg.dtype, shared=True)
     if multi:
@@ -465,10 +393,12 @@ def sampled_softmax(
       of a Neural Probabilistic Language Model
       <https://doi.org/10.1109/TNN.2007.912312>`_, 2008.
     """
-    fn = "sampled_softmax"
-    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    fn = "losses.sampled_softmax"
+    (pos, neg), out_dtype = _checks.floats(
+        fn, pos_logits=pos_logits, neg_logits=neg_logits
+    )
     multi = _true_negs(fn, pos, neg)
-    mask = _mask(fn, where, neg.shape)
+    mask = _checks.mask(fn, "where", where, neg.shape)
     if (pos_log_q is None) != (neg_log_q is None):
         raise ValueError(
             f"{fn}: pass both pos_log_q and neg_log_q or neither (None); "
@@ -522,8 +452,8 @@ def full_softmax(
       Bengio et al, `A Neural Probabilistic Language Model
       <https://www.jmlr.org/papers/v3/bengio03a.html>`_, 2003.
     """
-    fn = "full_softmax"
-    (logits,), out_dtype = _floats(fn, logits=logits)
+    fn = "losses.full_softmax"
+    (logits,), out_dtype = _checks.floats(fn, logits=logits)
     labels = jnp.asarray(labels)
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise TypeError(f"{fn}: labels must be integer, got dtype {labels.dtype}.")
@@ -532,7 +462,7 @@ def full_softmax(
             f"{fn}: labels shape {labels.shape} must equal logits.shape[:-1] "
             f"(logits shape {logits.shape})."
         )
-    mask = _mask(fn, where, logits.shape)
+    mask = _checks.mask(fn, "where", where, logits.shape)
     pos = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="fill")
     classes = jnp.arange(logits.shape[-1]).reshape((1,) * labels.ndim + (-1,))
     not_label = classes != labels[..., None]
@@ -543,17 +473,6 @@ def full_softmax(
 # ---------------------------------------------------------------------------
 # In-batch and contrastive losses.
 # ---------------------------------------------------------------------------
-
-
-def _ids(fn: str, name: str, ids, shape: tuple) -> jax.Array | None:
-    if ids is None:
-        return None
-    ids = jnp.asarray(ids)
-    if not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(f"{fn}: {name} must be integer, got dtype {ids.dtype}.")
-    if ids.shape != shape:
-        raise ValueError(f"{fn}: {name} shape {ids.shape} must be {shape}.")
-    return ids
 
 
 def _retrieval(
@@ -570,7 +489,7 @@ def _retrieval(
     ``hits`` [rows, cols] is True where a column holds the row's positive id.
     """
     rows, cols = logits.shape
-    logits = logits / _scalar_param(fn, "temperature", temperature, logits.dtype)
+    logits = logits / _scalar(fn, "temperature", temperature, logits.dtype)
     if log_q is not None:
         # Every column, the positive included (TFRS SamplingProbablityCorrection).
         logits = logits - log_q[None, :]
@@ -590,16 +509,6 @@ def _retrieval(
 def _blocked_xent(pos: jax.Array, neg_lse: jax.Array) -> jax.Array:
     """Softmax cross-entropy from the positive logit and its negatives' logsumexp."""
     return jnp.logaddexp(pos, neg_lse) - pos
-
-
-def _check_hard(fn: str, num_hard_negatives) -> None:
-    if num_hard_negatives is None:
-        return
-    if not isinstance(num_hard_negatives, int) or num_hard_negatives < 1:
-        raise ValueError(
-            f"{fn}: num_hard_negatives must be None or an int >= 1, got "
-            f"{num_hard_negatives!r}."
-        )
 
 
 def in_batch_softmax_from_logits(
@@ -662,8 +571,8 @@ def in_batch_softmax_from_logits(
       Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural Networks
       in Recommendations <https://doi.org/10.1145/3366424.3386195>`_, 2020.
     """
-    fn = "in_batch_softmax_from_logits"
-    (logits,), out_dtype = _floats(fn, logits=logits)
+    fn = "losses.in_batch_softmax_from_logits"
+    (logits,), out_dtype = _checks.floats(fn, logits=logits)
     if logits.ndim != 2 or logits.shape[1] < logits.shape[0]:
         raise ValueError(
             f"{fn}: logits must be [batch, num_candidates] with num_candidates >= "
@@ -674,16 +583,16 @@ def in_batch_softmax_from_logits(
             f"{fn}: needs at least 2 candidates (batch size > 1 or extra "
             f"columns), got logits shape {logits.shape}."
         )
-    _check_positive(fn, "temperature", temperature)
-    _check_hard(fn, num_hard_negatives)
+    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
+    _checks.optional_size(fn, "num_hard_negatives", num_hard_negatives, minimum=1)
     cols = logits.shape[1:]
     log_q = _log_q(
         fn, "candidate_log_q", candidate_log_q, logits[0], logits.dtype, shared=False
     )
-    ids = _ids(fn, "candidate_ids", candidate_ids, cols)
+    ids = _optional_ids(fn, "candidate_ids", candidate_ids, cols)
     # A column holding the row's positive id is an accidental hit (TFRS).
     hits = None if ids is None else ids[None, :] == ids[: logits.shape[0], None]
-    mask = _mask(fn, where, logits.shape)
+    mask = _checks.mask(fn, "where", where, logits.shape)
     loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
     return _finish(fn, loss, weights, out_dtype)
 
@@ -763,8 +672,8 @@ def in_batch_softmax(
       Yang et al, `Mixed Negative Sampling for Learning Two-tower Neural Networks
       in Recommendations <https://doi.org/10.1145/3366424.3386195>`_, 2020.
     """
-    fn = "in_batch_softmax"
-    (query, candidates, extra), out_dtype = _floats(
+    fn = "losses.in_batch_softmax"
+    (query, candidates, extra), out_dtype = _checks.floats(
         fn, query=query, candidates=candidates, extra_candidates=extra_candidates
     )
     if query.ndim != 2 or candidates.shape != query.shape:
@@ -794,8 +703,8 @@ def in_batch_softmax(
         )
     if extra_ids is not None and candidate_ids is None:
         raise ValueError(f"{fn}: extra_ids requires candidate_ids.")
-    _check_positive(fn, "temperature", temperature)
-    _check_hard(fn, num_hard_negatives)
+    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
+    _checks.optional_size(fn, "num_hard_negatives", num_hard_negatives, minimum=1)
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if block_size is not None and num_hard_negatives is not None:
         raise ValueError(
@@ -806,7 +715,7 @@ def in_batch_softmax(
     log_q = _log_q(
         fn, "candidate_log_q", candidate_log_q, query[:, 0], dtype, shared=False
     )
-    ids = _ids(fn, "candidate_ids", candidate_ids, (batch,))
+    ids = _optional_ids(fn, "candidate_ids", candidate_ids, (batch,))
     hits = None if ids is None else ids[None, :] == ids[:, None]
     cands = candidates
     if extra is not None:
@@ -820,7 +729,7 @@ def in_batch_softmax(
             if extra_ids is None:
                 extra_hits = jnp.zeros((batch, num_extra), bool)
             else:
-                e_ids = _ids(fn, "extra_ids", extra_ids, (num_extra,))
+                e_ids = _optional_ids(fn, "extra_ids", extra_ids, (num_extra,))
                 extra_hits = e_ids[None, :] == ids[:, None].astype(e_ids.dtype)
             hits = jnp.concatenate([hits, extra_hits], axis=1)
     if block_size is not None:
@@ -830,7 +739,7 @@ def in_batch_softmax(
         )  # fmt: skip
         return _finish(fn, loss, weights, out_dtype)
     logits = query @ cands.T
-    mask = _mask(fn, where, logits.shape)
+    mask = _checks.mask(fn, "where", where, logits.shape)
     loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
     return _finish(fn, loss, weights, out_dtype)
 
@@ -840,8 +749,8 @@ def _in_batch_blocked(
 ):
     """:func:`in_batch_softmax` over column blocks (same order of operations)."""
     batch, num_cols = query.shape[0], cands.shape[0]
-    mask = _mask(fn, where, (batch, num_cols))
-    scale = 1.0 / _scalar_param(fn, "temperature", temperature, query.dtype)
+    mask = _checks.mask(fn, "where", where, (batch, num_cols))
+    scale = 1.0 / _scalar(fn, "temperature", temperature, query.dtype)
     pos = scale * jnp.sum(query * candidates, axis=-1)
     if log_q is not None:
         pos = pos - log_q[:batch]
@@ -855,7 +764,7 @@ def _in_batch_blocked(
             none = jnp.where(low > jnp.iinfo(ids.dtype).min, low - 1, jnp.max(ids) + 1)
             extra = jnp.full((num_cols - batch,), none, ids.dtype)
         else:
-            extra = _ids(fn, "extra_ids", extra_ids, (num_cols - batch,))
+            extra = _optional_ids(fn, "extra_ids", extra_ids, (num_cols - batch,))
             wide = jnp.promote_types(ids.dtype, extra.dtype)
             ids, extra = ids.astype(wide), extra.astype(wide)
         col_ids = jnp.concatenate([ids, extra])
@@ -923,29 +832,29 @@ def infonce(
       van den Oord et al, `Representation Learning with Contrastive Predictive
       Coding <https://arxiv.org/abs/1807.03748>`_, 2018.
     """
-    fn = "infonce"
+    fn = "losses.infonce"
     a, p, out_dtype = _embeddings(fn, "anchors", anchors, "positives", positives)
-    scoring._check_similarity(fn, similarity)
-    _check_positive(fn, "temperature", temperature)
+    _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
+    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
     if a.shape[0] < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got anchors {a.shape}.")
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if block_size is not None:
         if similarity == "cosine":
             a, p = scoring.normalize(a), scoring.normalize(p)
-        scale = 1.0 / _scalar_param(fn, "temperature", temperature, a.dtype)
+        scale = 1.0 / _scalar(fn, "temperature", temperature, a.dtype)
         st = _blockwise.stats(
             a,
             p,
             scale=scale,
-            where=_mask(fn, where, (a.shape[0], a.shape[0])),
+            where=_checks.mask(fn, "where", where, (a.shape[0], a.shape[0])),
             pos_cols=jnp.arange(a.shape[0], dtype=jnp.int32),
             block_size=block_size,
         )
         loss = _blocked_xent(scale * jnp.sum(a * p, axis=-1), st.row_lse[0])
         return _finish(fn, loss, weights, out_dtype)
     logits = scoring.score(a, p, similarity=similarity)
-    mask = _mask(fn, where, logits.shape)
+    mask = _checks.mask(fn, "where", where, logits.shape)
     loss = _retrieval(fn, logits, temperature, None, None, mask, None)
     return _finish(fn, loss, weights, out_dtype)
 
@@ -953,18 +862,18 @@ def infonce(
 def _two_view_logits(fn, view_a, view_b, temperature, similarity, where):
     """[2B, 2B] logits, positive columns and mask (self excluded) for SimCLR."""
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
-    scoring._check_similarity(fn, similarity)
-    _check_positive(fn, "temperature", temperature)
+    _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
+    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
     batch = a.shape[0]
     if batch < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got view_a {a.shape}.")
     z = jnp.concatenate([a, b], axis=0)
     sims = scoring.score(z, z, similarity=similarity)
-    logits = sims / _scalar_param(fn, "temperature", temperature, sims.dtype)
+    logits = sims / _scalar(fn, "temperature", temperature, sims.dtype)
     n = 2 * batch
     pos_cols = (np.arange(n) + batch) % n
     not_self = jnp.asarray(~np.eye(n, dtype=bool))
-    mask = _and(not_self, _mask(fn, where, (n, n)))
+    mask = _and(not_self, _checks.mask(fn, "where", where, (n, n)))
     return logits, pos_cols, mask, out_dtype
 
 
@@ -973,8 +882,8 @@ def _two_view_blocked(
 ):
     """NT-Xent's layout over column blocks: positive logits and :class:`Stats`."""
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
-    scoring._check_similarity(fn, similarity)
-    _check_positive(fn, "temperature", temperature)
+    _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
+    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
     batch = a.shape[0]
     if batch < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got view_a {a.shape}.")
@@ -982,13 +891,13 @@ def _two_view_blocked(
         a, b = scoring.normalize(a), scoring.normalize(b)
     z = jnp.concatenate([a, b], axis=0)
     n = 2 * batch
-    scale = 1.0 / _scalar_param(fn, "temperature", temperature, z.dtype)
+    scale = 1.0 / _scalar(fn, "temperature", temperature, z.dtype)
     pos = scale * jnp.sum(z * jnp.concatenate([b, a], axis=0), axis=-1)
     st = _blockwise.stats(
         z,
         z,
         scale=scale,
-        where=_mask(fn, where, (n, n)),
+        where=_checks.mask(fn, "where", where, (n, n)),
         pos_cols=jnp.asarray((np.arange(n) + batch) % n, jnp.int32),
         self_cols=jnp.arange(n, dtype=jnp.int32),
         alphas=alphas,
@@ -1054,7 +963,7 @@ def ntxent(
       Chen et al, `A Simple Framework for Contrastive Learning of Visual
       Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
-    fn = "ntxent"
+    fn = "losses.ntxent"
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if block_size is not None:
         pos, st, out_dtype = _two_view_blocked(
@@ -1076,9 +985,9 @@ def _scale(fn: str, temperature, logit_scale, dtype) -> jax.Array:
             f"temperature={temperature!r} and logit_scale={logit_scale!r}."
         )
     if temperature is not None:
-        _check_positive(fn, "temperature", temperature)
-        return 1.0 / _scalar_param(fn, "temperature", temperature, dtype)
-    return jnp.exp(_scalar_param(fn, "logit_scale", logit_scale, dtype))
+        _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
+        return 1.0 / _scalar(fn, "temperature", temperature, dtype)
+    return jnp.exp(_scalar(fn, "logit_scale", logit_scale, dtype))
 
 
 def clip(
@@ -1140,14 +1049,14 @@ def clip(
       Radford et al, `Learning Transferable Visual Models From Natural Language
       Supervision <https://arxiv.org/abs/2103.00020>`_, 2021.
     """
-    fn = "clip"
+    fn = "losses.clip"
     x, y, out_dtype = _embeddings(
         fn, "image_embeddings", image_embeddings, "text_embeddings", text_embeddings
     )
     if x.shape[0] < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got {x.shape}.")
     scale = _scale(fn, temperature, logit_scale, x.dtype)
-    mask = _mask(fn, where, (x.shape[0], x.shape[0]))
+    mask = _checks.mask(fn, "where", where, (x.shape[0], x.shape[0]))
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if normalize:
         x, y = scoring.normalize(x), scoring.normalize(y)
@@ -1233,14 +1142,14 @@ def siglip(
       Zhai et al, `Sigmoid Loss for Language Image Pre-Training
       <https://arxiv.org/abs/2303.15343>`_, 2023.
     """
-    fn = "siglip"
+    fn = "losses.siglip"
     x, y, out_dtype = _embeddings(
         fn, "image_embeddings", image_embeddings, "text_embeddings", text_embeddings
     )
-    t = _scalar_param(fn, "logit_scale", logit_scale, x.dtype)
-    b = _scalar_param(fn, "logit_bias", logit_bias, x.dtype)
+    t = _scalar(fn, "logit_scale", logit_scale, x.dtype)
+    b = _scalar(fn, "logit_bias", logit_bias, x.dtype)
     n = x.shape[0]
-    mask = _mask(fn, where, (n, n))
+    mask = _checks.mask(fn, "where", where, (n, n))
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
     if normalize:
         x, y = scoring.normalize(x), scoring.normalize(y)
@@ -1313,19 +1222,12 @@ def _debiased_tail(pos, count, lses, *, tau_plus, temperature):
     return jnp.where(live, loss, 0)
 
 
-def _check_contrastive(fn: str, temperature, tau_plus, beta) -> None:
-    if not _is_static_number(temperature):
-        raise TypeError(
-            f"{fn}: temperature must be a Python number (it also sets the clamp "
-            f"N e^(-1/t)), got {type(temperature).__name__}."
-        )
-    _check_positive(fn, "temperature", temperature)
-    if not _is_static_number(tau_plus) or not 0 <= tau_plus < 1:
-        raise ValueError(f"{fn}: tau_plus must be a number in [0, 1), got {tau_plus}.")
+def _contrastive_hyperparameters(fn: str, temperature, tau_plus, beta) -> None:
+    # Python numbers only: the temperature also sets the clamp N e^(-1/t).
+    _checks.number(fn, "temperature", temperature, positive=True)
+    _checks.number(fn, "tau_plus", tau_plus, nonnegative=True, below=1)
     if beta is not None:
-        if not _is_static_number(beta):
-            raise TypeError(f"{fn}: beta must be a Python number, got {beta!r}.")
-        _check_positive(fn, "beta", beta, allow_zero=True)
+        _checks.number(fn, "beta", beta, nonnegative=True)
 
 
 def _two_view_pos_neg(fn, view_a, view_b, temperature, where):
@@ -1418,8 +1320,8 @@ def debiased_contrastive(
       Chuang et al, `Debiased Contrastive Learning
       <https://arxiv.org/abs/2007.00224>`_, 2020.
     """
-    fn = "debiased_contrastive"
-    _check_contrastive(fn, temperature, tau_plus, None)
+    fn = "losses.debiased_contrastive"
+    _contrastive_hyperparameters(fn, temperature, tau_plus, None)
     loss, out_dtype = _debiased_dispatch(
         fn, view_a, view_b, temperature, tau_plus, None, where, block_size
     )
@@ -1481,8 +1383,8 @@ def hard_contrastive(
       Robinson et al, `Contrastive Learning with Hard Negative Samples
       <https://arxiv.org/abs/2010.04592>`_, 2021.
     """
-    fn = "hard_contrastive"
-    _check_contrastive(fn, temperature, tau_plus, beta)
+    fn = "losses.hard_contrastive"
+    _contrastive_hyperparameters(fn, temperature, tau_plus, beta)
     loss, out_dtype = _debiased_dispatch(
         fn, view_a, view_b, temperature, tau_plus, beta, where, block_size
     )
@@ -1495,13 +1397,15 @@ def hard_contrastive(
 
 
 def _pairwise(fn: str, pos_logits, neg_logits, where):
-    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
+    (pos, neg), out_dtype = _checks.floats(
+        fn, pos_logits=pos_logits, neg_logits=neg_logits
+    )
     if neg.shape == pos.shape:
         neg = neg[..., None]  # one negative per positive
         if where is not None:
             where = jnp.asarray(where)[..., None]
-    _check_neg(fn, pos, neg)
-    return pos, neg, _mask(fn, where, neg.shape), out_dtype
+    _checks.one_more_axis(fn, "neg_logits", neg, "pos_logits", pos, "num_negatives")
+    return pos, neg, _checks.mask(fn, "where", where, neg.shape), out_dtype
 
 
 def bpr(
@@ -1542,7 +1446,7 @@ def bpr(
       Rendle et al, `BPR: Bayesian Personalized Ranking from Implicit Feedback
       <https://arxiv.org/abs/1205.2618>`_, 2009.
     """
-    fn = "bpr"
+    fn = "losses.bpr"
     pos, neg, mask, out_dtype = _pairwise(fn, pos_logits, neg_logits, where)
     diff = neg - pos[..., None]
     if mask is not None:
@@ -1592,8 +1496,8 @@ def margin_ranking(
       <https://papers.nips.cc/paper/5071-translating-embeddings-for-modeling-multi-relational-data>`_,
       2013.
     """
-    fn = "margin_ranking"
-    _check_positive(fn, "margin", margin, allow_zero=True)
+    fn = "losses.margin_ranking"
+    _checks.number(fn, "margin", margin, nonnegative=True, allow_array=True)
     pos, neg, mask, out_dtype = _pairwise(fn, pos_logits, neg_logits, where)
     diff = neg - pos[..., None]
     if mask is not None:
@@ -1661,14 +1565,20 @@ def self_adversarial(
       Sun et al, `RotatE: Knowledge Graph Embedding by Relational Rotation in
       Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
     """
-    fn = "self_adversarial"
-    _check_positive(
-        fn, "adversarial_temperature", adversarial_temperature, allow_zero=True
+    fn = "losses.self_adversarial"
+    _checks.number(
+        fn,
+        "adversarial_temperature",
+        adversarial_temperature,
+        nonnegative=True,
+        allow_array=True,
     )
-    _check_positive(fn, "margin", margin, allow_zero=True)
-    (pos, neg), out_dtype = _floats(fn, pos_logits=pos_logits, neg_logits=neg_logits)
-    _check_neg(fn, pos, neg)
-    mask = _mask(fn, where, neg.shape)
+    _checks.number(fn, "margin", margin, nonnegative=True, allow_array=True)
+    (pos, neg), out_dtype = _checks.floats(
+        fn, pos_logits=pos_logits, neg_logits=neg_logits
+    )
+    _checks.one_more_axis(fn, "neg_logits", neg, "pos_logits", pos, "num_negatives")
+    mask = _checks.mask(fn, "where", where, neg.shape)
     z = adversarial_temperature * neg
     if mask is not None:
         z = jnp.where(mask, z, -jnp.inf)

@@ -72,15 +72,9 @@ class RowSparseTransformation(NamedTuple):
     update: Callable[..., tuple[Any, Any]]
 
 
-def _check_table(fn: str, arg: str, table: Any) -> jax.Array:
-    table = _as_array(fn, arg, table)
-    if len(table.shape) != 2:
-        raise ValueError(
-            f"{fn}: {arg} must be a 2-D table [num_embeddings, dim], got shape "
-            f"{tuple(table.shape)}."
-        )
-    if not jnp.issubdtype(table.dtype, jnp.inexact):
-        raise TypeError(f"{fn}: {arg} must be a float array, got dtype {table.dtype}.")
+def _table(fn: str, arg: str, table: Any) -> jax.Array:
+    """A 2-D float table whose row ids fit the int32 arithmetic used here."""
+    table = _checks.float_array(fn, arg, table, ndim=2)
     if table.shape[0] > _INT32_MAX // 2:
         raise ValueError(
             f"{fn}: {arg} has {table.shape[0]} rows; at most {_INT32_MAX // 2} "
@@ -89,50 +83,15 @@ def _check_table(fn: str, arg: str, table: Any) -> jax.Array:
     return table
 
 
-def _as_array(fn: str, arg: str, x: Any) -> jax.Array:
-    try:
-        return jnp.asarray(x)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{fn}: {arg} must be an array (or a pytree of arrays matching table), "
-            f"got {type(x).__name__}."
-        ) from None
-
-
-def _check_ids(fn: str, arg: str, ids: Any) -> jax.Array:
-    ids = _as_array(fn, arg, ids)
-    if not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(f"{fn}: {arg} must be an integer array, got dtype {ids.dtype}.")
-    return ids
-
-
-def _check_where(fn: str, where: Any, ids: jax.Array) -> jax.Array | None:
-    if where is None:
-        return None
-    where = _as_array(fn, "where", where)
-    if where.dtype != jnp.bool_:
-        raise TypeError(f"{fn}: where must be a boolean mask, got dtype {where.dtype}.")
-    if where.shape != ids.shape:
-        raise ValueError(
-            f"{fn}: where shape {where.shape} must equal ids shape {ids.shape}."
-        )
-    return where
-
-
-def _check_row_grads(
-    fn: str, row_grads: Any, ids: jax.Array, dim: int, arg: str = "row_grads"
-) -> jax.Array:
-    row_grads = _as_array(fn, arg, row_grads)
-    if not jnp.issubdtype(row_grads.dtype, jnp.inexact):
-        raise TypeError(
-            f"{fn}: {arg} must be a float array, got dtype {row_grads.dtype}."
-        )
-    if row_grads.shape != (*ids.shape, dim):
-        raise ValueError(
-            f"{fn}: {arg} shape {row_grads.shape} must equal ids.shape + (dim,) = "
-            f"{(*ids.shape, dim)} (ids shape {ids.shape}, table dim {dim})."
-        )
-    return row_grads
+def _ids_grads_where(fn: str, ids: Any, row_grads: Any, where: Any, dim: int | None):
+    """Integer ids, float ``row_grads`` of shape ``ids.shape + (dim,)``, mask."""
+    ids = _checks.int_array(fn, "ids", ids)
+    if dim is None:
+        row_grads = _checks.float_array(fn, "row_grads", row_grads, ndim=ids.ndim + 1)
+        dim = row_grads.shape[-1]
+    row_grads = _checks.float_array(fn, "row_grads", row_grads, (*ids.shape, dim))
+    where = _checks.mask(fn, "where", where, ids.shape, of="ids")
+    return ids, row_grads, where
 
 
 def _valid_int32_ids(
@@ -230,16 +189,11 @@ def sum_duplicates(
         Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing Stochastic
         Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011
     """
-    fn = "sum_duplicates"
+    fn = "optim.sum_duplicates"
     num_embeddings = _checks.size(
         fn, "num_embeddings", num_embeddings, maximum=_INT32_MAX // 2
     )
-    ids = _check_ids(fn, "ids", ids)
-    row_grads = jnp.asarray(row_grads)
-    if row_grads.ndim < 1:
-        raise ValueError(f"{fn}: row_grads must have a trailing dim axis, got ().")
-    row_grads = _check_row_grads(fn, row_grads, ids, row_grads.shape[-1])
-    where = _check_where(fn, where, ids)
+    ids, row_grads, where = _ids_grads_where(fn, ids, row_grads, where, None)
     return _sum_duplicates(
         ids.reshape(-1),
         row_grads.reshape(ids.size, row_grads.shape[-1]),
@@ -252,7 +206,7 @@ def _is_row_leaf(leaf: Any, table_shape: tuple[int, ...]) -> bool:
     return tuple(getattr(leaf, "shape", ())) == table_shape
 
 
-def _check_state(fn: str, state: Any, table_shape: tuple[int, ...]) -> None:
+def _elementwise_state(fn: str, state: Any, table_shape: tuple[int, ...]) -> None:
     for path, leaf in jax.tree_util.tree_leaves_with_path(state):
         shape = tuple(getattr(leaf, "shape", ()))
         if shape and shape != table_shape:
@@ -264,7 +218,7 @@ def _check_state(fn: str, state: Any, table_shape: tuple[int, ...]) -> None:
             )
 
 
-def _check_stateless(fn: str, state: Any, table_shape: tuple[int, ...]) -> None:
+def _stateless(fn: str, state: Any, table_shape: tuple[int, ...]) -> None:
     for path, leaf in jax.tree_util.tree_leaves_with_path(state):
         if _is_row_leaf(leaf, table_shape):
             raise ValueError(
@@ -452,7 +406,7 @@ def row_sparse(
     """
     if not isinstance(transformation, optax.GradientTransformation):
         raise TypeError(
-            "row_sparse: transformation must be an optax.GradientTransformation, "
+            "optim.row_sparse: transformation must be an optax.GradientTransformation, "
             f"got {type(transformation).__name__}."
         )
     if not isinstance(dedup, bool):
@@ -463,12 +417,12 @@ def row_sparse(
         treedef = jax.tree.structure(table)
         states = []
         for leaf in jax.tree.leaves(table):
-            leaf = _check_table("row_sparse.init", "table", leaf)
+            leaf = _table("optim.row_sparse.init", "table", leaf)
             with jax.numpy_dtype_promotion("standard"):
                 state = tx.init(leaf)
-            _check_state("row_sparse.init", state, tuple(leaf.shape))
+            _elementwise_state("optim.row_sparse.init", state, tuple(leaf.shape))
             if not dedup:
-                _check_stateless("row_sparse.init", state, tuple(leaf.shape))
+                _stateless("optim.row_sparse.init", state, tuple(leaf.shape))
             states.append(state)
         return jax.tree.unflatten(treedef, states)
 
@@ -481,7 +435,7 @@ def row_sparse(
         where: Any = None,
         **extra_args: Any,
     ) -> tuple[Any, Any]:
-        fn = "row_sparse.update"
+        fn = "optim.row_sparse.update"
         treedef = jax.tree.structure(table)
         tables = jax.tree.leaves(table)
         ids_list = _flatten_like(fn, "ids", treedef, ids)
@@ -495,13 +449,11 @@ def row_sparse(
         for t, i, g, s, w in zip(
             tables, ids_list, grads_list, states, wheres, strict=True
         ):
-            t = _check_table(fn, "table", t)
-            i = _check_ids(fn, "ids", i)
-            g = _check_row_grads(fn, g, i, t.shape[1])
-            w = _check_where(fn, w, i)
-            _check_state(fn, s, tuple(t.shape))
+            t = _table(fn, "table", t)
+            i, g, w = _ids_grads_where(fn, i, g, w, t.shape[1])
+            _elementwise_state(fn, s, tuple(t.shape))
             if not dedup:
-                _check_stateless(fn, s, tuple(t.shape))
+                _stateless(fn, s, tuple(t.shape))
             new_t, new_s = _update_one(tx, dedup, i, g, s, t, w, extra_args)
             new_tables.append(new_t)
             new_states.append(new_s)
@@ -518,8 +470,8 @@ def _gather_rows(fn: str, table: Any, ids: Any) -> Any:
     ids_list = _flatten_like(fn, "ids", treedef, ids)
     rows = []
     for t, i in zip(jax.tree.leaves(table), ids_list, strict=True):
-        t = _check_table(fn, "table", t)
-        i = _check_ids(fn, "ids", i)
+        t = _table(fn, "table", t)
+        i = _checks.int_array(fn, "ids", i)
         keys, _ = _valid_int32_ids(i, t.shape[0])
         rows.append(
             t.at[keys].get(mode="fill", fill_value=0).reshape(*i.shape, t.shape[1])
@@ -583,7 +535,7 @@ def value_and_row_grad(
     """
     if not isinstance(has_aux, bool):
         raise TypeError(f"value_and_row_grad: has_aux must be a bool, got {has_aux!r}.")
-    rows = _gather_rows("value_and_row_grad", table, ids)
+    rows = _gather_rows("optim.value_and_row_grad", table, ids)
     return jax.value_and_grad(lambda r: loss_fn(r, *args), has_aux=has_aux)(rows)
 
 

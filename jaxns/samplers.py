@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import operator
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.extend as jex
@@ -64,81 +63,8 @@ __all__ = [
 # exact comparison of one uniform 32-bit word with an integer threshold.
 _UNITS = 1 << 32
 _MAX_CLASSES = 1 << 30
+_SUPPORT = "ids with non-zero probability"
 _FAMILIES = ("uniform", "log_uniform", "unigram", "categorical", "mixture")
-
-
-# --------------------------------------------------------------------------
-# argument checks
-
-
-def _check_key(key: Any, name: str) -> jax.Array:
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(
-        key.dtype, jax.dtypes.prng_key
-    ):
-        dtype = getattr(key, "dtype", type(key).__name__)
-        shape = getattr(key, "shape", None)
-        raise TypeError(
-            f"{name} expects a typed key from jax.random.key, got {dtype} "
-            f"{'array of shape ' + str(shape) if shape is not None else 'value'}. "
-            "Convert a legacy uint32 key with jax.random.wrap_key_data(key)."
-        )
-    if key.shape != ():
-        raise ValueError(
-            f"{name} accepts a single key, got shape {key.shape}. "
-            "Use jax.vmap for batching."
-        )
-    return key
-
-
-def _check_shape(shape: Any, name: str, arg: str = "shape") -> tuple[int, ...]:
-    if not isinstance(shape, tuple):
-        raise TypeError(
-            f"{name}: {arg} must be a tuple of non-negative ints, got "
-            f"{type(shape).__name__} {shape!r}"
-        )
-    out = []
-    for d in shape:
-        try:
-            d = operator.index(d)
-        except TypeError:
-            raise TypeError(
-                f"{name}: {arg} must be a tuple of non-negative ints (static under "
-                f"jit), got {shape!r}"
-            ) from None
-        if d < 0:
-            raise ValueError(
-                f"{name}: {arg} must be a tuple of non-negative ints, got {shape!r}"
-            )
-        out.append(d)
-    return tuple(out)
-
-
-def _check_int_arg(value: Any, name: str, arg: str, minimum: int = 0) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name}: {arg} must be a Python int (static under jit), got "
-            f"{type(value).__name__} {value!r}"
-        ) from None
-    if value < minimum:
-        raise ValueError(f"{name}: {arg} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_ids(ids: ArrayLike, name: str, arg: str) -> jax.Array:
-    ids = jnp.asarray(ids)
-    if not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(f"{name}: {arg} must have an integer dtype, got {ids.dtype}")
-    return ids
-
-
-def _too_many(name: str, k: int, population: int) -> ValueError:
-    return ValueError(
-        f"{name}: Cannot take a larger sample than population when replace=False "
-        f"(got {k} samples along the last axis of shape, population of "
-        f"{population} ids with non-zero probability)"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -258,8 +184,8 @@ class Sampler:
           <https://arxiv.org/abs/1903.06059>`_, 2019.
         """
         name = f"{self.family}.sample"
-        key = _check_key(key, name)
-        shape = _check_shape(shape, name)
+        key = _checks.key(name, key)
+        shape = _checks.shape(name, "shape", shape)
         if math.prod(shape) == 0:
             return jnp.zeros(shape, jnp.int32)
         if self.num_support == 0:
@@ -269,7 +195,7 @@ class Sampler:
             )
         if not replace and shape:
             if shape[-1] > self.num_support:
-                raise _too_many(name, shape[-1], self.num_support)
+                raise _checks.too_many(name, shape[-1], self.num_support, what=_SUPPORT)
             return self._sample_without_replacement(key, shape)
         return self._sample_with_replacement(key, shape)
 
@@ -338,7 +264,7 @@ class Sampler:
           Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
           Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
         """
-        ids = _check_ids(ids, f"{self.family}.log_prob", "ids")
+        ids = _checks.int_array(f"{self.family}.log_prob", "ids", ids)
         return self._log_prob(ids)
 
     def _log_prob(self, ids):
@@ -407,13 +333,6 @@ jax.tree_util.register_dataclass(
 # constructors
 
 
-def _check_num_classes(num_classes: Any, name: str) -> int:
-    n = _check_int_arg(num_classes, name, "num_classes")
-    if n > _MAX_CLASSES:
-        raise ValueError(f"{name}: num_classes must be <= 2**30, got {n}")
-    return n
-
-
 def uniform(num_classes: int) -> Sampler:
     """Uniform distribution over ``num_classes`` ids.
 
@@ -440,7 +359,9 @@ def uniform(num_classes: int) -> Sampler:
       Mikolov et al, `Distributed Representations of Words and Phrases and their
       Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    n = _check_num_classes(num_classes, "uniform")
+    n = _checks.size(
+        "samplers.uniform", "num_classes", num_classes, maximum=_MAX_CLASSES
+    )
     return Sampler("uniform", n, n)
 
 
@@ -484,7 +405,9 @@ def log_uniform(num_classes: int) -> Sampler:
       Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
       Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
     """
-    n = _check_num_classes(num_classes, "log_uniform")
+    n = _checks.size(
+        "samplers.log_uniform", "num_classes", num_classes, maximum=_MAX_CLASSES
+    )
     return Sampler("log_uniform", n, n)
 
 
@@ -516,31 +439,6 @@ def _log_uniform_from_words(w0, w1, n: int) -> jax.Array:
     offset = lo * jnp.expm1(u * jnp.log1p(span.astype(jnp.float32) / lo))
     offset = jnp.clip(jnp.floor(offset).astype(jnp.int32), 0, span - 1)
     return first + offset
-
-
-def _validate_weights(values: Any, name: str, arg: str) -> np.ndarray:
-    if isinstance(values, jax.core.Tracer):
-        raise TypeError(
-            f"{name}: {arg} must be concrete (the table is built once on the host); "
-            "build the sampler outside jit and pass it in as an argument"
-        )
-    w = np.asarray(values)
-    if w.dtype == object or not (
-        np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_
-    ):
-        raise TypeError(f"{name}: {arg} must be numeric, got dtype {w.dtype}")
-    w = w.astype(np.float64)
-    if w.ndim != 1:
-        raise ValueError(f"{name}: {arg} must be 1-dimensional, got shape {w.shape}")
-    if w.size > _MAX_CLASSES:
-        raise ValueError(f"{name}: {arg} has {w.size} entries; at most 2**30")
-    if not np.all(np.isfinite(w)):
-        raise ValueError(f"{name}: {arg} must be finite, got NaN or inf")
-    if np.any(w < 0):
-        raise ValueError(f"{name}: {arg} must be non-negative, got min {w.min()}")
-    if w.size and not w.sum() > 0:
-        raise ValueError(f"{name}: {arg} must have a positive sum, got all zeros")
-    return w
 
 
 def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -664,14 +562,12 @@ def unigram(counts: ArrayLike, *, power: float = 0.75) -> Sampler:
       Vose, `A Linear Algorithm for Generating Random Numbers with a Given
       Distribution <https://doi.org/10.1109/32.92917>`_, 1991.
     """
-    if isinstance(power, bool) or not isinstance(power, int | float | np.floating):
-        raise TypeError(f"unigram: power must be a Python float, got {power!r}")
-    if not (math.isfinite(power) and power >= 0):
-        raise ValueError(f"unigram: power must be finite and >= 0, got {power}")
-    w = _validate_weights(counts, "unigram", "counts")
+    fn = "samplers.unigram"
+    power = _checks.number(fn, "power", power, nonnegative=True)
+    w = _checks.nonnegative_weights(fn, "counts", counts, max_size=_MAX_CLASSES)
     weights = np.where(w > 0, w ** float(power), 0.0)
     if w.size and not np.all(np.isfinite(weights)):
-        raise ValueError(f"unigram: counts ** power overflows float64 (power={power})")
+        raise ValueError(f"{fn}: counts ** power overflows float64 (power={power}).")
     return _alias_sampler(weights, "unigram")
 
 
@@ -706,7 +602,10 @@ def categorical(probs: ArrayLike) -> Sampler:
       1977.
     """
     return _alias_sampler(
-        _validate_weights(probs, "categorical", "probs"), "categorical"
+        _checks.nonnegative_weights(
+            "samplers.categorical", "probs", probs, max_size=_MAX_CLASSES
+        ),
+        "categorical",
     )
 
 
@@ -745,14 +644,18 @@ def mixture(samplers: Sequence[Sampler], weights: ArrayLike) -> Sampler:
       2020.
     """
     samplers = tuple(samplers)
+    fn = "samplers.mixture"
     if not samplers or not all(isinstance(s, Sampler) for s in samplers):
-        raise TypeError("mixture: samplers must be a non-empty sequence of Sampler")
+        raise TypeError(
+            f"{fn}: samplers must be a non-empty sequence of jaxns.samplers.Sampler, "
+            f"got {samplers!r}."
+        )
     sizes = {s.num_classes for s in samplers}
     if len(sizes) != 1:
         raise ValueError(
             f"mixture: samplers must share num_classes, got {sorted(sizes)}"
         )
-    w = _validate_weights(weights, "mixture", "weights")
+    w = _checks.nonnegative_weights(fn, "weights", weights, max_size=_MAX_CLASSES)
     if w.shape != (len(samplers),):
         raise ValueError(
             f"mixture: weights shape {w.shape} must be ({len(samplers)},), one "
@@ -853,15 +756,13 @@ def sample_excluding(
       Ali et al, `PyKEEN 1.0: A Python Library for Training and Evaluating
       Knowledge Graph Embeddings <https://arxiv.org/abs/2007.14175>`_, 2021.
     """
-    name = "sample_excluding"
-    key = _check_key(key, name)
-    n = _check_num_classes(num_classes, name)
-    shape = _check_shape(shape, name)
-    exclude = _check_ids(exclude, name, "exclude")
+    name = "samplers.sample_excluding"
+    key = _checks.key(name, key)
+    n = _checks.size(name, "num_classes", num_classes, maximum=_MAX_CLASSES)
+    shape = _checks.shape(name, "shape", shape)
+    exclude = _checks.int_array(name, "exclude", exclude, ndim=range(1, 33))
     if not shape:
-        raise ValueError(f"{name}: shape must have a last (sample) axis, got ()")
-    if exclude.ndim == 0:
-        raise ValueError(f"{name}: exclude must have shape [..., m], got a scalar")
+        raise ValueError(f"{name}: shape must have a last (sample) axis, got ().")
     if exclude.ndim > 1 and exclude.shape[:-1] != shape[:-1]:
         raise ValueError(
             f"{name}: exclude batch shape {exclude.shape[:-1]} must equal "
@@ -981,7 +882,9 @@ def expected_count(
       Rosén, `On sampling with probability proportional to size
       <https://doi.org/10.1016/S0378-3758(96)00186-3>`_, 1997.
     """
-    ids, k = _check_expected_count_args(sampler, ids, num_samples, replace)
+    ids, k = _expected_count_args(
+        "samplers.expected_count", sampler, ids, num_samples, replace
+    )
     if replace:
         count = jnp.float32(k) * sampler._prob(ids)
     else:
@@ -989,14 +892,12 @@ def expected_count(
     return jnp.maximum(count, jnp.finfo(jnp.float32).tiny)
 
 
-def _check_expected_count_args(sampler, ids, num_samples, replace):
-    name = "expected_count"
-    if not isinstance(sampler, Sampler):
-        raise TypeError(f"{name}: sampler must be a Sampler, got {type(sampler)}")
-    ids = _check_ids(ids, name, "ids")
-    k = _check_int_arg(num_samples, name, "num_samples")
-    if not replace and k > sampler.num_support:
-        raise _too_many(name, k, sampler.num_support)
+def _expected_count_args(name, sampler, ids, num_samples, replace):
+    _checks.instance(name, "sampler", sampler, Sampler, "a jaxns.samplers.Sampler")
+    ids = _checks.int_array(name, "ids", ids)
+    k = _checks.size(name, "num_samples", num_samples)
+    if not _checks.flag(name, "replace", replace) and k > sampler.num_support:
+        raise _checks.too_many(name, k, sampler.num_support, what=_SUPPORT)
     return ids, k
 
 
@@ -1039,7 +940,9 @@ def log_expected_count(
       of a Neural Probabilistic Language Model
       <https://doi.org/10.1109/TNN.2007.912312>`_, 2008.
     """
-    ids, k = _check_expected_count_args(sampler, ids, num_samples, replace)
+    ids, k = _expected_count_args(
+        "samplers.log_expected_count", sampler, ids, num_samples, replace
+    )
     tiny = jnp.finfo(jnp.float32).tiny
     if replace:
         log_e = jnp.float32(math.log(k) if k else -jnp.inf) + sampler._log_prob(ids)
@@ -1116,18 +1019,12 @@ def sample_candidates(
     """
     fn = "samplers.sample_candidates"
     key = _checks.key(fn, key)
-    if not isinstance(sampler, Sampler):
-        raise TypeError(
-            f"{fn}: sampler must be a jaxns.samplers.Sampler, got "
-            f"{type(sampler).__name__}."
-        )
+    _checks.instance(fn, "sampler", sampler, Sampler, "a jaxns.samplers.Sampler")
     num_samples = _checks.size(fn, "num_samples", num_samples)
     replace = _checks.flag(fn, "replace", replace)
     labels = _checks.int_array(fn, "labels", labels, ndim=(1, 2))
     if not replace and num_samples > sampler.num_support:
-        raise _checks.too_many(
-            fn, num_samples, sampler.num_support, what="ids with non-zero probability"
-        )
+        raise _checks.too_many(fn, num_samples, sampler.num_support, what=_SUPPORT)
     with jax.named_scope("jaxns.samplers.sample_candidates"):
         ids = sampler.sample(key, (num_samples,), replace=replace)
         return Candidates(
@@ -1172,26 +1069,16 @@ def accidental_hits(true_ids: ArrayLike, sampled_ids: ArrayLike) -> jax.Array:
       Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
       Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
     """
-    name = "accidental_hits"
-    true_ids = _check_ids(true_ids, name, "true_ids")
-    sampled_ids = _check_ids(sampled_ids, name, "sampled_ids")
-    if true_ids.ndim not in (1, 2):
-        raise ValueError(
-            f"{name}: true_ids must have shape [batch] or [batch, num_true], got "
-            f"{true_ids.shape}"
-        )
-    if sampled_ids.ndim not in (1, 2):
-        raise ValueError(
-            f"{name}: sampled_ids must have shape [batch, k] or [k], got "
-            f"{sampled_ids.shape}"
-        )
+    name = "samplers.accidental_hits"
+    true_ids = _checks.int_array(name, "true_ids", true_ids, ndim=(1, 2))
+    sampled_ids = _checks.int_array(name, "sampled_ids", sampled_ids, ndim=(1, 2))
     true_2d = true_ids if true_ids.ndim == 2 else true_ids[:, None]
     batch = true_2d.shape[0]
     if sampled_ids.ndim == 2 and sampled_ids.shape[0] != batch:
         raise ValueError(
             f"{name}: sampled_ids batch size {sampled_ids.shape[0]} (shape "
             f"{sampled_ids.shape}) must equal true_ids batch size {batch} (shape "
-            f"{true_ids.shape})"
+            f"{true_ids.shape})."
         )
     sampled = jnp.broadcast_to(
         sampled_ids if sampled_ids.ndim == 2 else sampled_ids[None],
@@ -1264,28 +1151,17 @@ def hard_negatives(
       Robinson et al, `Contrastive Learning with Hard Negative Samples
       <https://arxiv.org/abs/2010.04592>`_, 2021.
     """
-    name = "hard_negatives"
-    scores = jnp.asarray(scores)
-    if not jnp.issubdtype(scores.dtype, jnp.floating):
-        raise TypeError(f"{name}: scores must be floating point, got {scores.dtype}")
-    if scores.ndim == 0:
-        raise ValueError(f"{name}: scores must have shape [..., n], got a scalar")
-    k = _check_int_arg(num_negatives, name, "num_negatives")
+    name = "samplers.hard_negatives"
+    scores = _checks.float_array(name, "scores", scores, ndim=range(1, 33))
+    k = _checks.size(name, "num_negatives", num_negatives)
     n = scores.shape[-1]
     if k > n:
         raise ValueError(
             f"{name}: num_negatives={k} exceeds the number of candidates n={n} "
-            f"(scores shape {scores.shape})"
+            f"(scores shape {scores.shape})."
         )
-    if where is not None:
-        where = jnp.asarray(where)
-        if where.dtype != jnp.bool_:
-            raise TypeError(f"{name}: where must be a bool array, got {where.dtype}")
-        if where.shape != scores.shape:
-            raise ValueError(
-                f"{name}: where shape {where.shape} must equal scores shape "
-                f"{scores.shape}"
-            )
+    where = _checks.mask(name, "where", where, scores.shape, of="scores")
+    return_mask = _checks.flag(name, "return_mask", return_mask)
     if k == 0:
         indices = jnp.zeros((*scores.shape[:-1], 0), jnp.int32)
     else:
@@ -1350,21 +1226,19 @@ def corrupt_triples(
       Wang et al, `Knowledge Graph Embedding by Translating on Hyperplanes
       <https://doi.org/10.1609/aaai.v28i1.8870>`_, 2014.
     """
-    name = "corrupt_triples"
-    key = _check_key(key, name)
-    triples = _check_ids(triples, name, "triples")
-    if triples.ndim != 2 or triples.shape[-1] != 3:
-        raise ValueError(
-            f"{name}: triples must have shape [batch, 3], got {triples.shape}"
-        )
-    n = _check_num_classes(num_entities, name)
-    if n < 2:
-        raise ValueError(f"{name}: num_entities must be >= 2, got {n}")
-    k = _check_int_arg(num_negatives, name, "num_negatives")
-    if mode not in ("uniform", "bernoulli"):
-        raise ValueError(f"{name}: mode must be 'uniform' or 'bernoulli', got {mode!r}")
+    name = "samplers.corrupt_triples"
+    key = _checks.key(name, key)
+    triples = _checks.int_array(name, "triples", triples, ("batch", 3))
+    n = _checks.size(
+        name, "num_entities", num_entities, minimum=2, maximum=_MAX_CLASSES
+    )
+    k = _checks.size(name, "num_negatives", num_negatives)
+    mode = _checks.choice(name, "mode", mode, ("uniform", "bernoulli"))
     if mode == "bernoulli" and head_prob is None:
-        raise ValueError(f"{name}: mode='bernoulli' needs head_prob [num_relations]")
+        raise ValueError(
+            f"{name}: mode='bernoulli' needs head_prob [num_relations], got None. "
+            "Compute it with jaxns.samplers.bernoulli_head_prob(triples, ...)."
+        )
     triples = triples.astype(jnp.int32)
     batch = triples.shape[0]
     shape = (batch, k)
@@ -1372,12 +1246,8 @@ def corrupt_triples(
     if mode == "uniform":
         p_head = jnp.full((batch, 1), 0.5, jnp.float32)
     else:
-        head_prob = jnp.asarray(head_prob, jnp.float32)
-        if head_prob.ndim != 1:
-            raise ValueError(
-                f"{name}: head_prob must have shape [num_relations], got "
-                f"{head_prob.shape}"
-            )
+        head_prob = _checks.float_array(name, "head_prob", head_prob, ndim=1)
+        head_prob = head_prob.astype(jnp.float32)
         p_head = jnp.take(head_prob, triples[:, 1], mode="clip")[:, None]
     corrupt_head = jax.random.uniform(key_side, shape) < p_head
     heads = jnp.broadcast_to(triples[:, :1], shape)
@@ -1426,19 +1296,15 @@ def bernoulli_head_prob(triples: ArrayLike, num_relations: int) -> jax.Array:
       Wang et al, `Knowledge Graph Embedding by Translating on Hyperplanes
       <https://doi.org/10.1609/aaai.v28i1.8870>`_, 2014.
     """
-    name = "bernoulli_head_prob"
-    if isinstance(triples, jax.core.Tracer):
-        raise TypeError(f"{name}: triples must be concrete (host-side statistics)")
-    t = np.asarray(triples)
-    if not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"{name}: triples must have an integer dtype, got {t.dtype}")
-    if t.ndim != 2 or t.shape[-1] != 3:
-        raise ValueError(
-            f"{name}: triples must have shape [num_triples, 3], got {t.shape}"
-        )
-    r = _check_int_arg(num_relations, name, "num_relations", minimum=1)
+    name = "samplers.bernoulli_head_prob"
+    _checks.concrete(name, "triples", triples, why="host-side statistics")
+    t = np.asarray(_checks.int_array(name, "triples", triples, ("num_triples", 3)))
+    r = _checks.size(name, "num_relations", num_relations, minimum=1)
     if t.size and (t[:, 1].min() < 0 or t[:, 1].max() >= r):
-        raise ValueError(f"{name}: relation ids must lie in [0, {r})")
+        raise ValueError(
+            f"{name}: relation ids (triples[:, 1]) must lie in [0, {r}), got "
+            f"[{t[:, 1].min()}, {t[:, 1].max()}]."
+        )
     count = np.bincount(t[:, 1], minlength=r).astype(np.float64)
     heads = np.bincount(np.unique(t[:, :2], axis=0)[:, 1], minlength=r)
     tails = np.bincount(np.unique(t[:, 1:], axis=0)[:, 0], minlength=r)

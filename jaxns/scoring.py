@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
+
+from jaxns import _checks
 
 __all__ = [
     "ROTATE_VARIANTS",
@@ -50,39 +51,6 @@ SIMILARITIES = ("dot", "cosine")
 #: Default epsilon of :func:`cosine` and :func:`normalize`: norms are clamped
 #: from below at this value (as ``torch.nn.functional.cosine_similarity``).
 COSINE_EPS = 1e-8
-
-
-def _float_array(fn: str, name: str, x: ArrayLike) -> jax.Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"{fn}: {name} must be a floating-point array, got dtype {x.dtype}. "
-            f"Cast it with {name}.astype(jnp.float32)."
-        )
-    return x
-
-
-def _common_float(fn: str, **arrays: jax.Array) -> tuple[jax.Array, ...]:
-    """Casts float arrays to one dtype (the widest; bf16 with f16 -> f32)."""
-    xs = [_float_array(fn, k, v) for k, v in arrays.items()]
-    dtypes = {x.dtype for x in xs}
-    if len(dtypes) == 1:
-        return tuple(xs)
-    widest = max(jnp.dtype(d).itemsize for d in dtypes)
-    target = jnp.float64 if widest == 8 else jnp.float32
-    return tuple(x.astype(target) for x in xs)
-
-
-def _check_eps(fn: str, eps: float) -> None:
-    if isinstance(eps, int | float | np.floating) and not eps > 0:
-        raise ValueError(f"{fn}: eps must be > 0, got {eps}.")
-
-
-def _check_similarity(fn: str, similarity: str) -> None:
-    if similarity not in SIMILARITIES:
-        raise ValueError(
-            f"{fn}: unknown similarity {similarity!r}; expected one of {SIMILARITIES}."
-        )
 
 
 def _layout(fn: str, query: jax.Array, candidates: jax.Array) -> str:
@@ -161,8 +129,8 @@ def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
       Chen et al, `A Simple Framework for Contrastive Learning of Visual
       Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
-    x = _float_array("normalize", "x", x)
-    _check_eps("normalize", eps)
+    x = _checks.float_array("scoring.normalize", "x", x)
+    _checks.number("scoring.normalize", "eps", eps, positive=True, allow_array=True)
     return _normalize(x, eps)
 
 
@@ -202,8 +170,10 @@ def dot(query: ArrayLike, candidates: ArrayLike) -> jax.Array:
       Lerer et al, `PyTorch-BigGraph: A Large-scale Graph Embedding System
       <https://arxiv.org/abs/1903.12287>`_, 2019.
     """
-    query, candidates = _common_float("dot", query=query, candidates=candidates)
-    layout = _layout("dot", query, candidates)
+    query, candidates = _checks.same_floats(
+        "scoring.dot", query=query, candidates=candidates
+    )
+    layout = _layout("scoring.dot", query, candidates)
     return _dot(query, candidates, layout)
 
 
@@ -246,9 +216,11 @@ def cosine(
       Chen et al, `A Simple Framework for Contrastive Learning of Visual
       Representations <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
-    query, candidates = _common_float("cosine", query=query, candidates=candidates)
-    _check_eps("cosine", eps)
-    layout = _layout("cosine", query, candidates)
+    query, candidates = _checks.same_floats(
+        "scoring.cosine", query=query, candidates=candidates
+    )
+    _checks.number("scoring.cosine", "eps", eps, positive=True, allow_array=True)
+    layout = _layout("scoring.cosine", query, candidates)
     return _dot(_normalize(query, eps), _normalize(candidates, eps), layout)
 
 
@@ -290,19 +262,10 @@ def score(
       Mikolov et al, `Distributed Representations of Words and Phrases and
       their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
-    _check_similarity("score", similarity)
+    _checks.choice("scoring.score", "similarity", similarity, SIMILARITIES)
     if similarity == "dot":
         return dot(query, candidates)
     return cosine(query, candidates, eps=eps)
-
-
-def _int_ids(fn: str, name: str, ids: ArrayLike) -> jax.Array:
-    ids = jnp.asarray(ids)
-    if not jnp.issubdtype(ids.dtype, jnp.integer):
-        raise TypeError(
-            f"{fn}: {name} must be an integer array, got dtype {ids.dtype}."
-        )
-    return ids
 
 
 def score_rows(
@@ -364,9 +327,9 @@ def score_rows(
       Lerer et al, `PyTorch-BigGraph: A Large-scale Graph Embedding System
       <https://arxiv.org/abs/1903.12287>`_, 2019.
     """
-    fn = "score_rows"
-    _check_similarity(fn, similarity)
-    query_table, candidate_table = _common_float(
+    fn = "scoring.score_rows"
+    _checks.choice(fn, "similarity", similarity, SIMILARITIES)
+    query_table, candidate_table = _checks.same_floats(
         fn, query_table=query_table, candidate_table=candidate_table
     )
     for name, t in (("query_table", query_table), ("candidate_table", candidate_table)):
@@ -377,8 +340,8 @@ def score_rows(
             f"{fn}: query_table shape {query_table.shape} and candidate_table "
             f"shape {candidate_table.shape} must have the same dim."
         )
-    query_ids = _int_ids(fn, "query_ids", query_ids)
-    candidate_ids = _int_ids(fn, "candidate_ids", candidate_ids)
+    query_ids = _checks.int_array(fn, "query_ids", query_ids)
+    candidate_ids = _checks.int_array(fn, "candidate_ids", candidate_ids)
     if query_ids.ndim != 1:
         raise ValueError(f"{fn}: query_ids must be [batch], got {query_ids.shape}.")
     if candidate_ids.ndim == 2:
@@ -398,7 +361,7 @@ def score_rows(
 
 
 def _kg_args(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
-    xs = _common_float(fn, **arrays)
+    xs = _checks.same_floats(fn, **arrays)
     try:
         shape = jnp.broadcast_shapes(*(x.shape for x in xs))
     except ValueError:
@@ -456,8 +419,10 @@ def transe(
       2013.
     """
     if norm not in (1, 2):
-        raise ValueError(f"transe: norm must be 1 or 2, got {norm!r}.")
-    head, relation, tail = _kg_args("transe", head=head, relation=relation, tail=tail)
+        raise ValueError(f"scoring.transe: norm must be 1 or 2, got {norm!r}.")
+    head, relation, tail = _kg_args(
+        "scoring.transe", head=head, relation=relation, tail=tail
+    )
     diff = head + relation - tail
     if norm == 1:
         return -jnp.sum(jnp.abs(diff), axis=-1)
@@ -494,7 +459,9 @@ def distmult(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array
       Yang et al, `Embedding Entities and Relations for Learning and Inference in
       Knowledge Bases <https://arxiv.org/abs/1412.6575>`_, 2015.
     """
-    head, relation, tail = _kg_args("distmult", head=head, relation=relation, tail=tail)
+    head, relation, tail = _kg_args(
+        "scoring.distmult", head=head, relation=relation, tail=tail
+    )
     return jnp.sum(head * relation * tail, axis=-1)
 
 
@@ -575,14 +542,11 @@ def rotate(
       Sun et al, `RotatE: Knowledge Graph Embedding by Relational Rotation in
       Complex Space <https://arxiv.org/abs/1902.10197>`_, 2019.
     """
-    fn = "rotate"
-    if variant not in ROTATE_VARIANTS:
-        raise ValueError(
-            f"{fn}: variant must be one of {ROTATE_VARIANTS}, got {variant!r}."
-        )
-    head = _float_array(fn, "head", head)
-    tail = _float_array(fn, "tail", tail)
-    relation = _float_array(fn, "relation", relation)
+    fn = "scoring.rotate"
+    variant = _checks.choice(fn, "variant", variant, ROTATE_VARIANTS)
+    head = _checks.float_array(fn, "head", head)
+    tail = _checks.float_array(fn, "tail", tail)
+    relation = _checks.float_array(fn, "relation", relation)
     width = head.shape[-1] if head.ndim else 0
     if head.ndim == 0 or width % 2 or tail.shape[-1:] != head.shape[-1:]:
         raise ValueError(
@@ -654,10 +618,10 @@ def complex(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array:
       Trouillon et al, `Complex Embeddings for Simple Link Prediction
       <https://arxiv.org/abs/1606.06357>`_, 2016.
     """
-    fn = "complex"
-    head = _float_array(fn, "head", head)
-    relation = _float_array(fn, "relation", relation)
-    tail = _float_array(fn, "tail", tail)
+    fn = "scoring.complex"
+    head = _checks.float_array(fn, "head", head)
+    relation = _checks.float_array(fn, "relation", relation)
+    tail = _checks.float_array(fn, "tail", tail)
     if relation.shape[-1:] != head.shape[-1:] or tail.shape[-1:] != head.shape[-1:]:
         raise ValueError(
             f"{fn}: head, relation and tail must have the same width 2 * dim, got "

@@ -453,44 +453,114 @@ def test_dedup_false_rejects_stateful_and_param_transformations():
         wd.update(jnp.arange(3), jnp.ones((3, D)), wd.init(table), table)
 
 
-def test_bad_inputs_raise_under_jit():
+def _bad_cases():
     opt = jaxns.optim.row_sparse(optax.adam(LR))
     table = jnp.zeros((V, D))
     state = opt.init(table)
-    step = jax.jit(opt.update)
+    step = jax.jit(opt.update)  # the checks fire while tracing
     ids, grads = jnp.arange(4), jnp.ones((4, D))
-    with pytest.raises(TypeError, match=r"row_sparse.update: ids must be an integer"):
-        step(ids.astype(jnp.float32), grads, state, table)
-    with pytest.raises(
-        ValueError, match=r"row_sparse.update: row_grads shape \(5, 3\)"
-    ):
-        step(ids, jnp.ones((5, D)), state, table)
-    with pytest.raises(ValueError, match=r"row_grads shape \(4, 2\).*\(4, 3\)"):
-        step(ids, jnp.ones((4, 2)), state, table)
-    with pytest.raises(TypeError, match="row_sparse.update: row_grads must be a float"):
-        step(ids, jnp.ones((4, D), jnp.int32), state, table)
-    with pytest.raises(ValueError, match="row_sparse.update: where shape"):
-        step(ids, grads, state, table, where=jnp.ones(3, bool))
-    with pytest.raises(TypeError, match="row_sparse.update: where must be a boolean"):
-        step(ids, grads, state, table, where=jnp.ones(4))
-    with pytest.raises(ValueError, match=r"row_sparse.init: table must be a 2-D"):
-        opt.init(jnp.zeros(V))
-    with pytest.raises(ValueError, match=r"row_sparse.update: table must be a 2-D"):
-        step(ids, grads, state, jnp.zeros((V, D, 1)))
-    with pytest.raises(TypeError, match=r"row_sparse.init: table must be a float"):
-        opt.init(jnp.zeros((V, D), jnp.int32))
-    with pytest.raises(TypeError, match="row_sparse.update: ids must be an array"):
-        step({"a": ids}, grads, state, table)
     tables = {"a": table, "b": table}
-    with pytest.raises(ValueError, match="row_sparse.update: ids must have the same"):
-        opt.update({"a": ids}, {"a": grads, "b": grads}, opt.init(tables), tables)
-    with pytest.raises(ValueError, match=r"row_sparse.init: optimizer state leaf"):
-        jaxns.optim.row_sparse(optax.adafactor(LR)).init(table)
-    with pytest.raises(TypeError, match="row_sparse: transformation"):
-        jaxns.optim.row_sparse(optax.adam)
-    with pytest.raises(TypeError, match="value_and_row_grad: ids must be an integer"):
-        jaxns.optim.value_and_row_grad(lambda r: r.sum(), table, jnp.ones(3))
-    with pytest.raises(ValueError, match="value_and_row_grad: table must be a 2-D"):
-        jaxns.optim.value_and_row_grad(lambda r: r.sum(), jnp.zeros(V), ids)
-    with pytest.raises(ValueError, match="sum_duplicates: num_embeddings"):
-        jaxns.optim.sum_duplicates(ids, grads, num_embeddings=-1)
+    up = "optim.row_sparse.update"
+    return {
+        "float ids": (
+            TypeError,
+            f"{up}: ids must be an integer",
+            lambda: step(ids.astype(jnp.float32), grads, state, table),
+        ),
+        "grads rows": (
+            ValueError,
+            rf"{up}: row_grads must have shape \[4, 3\], got \(5, 3\)",
+            lambda: step(ids, jnp.ones((5, D)), state, table),
+        ),
+        "grads dim": (
+            ValueError,
+            r"row_grads must have shape \[4, 3\], got \(4, 2\)",
+            lambda: step(ids, jnp.ones((4, 2)), state, table),
+        ),
+        "int grads": (
+            TypeError,
+            f"{up}: row_grads must be a floating-point array",
+            lambda: step(ids, jnp.ones((4, D), jnp.int32), state, table),
+        ),
+        "where shape": (
+            ValueError,
+            f"{up}: where shape",
+            lambda: step(ids, grads, state, table, where=jnp.ones(3, bool)),
+        ),
+        "where dtype": (
+            TypeError,
+            f"{up}: where must be a boolean",
+            lambda: step(ids, grads, state, table, where=jnp.ones(4)),
+        ),
+        "init table rank": (
+            ValueError,
+            "optim.row_sparse.init: table must be 2-D",
+            lambda: opt.init(jnp.zeros(V)),
+        ),
+        "update table rank": (
+            ValueError,
+            f"{up}: table must be 2-D",
+            lambda: step(ids, grads, state, jnp.zeros((V, D, 1))),
+        ),
+        "int table": (
+            TypeError,
+            "optim.row_sparse.init: table must be a floating-point array",
+            lambda: opt.init(jnp.zeros((V, D), jnp.int32)),
+        ),
+        "ids pytree": (
+            TypeError,
+            f"{up}: ids must be an array",
+            lambda: step({"a": ids}, grads, state, table),
+        ),
+        "ids structure": (
+            ValueError,
+            f"{up}: ids must have the same",
+            lambda: opt.update(
+                {"a": ids}, {"a": grads, "b": grads}, opt.init(tables), tables
+            ),
+        ),
+        "factored state": (
+            ValueError,
+            "optim.row_sparse.init: optimizer state leaf",
+            lambda: jaxns.optim.row_sparse(optax.adafactor(LR)).init(table),
+        ),
+        "transformation": (
+            TypeError,
+            "optim.row_sparse: transformation",
+            lambda: jaxns.optim.row_sparse(optax.adam),
+        ),
+        "value_and_row_grad ids": (
+            TypeError,
+            "optim.value_and_row_grad: ids must be an integer",
+            lambda: jaxns.optim.value_and_row_grad(
+                lambda r: r.sum(), table, jnp.ones(3)
+            ),
+        ),
+        "value_and_row_grad table": (
+            ValueError,
+            "optim.value_and_row_grad: table must be 2-D",
+            lambda: jaxns.optim.value_and_row_grad(
+                lambda r: r.sum(), jnp.zeros(V), ids
+            ),
+        ),
+        "num_embeddings negative": (
+            ValueError,
+            "optim.sum_duplicates: num_embeddings must be >= 0",
+            lambda: jaxns.optim.sum_duplicates(ids, grads, num_embeddings=-1),
+        ),
+        "num_embeddings float": (
+            TypeError,
+            "optim.sum_duplicates: num_embeddings must be a Python int",
+            lambda: jaxns.optim.sum_duplicates(ids, grads, num_embeddings=5.0),
+        ),
+    }
+
+
+BAD = _bad_cases()
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_inputs_raise_under_jit(case):
+    error, match, call = BAD[case]
+    with pytest.raises(error, match=match):
+        call()

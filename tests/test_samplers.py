@@ -356,18 +356,6 @@ def test_sample_excluding_shared_set_and_edges():
     assert samplers.sample_excluding(
         jax.random.key(0), 4, jnp.array([0]), (3, 0)
     ).shape == (3, 0)
-    with pytest.raises(ValueError, match="removes all 3 classes"):
-        samplers.sample_excluding(
-            jax.random.key(0), 3, jnp.array([[0, 1, 2, 2]]), (1, 4)
-        )
-    with pytest.raises(ValueError, match="num_classes=0"):
-        samplers.sample_excluding(jax.random.key(0), 0, jnp.array([0]), (4,))
-    with pytest.raises(ValueError, match="exclude batch shape"):
-        samplers.sample_excluding(
-            jax.random.key(0), 9, jnp.zeros((3, 2), jnp.int32), (2, 4)
-        )
-    with pytest.raises(TypeError, match="integer"):
-        samplers.sample_excluding(jax.random.key(0), 9, jnp.zeros((2,)), (2, 4))
 
 
 # ------------------------------------------------- accidental hits, hard
@@ -404,13 +392,6 @@ def test_hard_negatives_nan_ranks_below_minus_inf():
     np.testing.assert_array_equal(valid, [[True, True, True, False]])
 
 
-def test_accidental_hits_bad_inputs():
-    with pytest.raises(TypeError, match="accidental_hits: sampled_ids"):
-        samplers.accidental_hits(jnp.array([1, 2]), jnp.array([1.0, 2.0]))
-    with pytest.raises(ValueError, match="batch size"):
-        samplers.accidental_hits(jnp.array([1, 2]), jnp.zeros((3, 4), jnp.int32))
-
-
 def _hard_reference(scores, k, where):
     out = []
     n = scores.shape[-1]
@@ -445,15 +426,6 @@ def test_hard_negatives_matches_brute_force_with_ties():
     assert samplers.hard_negatives(scores, 0).shape == (4, 5, 0)
     jitted = jax.jit(lambda s, w: samplers.hard_negatives(s, 5, where=w))
     np.testing.assert_array_equal(jitted(scores, where), idx)
-
-
-def test_hard_negatives_bad_inputs():
-    with pytest.raises(TypeError, match="floating point"):
-        samplers.hard_negatives(jnp.arange(5), 2)
-    with pytest.raises(ValueError, match="exceeds"):
-        samplers.hard_negatives(jnp.zeros(5), 6)
-    with pytest.raises(ValueError, match="where shape"):
-        samplers.hard_negatives(jnp.zeros((2, 5)), 2, where=jnp.ones(5, bool))
 
 
 # ---------------------------------------------------------------- keys
@@ -582,60 +554,27 @@ def test_bernoulli_head_prob_and_mode():
     np.testing.assert_allclose(head_rate, p[triples[:2, 1]], atol=0.015)
 
 
-def test_corrupt_triples_bad_inputs():
-    triples = jnp.array([[0, 0, 1]])
-    with pytest.raises(ValueError, match="num_entities must be >= 2"):
-        samplers.corrupt_triples(jax.random.key(0), triples, 1, num_negatives=2)
-    with pytest.raises(ValueError, match="mode must be"):
-        samplers.corrupt_triples(
-            jax.random.key(0), triples, 5, num_negatives=2, mode="x"
-        )
-    with pytest.raises(ValueError, match="head_prob"):
-        samplers.corrupt_triples(
-            jax.random.key(0), triples, 5, num_negatives=2, mode="bernoulli"
-        )
-
-
 # ------------------------------------------------------------- bad inputs
 
 
 @pytest.mark.parametrize(
     "counts,error,match",
     [
-        ([1.0, np.nan], ValueError, "unigram: counts must be finite"),
-        ([1.0, np.inf], ValueError, "unigram: counts must be finite"),
-        ([1.0, -2.0], ValueError, "unigram: counts must be non-negative"),
-        ([0, 0, 0], ValueError, "unigram: counts must have a positive sum"),
+        ([1.0, np.nan], ValueError, "samplers.unigram: counts must be finite"),
+        ([1.0, np.inf], ValueError, "samplers.unigram: counts must be finite"),
+        ([1.0, -2.0], ValueError, "samplers.unigram: counts must be non-negative"),
+        ([0, 0, 0], ValueError, "samplers.unigram: counts must have a positive sum"),
         (
             [[1, 2], [3, 4]],
             ValueError,
-            r"unigram: counts must be 1-dimensional, got shape \(2, 2\)",
+            r"samplers.unigram: counts must be 1-D, got shape \(2, 2\)",
         ),
-        (["a", "b"], TypeError, "unigram: counts must be numeric"),
+        (["a", "b"], TypeError, "samplers.unigram: counts must be numeric"),
     ],
 )
 def test_unigram_rejects_bad_counts(counts, error, match):
     with pytest.raises(error, match=match):
         samplers.unigram(counts)
-
-
-def test_constructor_bad_inputs():
-    with pytest.raises(ValueError, match="unigram: power must be finite and >= 0"):
-        samplers.unigram([1, 2], power=-0.5)
-    with pytest.raises(ValueError, match="categorical: probs must be non-negative"):
-        samplers.categorical([0.5, -0.1])
-    with pytest.raises(ValueError, match="categorical: probs must have a positive sum"):
-        samplers.categorical(np.zeros(3))
-    with pytest.raises(ValueError, match="uniform: num_classes must be >= 0"):
-        samplers.uniform(-1)
-    with pytest.raises(TypeError, match="num_classes must be a Python int"):
-        samplers.log_uniform(3.0)
-    with pytest.raises(TypeError, match="concrete"):
-        jax.jit(lambda c: samplers.unigram(c).probs())(jnp.ones(3))
-    with pytest.raises(ValueError, match=r"weights shape \(3,\) must be \(2,\)"):
-        samplers.mixture([samplers.uniform(3), samplers.uniform(3)], [1, 1, 1])
-    with pytest.raises(ValueError, match="share num_classes"):
-        samplers.mixture([samplers.uniform(3), samplers.uniform(4)], [1, 1])
 
 
 def test_empty_vocabulary():
@@ -651,36 +590,238 @@ def test_empty_vocabulary():
             sampler.sample(jax.random.key(0), (3, 1))
 
 
-def test_sample_bad_inputs_raise_at_trace_time():
+def test_empty_draws_need_no_support():
     sampler = samplers.unigram(_zipf_counts(10, zero_fraction=0.3), power=0.75)
     key = jax.random.key(0)
-    with pytest.raises(
-        ValueError,
-        match=r"unigram.sample accepts a single key, got shape \(4,\)\. Use jax\.vmap",
-    ):
-        jax.jit(lambda k: sampler.sample(k, (3,)))(jax.random.split(key, 4))
-    with pytest.raises(TypeError, match="typed key"):
-        sampler.sample(jax.random.PRNGKey(0), (3,))
-    with pytest.raises(TypeError, match="must be a tuple"):
-        sampler.sample(key, [3])
-    with pytest.raises(TypeError, match="must be a tuple"):
-        sampler.sample(key, 3)
-    with pytest.raises(TypeError, match="non-negative ints"):
-        sampler.sample(key, (2.5,))
-    with pytest.raises(ValueError, match="non-negative ints"):
-        sampler.sample(key, (2, -1))
-    with pytest.raises(ValueError, match="Cannot take a larger sample than population"):
-        jax.jit(
-            lambda k: sampler.sample(k, (2, sampler.num_support + 1), replace=False)
-        )(key)
-    with pytest.raises(ValueError, match="Cannot take a larger sample than population"):
-        samplers.uniform(3).sample(key, (4,), replace=False)
-    with pytest.raises(TypeError, match="log_prob: ids must have an integer dtype"):
-        sampler.log_prob(jnp.array([1.0]))
-    with pytest.raises(TypeError, match="expected_count: ids"):
-        samplers.expected_count(sampler, jnp.array([1.0]), 3)
     assert sampler.sample(key, (4, 0), replace=False).shape == (4, 0)
     assert sampler.sample(key, ()).shape == ()
+
+
+_KEY = jax.random.key(0)
+_SAMPLER = samplers.unigram(_zipf_counts(10, zero_fraction=0.3), power=0.75)
+_TRIPLE = jnp.array([[0, 0, 1]])
+
+# (error, message fragment, call): every static fault of the samplers module.
+BAD = {
+    "key array under jit": (
+        ValueError,
+        r"unigram.sample: key must be a single key, got a key array of shape "
+        r"\(4,\)\. Use jax\.vmap",
+        lambda: jax.jit(lambda k: _SAMPLER.sample(k, (3,)))(jax.random.split(_KEY, 4)),
+    ),
+    "raw key": (
+        TypeError,
+        "typed key",
+        lambda: _SAMPLER.sample(jax.random.PRNGKey(0), (3,)),
+    ),
+    "shape list": (TypeError, "must be a tuple", lambda: _SAMPLER.sample(_KEY, [3])),
+    "shape int": (TypeError, r"Write \(3,\)", lambda: _SAMPLER.sample(_KEY, 3)),
+    "shape float": (
+        TypeError,
+        "non-negative ints",
+        lambda: _SAMPLER.sample(_KEY, (2.5,)),
+    ),
+    "shape negative": (
+        ValueError,
+        "non-negative ints",
+        lambda: _SAMPLER.sample(_KEY, (2, -1)),
+    ),
+    "too many under jit": (
+        ValueError,
+        "Cannot take a larger sample than population",
+        lambda: jax.jit(
+            lambda k: _SAMPLER.sample(k, (2, _SAMPLER.num_support + 1), replace=False)
+        )(_KEY),
+    ),
+    "too many uniform": (
+        ValueError,
+        "Cannot take a larger sample than population",
+        lambda: samplers.uniform(3).sample(_KEY, (4,), replace=False),
+    ),
+    "log_prob float ids": (
+        TypeError,
+        "unigram.log_prob: ids must be an integer array",
+        lambda: _SAMPLER.log_prob(jnp.array([1.0])),
+    ),
+    "expected_count float ids": (
+        TypeError,
+        "samplers.expected_count: ids must be an integer array",
+        lambda: samplers.expected_count(_SAMPLER, jnp.array([1.0]), 3),
+    ),
+    "expected_count sampler": (
+        TypeError,
+        "samplers.expected_count: sampler must be a jaxns.samplers.Sampler",
+        lambda: samplers.expected_count("uniform", jnp.array([1]), 3),
+    ),
+    "log_expected_count num_samples": (
+        ValueError,
+        "samplers.log_expected_count: num_samples must be >= 0",
+        lambda: samplers.log_expected_count(_SAMPLER, jnp.array([1]), -1),
+    ),
+    "power negative": (
+        ValueError,
+        "samplers.unigram: power must be finite and >= 0",
+        lambda: samplers.unigram([1, 2], power=-0.5),
+    ),
+    "power string": (
+        TypeError,
+        "samplers.unigram: power must be a real number",
+        lambda: samplers.unigram([1, 2], power="0.75"),
+    ),
+    "probs negative": (
+        ValueError,
+        "samplers.categorical: probs must be non-negative",
+        lambda: samplers.categorical([0.5, -0.1]),
+    ),
+    "probs zero sum": (
+        ValueError,
+        "samplers.categorical: probs must have a positive sum",
+        lambda: samplers.categorical(np.zeros(3)),
+    ),
+    "uniform negative": (
+        ValueError,
+        "samplers.uniform: num_classes must be >= 0",
+        lambda: samplers.uniform(-1),
+    ),
+    "uniform too large": (
+        ValueError,
+        "samplers.uniform: num_classes must be <= 1073741824",
+        lambda: samplers.uniform(2**30 + 1),
+    ),
+    "log_uniform float": (
+        TypeError,
+        "samplers.log_uniform: num_classes must be a Python int",
+        lambda: samplers.log_uniform(3.0),
+    ),
+    "traced counts": (
+        TypeError,
+        "samplers.unigram: counts must be concrete",
+        lambda: jax.jit(lambda c: samplers.unigram(c).probs())(jnp.ones(3)),
+    ),
+    "mixture weights shape": (
+        ValueError,
+        r"weights shape \(3,\) must be \(2,\)",
+        lambda: samplers.mixture([samplers.uniform(3), samplers.uniform(3)], [1, 1, 1]),
+    ),
+    "mixture sizes": (
+        ValueError,
+        "share num_classes",
+        lambda: samplers.mixture([samplers.uniform(3), samplers.uniform(4)], [1, 1]),
+    ),
+    "mixture not samplers": (
+        TypeError,
+        "samplers.mixture: samplers must be a non-empty sequence",
+        lambda: samplers.mixture([], []),
+    ),
+    "excluding all": (
+        ValueError,
+        "removes all 3 classes",
+        lambda: samplers.sample_excluding(_KEY, 3, jnp.array([[0, 1, 2, 2]]), (1, 4)),
+    ),
+    "excluding empty": (
+        ValueError,
+        "num_classes=0",
+        lambda: samplers.sample_excluding(_KEY, 0, jnp.array([0]), (4,)),
+    ),
+    "excluding batch": (
+        ValueError,
+        "exclude batch shape",
+        lambda: samplers.sample_excluding(
+            _KEY, 9, jnp.zeros((3, 2), jnp.int32), (2, 4)
+        ),
+    ),
+    "excluding float": (
+        TypeError,
+        "samplers.sample_excluding: exclude must be an integer array",
+        lambda: samplers.sample_excluding(_KEY, 9, jnp.zeros((2,)), (2, 4)),
+    ),
+    "excluding scalar": (
+        ValueError,
+        "samplers.sample_excluding: exclude must be",
+        lambda: samplers.sample_excluding(_KEY, 9, jnp.array(1), (2, 4)),
+    ),
+    "hits float": (
+        TypeError,
+        "samplers.accidental_hits: sampled_ids must be an integer array",
+        lambda: samplers.accidental_hits(jnp.array([1, 2]), jnp.array([1.0, 2.0])),
+    ),
+    "hits batch": (
+        ValueError,
+        "batch size",
+        lambda: samplers.accidental_hits(
+            jnp.array([1, 2]), jnp.zeros((3, 4), jnp.int32)
+        ),
+    ),
+    "hits rank": (
+        ValueError,
+        "samplers.accidental_hits: true_ids must be 1-D or 2-D",
+        lambda: samplers.accidental_hits(jnp.zeros((1, 2, 3), int), jnp.array([1])),
+    ),
+    "hard int scores": (
+        TypeError,
+        "samplers.hard_negatives: scores must be a floating-point array",
+        lambda: samplers.hard_negatives(jnp.arange(5), 2),
+    ),
+    "hard too many": (
+        ValueError,
+        "exceeds",
+        lambda: samplers.hard_negatives(jnp.zeros(5), 6),
+    ),
+    "hard where shape": (
+        ValueError,
+        "where shape",
+        lambda: samplers.hard_negatives(jnp.zeros((2, 5)), 2, where=jnp.ones(5, bool)),
+    ),
+    "hard where dtype": (
+        TypeError,
+        "samplers.hard_negatives: where must be a boolean mask",
+        lambda: samplers.hard_negatives(jnp.zeros(5), 2, where=jnp.ones(5)),
+    ),
+    "corrupt one entity": (
+        ValueError,
+        "samplers.corrupt_triples: num_entities must be >= 2",
+        lambda: samplers.corrupt_triples(_KEY, _TRIPLE, 1, num_negatives=2),
+    ),
+    "corrupt mode": (
+        ValueError,
+        "mode must be one of",
+        lambda: samplers.corrupt_triples(_KEY, _TRIPLE, 5, num_negatives=2, mode="x"),
+    ),
+    "corrupt bernoulli": (
+        ValueError,
+        "head_prob",
+        lambda: samplers.corrupt_triples(
+            _KEY, _TRIPLE, 5, num_negatives=2, mode="bernoulli"
+        ),
+    ),
+    "corrupt triples shape": (
+        ValueError,
+        r"samplers.corrupt_triples: triples must have shape \[batch, 3\]",
+        lambda: samplers.corrupt_triples(_KEY, _TRIPLE[:, :2], 5, num_negatives=2),
+    ),
+    "head_prob traced": (
+        TypeError,
+        "samplers.bernoulli_head_prob: triples must be concrete",
+        lambda: jax.jit(lambda t: samplers.bernoulli_head_prob(t, 2))(_TRIPLE),
+    ),
+    "head_prob relations": (
+        ValueError,
+        "relation ids",
+        lambda: samplers.bernoulli_head_prob([[0, 3, 1]], 2),
+    ),
+    "candidates num_samples": (
+        TypeError,
+        "samplers.sample_candidates: num_samples must be a Python int",
+        lambda: samplers.sample_candidates(_KEY, _SAMPLER, 2.0, jnp.array([1])),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_inputs_raise_at_trace_time(case):
+    error, match, call = BAD[case]
+    with pytest.raises(error, match=match):
+        call()
 
 
 def test_log_prob_out_of_range_and_dtypes():

@@ -161,31 +161,79 @@ def test_vmap_equals_loop(rng):
     np.testing.assert_allclose(out, loop, rtol=1e-6)
 
 
-def test_bad_inputs():
-    q = jnp.ones((3, 4))
-    with pytest.raises(ValueError, match="dot: query and candidates"):
-        scoring.dot(q, jnp.ones((3, 2, 5)))
-    with pytest.raises(ValueError, match="per-example candidates"):
-        scoring.dot(q, jnp.ones((2, 2, 4)))
-    with pytest.raises(TypeError, match="cosine: query must be a floating"):
-        scoring.cosine(jnp.ones((3, 4), jnp.int32), jnp.ones((2, 4)))
-    with pytest.raises(ValueError, match="unknown similarity 'l2'"):
-        scoring.score(q, jnp.ones((2, 4)), similarity="l2")
-    with pytest.raises(ValueError, match="eps must be > 0"):
-        scoring.cosine(q, jnp.ones((2, 4)), eps=0.0)
-    with pytest.raises(TypeError, match="score_rows: candidate_ids must be an integer"):
-        scoring.score_rows(q, q, jnp.array([0]), jnp.array([0.5]))
-    with pytest.raises(ValueError, match="batch size of query_ids"):
-        scoring.score_rows(q, q, jnp.array([0, 1]), jnp.zeros((3, 2), jnp.int32))
-    with pytest.raises(ValueError, match="transe: norm must be 1 or 2"):
-        scoring.transe(q, q, q, norm=3)
-    with pytest.raises(ValueError, match="must be phases"):
-        scoring.rotate(q, q, q, variant="sun")
-    with pytest.raises(ValueError, match="distmult: shapes do not broadcast"):
-        scoring.distmult(q, jnp.ones((2, 4)), q)
-    # Raised at trace time under jit as well.
-    with pytest.raises(ValueError, match="dot: query and candidates"):
-        jax.jit(scoring.dot)(q, jnp.ones((2, 5)))
+_Q = jnp.ones((3, 4))
+
+BAD = {
+    "dim": (
+        ValueError,
+        "scoring.dot: query and candidates",
+        lambda: scoring.dot(_Q, jnp.ones((3, 2, 5))),
+    ),
+    "per-example batch": (
+        ValueError,
+        "per-example candidates",
+        lambda: scoring.dot(_Q, jnp.ones((2, 2, 4))),
+    ),
+    "int query": (
+        TypeError,
+        "scoring.cosine: query must be a floating",
+        lambda: scoring.cosine(jnp.ones((3, 4), jnp.int32), jnp.ones((2, 4))),
+    ),
+    "similarity": (
+        ValueError,
+        "scoring.score: similarity must be one of",
+        lambda: scoring.score(_Q, jnp.ones((2, 4)), similarity="l2"),
+    ),
+    "eps": (
+        ValueError,
+        "scoring.cosine: eps must be finite and > 0",
+        lambda: scoring.cosine(_Q, jnp.ones((2, 4)), eps=0.0),
+    ),
+    "normalize eps": (
+        TypeError,
+        "scoring.normalize: eps must be a real number",
+        lambda: scoring.normalize(_Q, eps="1e-8"),
+    ),
+    "float ids": (
+        TypeError,
+        "scoring.score_rows: candidate_ids must be an integer",
+        lambda: scoring.score_rows(_Q, _Q, jnp.array([0]), jnp.array([0.5])),
+    ),
+    "ids batch": (
+        ValueError,
+        "batch size of query_ids",
+        lambda: scoring.score_rows(
+            _Q, _Q, jnp.array([0, 1]), jnp.zeros((3, 2), jnp.int32)
+        ),
+    ),
+    "norm": (
+        ValueError,
+        "scoring.transe: norm must be 1 or 2",
+        lambda: scoring.transe(_Q, _Q, _Q, norm=3),
+    ),
+    "phase": (
+        ValueError,
+        "must be phases",
+        lambda: scoring.rotate(_Q, _Q, _Q, variant="sun"),
+    ),
+    "broadcast": (
+        ValueError,
+        "scoring.distmult: shapes do not broadcast",
+        lambda: scoring.distmult(_Q, jnp.ones((2, 4)), _Q),
+    ),
+    "under jit": (
+        ValueError,
+        "scoring.dot: query and candidates",
+        lambda: jax.jit(scoring.dot)(_Q, jnp.ones((2, 5))),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_inputs(case):
+    error, match, call = BAD[case]
+    with pytest.raises(error, match=match):
+        call()
 
 
 # ---------------------------------------------------------------------------
