@@ -259,6 +259,24 @@ def check_shape(
         )
 
 
+def _typed_array(fn, arg, value, shape, ndim, *, integer: bool) -> jax.Array:
+    x = _as_array(fn, arg, value)
+    if integer and not jnp.issubdtype(x.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: {arg} must be an integer array (ids), got dtype {x.dtype}. "
+            f"Cast it with {arg}.astype(jnp.int32)."
+        )
+    if not integer and not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: {arg} must be a floating-point array, got dtype {x.dtype}. "
+            f"Cast it with {arg}.astype(jnp.float32)."
+        )
+    _rank(fn, arg, x, ndim)
+    if shape is not None:
+        check_shape(fn, arg, x, shape)
+    return x
+
+
 def int_array(
     fn: str,
     arg: str,
@@ -268,16 +286,7 @@ def int_array(
     ndim: int | Collection[int] | None = None,
 ) -> jax.Array:
     """An integer array (ids); optionally of a given shape or rank."""
-    x = _as_array(fn, arg, value)
-    if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(
-            f"{fn}: {arg} must be an integer array (ids), got dtype {x.dtype}. "
-            f"Cast it with {arg}.astype(jnp.int32)."
-        )
-    _rank(fn, arg, x, ndim)
-    if shape is not None:
-        check_shape(fn, arg, x, shape)
-    return x
+    return _typed_array(fn, arg, value, shape, ndim, integer=True)
 
 
 def float_array(
@@ -289,16 +298,7 @@ def float_array(
     ndim: int | Collection[int] | None = None,
 ) -> jax.Array:
     """A floating-point array (logits, embeddings); optionally of a given shape."""
-    x = _as_array(fn, arg, value)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"{fn}: {arg} must be a floating-point array, got dtype {x.dtype}. "
-            f"Cast it with {arg}.astype(jnp.float32)."
-        )
-    _rank(fn, arg, x, ndim)
-    if shape is not None:
-        check_shape(fn, arg, x, shape)
-    return x
+    return _typed_array(fn, arg, value, shape, ndim, integer=False)
 
 
 def _rank(fn: str, arg: str, x: jax.Array, ndim: int | Collection[int] | None):

@@ -300,9 +300,6 @@ class Sampler:
         normalised weights quantised to multiples of ``2**-32`` of a slot,
         then rounded to float32), not a Monte-Carlo estimate.
 
-        Args:
-          None: ``probs`` takes no arguments.
-
         Returns:
           ``float32[num_classes]`` probabilities summing to 1 (up to float32
           rounding).

@@ -96,3 +96,27 @@ def np_logsumexp(x: Any, axis: int = -1, where: Any = None) -> np.ndarray:
     m = np.where(np.isfinite(m), m, 0.0)
     with np.errstate(divide="ignore"):
         return np.squeeze(m, axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def np_normalize(x: Any, eps: float = 1e-8) -> np.ndarray:
+    """Rows scaled to unit L2 norm in float64, norms clamped below at ``eps``."""
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+# ---------------------------------------------------------------------------
+# Gradient checks
+# ---------------------------------------------------------------------------
+
+
+def check_grads_jit(f: Any, args: tuple, order: int = 2) -> None:
+    """``jax.test_util.check_grads`` in both modes on the jitted ``f``.
+
+    Run it inside ``jax.enable_x64(True)`` with float64 arguments: finite
+    differences in float32 cannot resolve second derivatives. ``jit`` keeps the
+    many evaluations of ``check_grads`` cheap.
+    """
+    import jax
+    from jax.test_util import check_grads
+
+    check_grads(jax.jit(f), args, order=order, modes=("fwd", "rev"))

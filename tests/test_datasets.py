@@ -363,13 +363,27 @@ def test_text8_through_the_download_path(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def test_text8_pin():
-    assert datasets.TEXT8.url == "http://mattmahoney.net/dc/text8.zip"
-    assert datasets.TEXT8.algorithm == "sha256"
-    assert datasets.TEXT8.digest == (
-        "a6640522afe85d1963ad56c05b0ede0a0c000dddc9671758a6cc09b7a38e5232"
-    )
-    assert datasets.TEXT8.size == 31_344_016
+def test_text8_pin_rejects_a_file_of_the_right_size_and_wrong_digest(tmp_path):
+    """The TEXT8 pin is enforced: a stand-in of exactly text8.zip's pinned size
+    (sparse zeros, so the size check passes) fails the pinned SHA-256, and is
+    deleted, never cached; a file of another size fails the size check first."""
+    fake = tmp_path / "text8.zip"
+    with open(fake, "wb") as handle:
+        handle.truncate(datasets.TEXT8.size)
+    remote = dataclasses.replace(datasets.TEXT8, url=fake.as_uri())
+    assert remote.algorithm == "sha256" and len(remote.digest) == 64
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError) as info:
+        download(remote, cache_dir=cache)
+    actual = hashlib.sha256(fake.read_bytes()).hexdigest()
+    for part in ("sha256", datasets.TEXT8.digest, actual):
+        assert part in str(info.value)
+    assert list(cache.iterdir()) == []
+    short = tmp_path / "short.zip"
+    short.write_bytes(b"PK")
+    with pytest.raises(ValueError, match=f"expected {datasets.TEXT8.size} bytes"):
+        download(dataclasses.replace(remote, url=short.as_uri()), cache_dir=cache)
+    assert list(cache.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------

@@ -5,18 +5,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 from jaxns import scoring
+from tests.helpers import check_grads_jit, np_normalize
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
-
-
-def _np_normalize(x, eps=1e-8):
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
 @pytest.mark.parametrize("b,k,d", [(1, 1, 1), (3, 4, 5), (7, 2, 16)])
@@ -31,9 +27,9 @@ def test_dot_and_cosine_match_numpy(rng, b, k, d):
     np.testing.assert_allclose(
         scoring.dot(q32, s32), q @ shared.T, rtol=1e-5, atol=1e-5
     )
-    ref = np.einsum("bd,bkd->bk", _np_normalize(q), _np_normalize(c))
+    ref = np.einsum("bd,bkd->bk", np_normalize(q), np_normalize(c))
     np.testing.assert_allclose(scoring.cosine(q32, c32), ref, rtol=1e-5, atol=1e-6)
-    ref = _np_normalize(q) @ _np_normalize(shared).T
+    ref = np_normalize(q) @ np_normalize(shared).T
     np.testing.assert_allclose(scoring.cosine(q32, s32), ref, rtol=1e-5, atol=1e-6)
 
 
@@ -99,13 +95,8 @@ def test_cosine_bfloat16_computes_in_float32(rng):
     c = rng.normal(size=(3, 5, 8)) * 1e3
     out = scoring.cosine(jnp.asarray(q, jnp.bfloat16), jnp.asarray(c, jnp.bfloat16))
     assert out.dtype == jnp.bfloat16
-    ref = np.einsum("bd,bkd->bk", _np_normalize(q), _np_normalize(c))
+    ref = np.einsum("bd,bkd->bk", np_normalize(q), np_normalize(c))
     np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=5e-2)
-
-
-def _check(f, args, order=2):
-    # jit keeps the many evaluations of check_grads cheap.
-    check_grads(jax.jit(f), args, order=order, modes=("fwd", "rev"))
 
 
 def test_gradients_float64(rng):
@@ -113,14 +104,16 @@ def test_gradients_float64(rng):
         q = jnp.asarray(rng.normal(size=(3, 4)))
         c = jnp.asarray(rng.normal(size=(3, 2, 4)))
         s = jnp.asarray(rng.normal(size=(2, 4)))
-        _check(scoring.dot, (q, c))
-        _check(scoring.cosine, (q, c))
-        _check(scoring.cosine, (q, s), order=1)
+        check_grads_jit(scoring.dot, (q, c))
+        check_grads_jit(scoring.cosine, (q, c))
+        check_grads_jit(scoring.cosine, (q, s), order=1)
         h, r, t = (jnp.asarray(rng.normal(size=(3, 4))) for _ in range(3))
-        _check(scoring.distmult, (h, r, t), order=1)
-        _check(lambda *a: scoring.transe(*a, norm=2), (h, r, t), order=1)
+        check_grads_jit(scoring.distmult, (h, r, t), order=1)
+        check_grads_jit(lambda *a: scoring.transe(*a, norm=2), (h, r, t), order=1)
         phase = jnp.asarray(rng.normal(size=(3, 2)))
-        _check(lambda *a: scoring.rotate(*a, variant="sun"), (h, phase, t), order=1)
+        check_grads_jit(
+            lambda *a: scoring.rotate(*a, variant="sun"), (h, phase, t), order=1
+        )
 
 
 def test_kg_scorers_match_numpy(rng):
@@ -282,8 +275,8 @@ def test_rotate_variants_agree_in_one_dimension(rng):
 def test_complex_scorers_gradients_float64(rng):
     with jax.enable_x64(True):
         h, r, t = (jnp.asarray(rng.normal(size=(3, 4))) for _ in range(3))
-        _check(scoring.complex, (h, r, t), order=2)
-        _check(scoring.rotate, (h, r, t), order=1)
+        check_grads_jit(scoring.complex, (h, r, t), order=2)
+        check_grads_jit(scoring.rotate, (h, r, t), order=1)
     # zero distance: gradient 0, not NaN
     x = jnp.array([0.3, -0.2])
     one = jnp.array([1.0, 0.0])
