@@ -21,26 +21,14 @@ Run ``python benchmarks/losses.py`` (B=4096, k=5, d=128, V=100,000) or
 """
 
 import argparse
-import statistics
-import time
 
+import _timing
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxns
 from jaxns import losses, scoring
-
-
-def _median_ms(call, runs):
-    """Median wall time of ``call()`` in ms; ``call`` blocks on its result."""
-    call()  # compile / warm up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times)
 
 
 def _negatives(key, counts, shape):
@@ -124,7 +112,7 @@ def _time_jax_step(step, vocab, dim, batch_args, runs):
         )
         jax.block_until_ready((state["w_in"], state["w_out"], loss))
 
-    ms = _median_ms(call, runs)
+    ms = _timing.median_ms(call, repeats=runs)
     assert bool(jnp.isfinite(state["w_in"]).all())
     return ms
 
@@ -152,7 +140,7 @@ def _time_torch(vocab, dim, centers, contexts, negatives, lr, runs):
         loss.backward()
         opt.step()
 
-    return _median_ms(call, runs)
+    return _timing.median_ms(call, repeats=runs)
 
 
 # ---------------------------------------------------------------------------
@@ -167,25 +155,25 @@ def sampled_softmax_grad(num_sampled, num_classes):
     w.r.t. the inputs and gathered rows."""
     sampler = jaxns.samplers.log_uniform(num_classes)
 
-    def loss_fn(inputs, rows, biases, log_q_true, log_q_sampled, keep):
+    def loss_fn(inputs, rows, biases, pos_log_q, neg_log_q, keep):
         batch = inputs.shape[0]
         w_true, w_sampled = rows[:batch], rows[batch:]
         b_true, b_sampled = biases[:batch], biases[batch:]
         pos = jnp.sum(inputs * w_true, axis=-1) + b_true
         neg = scoring.dot(inputs, w_sampled) + b_sampled[None, :]  # shared: one GEMM
         return losses.sampled_softmax(
-            pos, neg, pos_log_q=log_q_true, neg_log_q=log_q_sampled, where=keep
+            pos, neg, pos_log_q=pos_log_q, neg_log_q=neg_log_q, where=keep
         ).mean()
 
     def step(key, inputs, weights, biases, labels):
         sampled = sampler.sample(key, (num_sampled,))
-        log_q_true = jaxns.samplers.log_expected_count(sampler, labels, num_sampled)
-        log_q_sampled = jaxns.samplers.log_expected_count(sampler, sampled, num_sampled)
+        pos_log_q = jaxns.samplers.log_expected_count(sampler, labels, num_sampled)
+        neg_log_q = jaxns.samplers.log_expected_count(sampler, sampled, num_sampled)
         keep = ~jaxns.samplers.accidental_hits(labels, sampled)
         ids = jnp.concatenate([labels, sampled])
         rows, b = weights[ids], biases[ids]
         grads = jax.grad(loss_fn, argnums=(0, 1, 2))(
-            inputs, rows, b, log_q_true, log_q_sampled, keep
+            inputs, rows, b, pos_log_q, neg_log_q, keep
         )
         return ids, grads  # row gradients, like TF's IndexedSlices
 
@@ -230,7 +218,7 @@ def _time_tf_sampled_softmax(inputs, weights, biases, labels, num_sampled, runs)
             else:
                 _ = g.numpy()
 
-    return _median_ms(call, runs)
+    return _timing.median_ms(call, repeats=runs)
 
 
 def _fmt(ms):
@@ -259,7 +247,7 @@ def main():
     negatives = _negatives(k_neg, counts, (b, k))
     shared = _negatives(k_shared, counts, (k,))
 
-    print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()})")
+    print(_timing.device_line())
     print(f"SGNS step: B={b} pairs, k={k}, d={d}, V={v:,}; median of {args.runs}")
     rows = [
         (
@@ -313,7 +301,7 @@ def main():
     labels = contexts
     step = sampled_softmax_grad(n, v)
     call_args = (jax.random.fold_in(k_ss, 2), inputs, weights, biases, labels)
-    jax_ms = _median_ms(lambda: jax.block_until_ready(step(*call_args)), args.runs)
+    jax_ms = _timing.median_ms(step, *call_args, repeats=args.runs)
     tf_ms = _time_tf_sampled_softmax(inputs, weights, biases, labels, n, args.runs)
     print(
         f"\nsampled softmax fwd+bwd: B={b}, {n} shared log-uniform candidates "

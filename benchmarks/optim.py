@@ -13,8 +13,8 @@ Run ``python benchmarks/optim.py`` (V=1,000,000, d=128, N=4096) or
 
 import argparse
 import statistics
-import time
 
+import _timing
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,18 +36,22 @@ def _batches(num_rows, dim, num_ids, count, seed=0):
 
 
 def _time(step, table, state, batches, runs):
-    """Median ms per step; the first call compiles and is not timed."""
-    ids, grads = batches[0]
-    table, state = step(table, state, ids, grads)
-    jax.block_until_ready((table, state))
-    times = []
-    for r in range(runs):
-        ids, grads = batches[r % len(batches)]
-        start = time.perf_counter()
-        table, state = step(table, state, ids, grads)
-        jax.block_until_ready((table, state))
-        times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times)
+    """Median ms per step (``_timing``: the first call compiles, untimed).
+
+    The step donates its table and state, so each call carries them on and
+    takes the next batch.
+    """
+    carry = {"table": table, "state": state, "calls": 0}
+
+    def call():
+        ids, grads = batches[carry["calls"] % len(batches)]
+        carry["calls"] += 1
+        carry["table"], carry["state"] = step(
+            carry["table"], carry["state"], ids, grads
+        )
+        return carry["table"], carry["state"]
+
+    return _timing.median_ms(call, repeats=runs)
 
 
 def _dense_step(tx, num_rows):
@@ -108,7 +112,7 @@ def main():
     batches = _batches(args.num_rows, args.dim, args.num_ids, count=4)
     unique = statistics.mean(len(np.unique(np.asarray(i))) for i, _ in batches)
     print(
-        f"device: {jax.devices()[0].device_kind}  V={args.num_rows:,}  d={args.dim}"
+        f"{_timing.device_line()}  V={args.num_rows:,}  d={args.dim}"
         f"  N={args.num_ids} ids/step (~{unique:.0f} unique)  median of {args.runs}"
     )
     print(f"{'optimizer':<24} {'row-sparse ms':>14} {'dense ms':>12} {'speedup':>10}")

@@ -15,26 +15,14 @@ Usage: ``python benchmarks/samplers.py [--quick] [--repeats 11]``.
 """
 
 import argparse
-import statistics
 import time
 
+import _timing
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxns
-
-
-def _median_ms(repeats, fn, *args, **kwargs):
-    fn(*args, **kwargs)  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn(*args, **kwargs)
-        if hasattr(out, "block_until_ready"):
-            out.block_until_ready()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def main():
@@ -46,7 +34,7 @@ def main():
     vocab_sizes = (10_000,) if args.quick else (10_000, 1_000_000)
     draw_counts = (5_000, 100_000) if args.quick else (5_000, 1_000_000)
 
-    print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()})")
+    print(_timing.device_line())
     header = (
         f"{'V':>9} {'draws':>9} {'build s':>8} {'jaxns ms':>9} {'choice ms':>10} "
         f"{'randint ms':>10} {'numpy ms':>9} {'x choice':>9} {'vs randint':>10}"
@@ -66,10 +54,19 @@ def main():
             ours = jax.jit(lambda s, k, n=n: s.sample(k, (n,)))
             choice = jax.jit(lambda p, k, n=n, v=v: jax.random.choice(k, v, (n,), p=p))
             randint = jax.jit(lambda k, n=n, v=v: jax.random.randint(k, (n,), 0, v))
-            t_ours = _median_ms(repeats, ours, sampler, key)
-            t_choice = _median_ms(repeats, choice, p, key)
-            t_randint = _median_ms(repeats, randint, key)
-            t_numpy = _median_ms(repeats, rng.choice, v, size=n, p=p64)
+            group = f"unigram draws V={v} n={n}"
+            work = {"draws": n}
+
+            def ms(label, fn, *a, group=group, work=work, **kw):
+                timing = _timing.measure(
+                    fn, *a, repeats=repeats, label=label, group=group, work=work, **kw
+                )
+                return timing.median_ms
+
+            t_ours = ms("jaxns", ours, sampler, key)
+            t_choice = ms("jax.random.choice", choice, p, key)
+            t_randint = ms("jax.random.randint", randint, key)
+            t_numpy = ms("NumPy choice", rng.choice, v, size=n, p=p64)
             print(
                 f"{v:>9,} {n:>9,} {build_s:>8.3f} {t_ours:>9.3f} {t_choice:>10.3f} "
                 f"{t_randint:>10.3f} {t_numpy:>9.3f} {t_choice / t_ours:>8.1f}x "

@@ -189,6 +189,7 @@ def _contrastive_rows(
 # ---------------------------------------------------------------------------
 
 
+@jax.named_scope("jaxns.losses.sgns")
 def sgns(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
@@ -256,6 +257,7 @@ def _true_negs(fn: str, pos: jax.Array, neg: jax.Array) -> bool:
     )
 
 
+@jax.named_scope("jaxns.losses.nce")
 def nce(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
@@ -333,6 +335,7 @@ def nce(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.sampled_softmax")
 def sampled_softmax(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
@@ -411,6 +414,7 @@ def sampled_softmax(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.full_softmax")
 def full_softmax(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -511,6 +515,7 @@ def _blocked_xent(pos: jax.Array, neg_lse: jax.Array) -> jax.Array:
     return jnp.logaddexp(pos, neg_lse) - pos
 
 
+@jax.named_scope("jaxns.losses.in_batch_softmax_from_logits")
 def in_batch_softmax_from_logits(
     logits: ArrayLike,
     *,
@@ -597,6 +602,7 @@ def in_batch_softmax_from_logits(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.in_batch_softmax")
 def in_batch_softmax(
     query: ArrayLike,
     candidates: ArrayLike,
@@ -782,6 +788,7 @@ def _in_batch_blocked(
     return _blocked_xent(pos, st.row_lse[0])
 
 
+@jax.named_scope("jaxns.losses.infonce")
 def infonce(
     anchors: ArrayLike,
     positives: ArrayLike,
@@ -906,6 +913,7 @@ def _two_view_blocked(
     return pos, st, out_dtype
 
 
+@jax.named_scope("jaxns.losses.ntxent")
 def ntxent(
     view_a: ArrayLike,
     view_b: ArrayLike,
@@ -990,6 +998,7 @@ def _scale(fn: str, temperature, logit_scale, dtype) -> jax.Array:
     return jnp.exp(_scalar(fn, "logit_scale", logit_scale, dtype))
 
 
+@jax.named_scope("jaxns.losses.clip")
 def clip(
     image_embeddings: ArrayLike,
     text_embeddings: ArrayLike,
@@ -1085,6 +1094,7 @@ def clip(
 _SIGLIP_LOGIT_SCALE = math.log(10.0)
 
 
+@jax.named_scope("jaxns.losses.siglip")
 def siglip(
     image_embeddings: ArrayLike,
     text_embeddings: ArrayLike,
@@ -1260,6 +1270,7 @@ def _debiased_dispatch(fn, view_a, view_b, temperature, tau_plus, beta, where, b
     return loss, out_dtype
 
 
+@jax.named_scope("jaxns.losses.debiased_contrastive")
 def debiased_contrastive(
     view_a: ArrayLike,
     view_b: ArrayLike,
@@ -1328,6 +1339,7 @@ def debiased_contrastive(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.hard_contrastive")
 def hard_contrastive(
     view_a: ArrayLike,
     view_b: ArrayLike,
@@ -1408,6 +1420,7 @@ def _pairwise(fn: str, pos_logits, neg_logits, where):
     return pos, neg, _checks.mask(fn, "where", where, neg.shape), out_dtype
 
 
+@jax.named_scope("jaxns.losses.bpr")
 def bpr(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
@@ -1455,6 +1468,7 @@ def bpr(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.margin_ranking")
 def margin_ranking(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,
@@ -1506,6 +1520,7 @@ def margin_ranking(
     return _finish(fn, loss, weights, out_dtype)
 
 
+@jax.named_scope("jaxns.losses.self_adversarial")
 def self_adversarial(
     pos_logits: ArrayLike,
     neg_logits: ArrayLike,

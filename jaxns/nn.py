@@ -185,6 +185,7 @@ class SkipGram(nnx.Module):
             **table,
         )
 
+    @jax.named_scope("jaxns.nn.SkipGram")
     def __call__(
         self,
         centres: ArrayLike,
@@ -269,6 +270,7 @@ class SkipGram(nnx.Module):
         neg = scoring.dot(query, self.output(negatives))  # [batch, num_negatives]
         return losses.sgns(pos, neg, where=where, weights=weights)
 
+    @jax.named_scope("jaxns.nn.SkipGram.embed")
     def embed(self, ids: ArrayLike) -> jax.Array:
         """The word vectors (rows of ``input``) of ``ids``.
 
@@ -412,6 +414,7 @@ class SampledSoftmaxHead(nnx.Module):
             logits = logits + jnp.broadcast_to(bias, logits.shape)
         return logits
 
+    @jax.named_scope("jaxns.nn.SampledSoftmaxHead")
     def __call__(
         self,
         hidden: ArrayLike,
@@ -526,6 +529,7 @@ class SampledSoftmaxHead(nnx.Module):
             weights=weights,
         )
 
+    @jax.named_scope("jaxns.nn.SampledSoftmaxHead.full_logits")
     def full_logits(self, hidden: ArrayLike) -> jax.Array:
         """Logits of every class, ``hidden @ W.T + b``, for evaluation.
 
@@ -663,6 +667,7 @@ class TwoTower(nnx.Module):
         y = tower(x)
         return scoring.normalize(y) if self.normalize else y
 
+    @jax.named_scope("jaxns.nn.TwoTower.embed_queries")
     def embed_queries(self, queries: ArrayLike) -> jax.Array:
         """Query embeddings (for retrieval and evaluation).
 
@@ -697,6 +702,7 @@ class TwoTower(nnx.Module):
             self.query_features_in,
         )
 
+    @jax.named_scope("jaxns.nn.TwoTower.embed_candidates")
     def embed_candidates(self, candidates: ArrayLike) -> jax.Array:
         """Candidate embeddings (e.g. to index the whole corpus).
 
@@ -732,6 +738,7 @@ class TwoTower(nnx.Module):
             self.candidate_features_in,
         )
 
+    @jax.named_scope("jaxns.nn.TwoTower")
     def __call__(
         self,
         queries: ArrayLike,
@@ -944,6 +951,7 @@ class IdTower(nnx.Module):
         self.side_codes = nnx.List(codes)
         self.side_tables = nnx.List(tables)
 
+    @jax.named_scope("jaxns.nn.IdTower")
     def __call__(self, ids: ArrayLike) -> jax.Array:
         """Embeddings of integer ids.
 
@@ -1059,6 +1067,7 @@ class IdTwoTower(nnx.Module):
             num_items, features, side_features=item_features, **tower
         )
 
+    @jax.named_scope("jaxns.nn.IdTwoTower.embed_queries")
     def embed_queries(self, user_ids: ArrayLike) -> jax.Array:
         """User embeddings (for training, and all users for evaluation).
 
@@ -1086,6 +1095,7 @@ class IdTwoTower(nnx.Module):
         """
         return self.query_tower(user_ids)
 
+    @jax.named_scope("jaxns.nn.IdTwoTower.embed_candidates")
     def embed_candidates(self, item_ids: ArrayLike) -> jax.Array:
         """Item embeddings (for training, and the whole catalogue for ranking).
 
@@ -1113,6 +1123,7 @@ class IdTwoTower(nnx.Module):
         """
         return self.candidate_tower(item_ids)
 
+    @jax.named_scope("jaxns.nn.IdTwoTower")
     def __call__(
         self,
         user_ids: ArrayLike,

@@ -144,6 +144,7 @@ def _sum_duplicates(
     return unique, summed.astype(row_grads.dtype)
 
 
+@jax.named_scope("jaxns.optim.sum_duplicates")
 def sum_duplicates(
     ids: ArrayLike,
     row_grads: ArrayLike,
@@ -300,6 +301,7 @@ def _flatten_like(fn: str, arg: str, treedef: Any, tree: Any) -> list[Any]:
         ) from None
 
 
+@jax.named_scope("jaxns.optim.row_sparse")
 def row_sparse(
     transformation: optax.GradientTransformation, *, dedup: bool = True
 ) -> RowSparseTransformation:
@@ -479,6 +481,7 @@ def _gather_rows(fn: str, table: Any, ids: Any) -> Any:
     return jax.tree.unflatten(treedef, rows)
 
 
+@jax.named_scope("jaxns.optim.value_and_row_grad")
 def value_and_row_grad(
     loss_fn: Callable[..., Any],
     table: Any,
@@ -539,6 +542,7 @@ def value_and_row_grad(
     return jax.value_and_grad(lambda r: loss_fn(r, *args), has_aux=has_aux)(rows)
 
 
+@jax.named_scope("jaxns.optim.row_grad")
 def row_grad(
     loss_fn: Callable[..., Any],
     table: Any,

@@ -133,6 +133,7 @@ class Sampler:
 
     # ----------------------------------------------------------- drawing
 
+    @jax.named_scope("jaxns.samplers.Sampler.sample")
     def sample(
         self, key: ArrayLike, shape: tuple[int, ...], *, replace: bool = True
     ) -> jax.Array:
@@ -238,6 +239,7 @@ class Sampler:
 
     # ------------------------------------------------------ probabilities
 
+    @jax.named_scope("jaxns.samplers.Sampler.log_prob")
     def log_prob(self, ids: ArrayLike) -> jax.Array:
         """Log-probability of each id under the distribution.
 
@@ -293,6 +295,7 @@ class Sampler:
         p = jnp.take(self.probabilities, jnp.where(inside, ids, 0), mode="clip")
         return jnp.where(inside, p, 0.0)
 
+    @jax.named_scope("jaxns.samplers.Sampler.probs")
     def probs(self) -> jax.Array:
         """The exact distribution as a ``float32[num_classes]`` vector.
 
@@ -330,6 +333,7 @@ jax.tree_util.register_dataclass(
 # constructors
 
 
+@jax.named_scope("jaxns.samplers.uniform")
 def uniform(num_classes: int) -> Sampler:
     """Uniform distribution over ``num_classes`` ids.
 
@@ -362,6 +366,7 @@ def uniform(num_classes: int) -> Sampler:
     return Sampler("uniform", n, n)
 
 
+@jax.named_scope("jaxns.samplers.log_uniform")
 def log_uniform(num_classes: int) -> Sampler:
     r"""Log-uniform (Zipfian) distribution over id rank, as TensorFlow defines it.
 
@@ -519,6 +524,7 @@ def _alias_sampler(weights: np.ndarray, family: str) -> Sampler:
     )
 
 
+@jax.named_scope("jaxns.samplers.unigram")
 def unigram(counts: ArrayLike, *, power: float = 0.75) -> Sampler:
     r"""The word2vec noise distribution ``P(i) ∝ counts[i] ** power``.
 
@@ -568,6 +574,7 @@ def unigram(counts: ArrayLike, *, power: float = 0.75) -> Sampler:
     return _alias_sampler(weights, "unigram")
 
 
+@jax.named_scope("jaxns.samplers.categorical")
 def categorical(probs: ArrayLike) -> Sampler:
     """A categorical distribution from concrete (unnormalised) probabilities.
 
@@ -606,6 +613,7 @@ def categorical(probs: ArrayLike) -> Sampler:
     )
 
 
+@jax.named_scope("jaxns.samplers.mixture")
 def mixture(samplers: Sequence[Sampler], weights: ArrayLike) -> Sampler:
     """A mixture ``sum_j weights[j] * samplers[j]`` of samplers over the same ids.
 
@@ -703,6 +711,7 @@ def _uniform_distinct(key, n: int, shape: tuple[int, ...]) -> jax.Array:
     return out
 
 
+@jax.named_scope("jaxns.samplers.sample_excluding")
 def sample_excluding(
     key: ArrayLike,
     num_classes: int,
@@ -823,6 +832,7 @@ def _inclusion_probability(sampler: Sampler, ids: jax.Array, k: int) -> jax.Arra
     return -jnp.expm1(-t * p)
 
 
+@jax.named_scope("jaxns.samplers.expected_count")
 def expected_count(
     sampler: Sampler,
     ids: ArrayLike,
@@ -898,6 +908,7 @@ def _expected_count_args(name, sampler, ids, num_samples, replace):
     return ids, k
 
 
+@jax.named_scope("jaxns.samplers.log_expected_count")
 def log_expected_count(
     sampler: Sampler,
     ids: ArrayLike,
@@ -964,6 +975,7 @@ class Candidates(NamedTuple):
     neg_log_q: jax.Array
 
 
+@jax.named_scope("jaxns.samplers.sample_candidates")
 def sample_candidates(
     key: ArrayLike,
     sampler: Sampler,
@@ -1022,19 +1034,19 @@ def sample_candidates(
     labels = _checks.int_array(fn, "labels", labels, ndim=(1, 2))
     if not replace and num_samples > sampler.num_support:
         raise _checks.too_many(fn, num_samples, sampler.num_support, what=_SUPPORT)
-    with jax.named_scope("jaxns.samplers.sample_candidates"):
-        ids = sampler.sample(key, (num_samples,), replace=replace)
-        return Candidates(
-            ids=ids,
-            pos_log_q=log_expected_count(sampler, labels, num_samples, replace=replace),
-            neg_log_q=log_expected_count(sampler, ids, num_samples, replace=replace),
-        )
+    ids = sampler.sample(key, (num_samples,), replace=replace)
+    return Candidates(
+        ids=ids,
+        pos_log_q=log_expected_count(sampler, labels, num_samples, replace=replace),
+        neg_log_q=log_expected_count(sampler, ids, num_samples, replace=replace),
+    )
 
 
 # --------------------------------------------------------------------------
 # masks and hard negatives
 
 
+@jax.named_scope("jaxns.samplers.accidental_hits")
 def accidental_hits(true_ids: ArrayLike, sampled_ids: ArrayLike) -> jax.Array:
     """Marks sampled negatives that equal a true id of their row.
 
@@ -1105,6 +1117,7 @@ def _sortable_keys(scores: jax.Array, where: jax.Array | None) -> jax.Array:
     return keys
 
 
+@jax.named_scope("jaxns.samplers.hard_negatives")
 def hard_negatives(
     scores: ArrayLike,
     num_negatives: int,
@@ -1174,6 +1187,7 @@ def hard_negatives(
 # knowledge-graph corruption
 
 
+@jax.named_scope("jaxns.samplers.corrupt_triples")
 def corrupt_triples(
     key: ArrayLike,
     triples: ArrayLike,
@@ -1262,6 +1276,7 @@ def corrupt_triples(
     )
 
 
+@jax.named_scope("jaxns.samplers.bernoulli_head_prob")
 def bernoulli_head_prob(triples: ArrayLike, num_relations: int) -> jax.Array:
     """Per-relation probability of corrupting the head, ``tph / (tph + hpt)``.
 

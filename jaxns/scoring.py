@@ -98,6 +98,7 @@ def _normalize(x: jax.Array, eps: float) -> jax.Array:
     return (xc * inv).astype(dtype)
 
 
+@jax.named_scope("jaxns.scoring.normalize")
 def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
     r"""Scales vectors to unit L2 norm along the last axis.
 
@@ -134,6 +135,7 @@ def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
     return _normalize(x, eps)
 
 
+@jax.named_scope("jaxns.scoring.dot")
 def dot(query: ArrayLike, candidates: ArrayLike) -> jax.Array:
     r"""Dot-product logits of queries against per-example or shared candidates.
 
@@ -177,6 +179,7 @@ def dot(query: ArrayLike, candidates: ArrayLike) -> jax.Array:
     return _dot(query, candidates, layout)
 
 
+@jax.named_scope("jaxns.scoring.cosine")
 def cosine(
     query: ArrayLike, candidates: ArrayLike, *, eps: float = COSINE_EPS
 ) -> jax.Array:
@@ -224,6 +227,7 @@ def cosine(
     return _dot(_normalize(query, eps), _normalize(candidates, eps), layout)
 
 
+@jax.named_scope("jaxns.scoring.score")
 def score(
     query: ArrayLike,
     candidates: ArrayLike,
@@ -268,6 +272,7 @@ def score(
     return cosine(query, candidates, eps=eps)
 
 
+@jax.named_scope("jaxns.scoring.score_rows")
 def score_rows(
     query_table: ArrayLike,
     candidate_table: ArrayLike,
@@ -379,6 +384,7 @@ def _safe_sqrt(x: jax.Array) -> jax.Array:
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
 
 
+@jax.named_scope("jaxns.scoring.transe")
 def transe(
     head: ArrayLike, relation: ArrayLike, tail: ArrayLike, *, norm: int = 1
 ) -> jax.Array:
@@ -429,6 +435,7 @@ def transe(
     return -_safe_sqrt(jnp.sum(diff * diff, axis=-1))
 
 
+@jax.named_scope("jaxns.scoring.distmult")
 def distmult(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array:
     r"""DistMult score: the trilinear product of head, relation and tail.
 
@@ -478,6 +485,7 @@ def _split_complex(fn: str, name: str, x: jax.Array) -> tuple[jax.Array, jax.Arr
     return x[..., :d], x[..., d:]
 
 
+@jax.named_scope("jaxns.scoring.rotate")
 def rotate(
     head: ArrayLike,
     relation: ArrayLike,
@@ -582,6 +590,7 @@ def rotate(
     return -_safe_sqrt(jnp.sum(squares, axis=-1))
 
 
+@jax.named_scope("jaxns.scoring.complex")
 def complex(head: ArrayLike, relation: ArrayLike, tail: ArrayLike) -> jax.Array:
     r"""ComplEx score: the real part of the complex trilinear product.
 

@@ -828,3 +828,21 @@ def test_bad_inputs_raise_under_jit():
     sg = _skipgram()
     with pytest.raises(ValueError, match="SkipGram: per-example negatives"):
         nnx.jit(lambda m, n: m(CENTRES, CONTEXTS, n))(sg, NEGATIVES[:2])
+
+
+def test_public_calls_are_named_in_the_compiled_program():
+    """GPU profiles name jaxns's operations: jax.named_scope("jaxns.<name>")."""
+    model = _skipgram()
+    sampler = samplers.unigram(np.arange(1, V + 1), power=0.75)
+
+    def step(key):
+        negatives = sampler.sample(key, (B, K))
+        return losses.sgns(jnp.zeros(B), jnp.zeros((B, K))), model.embed(negatives)
+
+    text = jax.jit(step).lower(jax.random.key(0)).as_text(debug_info=True)
+    for name in (
+        "jaxns.samplers.Sampler.sample",
+        "jaxns.losses.sgns",
+        "jaxns.nn.SkipGram.embed",
+    ):
+        assert name in text, name
