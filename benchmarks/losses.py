@@ -277,6 +277,10 @@ def main():
             _time_torch(v, d, centers, contexts, negatives, lr, args.runs),
         ),
     ]
+    for name, ms in rows:
+        if ms is not None:
+            _timing.record(f"sgns step B={b} k={k}", name, seconds=ms / 1e3,
+                           work={"pairs": b})  # fmt: skip
     base = rows[0][1]
     print(
         f"{'method':<26} {'ms/step':>13} {'Mpairs/s':>9} {'time / jaxns per-ex.':>21}"
@@ -308,6 +312,10 @@ def main():
         f"(with replacement, hits removed), d={d}, V={v:,}"
     )
     print(f"{'method':<26} {'ms/step':>13} {'jaxns speedup':>14}")
+    group = f"sampled softmax B={b} k={n}"
+    _timing.record(group, "jaxns sampled_softmax", seconds=jax_ms / 1e3)
+    if tf_ms is not None:
+        _timing.record(group, "TensorFlow", seconds=tf_ms / 1e3)
     print(f"{'jaxns sampled_softmax':<26} {_fmt(jax_ms):>13} {1.0:13.2f}x")
     tf_ratio = "" if tf_ms is None else f"{tf_ms / jax_ms:13.2f}x"
     print(f"{'tf.nn.sampled_softmax_loss':<26} {_fmt(tf_ms):>13} {tf_ratio}")

@@ -93,6 +93,9 @@ def _run(name, tx, args, batches, dedup=True):
         _dense_step(tx, args.num_rows), table, tx.init(table), batches, args.runs
     )
     del table
+    group = f"{name} update, {args.num_ids} ids of V={args.num_rows}"
+    _timing.record(group, "jaxns row_sparse", seconds=sparse_ms / 1e3)
+    _timing.record(group, "dense Optax", seconds=dense_ms / 1e3)
     ratio = dense_ms / sparse_ms
     print(f"{name:<24} {sparse_ms:>14.3f} {dense_ms:>12.3f} {ratio:>9.1f}x", flush=True)
 
