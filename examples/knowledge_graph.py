@@ -82,6 +82,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="drop sampled negatives that are training triples",
     )
+    p.add_argument(
+        "--subsampling",
+        action="store_true",
+        help="weight positives by Sun et al.'s subsampling weights (not in PyKEEN)",
+    )
     p.add_argument("--negatives", type=_positive_int, default=64)
     p.add_argument("--dim", type=_positive_int, default=200,
                    help="real numbers per entity")  # fmt: skip
@@ -195,6 +200,7 @@ def run(args: argparse.Namespace) -> dict:
         filtered_negatives=args.filtered_negatives,
         rotate_variant=args.rotate_variant,
         normalize_entities=normalize,
+        subsampling=args.subsampling,
     )
     key = jax.random.key(args.seed)
     init_key, train_key = jax.random.split(key)

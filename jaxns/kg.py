@@ -944,6 +944,7 @@ def slcwa_loss(
     adversarial_temperature: float = 1.0,
     where: ArrayLike | None = None,
     valid: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
 ) -> jax.Array:
     r"""One batch's training loss, reduced exactly as PyKEEN's sLCWA loop does.
 
@@ -978,6 +979,9 @@ def slcwa_loss(
         temperature).
       where: optional ``bool[batch, num_negatives]``, True keeps a negative.
       valid: optional ``bool[batch]``, True keeps a row.
+      weights: optional float ``[batch]`` row weights (Sun et al.'s
+        subsampling weights; not in PyKEEN): every mean becomes the weighted
+        mean, each negative weighted by its positive's weight.
 
     Returns:
       A float32 (float64 for float64 input) scalar.
@@ -1013,6 +1017,7 @@ def slcwa_loss(
         )
     where = _checks.mask(fn, "where", where, neg.shape)
     valid = _checks.mask(fn, "valid", valid, pos.shape, of="pos_scores")
+    weights = _checks.weights(fn, "weights", weights, pos.shape)
     if margin is None:
         margin = 9.0 if loss == "nssa" else 1.0
     _checks.number(fn, "margin", margin, nonnegative=True)
@@ -1020,23 +1025,27 @@ def slcwa_loss(
                    nonnegative=True)  # fmt: skip
     with jax.named_scope("jaxns.kg.slcwa_loss"):
         rows = jnp.ones(pos.shape, jnp.bool_) if valid is None else valid
+        w = jnp.ones(pos.shape, pos.dtype) if weights is None else weights
+        w = jnp.where(rows, w.astype(pos.dtype), 0)
         keep = jnp.broadcast_to(rows[:, None], neg.shape)
         if where is not None:
             keep = keep & where
         live = jnp.sum(keep, axis=1).astype(pos.dtype)
+
+        def mean(values, counts):
+            return jnp.sum(w * values) / jnp.maximum(jnp.sum(w * counts), 1e-30)
+
         if loss == "nssa":
             per_row = _losses.self_adversarial(
                 pos, neg, margin=margin, where=keep,
                 adversarial_temperature=adversarial_temperature,
             )  # fmt: skip
-            total = jnp.sum(jnp.where(rows, per_row, 0))
-            return 0.5 * total / jnp.maximum(jnp.sum(rows), 1).astype(pos.dtype)
+            return 0.5 * mean(jnp.where(rows, per_row, 0), jnp.ones_like(w))
         if loss == "margin":
             per_row = _losses.margin_ranking(pos, neg, margin=margin, where=keep)
-            return jnp.sum(per_row * live) / jnp.maximum(jnp.sum(live), 1)
+            return mean(per_row * live, live)
         per_row = _losses.sgns(pos, neg, where=keep)  # softplus(-s+) + sum softplus(s-)
-        count = jnp.sum(rows).astype(pos.dtype) + jnp.sum(live)
-        return jnp.sum(jnp.where(rows, per_row, 0)) / jnp.maximum(count, 1)
+        return mean(jnp.where(rows, per_row, 0), 1 + live)
 
 
 # --------------------------------------------------------------------------
@@ -1341,6 +1350,7 @@ def make_trainer(
     rotate_variant: str = "pykeen",
     normalize_entities: bool | None = None,
     regularization: float | None = None,
+    subsampling: bool = False,
     optimizer: Any = None,
 ) -> Trainer:
     """Builds PyKEEN's sLCWA training loop as one jitted, scanned epoch.
@@ -1375,6 +1385,9 @@ def make_trainer(
         True for TransE only.
       regularization: weight of PyKEEN's L2 regulariser; default PyKEEN's
         (0.1 on DistMult relations, 0.01 on ComplEx, else 0).
+      subsampling: weight each positive by Sun et al.'s subsampling weight
+        ``1 / sqrt(#(h, r) + #(r, t))`` (counts of training triples plus 4,
+        as their code), normalised per batch (not in PyKEEN).
       optimizer: an Optax transformation to use instead of
         ``optax.adam(learning_rate)``.
 
@@ -1419,6 +1432,7 @@ def make_trainer(
     b = _checks.size(fn, "batch_size", batch_size, minimum=1)
     _checks.number(fn, "learning_rate", learning_rate, positive=True)
     _checks.flag(fn, "filtered_negatives", filtered_negatives)
+    _checks.flag(fn, "subsampling", subsampling)
     if model in ("complex", "rotate") and d % 2:
         raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")
     triples = _checks.concrete(fn, "train", train)
@@ -1437,6 +1451,17 @@ def make_trainer(
     n = triples.shape[0]
     num_batches = max(1, math.ceil(n / b))
     data = jnp.asarray(triples, jnp.int32)
+    row_weights = None
+    if subsampling:
+        # Sun et al.'s reference code: counts of (h, r) and (r, t) start at 4.
+        _, hr_inv, hr_count = np.unique(
+            triples[:, :2], axis=0, return_inverse=True, return_counts=True
+        )
+        _, rt_inv, rt_count = np.unique(
+            triples[:, 1:], axis=0, return_inverse=True, return_counts=True
+        )
+        total = hr_count[hr_inv.ravel()] + rt_count[rt_inv.ravel()] + 8
+        row_weights = jnp.asarray(1.0 / np.sqrt(total), jnp.float32)
     expected_norm = math.sqrt(_relation_width(model, d, rotate_variant))
     sqrt_dim_complex = math.sqrt(d // 2) if model == "complex" else 1.0
 
@@ -1474,7 +1499,7 @@ def make_trainer(
     # slow scatter-add of gathered rows; worth it while E is small next to K.
     dense = sim in ("dot", "l2") and e <= 16 * k
 
-    def batch_loss(params, pos, neg, keep_pos, keep_neg):
+    def batch_loss(params, pos, neg, keep_pos, keep_neg, weights):
         ent, rel_table = params["entity"], params["relation"]
         h = jnp.take(ent, pos[:, 0], axis=0)
         rel = jnp.take(rel_table, pos[:, 1], axis=0)
@@ -1502,6 +1527,7 @@ def make_trainer(
             adversarial_temperature=adversarial_temperature,
             where=keep_neg,
             valid=keep_pos,
+            weights=weights,
         )
         if regularization:
             neg_h = jnp.take(ent, neg[..., 0], axis=0)
@@ -1541,8 +1567,9 @@ def make_trainer(
             keep_neg = jnp.broadcast_to(keep_pos[:, None], neg.shape[:2])
             if filtered_negatives:
                 keep_neg = keep_neg & ~known.contains(neg)
+            weights = None if row_weights is None else jnp.take(row_weights, rows)
             value, grads = jax.value_and_grad(batch_loss)(
-                params, pos, neg, keep_pos, keep_neg
+                params, pos, neg, keep_pos, keep_neg, weights
             )
             # Optax is not written for strict dtype promotion (see jaxns.optim).
             with jax.numpy_dtype_promotion("standard"):

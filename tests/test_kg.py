@@ -455,10 +455,36 @@ def test_corrupt_batch_jit_equals_eager_and_bad_inputs():
 # losses with PyKEEN's reductions
 
 
-def _np_pykeen_loss(loss, pos, neg, keep, valid, margin, alpha):
-    """PyKEEN's sLCWA reductions in float64, written from its definitions."""
+def _np_pykeen_loss(loss, pos, neg, keep, valid, margin, alpha, weights=None):
+    """PyKEEN's sLCWA reductions in float64, written from its definitions.
+
+    With ``weights``: Sun et al.'s weighted means (each negative weighted by
+    its positive's weight).
+    """
     pos, neg = np.asarray(pos, np.float64), np.asarray(neg, np.float64)
     keep = keep & valid[:, None]
+    if weights is not None:
+        w = np.asarray(weights, np.float64)[valid]
+        wn = np.broadcast_to(np.asarray(weights, np.float64)[:, None], neg.shape)
+        pos_v = pos[valid]
+        if loss == "nssa":
+            rows = []
+            for b in np.flatnonzero(valid):
+                s = neg[b][keep[b]]
+                term = np.logaddexp(0, -(margin + pos[b]))
+                if s.size:
+                    a = np.exp(alpha * s - np.max(alpha * s))
+                    term += np.sum(a / a.sum() * np.logaddexp(0, s + margin))
+                rows.append(term)
+            return 0.5 * np.sum(w * np.array(rows)) / w.sum()
+        if loss == "margin":
+            pairs = np.broadcast_to(pos[:, None], neg.shape)
+            hinge = np.maximum(0, margin + neg - pairs)
+            return np.sum((wn * hinge)[keep]) / np.sum(wn[keep])
+        total = np.sum(w * np.logaddexp(0, -pos_v)) + np.sum(
+            (wn * np.logaddexp(0, neg))[keep]
+        )
+        return total / (w.sum() + wn[keep].sum())
     pos_v = pos[valid]
     if loss == "nssa":
         pos_term = np.mean(np.logaddexp(0, -(margin + pos_v)))
@@ -502,6 +528,26 @@ def test_slcwa_loss_matches_pykeen_reductions(loss, masked):
     )(pos, neg, keep, valid)
     ref = _np_pykeen_loss(loss, pos, neg, keep, valid, margin or 0.0, 0.5)
     assert_close(got, ref, loose=True)
+
+
+@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin"])
+def test_slcwa_loss_row_weights(loss):
+    rng = np.random.default_rng(8)
+    b, k = 5, 4
+    pos = rng.normal(size=b).astype(np.float32)
+    neg = rng.normal(size=(b, k)).astype(np.float32)
+    keep = rng.random((b, k)) < 0.7
+    valid = np.arange(b) < 4
+    weights = rng.uniform(0.1, 2.0, b).astype(np.float32)
+    got = kg.slcwa_loss(pos, neg, loss=loss, margin=2.0, where=keep, valid=valid,
+                        weights=weights)  # fmt: skip
+    ref = _np_pykeen_loss(loss, pos, neg, keep, valid, 2.0, 1.0, weights)
+    assert_close(got, ref, loose=True)
+    # unit weights change nothing
+    ones = kg.slcwa_loss(pos, neg, loss=loss, margin=2.0, where=keep, valid=valid,
+                         weights=np.ones(b, np.float32))  # fmt: skip
+    assert_close(ones, kg.slcwa_loss(pos, neg, loss=loss, margin=2.0, where=keep,
+                                     valid=valid), loose=True)  # fmt: skip
 
 
 def test_slcwa_loss_nssa_weights_are_constants():
@@ -582,9 +628,12 @@ def test_init_params_follow_pykeen():
         ("distmult", "softplus", "bernoulli", True),
         ("complex", "bce", "basic", True),
         ("rotate", "margin", "bernoulli", False),
+        ("rotate-sun", "nssa", "basic", True),
     ],
 )
 def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
+    variant = "sun" if model == "rotate-sun" else "pykeen"
+    model = model.removesuffix("-sun")
     # A cycle: t = h + 1 (mod n) under relation 0, its inverse under 1.
     n = 8
     train = np.array([[i, 0, (i + 1) % n] for i in range(n)]
@@ -593,6 +642,7 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
         train, n, 2, model=model, dim=16, loss=loss, sampler=sampler,
         num_negatives=8, batch_size=5, learning_rate=0.05,
         filtered_negatives=filtered, margin=1.0 if loss != "nssa" else 3.0,
+        rotate_variant=variant, subsampling=variant == "sun",
     )  # fmt: skip
     params, state = trainer.init(jax.random.key(0))
     known = kg.known_triples(train, n, 2)
