@@ -163,7 +163,15 @@ def _evaluate(path: str, subwords: bool) -> dict:
                 ).spearman
             )
     questions = jaxns.datasets.load_analogies("google")
-    out["analogy"] = float(jaxns.evaluation.analogy(vectors, words, questions).accuracy)
+    result = jaxns.evaluation.analogy(vectors, words, questions)
+    out["analogy"] = float(result.accuracy)
+    # The Google set's semantic sections come first; syntactic ones are gram*.
+    for kind, is_kind in (("semantic", False), ("syntactic", True)):
+        parts = [
+            s for n, s in result.per_section.items() if n.startswith("gram") == is_kind
+        ]
+        total = sum(s.total for s in parts)
+        out[kind] = sum(s.correct for s in parts) / total if total else 0.0
     return out
 
 
@@ -255,7 +263,8 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"  run {r + 1} {lib:>6}: {stats['words_per_second']:>12,.0f} words/s"
                 f"  wall {wall:6.1f} s  ws353 {stats['wordsim353']:.3f}"
-                f"  simlex {stats['simlex999']:.3f}  analogy {stats['analogy']:.3f}",
+                f"  simlex {stats['simlex999']:.3f}  analogy {stats['analogy']:.3f}"
+                f" (sem {stats['semantic']:.3f} syn {stats['syntactic']:.3f})",
                 flush=True,
             )
 
@@ -303,6 +312,10 @@ def main(argv: list[str] | None = None) -> None:
         ("simlex999", "SimLex-999 Spearman"),
         ("analogy", "analogy accuracy"),
     ]
+    scores += [
+        ("semantic", "  semantic sections"),
+        ("syntactic", "  syntactic sections"),
+    ]
     if args.subwords:
         scores += [
             ("wordsim353_all", "WordSim-353, all pairs"),
@@ -312,6 +325,14 @@ def main(argv: list[str] | None = None) -> None:
         g, j = med("gensim", key), med("jaxns", key)
         diff = "" if g is None else f"{j - g:>+13.3f}"
         print(f"{label:28}" + cell(g, "{:>12.3f}") + cell(j, "{:>12.3f}") + diff)
+    if args.repeats > 1 and all(rows.get(lib) for lib in ("gensim", "jaxns")):
+        print(f"means over {args.repeats} runs:")
+        for key in ("wordsim353", "simlex999", "analogy", "semantic", "syntactic"):
+            g, j = (
+                statistics.mean(s[key] for s in rows[lib])
+                for lib in ("gensim", "jaxns")
+            )
+            print(f"  {key:26}{g:>12.3f}{j:>12.3f}{j - g:>+13.3f}")
     print(
         "(speed ratios > 1 favour jaxns; the last column of scores is jaxns - gensim)"
     )

@@ -12,6 +12,11 @@ Three kinds of data feed the skip-gram job:
     (Mahoney, 17 million tokens), downloaded once from
     ``http://mattmahoney.net/dc/text8.zip``, verified against a pinned SHA-256
     and cached (:func:`download`);
+  - ``"debian"``: a held-out 6.4-million-token English corpus (GCIDE's
+    Webster 1913 dictionary without its WordNet entries, Spurgeon's *Treasury
+    of David*, the fortune files, the Jargon File, *The Devil's Dictionary*),
+    built once into the cache from Debian packages by
+    ``jaxns/data/make_debian_corpus.py`` (not shipped: part of it is GPL);
   - any local text file, one sentence per line, tokens separated by
     whitespace, optionally compressed (gzip, xz, bzip2, or a zip archive
     holding one file).
@@ -94,7 +99,8 @@ TEXT8 = RemoteFile(
     size=31_344_016,
 )
 
-BUILTIN_CORPORA = ("builtin", "text8")
+BUILTIN_CORPORA = ("builtin", "text8", "debian")
+_DEBIAN_FILE = "debian_english.txt.xz"
 _BUILTIN_FILE = "wordnet_glosses.txt.xz"
 _SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 _ANALOGY_FILES = {"google": "questions-words.txt.gz"}
@@ -378,9 +384,12 @@ def load_corpus(
     ``jaxns/data/make_wordnet_corpus.py``). ``"text8"`` is downloaded once
     (:data:`TEXT8`, :func:`download`) and is a single line of 17,005,207
     lowercase tokens, cut into sentences of ``max_sentence_length`` tokens as
-    gensim's ``Text8Corpus`` does. Anything else is the path of a UTF-8 text
-    file: one sentence per line (``\\n``), tokens separated by whitespace
-    (``str.split``); gzip, xz, bzip2 and single-file zip archives are
+    gensim's ``Text8Corpus`` does. ``"debian"`` reads
+    ``debian_english.txt.xz`` from the cache, which
+    ``jaxns/data/make_debian_corpus.py`` builds from Debian packages (6.4M
+    tokens of general English; see that script). Anything else is the path of
+    a UTF-8 text file: one sentence per line (``\\n``), tokens separated by
+    whitespace (``str.split``); gzip, xz, bzip2 and single-file zip archives are
     decompressed transparently (recognised by their magic bytes). Lines longer
     than ``max_sentence_length`` tokens are cut into chunks of that length
     (the last one shorter); empty lines are dropped.
@@ -389,11 +398,11 @@ def load_corpus(
     few seconds), and every distinct word is stored once.
 
     Args:
-        name_or_path: ``"builtin"``, ``"text8"``, or a path.
+        name_or_path: ``"builtin"``, ``"text8"``, ``"debian"``, or a path.
         lowercase: lowercase the text before splitting (``str.lower``).
         max_sentence_length: the longest sentence returned; positive.
             word2vec.c uses 1,000 (``MAX_SENTENCE_LENGTH``), gensim 10,000.
-        cache_dir: download cache for ``"text8"``; default
+        cache_dir: download cache for ``"text8"`` and ``"debian"``; default
             :func:`default_cache_dir`.
 
     Returns:
@@ -432,6 +441,14 @@ def load_corpus(
         path = _data_file(_BUILTIN_FILE)
     elif name_or_path == "text8":
         path = download(TEXT8, cache_dir=cache_dir)
+    elif name_or_path == "debian":
+        cache = pathlib.Path(cache_dir) if cache_dir is not None else None
+        path = (cache or default_cache_dir()) / _DEBIAN_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{caller}: {path} does not exist; build it with "
+                "python jaxns/data/make_debian_corpus.py DEBS_DIR (see its doc)"
+            )
     else:
         path = pathlib.Path(name_or_path).expanduser()
         if not path.exists():

@@ -13,15 +13,17 @@ import lzma
 import os
 import pathlib
 import re
+import struct
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
 
 from jaxns import datasets
-from jaxns.data import make_wordnet_corpus
+from jaxns.data import make_debian_corpus, make_wordnet_corpus
 from jaxns.datasets import (
     RemoteFile,
     default_cache_dir,
@@ -57,6 +59,69 @@ def test_builtin_corpus():
     assert all(token.match(word) for word in vocabulary)
     assert {"dog", "well-known", "one's", "1990"} <= vocabulary
     assert max(map(len, corpus)) <= 10_000
+
+
+def _sword_module(directory, testament_texts, ext):
+    """A SWORD zCom/zText module: zlib blocks indexed by (offset, size, usize)."""
+    directory.mkdir(parents=True)
+    for testament, blocks in testament_texts.items():
+        index, data = b"", b""
+        for text in blocks:
+            raw = text.encode()
+            packed = zlib.compress(raw)
+            index += struct.pack("<III", len(data), len(packed), len(raw))
+            data += packed
+        (directory / f"{testament}.{ext}zs").write_bytes(index)
+        (directory / f"{testament}.{ext}zz").write_bytes(data)
+
+
+def test_make_debian_corpus_on_tiny_packages(tmp_path):
+    share = tmp_path / "usr" / "share"
+    (share / "dictd").mkdir(parents=True)
+    gcide = (
+        "00-database-info\n   This file was converted.\n\n"
+        'Aback \\A*back"\\ ([.a]*b[a^]k"), adv. [Pref. a- + b[ae]c.]\n'
+        '   1. Toward the back; backward. "Therewith aback she start."\n'
+        "      --Chaucer.\n   [1913 Webster]\n\n"
+        "   Syn: rearward\n"
+        'Abdomen \\Ab*do"men\\, n.\n   the belly {cavity}. [R.]\n'
+        "   [WordNet 1.5]\n"
+        "Ab \\Ab\\, n. The fifth month! Hot.\n"
+    )
+    (share / "dictd" / "gcide.dict.dz").write_bytes(gzip.compress(gcide.encode()))
+    for name, text in (
+        ("jargon", "foo n. A word.\n"),
+        ("devil", "BORE, n. A person.\n"),
+    ):
+        (share / "dictd" / f"{name}.dict.dz").write_bytes(gzip.compress(text.encode()))
+    tdavid = share / "sword" / "modules" / "comments" / "zcom" / "tdavid"
+    _sword_module(
+        tdavid,
+        {"ot": ['<title>Psalm 1</title> Blessed is the man.<note n="a">x y</note>'],
+         "nt": []},
+        "c",
+    )  # fmt: skip
+    fortunes = share / "games" / "fortunes"
+    fortunes.mkdir(parents=True)
+    (fortunes / "wisdom").write_text("Don\u2019t panic.\n%\nBe kind. Now!\n%\n")
+    (fortunes / "wisdom.dat").write_bytes(b"\x00\x01")
+    (fortunes / "art").write_text("  /\\_/\\\n")
+    sentences = [" ".join(s) for s in make_debian_corpus.iter_corpus(str(tmp_path))]
+    # No header entry, no WordNet entry, no Syn: list, no footnote, no art.
+    assert sentences == [
+        "aback adv", "toward the back backward", "therewith aback she start",
+        "ab the fifth month", "hot",
+        "psalm 1 blessed is the man",
+        "don't panic", "be kind", "now",
+        "foo a word", "bore a person",
+    ]  # fmt: skip
+
+
+def test_debian_corpus_loads_from_the_cache(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make_debian_corpus.py"):
+        load_corpus("debian", cache_dir=tmp_path)
+    (tmp_path / "debian_english.txt.xz").write_bytes(lzma.compress(b"a b\nc\n"))
+    assert load_corpus("debian", cache_dir=tmp_path) == [["a", "b"], ["c"]]
 
 
 def test_wordnet_tokenizer_and_gloss_split():
