@@ -112,7 +112,9 @@ def _writable_directory(p: argparse.ArgumentParser, flag: str, path: str) -> Non
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="skipgram", description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", default="builtin", help="builtin, text8 or a path")
+    p.add_argument(
+        "--corpus", default="builtin", help="builtin, text8, debian or a path"
+    )
     p.add_argument(
         "--model",
         choices=jaxns.word2vec.MODELS,
@@ -166,6 +168,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "gensim skip them, the default); about 10%% faster",
     )
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
+    p.add_argument(
+        "--duplicate-rows",
+        choices=("sum", "mean"),
+        default="sum",
+        help="combine a row's gradients within one update by sum (word2vec's "
+        "first order) or mean (keeps large --batch-size stable)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save", help="write the vectors here (word2vec text format)")
     p.add_argument("--binary", action="store_true", help="save in binary format")
@@ -229,7 +238,7 @@ _CONFIG_KEYS = (
     "corpus", "epochs", "dim", "window", "negatives", "min_count", "sample", "lr",
     "min_lr", "batch_size", "chunk_size", "chunk_negatives", "steps_per_call",
     "optimizer", "seed", "keep_hits", "model", "subwords", "min_n", "max_n",
-    "buckets",
+    "buckets", "duplicate_rows",
 )  # fmt: skip
 
 
@@ -360,6 +369,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         skip_hits=not args.keep_hits,
         model=args.model,
         subwords=subwords,
+        duplicate_rows=args.duplicate_rows,
         # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
         compiler_options=(
             {"xla_backend_optimization_level": 1}

@@ -661,3 +661,92 @@ def test_learning_rate_of_each_update_follows_gensims_linear_decay():
         assert_close((after - before)[-1], -np.full(dim, per_update.sum()), loose=True)
         before = after
     assert np.all(np.asarray(params.input)[num_tokens:] == 0)  # never touched
+
+
+def _numpy_mean_sgd_step(u, v, tokens, sent, negs, red, window, k, lr):
+    """NumPy float64: per-occurrence SGNS gradients by pair enumeration, each
+    table row moved by ``lr`` times the mean of its occurrences' gradients."""
+    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+    num_chunks, chunk = red.shape
+    kc = negs.shape[1]
+    gu, gv = np.zeros_like(u), np.zeros_like(v)
+    n_in, n_out = np.zeros(len(u)), np.zeros(len(v))
+    for t in tokens[tokens >= 0]:
+        n_in[t] += 1  # one row gradient per block position of the word
+    for g in range(num_chunks):
+        for n in negs[g]:
+            n_out[n] += 1  # one per negative draw ...
+        for c in range(chunk):
+            p = window + g * chunk + c
+            if tokens[p] < 0:
+                continue
+            n_out[tokens[p]] += 1  # ... and one per centre position
+            for o in range(-(window - red[g, c]), window - red[g, c] + 1):
+                q = p + o
+                if o == 0 or tokens[q] < 0 or sent[q] != sent[p]:
+                    continue
+                x, y = u[tokens[q]], v[tokens[p]]
+                d = -1.0 / (1.0 + np.exp(x @ y))  # d softplus(-s) / ds
+                gu[tokens[q]] += d * y
+                gv[tokens[p]] += d * x
+                for n in negs[g]:
+                    if n == tokens[p]:
+                        continue  # skip_hits
+                    d = (k / kc) / (1.0 + np.exp(-(x @ v[n])))
+                    gu[tokens[q]] += d * v[n]
+                    gv[n] += d * x
+    u_new = u - lr * gu / np.maximum(n_in, 1)[:, None]
+    v_new = v - lr * gv / np.maximum(n_out, 1)[:, None]
+    return u_new, v_new
+
+
+@pytest.mark.parametrize("optimizer", [None, "adagrad"])
+def test_duplicate_rows_mean_equals_numpy_averaged_update(optimizer):
+    rng = np.random.default_rng(7)
+    vocab, dim, window, batch, chunk, kc, lr = 6, 4, 2, 16, 4, 3, 0.05
+    sampler = jaxns.samplers.uniform(vocab)
+    tx = None if optimizer is None else optax.scale_by_rss(initial_accumulator_value=0)
+    trainer = word2vec.make_trainer(
+        sampler, learning_rate=optax.constant_schedule(lr), optimizer=tx,
+        window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
+        steps_per_call=1, duplicate_rows="mean",
+    )  # fmt: skip
+    u0 = rng.normal(size=(vocab, dim)) * 0.5
+    v0 = rng.normal(size=(vocab, dim)) * 0.5
+    params = word2vec.SkipGramParams(
+        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
+    )
+    # A small vocabulary: every row occurs several times in the batch.
+    tokens = rng.integers(0, vocab, batch + 2 * window).astype(np.int32)
+    tokens[[0, 5, 11]] = -1
+    sent = np.cumsum(rng.random(batch + 2 * window) < 0.15).astype(np.int32)
+    key = jax.random.key(5)
+    k_window, k_neg = jax.random.split(jax.random.fold_in(key, 0))
+    red = np.asarray(
+        jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
+    )
+    negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
+    u1, v1 = _numpy_mean_sgd_step(
+        params.input, params.output, tokens, sent, negs, red, window, 5, lr
+    )
+    if optimizer is not None:
+        # Adagrad from a zero accumulator (optax's eps 1e-7 inside the root).
+        mu, mv = (u0 - u1) / lr, (v0 - v1) / lr
+        u1 = u0 - lr * mu / np.sqrt(mu**2 + 1e-7)
+        v1 = v0 - lr * mv / np.sqrt(mv**2 + 1e-7)
+    new, _, _, _ = trainer.train_arrays(
+        params, trainer.init(params), jnp.asarray(tokens), jnp.asarray(sent), 0,
+        key, jnp.float32(0), jnp.float32(1),
+    )  # fmt: skip
+    assert_close(new.input, u1, loose=True)
+    assert_close(new.output, v1, loose=True)
+
+
+def test_duplicate_rows_is_checked():
+    with pytest.raises(
+        ValueError, match=r"duplicate_rows must be one of \('sum', 'mean'\)"
+    ):
+        word2vec.make_trainer(
+            jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
+            duplicate_rows="max",
+        )  # fmt: skip
