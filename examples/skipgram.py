@@ -110,6 +110,15 @@ def _writable_directory(p: argparse.ArgumentParser, flag: str, path: str) -> Non
         p.error(f"{flag} {path}: cannot write in {existing} ({err.strerror})")
 
 
+def _duplicate_rows(value: str) -> str | int:
+    """argparse type of --duplicate-rows: sum, mean or an integer >= 1."""
+    if value in ("sum", "mean"):
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"sum, mean or an integer >= 1, got {value!r}")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="skipgram", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -170,10 +179,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
     p.add_argument(
         "--duplicate-rows",
-        choices=("sum", "mean"),
+        type=_duplicate_rows,
         default="sum",
-        help="combine a row's gradients within one update by sum (word2vec's "
-        "first order) or mean (keeps large --batch-size stable)",
+        help="combine a row's gradients within one update: sum (word2vec's "
+        "first order), mean, or an integer c: min(1, c/n) times the sum of n "
+        "(keeps a large --batch-size stable, e.g. 8)",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save", help="write the vectors here (word2vec text format)")

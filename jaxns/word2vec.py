@@ -367,13 +367,14 @@ def _fold_windows(dx: jax.Array, chunk: int, window: int) -> jax.Array:
     return total[:length]
 
 
-def _inverse_counts(ids: jax.Array, vocab: int, like: jax.Array) -> jax.Array:
-    """``[n, 1]`` ``1 / (occurrences of ids[i] in ids)``; 0 for ids < 0."""
+def _row_scale(ids: jax.Array, vocab: int, cap: int, like: jax.Array) -> jax.Array:
+    """``[n, 1]`` ``min(1, cap / count)``, ``count`` the occurrences of
+    ``ids[i]`` in ``ids``; 0 for ids < 0."""
     valid = ids >= 0
     safe = jnp.where(valid, ids, 0)
     counts = jnp.zeros((vocab,), jnp.int32).at[safe].add(valid.astype(jnp.int32))
-    inv = 1.0 / jnp.maximum(counts[safe], 1).astype(like.dtype)
-    return jnp.where(valid, inv, jnp.zeros_like(inv))[:, None]
+    scale = jnp.minimum(cap / jnp.maximum(counts[safe], 1).astype(like.dtype), 1.0)
+    return jnp.where(valid, scale, jnp.zeros_like(scale))[:, None]
 
 
 def _sigmoid_softplus(z: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -605,7 +606,7 @@ def make_trainer(
     negatives_per_chunk: int = 8,
     steps_per_call: int = 128,
     skip_hits: bool = True,
-    duplicate_rows: str = "sum",
+    duplicate_rows: str | int = "sum",
     compiler_options: dict[str, Any] | None = None,
     model: str = "skipgram",
     subwords: ArrayLike | None = None,
@@ -729,9 +730,13 @@ def make_trainer(
     )
     steps_per_call = _checks.size(fn, "steps_per_call", steps_per_call, minimum=1)
     skip_hits = _checks.flag(fn, "skip_hits", skip_hits)
-    duplicate_rows = _checks.choice(
-        fn, "duplicate_rows", duplicate_rows, ("sum", "mean")
-    )
+    if isinstance(duplicate_rows, str):
+        duplicate_rows = _checks.choice(
+            fn, "duplicate_rows", duplicate_rows, ("sum", "mean")
+        )
+        cap = None if duplicate_rows == "sum" else 1
+    else:
+        cap = _checks.size(fn, "duplicate_rows", duplicate_rows, minimum=1)
     if not callable(getattr(sampler, "sample", None)):
         raise TypeError(
             f"{fn}: sampler must have a sample(key, shape) method (e.g. "
@@ -789,12 +794,12 @@ def make_trainer(
             negs = sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
             g = gradients(params, toks, sents, negs, reduction)
             in_grads, out_grads = g.input_grads, g.output_grads
-            if duplicate_rows == "mean":
-                in_grads = in_grads * _inverse_counts(
-                    g.input_ids, params.input.shape[0], in_grads
+            if cap is not None:
+                in_grads = in_grads * _row_scale(
+                    g.input_ids, params.input.shape[0], cap, in_grads
                 )
-                out_grads = out_grads * _inverse_counts(
-                    g.output_ids, params.output.shape[0], out_grads
+                out_grads = out_grads * _row_scale(
+                    g.output_ids, params.output.shape[0], cap, out_grads
                 )
             tables, opt_state = opt.update(
                 {"input": g.input_ids, "output": g.output_ids},

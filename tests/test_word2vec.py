@@ -663,9 +663,10 @@ def test_learning_rate_of_each_update_follows_gensims_linear_decay():
     assert np.all(np.asarray(params.input)[num_tokens:] == 0)  # never touched
 
 
-def _numpy_mean_sgd_step(u, v, tokens, sent, negs, red, window, k, lr):
+def _numpy_capped_sgd_step(u, v, tokens, sent, negs, red, window, k, lr, cap):
     """NumPy float64: per-occurrence SGNS gradients by pair enumeration, each
-    table row moved by ``lr`` times the mean of its occurrences' gradients."""
+    table row moved by ``lr`` times the sum of its ``n`` occurrences'
+    gradients times ``min(1, cap / n)`` (``cap = 1``: their mean)."""
     u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
     num_chunks, chunk = red.shape
     kc = negs.shape[1]
@@ -695,13 +696,15 @@ def _numpy_mean_sgd_step(u, v, tokens, sent, negs, red, window, k, lr):
                     d = (k / kc) / (1.0 + np.exp(-(x @ v[n])))
                     gu[tokens[q]] += d * v[n]
                     gv[n] += d * x
-    u_new = u - lr * gu / np.maximum(n_in, 1)[:, None]
-    v_new = v - lr * gv / np.maximum(n_out, 1)[:, None]
+    u_new = u - lr * gu * np.minimum(1.0, cap / np.maximum(n_in, 1))[:, None]
+    v_new = v - lr * gv * np.minimum(1.0, cap / np.maximum(n_out, 1))[:, None]
     return u_new, v_new
 
 
-@pytest.mark.parametrize("optimizer", [None, "adagrad"])
-def test_duplicate_rows_mean_equals_numpy_averaged_update(optimizer):
+@pytest.mark.parametrize(
+    "optimizer,duplicate_rows", [(None, "mean"), ("adagrad", "mean"), (None, 3)]
+)
+def test_duplicate_rows_equal_numpy_averaged_update(optimizer, duplicate_rows):
     rng = np.random.default_rng(7)
     vocab, dim, window, batch, chunk, kc, lr = 6, 4, 2, 16, 4, 3, 0.05
     sampler = jaxns.samplers.uniform(vocab)
@@ -709,7 +712,7 @@ def test_duplicate_rows_mean_equals_numpy_averaged_update(optimizer):
     trainer = word2vec.make_trainer(
         sampler, learning_rate=optax.constant_schedule(lr), optimizer=tx,
         window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
-        steps_per_call=1, duplicate_rows="mean",
+        steps_per_call=1, duplicate_rows=duplicate_rows,
     )  # fmt: skip
     u0 = rng.normal(size=(vocab, dim)) * 0.5
     v0 = rng.normal(size=(vocab, dim)) * 0.5
@@ -726,8 +729,9 @@ def test_duplicate_rows_mean_equals_numpy_averaged_update(optimizer):
         jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
     )
     negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
-    u1, v1 = _numpy_mean_sgd_step(
-        params.input, params.output, tokens, sent, negs, red, window, 5, lr
+    cap = 1 if duplicate_rows == "mean" else duplicate_rows
+    u1, v1 = _numpy_capped_sgd_step(
+        params.input, params.output, tokens, sent, negs, red, window, 5, lr, cap
     )
     if optimizer is not None:
         # Adagrad from a zero accumulator (optax's eps 1e-7 inside the root).
@@ -742,11 +746,14 @@ def test_duplicate_rows_mean_equals_numpy_averaged_update(optimizer):
     assert_close(new.output, v1, loose=True)
 
 
-def test_duplicate_rows_is_checked():
-    with pytest.raises(
-        ValueError, match=r"duplicate_rows must be one of \('sum', 'mean'\)"
-    ):
+@pytest.mark.parametrize(
+    "value,error,match",
+    [("max", ValueError, r"one of \('sum', 'mean'\)"), (0, ValueError, ">= 1"),
+     (2.5, TypeError, "duplicate_rows")],
+)  # fmt: skip
+def test_duplicate_rows_is_checked(value, error, match):
+    with pytest.raises(error, match=match):
         word2vec.make_trainer(
             jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
-            duplicate_rows="max",
+            duplicate_rows=value,
         )  # fmt: skip
