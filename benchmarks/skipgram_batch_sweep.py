@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Skip-gram quality against centres per update, summed vs averaged duplicates.
+
+Trains ``examples/skipgram.py`` (gensim's skip-gram defaults: dim 100, window
+5, 5 negatives, min_count 5, sample 1e-3, lr 0.025 -> 1e-4) once per batch
+size and ``--duplicate-rows`` mode, each in a fresh process, scores the
+vectors with the same code as ``skipgram_vs_gensim.py`` (WordSim-353,
+SimLex-999, Google analogies, semantic and syntactic sections), writes the
+rows to a JSON file and draws them against centres per update into a PNG.
+A run whose loss diverges is recorded as such (scores missing).
+
+    python benchmarks/skipgram_batch_sweep.py --corpus debian \\
+        --batch-sizes 128,1024,4096,16384,65536 --modes sum,mean \\
+        --gensim wordsim353=0.558,simlex999=0.284,analogy=0.229 \\
+        --output benchmarks/skipgram_batch_sweep.json \\
+        --plot benchmarks/skipgram_batch_sweep.png
+    python benchmarks/skipgram_batch_sweep.py --plot-only \\
+        --output benchmarks/skipgram_batch_sweep.json \\
+        --plot benchmarks/skipgram_batch_sweep.png
+
+Each update's block of ``steps_per_call`` updates is kept near 16k centres
+(``steps_per_call = max(1, 16384 // batch)``) so that large batches do not
+pad the end of an epoch with a huge empty block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCORES = (
+    ("wordsim353", "WordSim-353"),
+    ("simlex999", "SimLex-999"),
+    ("analogy", "analogy"),
+    ("semantic", "analogy, semantic"),
+    ("syntactic", "analogy, syntactic"),
+)
+
+
+def run_one(args: argparse.Namespace, batch: int, mode: str, seed: int) -> dict:
+    from skipgram_vs_gensim import _evaluate
+
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="jaxns-sweep-"))
+    save, report = tmp / "vectors.txt", tmp / "report.json"
+    cmd = [
+        sys.executable, "examples/skipgram.py", "--corpus", args.corpus,
+        "--epochs", str(args.epochs), "--batch-size", str(batch),
+        "--steps-per-call", str(max(1, 16384 // batch)),
+        "--duplicate-rows", mode, "--seed", str(seed), "--lr", str(args.lr),
+        "--no-eval", "--no-progress", "--save", str(save), "--report", str(report),
+        *args.jaxns_flags.split(),
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    row = {"batch_size": batch, "mode": mode, "seed": seed}
+    row["wall"] = time.perf_counter() - t0
+    if proc.returncode != 0:
+        if "diverged" not in proc.stderr + proc.stdout:
+            sys.exit(f"run failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+        row["diverged"] = True
+        return row
+    stats = json.loads(report.read_text())
+    row["train_seconds"] = stats["train_seconds"]
+    row.update(_evaluate(str(save)))
+    return row
+
+
+def plot(rows: list[dict], gensim: dict[str, float], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ("wordsim353", "simlex999", "semantic", "syntactic")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4))
+    for ax, key in zip(axes, keys, strict=True):
+        modes = sorted({str(r["mode"]) for r in rows}, key=lambda m: (m != "sum", m))
+        for mode, marker in zip(modes, "osD^v<>", strict=False):
+            runs = sorted(
+                (r for r in rows if str(r["mode"]) == mode),
+                key=lambda r: r["batch_size"],
+            )
+            ok = [r for r in runs if not r.get("diverged")]
+            if ok:
+                ax.plot(
+                    [r["batch_size"] for r in ok],
+                    [r[key] for r in ok],
+                    marker=marker,
+                    label=f"jaxns, duplicate_rows={mode}",
+                )
+            for r in runs:
+                if r.get("diverged"):
+                    ax.plot([r["batch_size"]], [0.0], "rx")
+                    ax.annotate("diverged", (r["batch_size"], 0.0), fontsize=7)
+        if key in gensim:
+            ax.axhline(gensim[key], color="gray", ls="--", label="gensim")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("centres per update")
+        ax.set_title(dict(SCORES)[key])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="debian")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=0.025)
+    p.add_argument("--batch-sizes", default="128,1024,4096,16384,65536")
+    p.add_argument("--modes", default="sum,mean")
+    p.add_argument("--seeds", default="1")
+    p.add_argument("--jaxns-flags", default="")
+    p.add_argument("--gensim", default="", help="reference scores key=value,...")
+    p.add_argument("--output", default="skipgram_batch_sweep.json")
+    p.add_argument("--plot", default=None, help="PNG to draw")
+    p.add_argument("--plot-only", action="store_true")
+    args = p.parse_args(argv)
+    gensim = {
+        k: float(v) for k, v in (kv.split("=") for kv in args.gensim.split(",") if kv)
+    }
+    out = pathlib.Path(args.output)
+    if args.plot_only:
+        data = json.loads(out.read_text())
+        plot(data["rows"], data["gensim"], args.plot)
+        return
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    rows = json.loads(out.read_text())["rows"] if out.exists() else []
+    done = {(r["batch_size"], r["mode"], r["seed"]) for r in rows}
+    for seed in map(int, args.seeds.split(",")):
+        for batch in map(int, args.batch_sizes.split(",")):
+            for mode in args.modes.split(","):
+                if (batch, mode, seed) in done:
+                    continue
+                row = run_one(args, batch, mode, seed)
+                rows.append(row)
+                out.write_text(json.dumps({"rows": rows, "gensim": gensim}, indent=1))
+                scores = "  ".join(f"{k} {row[k]:.3f}" for k, _ in SCORES if k in row)
+                print(
+                    f"batch {batch:>6} {mode:>4} seed {seed}: "
+                    f"{'DIVERGED' if row.get('diverged') else scores}"
+                    f"  ({row['wall']:.0f} s)",
+                    flush=True,
+                )
+    if args.plot:
+        plot(rows, gensim, args.plot)
+
+
+if __name__ == "__main__":
+    main()
