@@ -184,10 +184,12 @@ class Trainer:
                     negative_ids,
                     where=v,
                 )
-                return jnp.sum(per_row) / jnp.sum(v)
+                return jnp.sum(per_row) / jnp.sum(v, dtype=per_row.dtype)
 
             loss, grads = nnx.value_and_grad(loss_fn)(model)
-            opt.update(model, grads)
+            # Optax's Adam mixes int32 counts and floats (not strict-clean).
+            with jax.numpy_dtype_promotion("standard"):
+                opt.update(model, grads)
             return nnx.state((model, opt)), loss
 
         state, losses = jax.lax.scan(step, state, (rows, valid, keys))

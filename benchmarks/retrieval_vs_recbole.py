@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Recommender retrieval on MovieLens-100k: jaxns vs RecBole, same split, one run.
+
+1. RecBole 1.2.1's BPR (dim 64, Adam 1e-3, batch 2048, early stopping on valid
+   MRR@10 with patience 10) runs in RecBole's own Python
+   (``--recbole-python``; RecBole needs old pins) through
+   ``benchmarks/_recbole_worker.py``, which also exports RecBole's split as one
+   code per row. Without it the RecBole rows print "not installed" and jaxns
+   uses its own RecBole-style split.
+2. jaxns's BPR with RecBole's settings trains on exactly that split: test
+   metrics at the best-validation checkpoint, median epoch time, median
+   full-ranking validation time (``benchmarks/_timing.py``: compiled first,
+   blocked until ready) and the whole early-stopped fit, side by side.
+3. An ablation on the same split: BPR, sampled softmax with uniform or
+   popularity negatives with and without logQ, in-batch with and without logQ,
+   mixed negatives, side features.
+
+    python benchmarks/retrieval_vs_recbole.py --recbole-python /path/to/python
+
+The data comes from ``jaxns.retrieval.load_interactions("movielens-100k")``; it
+is written to a temporary directory for RecBole and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import two_tower  # noqa: E402
+from _timing import device_line, measure  # noqa: E402
+
+from jaxns import retrieval  # noqa: E402
+
+AT10 = ("recall@10", "mrr@10", "ndcg@10", "hit@10")
+# The softmax objectives share one recipe: cosine scores, temperature 0.1.
+SOFTMAX = ["--normalize", "--temperature", "0.1", "--lr", "0.005"]
+ABLATION = [
+    ("BPR (RecBole's settings)", []),
+    ("sampled softmax, uniform, logQ", ["--loss", "sampled_softmax", *SOFTMAX]),
+    (
+        "sampled softmax, uniform, no logQ",
+        ["--loss", "sampled_softmax", "--no-logq", *SOFTMAX],
+    ),
+    (
+        "sampled softmax, popularity, logQ",
+        ["--loss", "sampled_softmax", "--sampler", "popularity", *SOFTMAX],
+    ),
+    (
+        "sampled softmax, popularity, no logQ",
+        ["--loss", "sampled_softmax", "--sampler", "popularity", "--no-logq", *SOFTMAX],
+    ),
+    ("in-batch, logQ", ["--loss", "in_batch", *SOFTMAX]),
+    ("in-batch, no logQ", ["--loss", "in_batch", "--no-logq", *SOFTMAX]),
+    ("mixed (in-batch + 64 uniform), logQ", ["--loss", "mixed", *SOFTMAX]),
+    (
+        "mixed, logQ, side features",
+        ["--loss", "mixed", "--features", *SOFTMAX],
+    ),
+]
+
+
+def write_atomic(data: retrieval.Interactions, directory: pathlib.Path) -> None:
+    """The interactions as RecBole's ml-100k.inter, rows in file order."""
+    users = {v: k for k, v in data.user_to_id.items()}
+    items = {v: k for k, v in data.item_to_id.items()}
+    (directory / "ml-100k").mkdir(parents=True)
+    lines = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for u, i, r, t in zip(
+        data.users.tolist(),
+        data.items.tolist(),
+        data.ratings.tolist(),
+        data.timestamps.tolist(),
+        strict=True,
+    ):
+        lines.append(f"{users[u]}\t{items[i]}\t{r:g}\t{int(t)}")
+    (directory / "ml-100k" / "ml-100k.inter").write_text("\n".join(lines) + "\n")
+
+
+def run_recbole(args, data) -> dict | None:
+    if args.recbole_result:
+        return json.loads(pathlib.Path(args.recbole_result).read_text())
+    if not args.recbole_python:
+        return None
+    with tempfile.TemporaryDirectory(prefix="jaxns-recbole-") as tmp:
+        tmp = pathlib.Path(tmp)
+        write_atomic(data, tmp / "data")
+        out = tmp / "recbole.json"
+        cmd = [
+            args.recbole_python,
+            str(ROOT / "benchmarks" / "_recbole_worker.py"),
+            "--data-dir",
+            str(tmp / "data"),
+            "--dataset",
+            "ml-100k",
+            "--out",
+            str(out),
+            "--threads",
+            str(args.threads),
+        ]
+        subprocess.run(cmd, check=True, cwd=tmp)
+        return json.loads(out.read_text())
+
+
+def jaxns_run(flags, data, split, *, seed: int, timing: bool) -> dict:
+    args = two_tower.parse_args(
+        ["--no-progress", "--seed", str(seed), "--no-compile-cache", *flags]
+    )
+    result = two_tower.fit(args, data, split, progress=False)
+    out = {k: result[k] for k in ("epochs", "best_epoch", "fit_seconds", "test")}
+    if timing:
+        trainer, state = result["trainer"], result["best_state"]
+        key = jax.random.key(0)
+        out["epoch_seconds"] = measure(trainer.train_epoch, state, key).median
+        out["eval_seconds"] = measure(trainer.evaluate, state, trainer.valid).median
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--recbole-python", help="a Python with recbole==1.2.1")
+    p.add_argument("--recbole-result", help="reuse a _recbole_worker.py JSON")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3, help="seeds per ablation row")
+    p.add_argument("--no-ablation", action="store_true")
+    p.add_argument("--quick", action="store_true", help="one seed, two rows")
+    p.add_argument("--report", help="write everything as JSON here")
+    args = p.parse_args(argv)
+    print(device_line())
+    data = retrieval.load_interactions("movielens-100k")
+    t0 = time.perf_counter()
+    recbole = run_recbole(args, data)
+    recbole_wall = time.perf_counter() - t0
+    if recbole is None:
+        print("RecBole: not installed (pass --recbole-python); jaxns's own split")
+        split = retrieval.split_random(jax.random.key(2020), data)
+    else:
+        split = retrieval.split_from_codes(data, np.asarray(recbole["split_codes"]))
+    print(f"split train/valid/test: {split.sizes}")
+    ours = jaxns_run([], data, split, seed=2020, timing=True)
+    report: dict = {"split_sizes": split.sizes, "jaxns_bpr": ours}
+    print("\nBPR, test metrics at the best-validation checkpoint")
+    print(f"{'':8}" + "".join(f"{m:>10}" for m in AT10) + f"{'epochs':>8}")
+    rows = [("jaxns", ours)]
+    if recbole is not None:
+        rows.insert(0, ("RecBole", recbole))
+    for name, r in rows:
+        print(
+            f"{name:8}"
+            + "".join(f"{r['test'][m]:>10.4f}" for m in AT10)
+            + f"{r['epochs']:>8}"
+        )
+    if recbole is not None:
+        print(
+            "diff    "
+            + "".join(f"{ours['test'][m] - recbole['test'][m]:>+10.4f}" for m in AT10)
+        )
+        rb_epoch = statistics.median(recbole["epoch_seconds"])
+        rb_eval = statistics.median(recbole["eval_seconds"])
+        print("\nspeed (median of epochs; whole fit with early stopping)")
+        print(f"{'':22}{'RecBole':>10}{'jaxns':>10}{'ratio':>8}")
+        for label, a, b in (
+            ("BPR epoch (s)", rb_epoch, ours["epoch_seconds"]),
+            ("full-ranking eval (s)", rb_eval, ours["eval_seconds"]),
+            ("whole fit (s)", recbole["fit_seconds"], ours["fit_seconds"]),
+        ):
+            print(f"{label:22}{a:>10.3f}{b:>10.3f}{a / b:>7.1f}x")
+        report["recbole"] = {k: v for k, v in recbole.items() if k != "split_codes"}
+        report["recbole_wall"] = recbole_wall
+    else:
+        print("RecBole BPR: not installed")
+    if not args.no_ablation:
+        configs = ABLATION[:2] if args.quick else ABLATION
+        seeds = [2020] if args.quick else [2020 + s for s in range(args.seeds)]
+        print(f"\nablation, test @10, mean of {len(seeds)} seed(s)")
+        print(f"{'':40}" + "".join(f"{m:>10}" for m in AT10) + f"{'wall s':>8}")
+        report["ablation"] = {}
+        for label, flags in configs:
+            runs = [jaxns_run(flags, data, split, seed=s, timing=False) for s in seeds]
+            mean = {m: float(np.mean([r["test"][m] for r in runs])) for m in AT10}
+            wall = max(r["fit_seconds"] for r in runs)
+            report["ablation"][label] = {"flags": flags, "runs": runs, "mean": mean}
+            print(
+                f"{label:40}" + "".join(f"{mean[m]:>10.4f}" for m in AT10)
+                + f"{wall:>8.1f}"
+            )  # fmt: skip
+    if args.report:
+        pathlib.Path(args.report).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

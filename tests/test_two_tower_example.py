@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: Apache-2.0
+"""examples/two_tower.py on a tiny CSV written by the test (no MovieLens)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+
+import two_tower  # noqa: E402
+
+
+def _csv(path: pathlib.Path) -> pathlib.Path:
+    rng = np.random.default_rng(0)
+    lines = ["user_id,item_id,rating,timestamp"]
+    for u in range(30):
+        for i in rng.choice(60, 12, replace=False):
+            lines.append(f"u{u},i{(i + u) % 60},4,{rng.integers(1000)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--loss", "bpr"],
+        ["--loss", "mixed", "--negatives", "8", "--normalize", "--split", "loo"],
+        ["--loss", "sampled_softmax", "--sampler", "popularity", "--split", "temporal"],
+    ],
+)
+def test_runs_and_reports(tmp_path, flags, capsys):
+    report = tmp_path / "r.json"
+    out = two_tower.main(
+        [
+            "--data", str(_csv(tmp_path / "x.csv")), "--epochs", "3",
+            "--batch-size", "64", "--dim", "8", "--no-progress",
+            "--no-compile-cache", "--report", str(report), *flags,
+        ]
+    )  # fmt: skip
+    saved = json.loads(report.read_text())
+    assert saved["test"] == out["test"]
+    assert set(saved["test"]) == {
+        f"{m}@{k}" for m in ("recall", "mrr", "ndcg", "hit", "precision")
+        for k in (10, 20, 50)
+    }  # fmt: skip
+    assert 1 <= saved["best_epoch"] <= saved["epochs"] <= 3
+    assert "test " in capsys.readouterr().out
+
+
+def test_split_file(tmp_path):
+    data = _csv(tmp_path / "x.csv")
+    rows = len(data.read_text().splitlines()) - 1
+    codes = (np.arange(rows) % 10 == 0).astype(int) + (np.arange(rows) % 10 == 1) * 2
+    (tmp_path / "s.txt").write_text("\n".join(map(str, codes)))
+    out = two_tower.main(
+        ["--data", str(data), "--split-file", str(tmp_path / "s.txt"), "--epochs",
+         "1", "--dim", "4", "--no-progress", "--no-compile-cache"]
+    )  # fmt: skip
+    assert out["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--data", "/nonexistent/u.data"],
+            "two_tower: error: load_interactions: no such",
+        ),
+        (["--lr", "0"], "--lr: must be finite and > 0"),
+        (["--lr", "nan"], "--lr: must be finite and > 0"),
+        (["--report", "/nonexistent/dir/r.json"], "--report: cannot write"),
+    ],
+)
+def test_errors_are_one_line(flags, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        two_tower.main(["--no-compile-cache", *flags])
+    assert err.value.code == 2
+    text = capsys.readouterr().err
+    assert message in text and "Traceback" not in text
