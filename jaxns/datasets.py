@@ -72,12 +72,12 @@ class RemoteFile:
     """A file to download once, verify and cache.
 
     Attributes:
-        url: where to fetch it (``http(s)://`` or ``file://``).
-        filename: its name inside the cache directory.
-        algorithm: the :mod:`hashlib` name of the pinned digest (``"sha1"``,
-            ``"sha256"``).
-        digest: the expected hexadecimal digest of the whole file.
-        size: the expected size in bytes, checked first (cheap), or ``None``.
+      url: where to fetch it (``http(s)://`` or ``file://``).
+      filename: its name inside the cache directory.
+      algorithm: the :mod:`hashlib` name of the pinned digest (``"sha1"``,
+        ``"sha256"``).
+      digest: the expected hexadecimal digest of the whole file.
+      size: the expected size in bytes, checked first (cheap), or ``None``.
     """
 
     url: str
@@ -118,23 +118,20 @@ def default_cache_dir() -> pathlib.Path:
     ``$JAXNS_CACHE`` if set, else ``$XDG_CACHE_HOME/jaxns``, else
     ``~/.cache/jaxns``. The directory is not created here.
 
-    Args:
-        None.
-
     Returns:
-        The cache directory as a :class:`pathlib.Path`.
+      The cache directory as a :class:`pathlib.Path`.
 
     Examples:
-        >>> import os
-        >>> import jaxns
-        >>> os.environ["JAXNS_CACHE"] = "/tmp/my-jaxns-cache"
-        >>> print(jaxns.datasets.default_cache_dir())
-        /tmp/my-jaxns-cache
-        >>> del os.environ["JAXNS_CACHE"]
+      >>> import os
+      >>> import jaxns
+      >>> os.environ["JAXNS_CACHE"] = "/tmp/my-jaxns-cache"
+      >>> print(jaxns.datasets.default_cache_dir())
+      /tmp/my-jaxns-cache
+      >>> del os.environ["JAXNS_CACHE"]
 
     References:
-        The `XDG Base Directory Specification
-        <https://specifications.freedesktop.org/basedir-spec/latest/>`_.
+      The `XDG Base Directory Specification
+      <https://specifications.freedesktop.org/basedir-spec/latest/>`_.
     """
     if os.environ.get("JAXNS_CACHE"):
         return pathlib.Path(os.environ["JAXNS_CACHE"]).expanduser()
@@ -174,36 +171,36 @@ def download(
     name, so an interrupted or corrupt download is never cached.
 
     Args:
-        remote: what to fetch (for example :data:`TEXT8`).
-        cache_dir: the cache directory; default :func:`default_cache_dir`.
-            Created if missing.
+      remote: what to fetch (for example :data:`TEXT8`).
+      cache_dir: the cache directory; default :func:`default_cache_dir`.
+        Created if missing.
 
     Returns:
-        The path of the verified file in the cache.
+      The path of the verified file in the cache.
 
     Raises:
-        ValueError: the downloaded file fails verification; the message names
-            the URL, the file, the algorithm, and the expected and actual
-            digests (or sizes). The bad download is deleted.
-        OSError: the download itself failed (no network, HTTP error); the
-            message says where to put a manually downloaded copy.
+      ValueError: the downloaded file fails verification; the message names
+        the URL, the file, the algorithm, and the expected and actual
+        digests (or sizes). The bad download is deleted.
+      OSError: the download itself failed (no network, HTTP error); the
+        message says where to put a manually downloaded copy.
 
     Examples:
-        >>> import hashlib, pathlib, tempfile
-        >>> import jaxns
-        >>> tmp = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (tmp / "hello.txt").write_bytes(b"hello world\\n")
-        >>> remote = jaxns.datasets.RemoteFile(
-        ...     url=(tmp / "hello.txt").as_uri(), filename="hello.txt",
-        ...     algorithm="sha256",
-        ...     digest=hashlib.sha256(b"hello world\\n").hexdigest(), size=12)
-        >>> path = jaxns.datasets.download(remote, cache_dir=tmp / "cache")
-        >>> print(path.name, path.read_bytes())
-        hello.txt b'hello world\\n'
+      >>> import hashlib, pathlib, tempfile
+      >>> import jaxns
+      >>> tmp = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (tmp / "hello.txt").write_bytes(b"hello world\\n")
+      >>> remote = jaxns.datasets.RemoteFile(
+      ...     url=(tmp / "hello.txt").as_uri(), filename="hello.txt",
+      ...     algorithm="sha256",
+      ...     digest=hashlib.sha256(b"hello world\\n").hexdigest(), size=12)
+      >>> path = jaxns.datasets.download(remote, cache_dir=tmp / "cache")
+      >>> print(path.name, path.read_bytes())
+      hello.txt b'hello world\\n'
 
     References:
-        Mahoney, `About the test data
-        <http://mattmahoney.net/dc/textdata.html>`_ (text8), 2006.
+      Mahoney, `About the test data
+      <http://mattmahoney.net/dc/textdata.html>`_ (text8), 2006.
     """
     if not isinstance(remote, RemoteFile):
         raise TypeError(
@@ -398,38 +395,38 @@ def load_corpus(
     few seconds), and every distinct word is stored once.
 
     Args:
-        name_or_path: ``"builtin"``, ``"text8"``, ``"debian"``, or a path.
-        lowercase: lowercase the text before splitting (``str.lower``).
-        max_sentence_length: the longest sentence returned; positive.
-            word2vec.c uses 1,000 (``MAX_SENTENCE_LENGTH``), gensim 10,000.
-        cache_dir: download cache for ``"text8"`` and ``"debian"``; default
-            :func:`default_cache_dir`.
+      name_or_path: ``"builtin"``, ``"text8"``, ``"debian"``, or a path.
+      lowercase: lowercase the text before splitting (``str.lower``).
+      max_sentence_length: the longest sentence returned; positive.
+        word2vec.c uses 1,000 (``MAX_SENTENCE_LENGTH``), gensim 10,000.
+      cache_dir: download cache for ``"text8"`` and ``"debian"``; default
+        :func:`default_cache_dir`.
 
     Returns:
-        The sentences, ``list[list[str]]``, in file order.
+      The sentences, ``list[list[str]]``, in file order.
 
     Raises:
-        FileNotFoundError: the path does not exist (and is not a built-in
-            name); the message names the file and the built-in names.
-        ValueError: ``max_sentence_length`` is not a positive integer; the file
-            has no tokens, is not UTF-8, or is a corrupt archive (named in the
-            message); the text8 download fails verification.
-        OSError: the file cannot be read, or text8 cannot be downloaded.
+      FileNotFoundError: the path does not exist (and is not a built-in
+        name); the message names the file and the built-in names.
+      ValueError: ``max_sentence_length`` is not a positive integer; the file
+        has no tokens, is not UTF-8, or is a corrupt archive (named in the
+        message); the text8 download fails verification.
+      OSError: the file cannot be read, or text8 cannot be downloaded.
 
     Examples:
-        >>> import jaxns
-        >>> corpus = jaxns.datasets.load_corpus("builtin")
-        >>> len(corpus), sum(map(len, corpus))
-        (166002, 1461052)
-        >>> print(" ".join(corpus[1]))
-        an entity that has physical existence
+      >>> import jaxns
+      >>> corpus = jaxns.datasets.load_corpus("builtin")
+      >>> len(corpus), sum(map(len, corpus))
+      (166002, 1461052)
+      >>> print(" ".join(corpus[1]))
+      an entity that has physical existence
 
     References:
-        Miller, `WordNet: A Lexical Database for English
-        <https://doi.org/10.1145/219717.219748>`_, 1995.
+      Miller, `WordNet: A Lexical Database for English
+      <https://doi.org/10.1145/219717.219748>`_, 1995.
 
-        Mahoney, `About the test data <http://mattmahoney.net/dc/textdata.html>`_
-        (text8), 2006.
+      Mahoney, `About the test data <http://mattmahoney.net/dc/textdata.html>`_
+      (text8), 2006.
     """
     caller = "datasets.load_corpus"
     max_sentence_length = _checks.size(
@@ -505,31 +502,31 @@ def load_similarity(
     :func:`jaxns.evaluation.word_similarity` matches them case-insensitively.
 
     Args:
-        name_or_path: ``"wordsim353"``, ``"simlex999"``, or a path.
+      name_or_path: ``"wordsim353"``, ``"simlex999"``, or a path.
 
     Returns:
-        A list of ``(word1, word2, score)``, in file order.
+      A list of ``(word1, word2, score)``, in file order.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a line has not exactly three fields, or a score that is not
-            a finite number (the message names the file and line number); or
-            the file holds no pairs.
+      FileNotFoundError: no such file.
+      ValueError: a line has not exactly three fields, or a score that is not
+        a finite number (the message names the file and line number); or
+        the file holds no pairs.
 
     Examples:
-        >>> import jaxns
-        >>> pairs = jaxns.datasets.load_similarity("wordsim353")
-        >>> len(pairs), pairs[0]
-        (353, ('love', 'sex', 6.77))
-        >>> len(jaxns.datasets.load_similarity("simlex999"))
-        999
+      >>> import jaxns
+      >>> pairs = jaxns.datasets.load_similarity("wordsim353")
+      >>> len(pairs), pairs[0]
+      (353, ('love', 'sex', 6.77))
+      >>> len(jaxns.datasets.load_similarity("simlex999"))
+      999
 
     References:
-        Finkelstein et al, `Placing Search in Context: The Concept Revisited
-        <https://doi.org/10.1145/503104.503110>`_, 2002.
+      Finkelstein et al, `Placing Search in Context: The Concept Revisited
+      <https://doi.org/10.1145/503104.503110>`_, 2002.
 
-        Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
-        Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
+      Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
+      Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
     """
     caller = "datasets.load_similarity"
     path = _resolve_eval_file(name_or_path, _SIMILARITY_FILES, caller)
@@ -574,29 +571,29 @@ def load_analogies(
     written (the Google set capitalises proper nouns).
 
     Args:
-        name_or_path: ``"google"`` or a path.
+      name_or_path: ``"google"`` or a path.
 
     Returns:
-        An insertion-ordered dict from section name to its list of
-        ``(a, b, c, d)`` questions.
+      An insertion-ordered dict from section name to its list of
+      ``(a, b, c, d)`` questions.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a question before the first section header, a line without
-            four words, an empty section name, or a repeated section (the
-            message names the file and line number); or no questions at all.
+      FileNotFoundError: no such file.
+      ValueError: a question before the first section header, a line without
+        four words, an empty section name, or a repeated section (the
+        message names the file and line number); or no questions at all.
 
     Examples:
-        >>> import jaxns
-        >>> sections = jaxns.datasets.load_analogies("google")
-        >>> len(sections), sum(map(len, sections.values()))
-        (14, 19544)
-        >>> sections["capital-common-countries"][0]
-        ('Athens', 'Greece', 'Baghdad', 'Iraq')
+      >>> import jaxns
+      >>> sections = jaxns.datasets.load_analogies("google")
+      >>> len(sections), sum(map(len, sections.values()))
+      (14, 19544)
+      >>> sections["capital-common-countries"][0]
+      ('Athens', 'Greece', 'Baghdad', 'Iraq')
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
     caller = "datasets.load_analogies"
     path = _resolve_eval_file(name_or_path, _ANALOGY_FILES, caller)

@@ -40,11 +40,11 @@ class SimilarityResult(NamedTuple):
     """Result of :func:`word_similarity`.
 
     Attributes:
-        spearman: Spearman rank correlation between the human scores and the
-            cosine similarities of the pairs found in the vocabulary.
-        pearson: Pearson correlation of the same.
-        num_pairs: pairs evaluated (both words in the vocabulary).
-        num_oov: pairs skipped because a word is out of the vocabulary.
+      spearman: Spearman rank correlation between the human scores and the
+        cosine similarities of the pairs found in the vocabulary.
+      pearson: Pearson correlation of the same.
+      num_pairs: pairs evaluated (both words in the vocabulary).
+      num_oov: pairs skipped because a word is out of the vocabulary.
     """
 
     spearman: float
@@ -76,12 +76,12 @@ class AnalogyResult(NamedTuple):
     """Result of :func:`analogy`.
 
     Attributes:
-        accuracy: ``correct / total`` over all sections (0.0 if ``total == 0``).
-        correct: questions answered correctly.
-        total: questions evaluated (all four words in the restricted vocabulary).
-        skipped: questions skipped because a word is out of the restricted
-            vocabulary.
-        per_section: section name -> :class:`SectionScore`, in input order.
+      accuracy: ``correct / total`` over all sections (0.0 if ``total == 0``).
+      correct: questions answered correctly.
+      total: questions evaluated (all four words in the restricted vocabulary).
+      skipped: questions skipped because a word is out of the restricted
+        vocabulary.
+      per_section: section name -> :class:`SectionScore`, in input order.
     """
 
     accuracy: float
@@ -154,26 +154,26 @@ def spearman(x: ArrayLike, y: ArrayLike) -> jax.Array:
         first.
 
     Args:
-        x: ``[n]`` real values.
-        y: ``[n]`` real values.
+      x: ``[n]`` real values.
+      y: ``[n]`` real values.
 
     Returns:
-        ``[]`` the correlation in ``[-1, 1]``, dtype ``promote(x, y, float32)``.
+      ``[]`` the correlation in ``[-1, 1]``, dtype ``promote(x, y, float32)``.
 
     Raises:
-        ValueError: ``x`` or ``y`` is not 1-D, or their lengths differ.
-        TypeError: complex or boolean input.
+      ValueError: ``x`` or ``y`` is not 1-D, or their lengths differ.
+      TypeError: complex or boolean input.
 
     Examples:
-        >>> import jaxns
-        >>> round(float(jaxns.evaluation.spearman([1, 2, 3, 4], [10, 20, 30, 45])), 6)
-        1.0
-        >>> round(float(jaxns.evaluation.spearman([1, 2, 2, 3], [3, 1, 2, 0])), 6)
-        -0.948683
+      >>> import jaxns
+      >>> round(float(jaxns.evaluation.spearman([1, 2, 3, 4], [10, 20, 30, 45])), 6)
+      1.0
+      >>> round(float(jaxns.evaluation.spearman([1, 2, 2, 3], [3, 1, 2, 0])), 6)
+      -0.948683
 
     References:
-        Spearman, `The Proof and Measurement of Association between Two Things
-        <https://doi.org/10.2307/1412159>`_, 1904.
+      Spearman, `The Proof and Measurement of Association between Two Things
+      <https://doi.org/10.2307/1412159>`_, 1904.
     """
     fn = "evaluation.spearman"
     x = _checks.real_array(fn, "x", x, ndim=1)
@@ -207,48 +207,48 @@ def word_similarity(
     is used).
 
     Args:
-        vectors: ``[vocab_size, dim]`` word vectors, rows in decreasing
-            frequency.
-        words: ``[vocab_size]`` the word of each row.
-        pairs: ``(word1, word2, score)`` triples, e.g. from
-            :func:`jaxns.datasets.load_similarity`.
-        restrict_vocab: only the first ``restrict_vocab`` rows are looked up
-            (``None``: all), as gensim (default 300,000).
-        case_insensitive: match words ignoring case (``str.upper``, as gensim).
-        oov_vector: for subword models, a function giving the vector of any
-            word (e.g. :class:`jaxns.wordvectors.SubwordVectors`'s
-            ``__getitem__``). Pairs with a word outside the restricted
-            vocabulary are then scored with it instead of skipped (the word as
-            written in the pair), and ``num_oov`` counts those pairs. Evaluate
-            once without and once with it to report both "pairs in
-            vocabulary" and "all pairs".
+      vectors: ``[vocab_size, dim]`` word vectors, rows in decreasing
+        frequency.
+      words: ``[vocab_size]`` the word of each row.
+      pairs: ``(word1, word2, score)`` triples, e.g. from
+        :func:`jaxns.datasets.load_similarity`.
+      restrict_vocab: only the first ``restrict_vocab`` rows are looked up
+        (``None``: all), as gensim (default 300,000).
+      case_insensitive: match words ignoring case (``str.upper``, as gensim).
+      oov_vector: for subword models, a function giving the vector of any
+        word (e.g. :class:`jaxns.wordvectors.SubwordVectors`'s
+        ``__getitem__``). Pairs with a word outside the restricted
+        vocabulary are then scored with it instead of skipped (the word as
+        written in the pair), and ``num_oov`` counts those pairs. Evaluate
+        once without and once with it to report both "pairs in
+        vocabulary" and "all pairs".
 
     Returns:
-        A :class:`SimilarityResult` (Python floats and ints). Correlations are
-        NaN when fewer than two pairs are in the vocabulary.
+      A :class:`SimilarityResult` (Python floats and ints). Correlations are
+      NaN when fewer than two pairs are in the vocabulary.
 
     Raises:
-        ValueError: ``vectors`` is not 2-D or ``len(words)`` differs from its
-            rows, or ``restrict_vocab`` is not positive.
-        TypeError: non-floating ``vectors``.
+      ValueError: ``vectors`` is not 2-D or ``len(words)`` differs from its
+        rows, or ``restrict_vocab`` is not positive.
+      TypeError: non-floating ``vectors``.
 
     Examples:
-        >>> import numpy as np
-        >>> import jaxns
-        >>> words = ["cat", "dog", "car", "truck"]
-        >>> vectors = np.array([[1, 0.1], [0.9, 0.2], [0, 1], [0.1, 0.9]])
-        >>> pairs = [("cat", "dog", 8.0), ("car", "truck", 9.0),
-        ...          ("cat", "car", 1.0), ("dog", "moon", 2.0)]
-        >>> result = jaxns.evaluation.word_similarity(vectors, words, pairs)
-        >>> round(result.spearman, 3), result.num_pairs, result.num_oov
-        (1.0, 3, 1)
+      >>> import numpy as np
+      >>> import jaxns
+      >>> words = ["cat", "dog", "car", "truck"]
+      >>> vectors = np.array([[1, 0.1], [0.9, 0.2], [0, 1], [0.1, 0.9]])
+      >>> pairs = [("cat", "dog", 8.0), ("car", "truck", 9.0),
+      ...          ("cat", "car", 1.0), ("dog", "moon", 2.0)]
+      >>> result = jaxns.evaluation.word_similarity(vectors, words, pairs)
+      >>> round(result.spearman, 3), result.num_pairs, result.num_oov
+      (1.0, 3, 1)
 
     References:
-        Finkelstein et al, `Placing Search in Context: The Concept Revisited
-        <https://doi.org/10.1145/503104.503110>`_, 2002.
+      Finkelstein et al, `Placing Search in Context: The Concept Revisited
+      <https://doi.org/10.1145/503104.503110>`_, 2002.
 
-        Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
-        Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
+      Hill et al, `SimLex-999: Evaluating Semantic Models with (Genuine)
+      Similarity Estimation <https://arxiv.org/abs/1408.3456>`_, 2015.
     """
     fn = "evaluation.word_similarity"
     array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)
@@ -360,46 +360,46 @@ def analogy(
     with the restricted vocabulary.
 
     Args:
-        vectors: ``[vocab_size, dim]`` word vectors, rows in decreasing
-            frequency.
-        words: ``[vocab_size]`` the word of each row.
-        questions: section name -> list of ``(a, b, c, d)`` (as returned by
-            :func:`jaxns.datasets.load_analogies`), or a plain list of
-            questions (reported as one section named ``"questions"``).
-        restrict_vocab: candidates and question words are limited to the
-            first ``restrict_vocab`` rows (``None``: all); 300,000 as
-            gensim's ``evaluate_word_analogies`` (its older ``accuracy()``
-            used 30,000).
-        case_insensitive: match words ignoring case (``str.upper``, as gensim).
-        batch_size: questions per matmul; positive.
+      vectors: ``[vocab_size, dim]`` word vectors, rows in decreasing
+        frequency.
+      words: ``[vocab_size]`` the word of each row.
+      questions: section name -> list of ``(a, b, c, d)`` (as returned by
+        :func:`jaxns.datasets.load_analogies`), or a plain list of
+        questions (reported as one section named ``"questions"``).
+      restrict_vocab: candidates and question words are limited to the
+        first ``restrict_vocab`` rows (``None``: all); 300,000 as
+        gensim's ``evaluate_word_analogies`` (its older ``accuracy()``
+        used 30,000).
+      case_insensitive: match words ignoring case (``str.upper``, as gensim).
+      batch_size: questions per matmul; positive.
 
     Returns:
-        An :class:`AnalogyResult` with overall and per-section counts.
+      An :class:`AnalogyResult` with overall and per-section counts.
 
     Raises:
-        ValueError: bad shapes (see :func:`word_similarity`), a question that
-            is not four words, non-positive ``restrict_vocab`` or
-            ``batch_size``.
-        TypeError: non-floating ``vectors``.
+      ValueError: bad shapes (see :func:`word_similarity`), a question that
+        is not four words, non-positive ``restrict_vocab`` or
+        ``batch_size``.
+      TypeError: non-floating ``vectors``.
 
     Examples:
-        >>> import numpy as np
-        >>> import jaxns
-        >>> words = ["man", "woman", "king", "queen", "apple"]
-        >>> vectors = np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1],
-        ...                     [-1, 0, 0]])
-        >>> questions = {"royal": [("man", "woman", "king", "queen"),
-        ...                        ("man", "woman", "king", "pear")]}
-        >>> result = jaxns.evaluation.analogy(vectors, words, questions)
-        >>> result.accuracy, result.correct, result.total, result.skipped
-        (1.0, 1, 1, 1)
+      >>> import numpy as np
+      >>> import jaxns
+      >>> words = ["man", "woman", "king", "queen", "apple"]
+      >>> vectors = np.array([[1.0, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1],
+      ...                     [-1, 0, 0]])
+      >>> questions = {"royal": [("man", "woman", "king", "queen"),
+      ...                        ("man", "woman", "king", "pear")]}
+      >>> result = jaxns.evaluation.analogy(vectors, words, questions)
+      >>> result.accuracy, result.correct, result.total, result.skipped
+      (1.0, 1, 1, 1)
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
 
-        Levy and Goldberg, `Linguistic Regularities in Sparse and Explicit Word
-        Representations <https://aclanthology.org/W14-1618/>`_, 2014 (3CosAdd).
+      Levy and Goldberg, `Linguistic Regularities in Sparse and Explicit Word
+      Representations <https://aclanthology.org/W14-1618/>`_, 2014 (3CosAdd).
     """
     fn = "evaluation.analogy"
     array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)
@@ -491,32 +491,32 @@ def nearest_neighbors(
     frequent (lower) row.
 
     Args:
-        vectors: ``[vocab_size, dim]`` word vectors.
-        words: ``[vocab_size]`` the word of each row.
-        query_words: the words to look up.
-        k: neighbours per query, ``1 <= k < vocab_size``.
+      vectors: ``[vocab_size, dim]`` word vectors.
+      words: ``[vocab_size]`` the word of each row.
+      query_words: the words to look up.
+      k: neighbours per query, ``1 <= k < vocab_size``.
 
     Returns:
-        One list per query of ``k`` pairs ``(word, cosine)``, most similar
-        first; cosines as Python floats.
+      One list per query of ``k`` pairs ``(word, cosine)``, most similar
+      first; cosines as Python floats.
 
     Raises:
-        KeyError: a query word is not in ``words`` (all missing ones named).
-        ValueError: ``k`` out of range, or bad shapes.
-        TypeError: ``query_words`` is a single str.
+      KeyError: a query word is not in ``words`` (all missing ones named).
+      ValueError: ``k`` out of range, or bad shapes.
+      TypeError: ``query_words`` is a single str.
 
     Examples:
-        >>> import numpy as np
-        >>> import jaxns
-        >>> words = ["cat", "dog", "car", "truck"]
-        >>> vectors = np.array([[1, 0.1], [0.9, 0.2], [0, 1], [0.1, 0.9]])
-        >>> result = jaxns.evaluation.nearest_neighbors(vectors, words, ["cat"], k=2)
-        >>> [(word, round(score, 3)) for word, score in result[0]]
-        [('dog', 0.993), ('truck', 0.209)]
+      >>> import numpy as np
+      >>> import jaxns
+      >>> words = ["cat", "dog", "car", "truck"]
+      >>> vectors = np.array([[1, 0.1], [0.9, 0.2], [0, 1], [0.1, 0.9]])
+      >>> result = jaxns.evaluation.nearest_neighbors(vectors, words, ["cat"], k=2)
+      >>> [(word, round(score, 3)) for word, score in result[0]]
+      [('dog', 0.993), ('truck', 0.209)]
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
     fn = "evaluation.nearest_neighbors"
     array, words = _checks.labelled_rows(fn, "vectors", vectors, "words", words)

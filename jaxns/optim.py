@@ -162,33 +162,33 @@ def sum_duplicates(
     Duplicates are summed in at least float32.
 
     Args:
-        ids: integer row ids, any shape ``[...]``.
-        row_grads: gradients, ``[..., dim]`` (``ids.shape + (dim,)``).
-        num_embeddings: number of rows ``V`` of the table (static).
-        where: optional boolean mask shaped like ``ids``; False drops the id.
+      ids: integer row ids, any shape ``[...]``.
+      row_grads: gradients, ``[..., dim]`` (``ids.shape + (dim,)``).
+      num_embeddings: number of rows ``V`` of the table (static).
+      where: optional boolean mask shaped like ``ids``; False drops the id.
 
     Returns:
-        ``(unique_ids, summed_grads)``: int32 ``[N]`` sorted unique ids (valid ids
-        first, then padding ids ``>= num_embeddings``) and ``[N, dim]`` summed gradients
-        in the dtype of ``row_grads``, where ``N = ids.size``.
+      ``(unique_ids, summed_grads)``: int32 ``[N]`` sorted unique ids (valid ids
+      first, then padding ids ``>= num_embeddings``) and ``[N, dim]`` summed gradients
+      in the dtype of ``row_grads``, where ``N = ids.size``.
 
     Raises:
-        TypeError: if ``ids`` is not integer, ``row_grads`` not float or ``where``
-            not boolean.
-        ValueError: if shapes disagree or ``num_embeddings`` is negative.
+      TypeError: if ``ids`` is not integer, ``row_grads`` not float or ``where``
+        not boolean.
+      ValueError: if shapes disagree or ``num_embeddings`` is negative.
 
     Examples:
-        >>> import jax.numpy as jnp
-        >>> import jaxns
-        >>> ids = jnp.array([3, 1, 3, 7])
-        >>> grads = jnp.array([[1.0], [2.0], [4.0], [8.0]])
-        >>> u, g = jaxns.optim.sum_duplicates(ids, grads, num_embeddings=5)
-        >>> u.tolist(), g[:, 0].tolist()
-        ([1, 3, 7, 8], [2.0, 5.0, 0.0, 0.0])
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> ids = jnp.array([3, 1, 3, 7])
+      >>> grads = jnp.array([[1.0], [2.0], [4.0], [8.0]])
+      >>> u, g = jaxns.optim.sum_duplicates(ids, grads, num_embeddings=5)
+      >>> u.tolist(), g[:, 0].tolist()
+      ([1, 3, 7, 8], [2.0, 5.0, 0.0, 0.0])
 
     References:
-        Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing Stochastic
-        Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011
+      Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing Stochastic
+      Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011
     """
     fn = "optim.sum_duplicates"
     num_embeddings = _checks.size(
@@ -352,59 +352,59 @@ def row_sparse(
     ``transformation.init(table)``.
 
     Args:
-        transformation: an element-wise Optax ``GradientTransformation`` (e.g.
-            ``optax.adam(1e-3)``, ``optax.sgd(schedule, momentum=0.9)``,
-            ``optax.chain(optax.clip(1.0), optax.scale_by_adam(),
-            optax.scale_by_schedule(schedule))``).
-        dedup: if False (fast path), skip sorting and summing duplicates and
-            scatter-add the per-occurrence updates directly. Only valid for
-            linear, stateless, parameter-free transformations such as SGD without
-            momentum with a schedule (then it equals the default up to
-            floating-point summation order). ``update`` raises ``ValueError`` if
-            the state has table-shaped leaves; linearity cannot be checked (do not
-            use it with ``optax.clip``, say), and ``params`` is passed as ``None``
-            so that weight decay fails loudly.
+      transformation: an element-wise Optax ``GradientTransformation`` (e.g.
+        ``optax.adam(1e-3)``, ``optax.sgd(schedule, momentum=0.9)``,
+        ``optax.chain(optax.clip(1.0), optax.scale_by_adam(),
+        optax.scale_by_schedule(schedule))``).
+      dedup: if False (fast path), skip sorting and summing duplicates and
+        scatter-add the per-occurrence updates directly. Only valid for
+        linear, stateless, parameter-free transformations such as SGD without
+        momentum with a schedule (then it equals the default up to
+        floating-point summation order). ``update`` raises ``ValueError`` if
+        the state has table-shaped leaves; linearity cannot be checked (do not
+        use it with ``optax.clip``, say), and ``params`` is passed as ``None``
+        so that weight decay fails loudly.
 
     Returns:
-        ``RowSparseTransformation(init, update)``; ``update`` returns
-        ``(new_table, new_state)`` with the shapes and dtypes of ``table`` and
-        ``state``.
+      ``RowSparseTransformation(init, update)``; ``update`` returns
+      ``(new_table, new_state)`` with the shapes and dtypes of ``table`` and
+      ``state``.
 
     Raises:
-        TypeError: (from ``init``/``update``) float ids, integer table or
-            gradients, non-boolean ``where``.
-        ValueError: (from ``init``/``update``) a table that is not 2-D, gradients
-            whose shape is not ``ids.shape + (dim,)``, a mask shaped unlike
-            ``ids``, mismatched pytree structures, state leaves that are neither
-            scalar nor table-shaped, or ``dedup=False`` with table-shaped state.
+      TypeError: (from ``init``/``update``) float ids, integer table or
+        gradients, non-boolean ``where``.
+      ValueError: (from ``init``/``update``) a table that is not 2-D, gradients
+        whose shape is not ``ids.shape + (dim,)``, a mask shaped unlike
+        ``ids``, mismatched pytree structures, state leaves that are neither
+        scalar nor table-shaped, or ``dedup=False`` with table-shaped state.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, optax
-        >>> import jaxns
-        >>> opt = jaxns.optim.row_sparse(optax.adam(0.1))
-        >>> table = jnp.ones((5, 2))
-        >>> state = opt.init(table)
-        >>> ids = jnp.array([1, 3, 1])
-        >>> grads = jnp.ones((3, 2))
-        >>> def step(table, state, ids, grads):
-        ...     return opt.update(ids, grads, state, table)
-        >>> step = jax.jit(step, donate_argnums=(0, 1))
-        >>> table, state = step(table, state, ids, grads)
-        >>> [round(float(x), 3) for x in table[:, 0]]
-        [1.0, 0.9, 1.0, 0.9, 1.0]
-        >>> int(state[0].count), state[0].mu.shape
-        (1, (5, 2))
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import jaxns
+      >>> opt = jaxns.optim.row_sparse(optax.adam(0.1))
+      >>> table = jnp.ones((5, 2))
+      >>> state = opt.init(table)
+      >>> ids = jnp.array([1, 3, 1])
+      >>> grads = jnp.ones((3, 2))
+      >>> def step(table, state, ids, grads):
+      ...     return opt.update(ids, grads, state, table)
+      >>> step = jax.jit(step, donate_argnums=(0, 1))
+      >>> table, state = step(table, state, ids, grads)
+      >>> [round(float(x), 3) for x in table[:, 0]]
+      [1.0, 0.9, 1.0, 0.9, 1.0]
+      >>> int(state[0].count), state[0].mu.shape
+      (1, (5, 2))
 
     References:
-        Kingma and Ba, `Adam: A Method for Stochastic Optimization
-        <https://arxiv.org/abs/1412.6980>`_, 2015;
-        Duchi et al, `Adaptive Subgradient Methods for Online Learning and
-        Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_,
-        2011;
-        Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing Stochastic
-        Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011;
-        PyTorch, `SparseAdam
-        <https://pytorch.org/docs/stable/generated/torch.optim.SparseAdam.html>`_
+      Kingma and Ba, `Adam: A Method for Stochastic Optimization
+      <https://arxiv.org/abs/1412.6980>`_, 2015;
+      Duchi et al, `Adaptive Subgradient Methods for Online Learning and
+      Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_,
+      2011;
+      Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing Stochastic
+      Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011;
+      PyTorch, `SparseAdam
+      <https://pytorch.org/docs/stable/generated/torch.optim.SparseAdam.html>`_
     """
     if not isinstance(transformation, optax.GradientTransformation):
         raise TypeError(
@@ -505,36 +505,36 @@ def value_and_row_grad(
     gradients come back as the same pytree.
 
     Args:
-        loss_fn: ``loss_fn(rows, *args) -> scalar`` (or ``(scalar, aux)`` with
-            ``has_aux=True``), where ``rows`` is ``[..., dim]``.
-        table: ``[V, dim]`` float table, or a pytree of such tables.
-        ids: integer ids ``[...]`` (or a pytree of id arrays like ``table``).
-        *args: further positional arguments of ``loss_fn`` (not differentiated).
-        has_aux: whether ``loss_fn`` returns ``(value, aux)``.
+      loss_fn: ``loss_fn(rows, *args) -> scalar`` (or ``(scalar, aux)`` with
+        ``has_aux=True``), where ``rows`` is ``[..., dim]``.
+      table: ``[V, dim]`` float table, or a pytree of such tables.
+      ids: integer ids ``[...]`` (or a pytree of id arrays like ``table``).
+      *args: further positional arguments of ``loss_fn`` (not differentiated).
+      has_aux: whether ``loss_fn`` returns ``(value, aux)``.
 
     Returns:
-        ``(value, row_grads)`` (``((value, aux), row_grads)`` with ``has_aux``),
-        with ``row_grads`` shaped ``ids.shape + (dim,)`` in the table's dtype.
+      ``(value, row_grads)`` (``((value, aux), row_grads)`` with ``has_aux``),
+      with ``row_grads`` shaped ``ids.shape + (dim,)`` in the table's dtype.
 
     Raises:
-        TypeError: float ids or an integer table.
-        ValueError: a table that is not 2-D or mismatched pytree structures.
+      TypeError: float ids or an integer table.
+      ValueError: a table that is not 2-D or mismatched pytree structures.
 
     Examples:
-        >>> import jax.numpy as jnp
-        >>> import jaxns
-        >>> table = jnp.arange(8.0).reshape(4, 2)
-        >>> ids = jnp.array([[0, 3], [3, 1]])
-        >>> loss, g = jaxns.optim.value_and_row_grad(
-        ...     lambda rows: (rows**2).sum(), table, ids)
-        >>> float(loss), g.shape
-        (184.0, (2, 2, 2))
-        >>> g[0, 1].tolist()
-        [12.0, 14.0]
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> table = jnp.arange(8.0).reshape(4, 2)
+      >>> ids = jnp.array([[0, 3], [3, 1]])
+      >>> loss, g = jaxns.optim.value_and_row_grad(
+      ...     lambda rows: (rows**2).sum(), table, ids)
+      >>> float(loss), g.shape
+      (184.0, (2, 2, 2))
+      >>> g[0, 1].tolist()
+      [12.0, 14.0]
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
     """
     if not isinstance(has_aux, bool):
         raise TypeError(f"value_and_row_grad: has_aux must be a bool, got {has_aux!r}.")
@@ -555,31 +555,31 @@ def row_grad(
     Same as :func:`value_and_row_grad` without the value.
 
     Args:
-        loss_fn: ``loss_fn(rows, *args) -> scalar`` (or ``(scalar, aux)``).
-        table: ``[V, dim]`` float table, or a pytree of such tables.
-        ids: integer ids ``[...]`` (or a pytree of id arrays like ``table``).
-        *args: further positional arguments of ``loss_fn`` (not differentiated).
-        has_aux: whether ``loss_fn`` returns ``(value, aux)``.
+      loss_fn: ``loss_fn(rows, *args) -> scalar`` (or ``(scalar, aux)``).
+      table: ``[V, dim]`` float table, or a pytree of such tables.
+      ids: integer ids ``[...]`` (or a pytree of id arrays like ``table``).
+      *args: further positional arguments of ``loss_fn`` (not differentiated).
+      has_aux: whether ``loss_fn`` returns ``(value, aux)``.
 
     Returns:
-        ``row_grads`` shaped ``ids.shape + (dim,)`` (``(row_grads, aux)`` with
-        ``has_aux``).
+      ``row_grads`` shaped ``ids.shape + (dim,)`` (``(row_grads, aux)`` with
+      ``has_aux``).
 
     Raises:
-        TypeError: float ids or an integer table.
-        ValueError: a table that is not 2-D or mismatched pytree structures.
+      TypeError: float ids or an integer table.
+      ValueError: a table that is not 2-D or mismatched pytree structures.
 
     Examples:
-        >>> import jax.numpy as jnp
-        >>> import jaxns
-        >>> table = jnp.ones((10, 3))
-        >>> g = jaxns.optim.row_grad(lambda r: r.sum(), table, jnp.array([2, 2, 9]))
-        >>> g.shape, float(g.sum())
-        ((3, 3), 9.0)
+      >>> import jax.numpy as jnp
+      >>> import jaxns
+      >>> table = jnp.ones((10, 3))
+      >>> g = jaxns.optim.row_grad(lambda r: r.sum(), table, jnp.array([2, 2, 9]))
+      >>> g.shape, float(g.sum())
+      ((3, 3), 9.0)
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
     """
     out, grads = value_and_row_grad(loss_fn, table, ids, *args, has_aux=has_aux)
     return (grads, out[1]) if has_aux else grads

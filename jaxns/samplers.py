@@ -963,11 +963,11 @@ class Candidates(NamedTuple):
     """Sampled candidates shared by a batch and their log expected counts.
 
     Attributes:
-        ids: ``int32[num_samples]`` sampled class ids.
-        pos_log_q: ``float32``, shape of the labels: log expected count of each
-            label among the ``num_samples`` draws.
-        neg_log_q: ``float32[num_samples]``: log expected count of each sampled
-            id.
+      ids: ``int32[num_samples]`` sampled class ids.
+      pos_log_q: ``float32``, shape of the labels: log expected count of each
+        label among the ``num_samples`` draws.
+      neg_log_q: ``float32[num_samples]``: log expected count of each sampled
+        id.
     """
 
     ids: jax.Array
@@ -995,36 +995,36 @@ def sample_candidates(
     ``sampler.sample(key, (batch, k))`` yourself.
 
     Args:
-        key: a single typed key (``jax.random.key``).
-        sampler: the proposal :class:`Sampler`.
-        num_samples: number of candidates, a Python int ``>= 0`` (static under
-            ``jit``); 0 gives empty ``ids`` and ``neg_log_q``.
-        labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
-        replace: whether candidates may repeat (TensorFlow's ``unique=True`` is
-            ``replace=False``).
+      key: a single typed key (``jax.random.key``).
+      sampler: the proposal :class:`Sampler`.
+      num_samples: number of candidates, a Python int ``>= 0`` (static under
+        ``jit``); 0 gives empty ``ids`` and ``neg_log_q``.
+      labels: integer ``[batch]`` or ``[batch, num_true]`` true classes.
+      replace: whether candidates may repeat (TensorFlow's ``unique=True`` is
+        ``replace=False``).
 
     Returns:
-        :class:`Candidates` ``(ids [num_samples], pos_log_q [labels.shape],
-        neg_log_q [num_samples])``.
+      :class:`Candidates` ``(ids [num_samples], pos_log_q [labels.shape],
+      neg_log_q [num_samples])``.
 
     Raises:
-        TypeError: for a key that is not a typed key, a non-Sampler, a non-int
-            ``num_samples`` or non-integer labels.
-        ValueError: for a key array, ``num_samples < 0`` or ``replace=False``
-            with more samples than the sampler's support.
+      TypeError: for a key that is not a typed key, a non-Sampler, a non-int
+        ``num_samples`` or non-integer labels.
+      ValueError: for a key array, ``num_samples < 0`` or ``replace=False``
+        with more samples than the sampler's support.
 
     Examples:
-        >>> import jax, jax.numpy as jnp
-        >>> import jaxns
-        >>> sampler = jaxns.samplers.log_uniform(1000)
-        >>> c = jaxns.samplers.sample_candidates(
-        ...     jax.random.key(0), sampler, 16, jnp.array([3, 7]))
-        >>> c.ids.shape, c.pos_log_q.shape, c.neg_log_q.shape
-        ((16,), (2,), (16,))
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxns
+      >>> sampler = jaxns.samplers.log_uniform(1000)
+      >>> c = jaxns.samplers.sample_candidates(
+      ...     jax.random.key(0), sampler, 16, jnp.array([3, 7]))
+      >>> c.ids.shape, c.pos_log_q.shape, c.neg_log_q.shape
+      ((16,), (2,), (16,))
 
     References:
-        Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
-        Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
+      Jean et al, `On Using Very Large Target Vocabulary for Neural Machine
+      Translation <https://arxiv.org/abs/1412.2007>`_, 2015.
     """
     fn = "samplers.sample_candidates"
     key = _checks.key(fn, key)

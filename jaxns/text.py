@@ -43,11 +43,11 @@ class EncodedCorpus(NamedTuple):
     """A corpus as flat id streams (the output of :meth:`Vocabulary.encode`).
 
     Attributes:
-        ids: ``int32 [num_tokens]`` in-vocabulary token ids, sentence after
-            sentence (out-of-vocabulary words are dropped, as word2vec does).
-        sentence_ids: ``int32 [num_tokens]`` index of the sentence of each token.
-        num_raw_words: number of words before dropping unknown ones (what
-            word2vec and gensim count for the learning-rate decay and words/s).
+      ids: ``int32 [num_tokens]`` in-vocabulary token ids, sentence after
+        sentence (out-of-vocabulary words are dropped, as word2vec does).
+      sentence_ids: ``int32 [num_tokens]`` index of the sentence of each token.
+      num_raw_words: number of words before dropping unknown ones (what
+        word2vec and gensim count for the learning-rate decay and words/s).
     """
 
     ids: np.ndarray
@@ -64,8 +64,8 @@ class Vocabulary:
     embedding table trained on it.
 
     Attributes:
-        words: the words, most frequent first.
-        counts: ``int64 [len(words)]`` corpus counts of ``words``.
+      words: the words, most frequent first.
+      counts: ``int64 [len(words)]`` corpus counts of ``words``.
     """
 
     words: tuple[str, ...]
@@ -104,28 +104,28 @@ class Vocabulary:
         """Counts the words of a corpus and keeps those seen ``min_count`` times.
 
         Args:
-            sentences: an iterable of sentences, each a sequence of words.
-            min_count: words seen fewer times are dropped (gensim's default 5).
-            max_size: keep at most this many of the most frequent words.
+          sentences: an iterable of sentences, each a sequence of words.
+          min_count: words seen fewer times are dropped (gensim's default 5).
+          max_size: keep at most this many of the most frequent words.
 
         Returns:
-            The :class:`Vocabulary`, most frequent word first.
+          The :class:`Vocabulary`, most frequent word first.
 
         Raises:
-            TypeError: if ``min_count`` or ``max_size`` is not an int.
-            ValueError: if ``min_count < 1``, ``max_size < 1``, the corpus is
-                empty, or no word reaches ``min_count``.
+          TypeError: if ``min_count`` or ``max_size`` is not an int.
+          ValueError: if ``min_count < 1``, ``max_size < 1``, the corpus is
+            empty, or no word reaches ``min_count``.
 
         Examples:
-            >>> import jaxns
-            >>> vocab = jaxns.text.Vocabulary.build(
-            ...     [["a", "b", "a"], ["c", "a", "b"]], min_count=2)
-            >>> vocab.words, vocab.counts.tolist()
-            (('a', 'b'), [3, 2])
+          >>> import jaxns
+          >>> vocab = jaxns.text.Vocabulary.build(
+          ...     [["a", "b", "a"], ["c", "a", "b"]], min_count=2)
+          >>> vocab.words, vocab.counts.tolist()
+          (('a', 'b'), [3, 2])
 
         References:
-            Mikolov et al, `Distributed Representations of Words and Phrases and
-            their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+          Mikolov et al, `Distributed Representations of Words and Phrases and
+          their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
         """
         fn = "text.Vocabulary.build"
         min_count = _checks.size(fn, "min_count", min_count, minimum=1)
@@ -166,22 +166,18 @@ class Vocabulary:
         word2vec.c and gensim, so windows reach past them.
 
         Args:
-            sentences: an iterable of sentences, each a sequence of words.
+          sentences: an iterable of sentences, each a sequence of words.
 
         Returns:
-            An :class:`EncodedCorpus` with ``ids`` and ``sentence_ids`` of shape
-            ``[num_tokens]`` (``int32``) and the raw word count.
+          An :class:`EncodedCorpus` with ``ids`` and ``sentence_ids`` of shape
+          ``[num_tokens]`` (``int32``) and the raw word count.
 
         Examples:
-            >>> import jaxns
-            >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
-            >>> enc = vocab.encode([["a", "x", "b"], ["b"]])
-            >>> enc.ids.tolist(), enc.sentence_ids.tolist(), enc.num_raw_words
-            ([0, 1, 1], [0, 0, 1], 4)
-
-        References:
-            Mikolov et al, `Efficient Estimation of Word Representations in
-            Vector Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+          >>> import jaxns
+          >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
+          >>> enc = vocab.encode([["a", "x", "b"], ["b"]])
+          >>> enc.ids.tolist(), enc.sentence_ids.tolist(), enc.num_raw_words
+          ([0, 1, 1], [0, 0, 1], 4)
         """
         get = self._index.get
         ids: list[int] = []
@@ -200,21 +196,21 @@ class Vocabulary:
         """Writes ``word count`` lines, most frequent first (plain UTF-8 text).
 
         Args:
-            path: the file to write.
+          path: the file to write.
 
         Returns:
-            None.
+          None.
 
         Examples:
-            >>> import jaxns, tempfile, os
-            >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
-            >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
-            >>> vocab.save(path)
-            >>> jaxns.text.Vocabulary.load(path).words
-            ('a', 'b')
+          >>> import jaxns, tempfile, os
+          >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
+          >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+          >>> vocab.save(path)
+          >>> jaxns.text.Vocabulary.load(path).words
+          ('a', 'b')
 
         References:
-            Mikolov et al, word2vec.c ``-save-vocab`` format, 2013.
+          Mikolov et al, word2vec.c ``-save-vocab`` format, 2013.
         """
         with open(path, "w", encoding="utf-8") as f:
             for w, c in zip(self.words, self.counts.tolist(), strict=True):
@@ -225,25 +221,25 @@ class Vocabulary:
         """Reads a file written by :meth:`save`.
 
         Args:
-            path: the file to read.
+          path: the file to read.
 
         Returns:
-            The :class:`Vocabulary`.
+          The :class:`Vocabulary`.
 
         Raises:
-            FileNotFoundError: if ``path`` does not exist.
-            ValueError: if a line is not ``word count``.
+          FileNotFoundError: if ``path`` does not exist.
+          ValueError: if a line is not ``word count``.
 
         Examples:
-            >>> import jaxns, tempfile, os
-            >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
-            >>> with open(path, "w") as f:
-            ...     _ = f.write("the 10\\ncat 3\\n")
-            >>> jaxns.text.Vocabulary.load(path).counts.tolist()
-            [10, 3]
+          >>> import jaxns, tempfile, os
+          >>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+          >>> with open(path, "w") as f:
+          ...     _ = f.write("the 10\\ncat 3\\n")
+          >>> jaxns.text.Vocabulary.load(path).counts.tolist()
+          [10, 3]
 
         References:
-            Mikolov et al, word2vec.c ``-read-vocab`` format, 2013.
+          Mikolov et al, word2vec.c ``-read-vocab`` format, 2013.
         """
         words, counts = [], []
         with open(path, encoding="utf-8") as f:
@@ -272,26 +268,26 @@ def keep_probability(counts: ArrayLike, sample: float) -> np.ndarray:
     keeps everything.
 
     Args:
-        counts: ``[vocab_size]`` counts of the words in the vocabulary.
-        sample: the threshold ``t`` (gensim's ``sample``, default ``1e-3``).
+      counts: ``[vocab_size]`` counts of the words in the vocabulary.
+      sample: the threshold ``t`` (gensim's ``sample``, default ``1e-3``).
 
     Returns:
-        ``float32 [vocab_size]`` keep probabilities in ``[0, 1]``.
+      ``float32 [vocab_size]`` keep probabilities in ``[0, 1]``.
 
     Raises:
-        TypeError: if ``sample`` is not a real number or ``counts`` not real.
-        ValueError: if ``sample`` is negative or not finite, or ``counts`` is
-            not 1-D, finite and non-negative.
+      TypeError: if ``sample`` is not a real number or ``counts`` not real.
+      ValueError: if ``sample`` is negative or not finite, or ``counts`` is
+        not 1-D, finite and non-negative.
 
     Examples:
-        >>> import jaxns, numpy as np
-        >>> p = jaxns.text.keep_probability(np.array([900, 90, 10]), 0.01)
-        >>> [round(float(x), 3) for x in p]
-        [0.117, 0.444, 1.0]
+      >>> import jaxns, numpy as np
+      >>> p = jaxns.text.keep_probability(np.array([900, 90, 10]), 0.01)
+      >>> [round(float(x), 3) for x in p]
+      [0.117, 0.444, 1.0]
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
     fn = "text.keep_probability"
     counts = _checks.concrete(fn, "counts", counts, why="it is read on the host")
@@ -322,32 +318,32 @@ def subsample(
     word2vec.c and gensim. Padding tokens (``-1``) in the input are dropped.
 
     Args:
-        key: a single PRNG key.
-        ids: ``int [num_tokens]`` token ids (``-1`` for padding).
-        keep_prob: ``float [vocab_size]`` from :func:`keep_probability`.
-        sentence_ids: optional ``int [num_tokens]`` sentence of each token; it
-            is compacted the same way.
+      key: a single PRNG key.
+      ids: ``int [num_tokens]`` token ids (``-1`` for padding).
+      keep_prob: ``float [vocab_size]`` from :func:`keep_probability`.
+      sentence_ids: optional ``int [num_tokens]`` sentence of each token; it
+        is compacted the same way.
 
     Returns:
-        ``(kept_ids, kept_sentence_ids, num_kept)``: ``int32 [num_tokens]``
-        twice (``-1`` after the kept prefix; ``kept_sentence_ids`` is all ``-1``
-        when ``sentence_ids`` is None) and an ``int32`` scalar.
+      ``(kept_ids, kept_sentence_ids, num_kept)``: ``int32 [num_tokens]``
+      twice (``-1`` after the kept prefix; ``kept_sentence_ids`` is all ``-1``
+      when ``sentence_ids`` is None) and an ``int32`` scalar.
 
     Raises:
-        TypeError: for non-integer ids.
-        ValueError: for a key array or mismatched shapes.
+      TypeError: for non-integer ids.
+      ValueError: for a key array or mismatched shapes.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, jaxns
-        >>> ids = jnp.array([0, 1, 0, 2], jnp.int32)
-        >>> kept, sent, n = jaxns.text.subsample(
-        ...     jax.random.key(0), ids, jnp.array([0.0, 1.0, 1.0]))
-        >>> kept.tolist(), int(n)
-        ([1, 2, -1, -1], 2)
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> ids = jnp.array([0, 1, 0, 2], jnp.int32)
+      >>> kept, sent, n = jaxns.text.subsample(
+      ...     jax.random.key(0), ids, jnp.array([0.0, 1.0, 1.0]))
+      >>> kept.tolist(), int(n)
+      ([1, 2, -1, -1], 2)
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
     fn = "text.subsample"
     _checks.key(fn, key)
@@ -383,19 +379,19 @@ def window_offsets(window: int) -> tuple[int, ...]:
     """The context offsets ``-window..-1, 1..window`` in the order pairs use.
 
     Args:
-        window: the maximum window size ``W``.
+      window: the maximum window size ``W``.
 
     Returns:
-        A tuple of ``2 * window`` offsets.
+      A tuple of ``2 * window`` offsets.
 
     Examples:
-        >>> import jaxns
-        >>> jaxns.text.window_offsets(2)
-        (-2, -1, 1, 2)
+      >>> import jaxns
+      >>> jaxns.text.window_offsets(2)
+      (-2, -1, 1, 2)
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
     window = _checks.size("text.window_offsets", "window", window, minimum=1)
     return tuple(range(-window, 0)) + tuple(range(1, window + 1))
@@ -419,33 +415,33 @@ def skipgram_pairs(
     per centre, in the order of :func:`window_offsets`.
 
     Args:
-        key: a single PRNG key (for the window reductions ``b``).
-        tokens: ``int [block]`` token ids after subsampling, ``-1`` for padding.
-        sentence_ids: ``int [block]`` sentence of each token.
-        window: the maximum window ``W`` (static).
+      key: a single PRNG key (for the window reductions ``b``).
+      tokens: ``int [block]`` token ids after subsampling, ``-1`` for padding.
+      sentence_ids: ``int [block]`` sentence of each token.
+      window: the maximum window ``W`` (static).
 
     Returns:
-        ``(centres, contexts, mask)`` with shapes ``[block]``,
-        ``[block, 2 * window]`` and ``[block, 2 * window]`` (``int32``,
-        ``int32``, ``bool``). Dead slots hold ``-1`` in ``contexts``.
+      ``(centres, contexts, mask)`` with shapes ``[block]``,
+      ``[block, 2 * window]`` and ``[block, 2 * window]`` (``int32``,
+      ``int32``, ``bool``). Dead slots hold ``-1`` in ``contexts``.
 
     Raises:
-        TypeError: for non-integer tokens.
-        ValueError: for a key array, ``window < 1`` or mismatched shapes.
+      TypeError: for non-integer tokens.
+      ValueError: for a key array, ``window < 1`` or mismatched shapes.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, jaxns
-        >>> c, ctx, m = jaxns.text.skipgram_pairs(
-        ...     jax.random.key(0), jnp.array([5, 6, 7, -1], jnp.int32),
-        ...     jnp.array([0, 0, 1, -1], jnp.int32), window=1)
-        >>> ctx.tolist()
-        [[-1, 6], [5, -1], [-1, -1], [-1, -1]]
-        >>> m.sum(axis=1).tolist()
-        [1, 1, 0, 0]
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> c, ctx, m = jaxns.text.skipgram_pairs(
+      ...     jax.random.key(0), jnp.array([5, 6, 7, -1], jnp.int32),
+      ...     jnp.array([0, 0, 1, -1], jnp.int32), window=1)
+      >>> ctx.tolist()
+      [[-1, 6], [5, -1], [-1, -1], [-1, -1]]
+      >>> m.sum(axis=1).tolist()
+      [1, 1, 0, 0]
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013.
     """
     fn = "text.skipgram_pairs"
     _checks.key(fn, key)

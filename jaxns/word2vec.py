@@ -71,8 +71,8 @@ class SkipGramParams(NamedTuple):
     """The two embedding tables of word2vec.
 
     Attributes:
-        input: ``[vocab_size, dim]`` the word vectors (gensim's ``wv``, ``syn0``).
-        output: ``[vocab_size, dim]`` the context vectors (``syn1neg``).
+      input: ``[vocab_size, dim]`` the word vectors (gensim's ``wv``, ``syn0``).
+      output: ``[vocab_size, dim]`` the context vectors (``syn1neg``).
     """
 
     input: jax.Array
@@ -84,13 +84,13 @@ class ChunkGradients(NamedTuple):
     :func:`chunk_gradients`). Ids of ``-1`` mark rows that carry no gradient.
 
     Attributes:
-        loss: scalar, the summed SGNS loss of the block's live pairs.
-        num_pairs: scalar ``int32``, the number of live (centre, context) pairs.
-        input_ids: ``int32 [num_chunks * chunk_size + 2 * window]``, the block's
-            tokens (each position once: overlapping chunk windows are summed).
-        input_grads: ``[num_chunks * chunk_size + 2 * window, dim]``.
-        output_ids: ``int32 [num_chunks * (chunk_size + negatives_per_chunk)]``.
-        output_grads: ``[num_chunks * (chunk_size + negatives_per_chunk), dim]``.
+      loss: scalar, the summed SGNS loss of the block's live pairs.
+      num_pairs: scalar ``int32``, the number of live (centre, context) pairs.
+      input_ids: ``int32 [num_chunks * chunk_size + 2 * window]``, the block's
+        tokens (each position once: overlapping chunk windows are summed).
+      input_grads: ``[num_chunks * chunk_size + 2 * window, dim]``.
+      output_ids: ``int32 [num_chunks * (chunk_size + negatives_per_chunk)]``.
+      output_grads: ``[num_chunks * (chunk_size + negatives_per_chunk), dim]``.
     """
 
     loss: jax.Array
@@ -107,23 +107,23 @@ def init_params(
     """word2vec's initialisation: inputs ``U(-0.5/dim, 0.5/dim)``, outputs 0.
 
     Args:
-        key: a single PRNG key.
-        vocab_size: number of rows ``V``.
-        dim: embedding size ``d``.
-        dtype: the tables' dtype.
+      key: a single PRNG key.
+      vocab_size: number of rows ``V``.
+      dim: embedding size ``d``.
+      dtype: the tables' dtype.
 
     Returns:
-        :class:`SkipGramParams` with two ``[vocab_size, dim]`` tables.
+      :class:`SkipGramParams` with two ``[vocab_size, dim]`` tables.
 
     Examples:
-        >>> import jax, jaxns
-        >>> p = jaxns.word2vec.init_params(jax.random.key(0), 10, 4)
-        >>> p.input.shape, float(abs(p.output).max())
-        ((10, 4), 0.0)
+      >>> import jax, jaxns
+      >>> p = jaxns.word2vec.init_params(jax.random.key(0), 10, 4)
+      >>> p.input.shape, float(abs(p.output).max())
+      ((10, 4), 0.0)
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
     fn = "word2vec.init_params"
     _checks.key(fn, key)
@@ -175,43 +175,43 @@ def chunk_gradients(
        vocabulary are always in range.
 
     Args:
-        params: the two ``[V, d]`` tables.
-        tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
-            subsampling, ``-1`` for padding.
-        sentence_ids: ``int`` like ``tokens``; pairs never cross sentences.
-        negatives: ``int [num_chunks, negatives_per_chunk]`` noise draws.
-        window_reduction: ``int [num_chunks, chunk_size]`` the ``b`` of each
-            centre, in ``[0, window)``.
-        window: maximum window ``W`` (static).
-        num_negatives: ``K``, negatives per pair in expectation (static).
-        skip_hits: leave out (pair, negative) terms whose negative is the
-            pair's centre word, as word2vec.c and gensim skip such draws.
+      params: the two ``[V, d]`` tables.
+      tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
+        subsampling, ``-1`` for padding.
+      sentence_ids: ``int`` like ``tokens``; pairs never cross sentences.
+      negatives: ``int [num_chunks, negatives_per_chunk]`` noise draws.
+      window_reduction: ``int [num_chunks, chunk_size]`` the ``b`` of each
+        centre, in ``[0, window)``.
+      window: maximum window ``W`` (static).
+      num_negatives: ``K``, negatives per pair in expectation (static).
+      skip_hits: leave out (pair, negative) terms whose negative is the
+        pair's centre word, as word2vec.c and gensim skip such draws.
 
     Returns:
-        :class:`ChunkGradients`: the summed loss, the number of live pairs, and
-        row ids with the loss's gradient with respect to those rows (duplicates
-        not merged; ``-1`` ids for padding rows, whose gradients are 0).
+      :class:`ChunkGradients`: the summed loss, the number of live pairs, and
+      row ids with the loss's gradient with respect to those rows (duplicates
+      not merged; ``-1`` ids for padding rows, whose gradients are 0).
 
     Raises:
-        ValueError: for inconsistent shapes or sizes, or concrete ids out of
-            range.
-        TypeError: for non-integer ids or non-float tables.
+      ValueError: for inconsistent shapes or sizes, or concrete ids out of
+        range.
+      TypeError: for non-integer ids or non-float tables.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, jaxns
-        >>> p = jaxns.word2vec.init_params(jax.random.key(0), 5, 3)
-        >>> g = jaxns.word2vec.chunk_gradients(
-        ...     p, jnp.array([-1, 0, 1, 2, 3, -1]), jnp.zeros(6, jnp.int32),
-        ...     jnp.array([[4, 4]]), jnp.zeros((1, 4), jnp.int32),
-        ...     window=1, num_negatives=2)
-        >>> int(g.num_pairs), g.input_grads.shape, g.output_ids.tolist()
-        (6, (6, 3), [0, 1, 2, 3, 4, 4])
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> p = jaxns.word2vec.init_params(jax.random.key(0), 5, 3)
+      >>> g = jaxns.word2vec.chunk_gradients(
+      ...     p, jnp.array([-1, 0, 1, 2, 3, -1]), jnp.zeros(6, jnp.int32),
+      ...     jnp.array([[4, 4]]), jnp.zeros((1, 4), jnp.int32),
+      ...     window=1, num_negatives=2)
+      >>> int(g.num_pairs), g.input_grads.shape, g.output_ids.tolist()
+      (6, (6, 3), [0, 1, 2, 3, 4, 4])
 
     References:
-        Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
-        <https://arxiv.org/abs/1604.04661>`_, 2016. Mikolov et al,
-        `Distributed Representations of Words and Phrases and their
-        Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+      Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
+      <https://arxiv.org/abs/1604.04661>`_, 2016. Mikolov et al,
+      `Distributed Representations of Words and Phrases and their
+      Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
     fn = "word2vec.chunk_gradients"
     window = _checks.size(fn, "window", window, minimum=1)
@@ -394,10 +394,10 @@ class Stream(NamedTuple):
     with :func:`make_stream` (or :meth:`Trainer.stream`).
 
     Attributes:
-        tokens: ``int32 [length]`` token ids, ``-1`` for padding.
-        sentence_ids: ``int32 [length]`` sentence of each token (``-1`` on
-            padding); pairs never cross sentences.
-        num_tokens: ``int32`` scalar, the tokens kept after subsampling.
+      tokens: ``int32 [length]`` token ids, ``-1`` for padding.
+      sentence_ids: ``int32 [length]`` sentence of each token (``-1`` on
+        padding); pairs never cross sentences.
+      num_tokens: ``int32`` scalar, the tokens kept after subsampling.
     """
 
     tokens: jax.Array
@@ -433,34 +433,34 @@ def make_stream(
     Jittable with ``window`` and ``block_size`` static.
 
     Args:
-        key: a single PRNG key (for the subsampling draws).
-        ids: ``int [num_tokens]`` token ids, e.g.
-            :attr:`jaxns.text.EncodedCorpus.ids`.
-        sentence_ids: ``int [num_tokens]`` sentence of each token.
-        keep_prob: ``float [vocab_size]`` from
-            :func:`jaxns.text.keep_probability`.
-        window: the trainer's maximum window ``W`` (:attr:`Trainer.window`).
-        block_size: centres per ``train`` call (:attr:`Trainer.block_size`).
+      key: a single PRNG key (for the subsampling draws).
+      ids: ``int [num_tokens]`` token ids, e.g.
+        :attr:`jaxns.text.EncodedCorpus.ids`.
+      sentence_ids: ``int [num_tokens]`` sentence of each token.
+      keep_prob: ``float [vocab_size]`` from
+        :func:`jaxns.text.keep_probability`.
+      window: the trainer's maximum window ``W`` (:attr:`Trainer.window`).
+      block_size: centres per ``train`` call (:attr:`Trainer.block_size`).
 
     Returns:
-        A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
+      A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
 
     Raises:
-        TypeError: for a non-key, non-integer ids or non-float keep_prob.
-        ValueError: for a key array, mismatched shapes or non-positive sizes.
+      TypeError: for a non-key, non-integer ids or non-float keep_prob.
+      ValueError: for a key array, mismatched shapes or non-positive sizes.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, jaxns
-        >>> s = jaxns.word2vec.make_stream(
-        ...     jax.random.key(0), jnp.array([0, 1, 2]), jnp.array([0, 0, 1]),
-        ...     jnp.ones(3), window=1, block_size=2)
-        >>> s.tokens.tolist(), s.sentence_ids.tolist(), int(s.num_tokens)
-        ([-1, 0, 1, 2, -1, -1, -1], [-1, 0, 0, 1, -1, -1, -1], 3)
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> s = jaxns.word2vec.make_stream(
+      ...     jax.random.key(0), jnp.array([0, 1, 2]), jnp.array([0, 0, 1]),
+      ...     jnp.ones(3), window=1, block_size=2)
+      >>> s.tokens.tolist(), s.sentence_ids.tolist(), int(s.num_tokens)
+      ([-1, 0, 1, 2, -1, -1, -1], [-1, 0, 0, 1, -1, -1, -1], 3)
 
     References:
-        Mikolov et al, `Distributed Representations of Words and Phrases and
-        their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
-        (subsampling of frequent words).
+      Mikolov et al, `Distributed Representations of Words and Phrases and
+      their Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013
+      (subsampling of frequent words).
     """
     fn = "word2vec.make_stream"
     with jax.named_scope("jaxns.word2vec.make_stream"):
@@ -495,24 +495,24 @@ def call_progress(
     ``epochs * R`` words.
 
     Args:
-        epoch: the epoch, from 0.
-        call: the call within the epoch, from 0.
-        num_calls: calls per epoch, :meth:`Stream.num_calls`.
-        words_per_epoch: raw words of the corpus ``R``
-            (:attr:`jaxns.text.EncodedCorpus.num_raw_words`).
+      epoch: the epoch, from 0.
+      call: the call within the epoch, from 0.
+      num_calls: calls per epoch, :meth:`Stream.num_calls`.
+      words_per_epoch: raw words of the corpus ``R``
+        (:attr:`jaxns.text.EncodedCorpus.num_raw_words`).
 
     Returns:
-        ``(progress0, progress1)``, Python floats.
+      ``(progress0, progress1)``, Python floats.
 
     Examples:
-        >>> import jaxns
-        >>> jaxns.word2vec.call_progress(1, 2, 4, 1000)
-        (1500.0, 1750.0)
+      >>> import jaxns
+      >>> jaxns.word2vec.call_progress(1, 2, 4, 1000)
+      (1500.0, 1750.0)
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013 (a learning rate
-        decreased linearly to zero over the training words).
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (a learning rate
+      decreased linearly to zero over the training words).
     """
     fn = "word2vec.call_progress"
     epoch = _checks.size(fn, "epoch", epoch)
@@ -529,20 +529,20 @@ class Trainer(NamedTuple):
     """What :func:`make_trainer` returns.
 
     Attributes:
-        init: ``init(params) -> opt_state``.
-        train: ``train(key, params, opt_state, stream, start, progress) ->
-            (params, opt_state, loss_sum, num_pairs)``: runs the updates of the
-            ``block_size`` centres from ``stream.tokens[start + window]`` on,
-            with the learning rate at raw-word progress interpolated linearly
-            across ``progress = (progress0, progress1)``. ``params`` and
-            ``opt_state`` are donated. ``start`` must be a multiple of the batch
-            size (checked when it is a concrete number). ``train.lower`` compiles
-            ahead of time, as ``jax.jit`` does.
-        block_size: centres consumed by one ``train`` call.
-        window: the maximum window ``W`` (for :func:`make_stream`).
-        train_arrays: the same jitted update with the arrays spelt out, the
-            signature ``train`` had before: ``train_arrays(params, opt_state,
-            tokens, sentence_ids, start, key, progress0, progress1)``.
+      init: ``init(params) -> opt_state``.
+      train: ``train(key, params, opt_state, stream, start, progress) ->
+        (params, opt_state, loss_sum, num_pairs)``: runs the updates of the
+        ``block_size`` centres from ``stream.tokens[start + window]`` on,
+        with the learning rate at raw-word progress interpolated linearly
+        across ``progress = (progress0, progress1)``. ``params`` and
+        ``opt_state`` are donated. ``start`` must be a multiple of the batch
+        size (checked when it is a concrete number). ``train.lower`` compiles
+        ahead of time, as ``jax.jit`` does.
+      block_size: centres consumed by one ``train`` call.
+      window: the maximum window ``W`` (for :func:`make_stream`).
+      train_arrays: the same jitted update with the arrays spelt out, the
+        signature ``train`` had before: ``train_arrays(params, opt_state,
+        tokens, sentence_ids, start, key, progress0, progress1)``.
     """
 
     init: Callable[[SkipGramParams], Any]
@@ -561,28 +561,28 @@ class Trainer(NamedTuple):
         """:func:`make_stream` with this trainer's ``window`` and ``block_size``.
 
         Args:
-            key: a single PRNG key (for the subsampling draws).
-            ids: ``int [num_tokens]`` token ids.
-            sentence_ids: ``int [num_tokens]`` sentence of each token.
-            keep_prob: ``float [vocab_size]`` keep probabilities.
+          key: a single PRNG key (for the subsampling draws).
+          ids: ``int [num_tokens]`` token ids.
+          sentence_ids: ``int [num_tokens]`` sentence of each token.
+          keep_prob: ``float [vocab_size]`` keep probabilities.
 
         Returns:
-            A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
+          A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
 
         Examples:
-            >>> import jax, jax.numpy as jnp, optax, jaxns
-            >>> t = jaxns.word2vec.make_trainer(
-            ...     jaxns.samplers.uniform(4), learning_rate=optax.constant_schedule(
-            ...     0.1), window=1, batch_size=4, chunk_size=4, steps_per_call=1)
-            >>> s = t.stream(jax.random.key(0), jnp.arange(4), jnp.zeros(4, jnp.int32),
-            ...              jnp.ones(4))
-            >>> s.tokens.shape, s.num_calls(t.block_size)
-            ((10,), 1)
+          >>> import jax, jax.numpy as jnp, optax, jaxns
+          >>> t = jaxns.word2vec.make_trainer(
+          ...     jaxns.samplers.uniform(4), learning_rate=optax.constant_schedule(
+          ...     0.1), window=1, batch_size=4, chunk_size=4, steps_per_call=1)
+          >>> s = t.stream(jax.random.key(0), jnp.arange(4), jnp.zeros(4, jnp.int32),
+          ...              jnp.ones(4))
+          >>> s.tokens.shape, s.num_calls(t.block_size)
+          ((10,), 1)
 
         References:
-            Mikolov et al, `Distributed Representations of Words and Phrases
-            and their Compositionality <https://arxiv.org/abs/1310.4546>`_,
-            2013 (subsampling of frequent words).
+          Mikolov et al, `Distributed Representations of Words and Phrases
+          and their Compositionality <https://arxiv.org/abs/1310.4546>`_,
+          2013 (subsampling of frequent words).
         """
         return make_stream(
             key,
@@ -636,89 +636,89 @@ def make_trainer(
                     call_progress(epoch, call, n, corpus.num_raw_words))
 
     Args:
-        sampler: a noise distribution with ``sample(key, shape)``, e.g.
-            ``jaxns.samplers.unigram(counts, power=0.75)``; passed to the jitted
-            function as an argument of ``train``'s closure.
-        learning_rate: an Optax schedule of ``progress``.
-        optimizer: an element-wise Optax transformation *without* learning rate
-            (``optax.identity()`` for word2vec's SGD, the default;
-            ``optax.scale_by_rss()`` for Adagrad; ``optax.scale_by_adam()``).
-        window: maximum window ``W``.
-        num_negatives: negatives per pair ``K`` (in expectation).
-        batch_size: centres per update (a multiple of ``chunk_size``). Updates
-            of one batch are computed from the same parameters, so a frequent
-            word's rows receive many summed (stale) updates at once; with SGD at
-            word2vec's learning rate, 128-512 keeps gensim's quality on real
-            corpora, while 1024 already loses some and 2048 can diverge. On a
-            GPU or TPU one such update is far too little work to fill the device:
-            raise ``batch_size`` (and lower ``learning_rate``) with care, or
-            ``steps_per_call`` to cut dispatch overhead.
-        chunk_size: consecutive centres sharing one set of negatives.
-        negatives_per_chunk: noise draws per chunk, each weighted
-            ``num_negatives / negatives_per_chunk``.
-        steps_per_call: updates fused into one ``train`` call.
-        skip_hits: leave out a negative for the pairs whose centre it equals,
-            as word2vec.c and gensim do (see :func:`chunk_gradients`); about 10%
-            of the step's time on CPU.
-        duplicate_rows: how one update combines the ``n`` row gradients that
-            a batch gives the same table row (counted per table: the positions
-            of a word for ``input``; its centre positions and negative draws
-            for ``output``). ``"sum"`` (the default) adds them, as ``n``
-            sequential SGD steps would to first order; with large batches a
-            frequent word's ``n`` grows with ``batch_size`` and the summed step
-            diverges (2,048 centres at lr 0.025). ``"mean"`` divides the sum by
-            ``n``; an integer ``c`` multiplies it by ``min(1, c / n)``: rows
-            seen at most ``c`` times are summed as before, more frequent ones
-            move by at most ``c`` averaged steps per update (``"mean"`` is
-            ``c = 1``). Applied before ``optimizer``. ``c = 8`` keeps updates
-            of 16k centres stable at lr 0.025 with gensim's analogy accuracy
-            (see ``benchmarks/skipgram_batch_sweep.py``).
-        compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
-            ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
-            about 20% faster and runs as fast).
-        model: ``"skipgram"`` (the default) or ``"cbow"`` (word2vec.c's and
-            gensim's CBOW with the mean of the context words), see
-            :func:`block_gradients`.
-        subwords: optional ``int [V, M]`` fastText subword rows of each word
-            (:func:`jaxns.subwords.subword_table`); the input table is then
-            ``[V + num_buckets, d]`` (:func:`init_subword_params`).
+      sampler: a noise distribution with ``sample(key, shape)``, e.g.
+        ``jaxns.samplers.unigram(counts, power=0.75)``; passed to the jitted
+        function as an argument of ``train``'s closure.
+      learning_rate: an Optax schedule of ``progress``.
+      optimizer: an element-wise Optax transformation *without* learning rate
+        (``optax.identity()`` for word2vec's SGD, the default;
+        ``optax.scale_by_rss()`` for Adagrad; ``optax.scale_by_adam()``).
+      window: maximum window ``W``.
+      num_negatives: negatives per pair ``K`` (in expectation).
+      batch_size: centres per update (a multiple of ``chunk_size``). Updates
+        of one batch are computed from the same parameters, so a frequent
+        word's rows receive many summed (stale) updates at once; with SGD at
+        word2vec's learning rate, 128-512 keeps gensim's quality on real
+        corpora, while 1024 already loses some and 2048 can diverge. On a
+        GPU or TPU one such update is far too little work to fill the device:
+        raise ``batch_size`` (and lower ``learning_rate``) with care, or
+        ``steps_per_call`` to cut dispatch overhead.
+      chunk_size: consecutive centres sharing one set of negatives.
+      negatives_per_chunk: noise draws per chunk, each weighted
+        ``num_negatives / negatives_per_chunk``.
+      steps_per_call: updates fused into one ``train`` call.
+      skip_hits: leave out a negative for the pairs whose centre it equals,
+        as word2vec.c and gensim do (see :func:`chunk_gradients`); about 10%
+        of the step's time on CPU.
+      duplicate_rows: how one update combines the ``n`` row gradients that
+        a batch gives the same table row (counted per table: the positions
+        of a word for ``input``; its centre positions and negative draws
+        for ``output``). ``"sum"`` (the default) adds them, as ``n``
+        sequential SGD steps would to first order; with large batches a
+        frequent word's ``n`` grows with ``batch_size`` and the summed step
+        diverges (2,048 centres at lr 0.025). ``"mean"`` divides the sum by
+        ``n``; an integer ``c`` multiplies it by ``min(1, c / n)``: rows
+        seen at most ``c`` times are summed as before, more frequent ones
+        move by at most ``c`` averaged steps per update (``"mean"`` is
+        ``c = 1``). Applied before ``optimizer``. ``c = 8`` keeps updates
+        of 16k centres stable at lr 0.025 with gensim's analogy accuracy
+        (see ``benchmarks/skipgram_batch_sweep.py``).
+      compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
+        ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
+        about 20% faster and runs as fast).
+      model: ``"skipgram"`` (the default) or ``"cbow"`` (word2vec.c's and
+        gensim's CBOW with the mean of the context words), see
+        :func:`block_gradients`.
+      subwords: optional ``int [V, M]`` fastText subword rows of each word
+        (:func:`jaxns.subwords.subword_table`); the input table is then
+        ``[V + num_buckets, d]`` (:func:`init_subword_params`).
 
     Returns:
-        A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
-        block_size + 2 * window]`` (a :class:`Stream` has ``window`` padding
-        tokens first). The keys of update ``i`` are derived from ``key`` and
-        ``start // batch_size + i`` alone, so the result does not depend on
-        ``steps_per_call``.
+      A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
+      block_size + 2 * window]`` (a :class:`Stream` has ``window`` padding
+      tokens first). The keys of update ``i`` are derived from ``key`` and
+      ``start // batch_size + i`` alone, so the result does not depend on
+      ``steps_per_call``.
 
     Raises:
-        TypeError: for non-integer sizes or a sampler without ``sample``.
-        ValueError: for non-positive sizes or a ``batch_size`` that is not a
-            multiple of ``chunk_size``. ``train`` raises ``TypeError`` for a
-            non-key or a non-:class:`Stream` and ``ValueError`` for a key array,
-            a stream shorter than one block, or a concrete ``start`` that is not
-            a multiple of ``batch_size`` or lies past the stream's last block.
+      TypeError: for non-integer sizes or a sampler without ``sample``.
+      ValueError: for non-positive sizes or a ``batch_size`` that is not a
+        multiple of ``chunk_size``. ``train`` raises ``TypeError`` for a
+        non-key or a non-:class:`Stream` and ``ValueError`` for a key array,
+        a stream shorter than one block, or a concrete ``start`` that is not
+        a multiple of ``batch_size`` or lies past the stream's last block.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, optax, jaxns
-        >>> sampler = jaxns.samplers.uniform(8)
-        >>> t = jaxns.word2vec.make_trainer(
-        ...     sampler, learning_rate=optax.constant_schedule(0.1), window=2,
-        ...     batch_size=8, chunk_size=4, negatives_per_chunk=4, steps_per_call=2)
-        >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
-        >>> state = t.init(params)
-        >>> ids = jnp.arange(16, dtype=jnp.int32) % 8
-        >>> stream = t.stream(jax.random.key(1), ids, jnp.zeros(16, jnp.int32),
-        ...                   jnp.ones(8))
-        >>> params, state, loss, pairs = t.train(
-        ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
-        >>> int(pairs) > 0, bool(jnp.isfinite(loss))
-        (True, True)
+      >>> import jax, jax.numpy as jnp, optax, jaxns
+      >>> sampler = jaxns.samplers.uniform(8)
+      >>> t = jaxns.word2vec.make_trainer(
+      ...     sampler, learning_rate=optax.constant_schedule(0.1), window=2,
+      ...     batch_size=8, chunk_size=4, negatives_per_chunk=4, steps_per_call=2)
+      >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
+      >>> state = t.init(params)
+      >>> ids = jnp.arange(16, dtype=jnp.int32) % 8
+      >>> stream = t.stream(jax.random.key(1), ids, jnp.zeros(16, jnp.int32),
+      ...                   jnp.ones(8))
+      >>> params, state, loss, pairs = t.train(
+      ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
+      >>> int(pairs) > 0, bool(jnp.isfinite(loss))
+      (True, True)
 
     References:
-        Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
-        <https://arxiv.org/abs/1604.04661>`_, 2016. Mikolov et al,
-        `Distributed Representations of Words and Phrases and their
-        Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
+      Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
+      <https://arxiv.org/abs/1604.04661>`_, 2016. Mikolov et al,
+      `Distributed Representations of Words and Phrases and their
+      Compositionality <https://arxiv.org/abs/1310.4546>`_, 2013.
     """
     fn = "word2vec.make_trainer"
     window = _checks.size(fn, "window", window, minimum=1)
@@ -936,25 +936,25 @@ def init_subword_params(
     word.
 
     Args:
-        key: a single PRNG key.
-        vocab_size: number of words ``V``.
-        num_buckets: number of n-gram buckets ``B`` (fastText's ``-bucket``).
-        dim: embedding size ``d``.
-        dtype: the tables' dtype.
+      key: a single PRNG key.
+      vocab_size: number of words ``V``.
+      num_buckets: number of n-gram buckets ``B`` (fastText's ``-bucket``).
+      dim: embedding size ``d``.
+      dtype: the tables' dtype.
 
     Returns:
-        :class:`SkipGramParams` with ``input`` ``[V + B, dim]`` and ``output``
-        ``[V, dim]``.
+      :class:`SkipGramParams` with ``input`` ``[V + B, dim]`` and ``output``
+      ``[V, dim]``.
 
     Examples:
-        >>> import jax, jaxns
-        >>> p = jaxns.word2vec.init_subword_params(jax.random.key(0), 10, 50, 4)
-        >>> p.input.shape, p.output.shape, bool(abs(p.input).max() <= 0.25)
-        ((60, 4), (10, 4), True)
+      >>> import jax, jaxns
+      >>> p = jaxns.word2vec.init_subword_params(jax.random.key(0), 10, 50, 4)
+      >>> p.input.shape, p.output.shape, bool(abs(p.input).max() <= 0.25)
+      ((60, 4), (10, 4), True)
 
     References:
-        Bojanowski et al, `Enriching Word Vectors with Subword Information
-        <https://arxiv.org/abs/1607.04606>`_, 2017.
+      Bojanowski et al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017.
     """
     fn = "word2vec.init_subword_params"
     _checks.key(fn, key)
@@ -1019,49 +1019,49 @@ def block_gradients(
     the output rows' gradients are always exact.
 
     Args:
-        params: ``input`` ``[V, d]`` (``[V + B, d]`` with subwords) and
-            ``output`` ``[V, d]``.
-        tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
-            subsampling, ``-1`` for padding.
-        sentence_ids: ``int`` like ``tokens``; windows never cross sentences.
-        negatives: ``int [num_chunks, negatives_per_chunk]`` noise draws.
-        window_reduction: ``int [num_chunks, chunk_size]`` the ``b`` of each
-            centre, in ``[0, window)``.
-        model: ``"skipgram"`` or ``"cbow"`` (static).
-        window: maximum window ``W`` (static).
-        num_negatives: ``K``, negatives per example in expectation (static).
-        skip_hits: leave out negatives equal to the example's centre word.
-        subwords: optional ``int [V, M]`` input rows of each word (``-1``
-            padding); ``None`` for word-level inputs.
+      params: ``input`` ``[V, d]`` (``[V + B, d]`` with subwords) and
+        ``output`` ``[V, d]``.
+      tokens: ``int [num_chunks * chunk_size + 2 * window]`` token ids after
+        subsampling, ``-1`` for padding.
+      sentence_ids: ``int`` like ``tokens``; windows never cross sentences.
+      negatives: ``int [num_chunks, negatives_per_chunk]`` noise draws.
+      window_reduction: ``int [num_chunks, chunk_size]`` the ``b`` of each
+        centre, in ``[0, window)``.
+      model: ``"skipgram"`` or ``"cbow"`` (static).
+      window: maximum window ``W`` (static).
+      num_negatives: ``K``, negatives per example in expectation (static).
+      skip_hits: leave out negatives equal to the example's centre word.
+      subwords: optional ``int [V, M]`` input rows of each word (``-1``
+        padding); ``None`` for word-level inputs.
 
     Returns:
-        :class:`ChunkGradients`: the summed loss; ``num_pairs``, the number of
-        live (centre, context) pairs for skip-gram and of live centres (CBOW
-        examples) for CBOW; the input row ids ``[n]`` (``[n * M]`` with
-        subwords, ``n`` the block length) with their updates, and the output
-        row ids with their gradients. ``-1`` ids carry zero rows.
+      :class:`ChunkGradients`: the summed loss; ``num_pairs``, the number of
+      live (centre, context) pairs for skip-gram and of live centres (CBOW
+      examples) for CBOW; the input row ids ``[n]`` (``[n * M]`` with
+      subwords, ``n`` the block length) with their updates, and the output
+      row ids with their gradients. ``-1`` ids carry zero rows.
 
     Raises:
-        ValueError: for inconsistent shapes, sizes or an unknown ``model``.
-        TypeError: for non-integer ids or non-float tables.
+      ValueError: for inconsistent shapes, sizes or an unknown ``model``.
+      TypeError: for non-integer ids or non-float tables.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, jaxns
-        >>> p = jaxns.word2vec.init_params(jax.random.key(0), 5, 3)
-        >>> g = jaxns.word2vec.block_gradients(
-        ...     p, jnp.array([-1, 0, 1, 2, 3, -1]), jnp.zeros(6, jnp.int32),
-        ...     jnp.array([[4, 4]]), jnp.zeros((1, 4), jnp.int32),
-        ...     model="cbow", window=1, num_negatives=2)
-        >>> int(g.num_pairs), g.input_grads.shape, g.output_ids.tolist()
-        (4, (6, 3), [0, 1, 2, 3, 4, 4])
+      >>> import jax, jax.numpy as jnp, jaxns
+      >>> p = jaxns.word2vec.init_params(jax.random.key(0), 5, 3)
+      >>> g = jaxns.word2vec.block_gradients(
+      ...     p, jnp.array([-1, 0, 1, 2, 3, -1]), jnp.zeros(6, jnp.int32),
+      ...     jnp.array([[4, 4]]), jnp.zeros((1, 4), jnp.int32),
+      ...     model="cbow", window=1, num_negatives=2)
+      >>> int(g.num_pairs), g.input_grads.shape, g.output_ids.tolist()
+      (4, (6, 3), [0, 1, 2, 3, 4, 4])
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013 (CBOW). Bojanowski et
-        al, `Enriching Word Vectors with Subword Information
-        <https://arxiv.org/abs/1607.04606>`_, 2017. Ji et al, `Parallelizing
-        Word2Vec in Shared and Distributed Memory
-        <https://arxiv.org/abs/1604.04661>`_, 2016.
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (CBOW). Bojanowski et
+      al, `Enriching Word Vectors with Subword Information
+      <https://arxiv.org/abs/1607.04606>`_, 2017. Ji et al, `Parallelizing
+      Word2Vec in Shared and Distributed Memory
+      <https://arxiv.org/abs/1604.04661>`_, 2016.
     """
     fn = "word2vec.block_gradients"
     model = _checks.choice(fn, "model", model, MODELS)
@@ -1254,53 +1254,53 @@ def make_sharded_trainer(
     is bitwise :func:`make_trainer`'s.
 
     Args:
-        sampler: the noise distribution (as in :func:`make_trainer`).
-        mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it.
-        axis: the mesh axis whose devices split each update.
-        learning_rate: an Optax schedule of the raw-word progress.
-        optimizer: an element-wise Optax transformation without learning rate.
-        window: maximum window ``W``.
-        num_negatives: negatives per pair ``K`` (in expectation).
-        batch_size: centres per update, across all devices; a multiple of
-            ``n * chunk_size``.
-        chunk_size: consecutive centres sharing one set of negatives.
-        negatives_per_chunk: noise draws per chunk.
-        steps_per_call: updates fused into one ``train`` call.
-        skip_hits: leave out negatives equal to the pair's centre.
-        compiler_options: passed to ``jax.jit``.
+      sampler: the noise distribution (as in :func:`make_trainer`).
+      mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it.
+      axis: the mesh axis whose devices split each update.
+      learning_rate: an Optax schedule of the raw-word progress.
+      optimizer: an element-wise Optax transformation without learning rate.
+      window: maximum window ``W``.
+      num_negatives: negatives per pair ``K`` (in expectation).
+      batch_size: centres per update, across all devices; a multiple of
+        ``n * chunk_size``.
+      chunk_size: consecutive centres sharing one set of negatives.
+      negatives_per_chunk: noise draws per chunk.
+      steps_per_call: updates fused into one ``train`` call.
+      skip_hits: leave out negatives equal to the pair's centre.
+      compiler_options: passed to ``jax.jit``.
 
     Returns:
-        A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
-        ``train_arrays``, ``stream``, ``block_size``, ``window``). ``params``
-        and ``opt_state`` come back replicated over the mesh.
+      A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
+      ``train_arrays``, ``stream``, ``block_size``, ``window``). ``params``
+      and ``opt_state`` come back replicated over the mesh.
 
     Raises:
-        TypeError: for a non-mesh, non-integer sizes or a sampler without
-            ``sample``.
-        ValueError: for an unknown axis or a ``batch_size`` that is not a
-            multiple of ``n * chunk_size``.
+      TypeError: for a non-mesh, non-integer sizes or a sampler without
+        ``sample``.
+      ValueError: for an unknown axis or a ``batch_size`` that is not a
+        multiple of ``n * chunk_size``.
 
     Examples:
-        >>> import jax, jax.numpy as jnp, optax, jaxns
-        >>> mesh = jax.make_mesh((1,), ("data",))
-        >>> t = jaxns.word2vec.make_sharded_trainer(
-        ...     jaxns.samplers.uniform(8), mesh=mesh,
-        ...     learning_rate=optax.constant_schedule(0.1), window=2,
-        ...     batch_size=8, chunk_size=4, negatives_per_chunk=4, steps_per_call=2)
-        >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
-        >>> state = t.init(params)
-        >>> ids = jnp.arange(16, dtype=jnp.int32) % 8
-        >>> stream = t.stream(jax.random.key(1), ids, jnp.zeros(16, jnp.int32),
-        ...                   jnp.ones(8))
-        >>> params, state, loss, pairs = t.train(
-        ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
-        >>> int(pairs) > 0, bool(jnp.isfinite(loss))
-        (True, True)
+      >>> import jax, jax.numpy as jnp, optax, jaxns
+      >>> mesh = jax.make_mesh((1,), ("data",))
+      >>> t = jaxns.word2vec.make_sharded_trainer(
+      ...     jaxns.samplers.uniform(8), mesh=mesh,
+      ...     learning_rate=optax.constant_schedule(0.1), window=2,
+      ...     batch_size=8, chunk_size=4, negatives_per_chunk=4, steps_per_call=2)
+      >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
+      >>> state = t.init(params)
+      >>> ids = jnp.arange(16, dtype=jnp.int32) % 8
+      >>> stream = t.stream(jax.random.key(1), ids, jnp.zeros(16, jnp.int32),
+      ...                   jnp.ones(8))
+      >>> params, state, loss, pairs = t.train(
+      ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
+      >>> int(pairs) > 0, bool(jnp.isfinite(loss))
+      (True, True)
 
     References:
-        Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
-        <https://arxiv.org/abs/1604.04661>`_, 2016. Dean et al, `Large Scale
-        Distributed Deep Networks <https://papers.nips.cc/paper/4687>`_, 2012.
+      Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
+      <https://arxiv.org/abs/1604.04661>`_, 2016. Dean et al, `Large Scale
+      Distributed Deep Networks <https://papers.nips.cc/paper/4687>`_, 2012.
     """
     from jax.sharding import PartitionSpec as P
 

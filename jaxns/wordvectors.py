@@ -57,38 +57,38 @@ def save_word2vec_format(
     ``KeyedVectors.load_word2vec_format(path, binary=binary)``.
 
     Args:
-        path: the output file.
-        words: ``[vocab_size]`` unique words without whitespace.
-        vectors: ``[vocab_size, dim]`` real values.
-        binary: binary format (word2vec.c ``-binary 1``) instead of text.
+      path: the output file.
+      words: ``[vocab_size]`` unique words without whitespace.
+      vectors: ``[vocab_size, dim]`` real values.
+      binary: binary format (word2vec.c ``-binary 1``) instead of text.
 
     Raises:
-        ValueError: ``vectors`` is not 2-D, its rows differ from ``len(words)``,
-            a word is empty, holds whitespace or is repeated, or a value is not
-            finite.
-        TypeError: ``words`` is not a sequence of str, ``vectors`` is not
-            real, ``binary`` not a bool or ``path`` not a path.
+      ValueError: ``vectors`` is not 2-D, its rows differ from ``len(words)``,
+        a word is empty, holds whitespace or is repeated, or a value is not
+        finite.
+      TypeError: ``words`` is not a sequence of str, ``vectors`` is not
+        real, ``binary`` not a bool or ``path`` not a path.
 
     Returns:
-        None.
+      None.
 
     Examples:
-        >>> import os, tempfile
-        >>> import numpy as np
-        >>> import jaxns
-        >>> path = os.path.join(tempfile.mkdtemp(), "vectors.txt")
-        >>> jaxns.wordvectors.save_word2vec_format(
-        ...     path, ["the", "café"], np.array([[0.5, -1.0], [0.25, 2.0]]))
-        >>> import pathlib
-        >>> print(pathlib.Path(path).read_text(encoding="utf-8"), end="")
-        2 2
-        the 0.5 -1
-        café 0.25 2
+      >>> import os, tempfile
+      >>> import numpy as np
+      >>> import jaxns
+      >>> path = os.path.join(tempfile.mkdtemp(), "vectors.txt")
+      >>> jaxns.wordvectors.save_word2vec_format(
+      ...     path, ["the", "café"], np.array([[0.5, -1.0], [0.25, 2.0]]))
+      >>> import pathlib
+      >>> print(pathlib.Path(path).read_text(encoding="utf-8"), end="")
+      2 2
+      the 0.5 -1
+      café 0.25 2
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
-        https://code.google.com/archive/p/word2vec/).
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
+      https://code.google.com/archive/p/word2vec/).
     """
     fn = "wordvectors.save_word2vec_format"
     _checks.path(fn, "path", path)
@@ -237,35 +237,35 @@ def load_word2vec_format(
     order (for word2vec.c and gensim files: decreasing frequency).
 
     Args:
-        path: the file.
-        binary: the binary format instead of text.
+      path: the file.
+      binary: the binary format instead of text.
 
     Returns:
-        ``(words, vectors)``: ``words`` a list of ``vocab_size`` str,
-        ``vectors`` a NumPy float32 array ``[vocab_size, dim]``.
+      ``(words, vectors)``: ``words`` a list of ``vocab_size`` str,
+      ``vectors`` a NumPy float32 array ``[vocab_size, dim]``.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: the file is malformed (bad header, wrong number of rows or
-            values, truncated binary data, non-numeric value, non-UTF-8 word,
-            duplicate word); the message names the file and the line or row.
+      FileNotFoundError: no such file.
+      ValueError: the file is malformed (bad header, wrong number of rows or
+        values, truncated binary data, non-numeric value, non-UTF-8 word,
+        duplicate word); the message names the file and the line or row.
 
     Examples:
-        >>> import os, tempfile
-        >>> import numpy as np
-        >>> import jaxns
-        >>> path = os.path.join(tempfile.mkdtemp(), "vectors.bin")
-        >>> vectors = np.array([[0.5, -1.0], [0.25, 2.0]], dtype=np.float32)
-        >>> jaxns.wordvectors.save_word2vec_format(
-        ...     path, ["the", "café"], vectors, binary=True)
-        >>> words, loaded = jaxns.wordvectors.load_word2vec_format(path, binary=True)
-        >>> words, loaded.dtype, loaded.shape, bool((loaded == vectors).all())
-        (['the', 'café'], dtype('float32'), (2, 2), True)
+      >>> import os, tempfile
+      >>> import numpy as np
+      >>> import jaxns
+      >>> path = os.path.join(tempfile.mkdtemp(), "vectors.bin")
+      >>> vectors = np.array([[0.5, -1.0], [0.25, 2.0]], dtype=np.float32)
+      >>> jaxns.wordvectors.save_word2vec_format(
+      ...     path, ["the", "café"], vectors, binary=True)
+      >>> words, loaded = jaxns.wordvectors.load_word2vec_format(path, binary=True)
+      >>> words, loaded.dtype, loaded.shape, bool((loaded == vectors).all())
+      (['the', 'café'], dtype('float32'), (2, 2), True)
 
     References:
-        Mikolov et al, `Efficient Estimation of Word Representations in Vector
-        Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
-        https://code.google.com/archive/p/word2vec/).
+      Mikolov et al, `Efficient Estimation of Word Representations in Vector
+      Space <https://arxiv.org/abs/1301.3781>`_, 2013 (word2vec.c,
+      https://code.google.com/archive/p/word2vec/).
     """
     caller = "wordvectors.load_word2vec_format"
     path = pathlib.Path(_checks.path(caller, "path", path))
