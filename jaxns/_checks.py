@@ -271,10 +271,7 @@ def _typed_array(fn, arg, value, shape, ndim, *, integer: bool) -> jax.Array:
             f"{fn}: {arg} must be a floating-point array, got dtype {x.dtype}. "
             f"Cast it with {arg}.astype(jnp.float32)."
         )
-    _rank(fn, arg, x, ndim)
-    if shape is not None:
-        check_shape(fn, arg, x, shape)
-    return x
+    return _shaped(fn, arg, x, shape, ndim)
 
 
 def int_array(
@@ -299,6 +296,14 @@ def float_array(
 ) -> jax.Array:
     """A floating-point array (logits, embeddings); optionally of a given shape."""
     return _typed_array(fn, arg, value, shape, ndim, integer=False)
+
+
+def _shaped(fn: str, arg: str, x: jax.Array, shape, ndim) -> jax.Array:
+    """``x`` after the optional rank and shape checks every array helper makes."""
+    _rank(fn, arg, x, ndim)
+    if shape is not None:
+        check_shape(fn, arg, x, shape)
+    return x
 
 
 def _rank(fn: str, arg: str, x: jax.Array, ndim: int | Collection[int] | None):
@@ -532,10 +537,7 @@ def real_array(
             f"{fn}: {arg} must be an array of real numbers (integer or float), got "
             f"dtype {x.dtype}."
         )
-    _rank(fn, arg, x, ndim)
-    if shape is not None:
-        check_shape(fn, arg, x, shape)
-    return x
+    return _shaped(fn, arg, x, shape, ndim)
 
 
 def strings(
