@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Test configuration: the strictest JAX numerics the library must survive."""
 
+import os
+
 import jax
 
 # Implicit dtype promotion and rank broadcasting hide bugs in library code.
@@ -9,3 +11,21 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 # float32 matmuls in full precision on every backend (GPUs default to TF32), so
 # float32 tolerances mean the same everywhere; see tests/helpers.py.
 jax.config.update("jax_default_matmul_precision", "highest")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs ``eight_devices`` tests only where eight host devices exist.
+
+    tests/test_sharding.py re-runs itself in a subprocess with eight simulated
+    host devices (JAX fixes the device count at start-up); there the marked
+    tests run and the launcher is left out, here the launcher runs alone.
+    """
+    inner = os.environ.get("JAXNS_SHARDING_INNER") == "1"
+    keep, drop = [], []
+    for item in items:
+        marked = item.get_closest_marker("eight_devices") is not None
+        launcher = item.name == "test_on_eight_host_devices"
+        (drop if (marked != inner or (inner and launcher)) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

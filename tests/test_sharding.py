@@ -4,8 +4,8 @@
 JAX fixes the number of host devices when its backend starts, so the plain
 ``pytest`` run executes this module a second time in a subprocess with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (see
-:func:`test_on_eight_host_devices`); there the tests below run, and in the
-outer run they are skipped. Every sharded function is compared with its
+:func:`test_on_eight_host_devices`); there the tests below run, and the
+outer run deselects them. Every sharded function is compared with its
 single-device counterpart (value and gradient, 1e-5), and compiled steps are
 checked never to hold a full table or a global ``B x B`` logit matrix.
 """
@@ -30,9 +30,10 @@ from tests.helpers import assert_close, np_softplus
 
 NUM_DEVICES = 8
 INNER = os.environ.get("JAXNS_SHARDING_INNER") == "1"
-eight = pytest.mark.skipif(
-    not INNER, reason="runs in test_on_eight_host_devices's subprocess"
-)
+# Tests that need the eight devices carry this marker; tests/conftest.py
+# deselects them in the outer run (they run in the subprocess), so they are
+# neither skipped nor run twice.
+eight = pytest.mark.eight_devices
 COUNTS = (1, 2, 4, 8)
 # Sizes chosen so that a full table [96, 5] or a global [48, 48] block would
 # be recognisable in the compiled HLO.
@@ -42,7 +43,6 @@ V, D, B = 96, 5, 48
 _SELF = "test_on_eight_host_devices"
 
 
-@pytest.mark.skipif(INNER, reason="this is the subprocess")
 def test_on_eight_host_devices():
     flags = os.environ.get("XLA_FLAGS", "")
     env = dict(
