@@ -107,6 +107,31 @@ def optional_size(
     return size(fn, arg, value, minimum=minimum, maximum=maximum)
 
 
+def sorted_sizes(
+    fn: str,
+    arg: str,
+    value: Any,
+    *,
+    minimum: int = 1,
+    maximum: int | None = None,
+    maximum_is: str = "",
+) -> tuple[int, ...]:
+    """One int or a non-empty sequence of ints (cut-offs such as ``ks``), sorted
+    and without repeats, each in ``[minimum, maximum]``; ``maximum_is`` names
+    the bound in the message ("the number of items")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        raise TypeError(
+            f"{fn}: {arg} must be a non-empty tuple of ints, got {_describe(value)}."
+        )
+    out = tuple(sorted({size(fn, arg, v, minimum=minimum) for v in value}))
+    if maximum is not None and out[-1] > maximum:
+        bound = f"{maximum_is} {maximum}" if maximum_is else f"{maximum}"
+        raise ValueError(f"{fn}: {arg} must be <= {bound}, got {out[-1]}.")
+    return out
+
+
 def shape(fn: str, arg: str, value: Any) -> tuple[int, ...]:
     """A tuple of non-negative Python ints (static under ``jit``)."""
     if not isinstance(value, tuple):

@@ -695,16 +695,13 @@ class Split:
         return f"Split(train={train}, valid={valid}, test={test})"
 
 
-def _check_data(fn: str, data: Any) -> Interactions:
-    if not isinstance(data, Interactions):
-        raise TypeError(
-            f"{fn}: data must be an Interactions (from load_interactions), got "
-            f"{type(data).__name__}."
-        )
-    return data
+def _interactions(fn: str, data: Any) -> Interactions:
+    return _checks.instance(
+        fn, "data", data, Interactions, "an Interactions (from load_interactions)"
+    )
 
 
-def _check_ratios(fn: str, ratios: Any) -> tuple[float, float, float]:
+def _split_ratios(fn: str, ratios: Any) -> tuple[float, float, float]:
     if not isinstance(ratios, Sequence) or len(ratios) != 3:
         raise TypeError(
             f"{fn}: ratios must be a sequence of 3 numbers (train, valid, test), "
@@ -809,8 +806,8 @@ def split_random(
     """
     fn = "split_random"
     key = _checks.key(fn, key)
-    data = _check_data(fn, data)
-    ratios = _check_ratios(fn, ratios)
+    data = _interactions(fn, data)
+    ratios = _split_ratios(fn, ratios)
     order = np.asarray(jax.random.permutation(key, data.num_rows))
     return _split(_codes_in_order(order, data.users, ratios))
 
@@ -861,7 +858,7 @@ def split_leave_one_out(data: Interactions) -> Split:
       <https://arxiv.org/abs/2011.01731>`_, 2021.
     """
     fn = "split_leave_one_out"
-    data = _check_data(fn, data)
+    data = _interactions(fn, data)
     order = _time_order(fn, data)
     g = data.users[order]
     by_user = np.argsort(g, kind="stable")
@@ -916,8 +913,8 @@ def split_temporal(
       <https://doi.org/10.1145/3383313.3412489>`_, 2020.
     """
     fn = "split_temporal"
-    data = _check_data(fn, data)
-    ratios = _check_ratios(fn, ratios)
+    data = _interactions(fn, data)
+    ratios = _split_ratios(fn, ratios)
     return _split(_codes_in_order(_time_order(fn, data), None, ratios))
 
 
@@ -958,7 +955,7 @@ def split_from_codes(data: Interactions, codes: ArrayLike) -> Split:
       <https://arxiv.org/abs/2011.01731>`_, 2021.
     """
     fn = "split_from_codes"
-    data = _check_data(fn, data)
+    data = _interactions(fn, data)
     c = np.asarray(_checks.concrete(fn, "codes", codes))
     if not np.issubdtype(c.dtype, np.integer):
         raise TypeError(f"{fn}: codes must be integers 0/1/2, got dtype {c.dtype}.")
@@ -1014,7 +1011,7 @@ def load_split(path: str | os.PathLike[str], data: Interactions) -> Split:
       <https://arxiv.org/abs/2011.01731>`_, 2021.
     """
     fn = "load_split"
-    data = _check_data(fn, data)
+    data = _interactions(fn, data)
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{fn}: no such file: {path}")
@@ -1035,9 +1032,9 @@ def load_split(path: str | os.PathLike[str], data: Interactions) -> Split:
     return _split(np.asarray(codes, np.int8))
 
 
-def _check_split(fn: str, data: Interactions, split: Any) -> Split:
-    if not isinstance(split, Split):
-        raise TypeError(f"{fn}: split must be a Split, got {type(split).__name__}.")
+def _split_of(fn: str, data: Interactions, split: Any) -> Split:
+    """``split`` as a :class:`Split` with one code per row of ``data``."""
+    _checks.instance(fn, "split", split, Split, "a Split (from split_random, ...)")
     if split.codes.shape != (data.num_rows,):
         raise ValueError(
             f"{fn}: split has {split.codes.shape[0]} codes for {data.num_rows} rows."
@@ -1084,8 +1081,8 @@ def item_counts(
       <https://arxiv.org/abs/1205.2618>`_, 2009.
     """
     fn = "item_counts"
-    data = _check_data(fn, data)
-    split = _check_split(fn, data, split)
+    data = _interactions(fn, data)
+    split = _split_of(fn, data, split)
     rows = _rows(fn, data, split, parts)
     return np.bincount(data.items[rows], minlength=data.num_items).astype(np.int64)
 
@@ -1217,11 +1214,11 @@ def user_items(
       <https://arxiv.org/abs/1205.2618>`_, 2009.
     """
     fn = "user_items"
-    data = _check_data(fn, data)
+    data = _interactions(fn, data)
     if split is None:
         rows = np.arange(data.num_rows)
     else:
-        rows = _rows(fn, data, _check_split(fn, data, split), parts)
+        rows = _rows(fn, data, _split_of(fn, data, split), parts)
     return _csr(data.users[rows], data.items[rows], data.num_users, data.num_items)
 
 
@@ -1314,19 +1311,6 @@ def sample_negatives(
 # ---------------------------------------------------------------------------
 # Full-ranking metrics (RecBole's definitions)
 # ---------------------------------------------------------------------------
-
-
-def _check_ks(fn: str, ks: Any, num_items: int) -> tuple[int, ...]:
-    if isinstance(ks, int) and not isinstance(ks, bool):
-        ks = (ks,)
-    if not isinstance(ks, Sequence) or not ks:
-        raise TypeError(f"{fn}: ks must be a non-empty tuple of ints, got {ks!r}.")
-    out = tuple(sorted({_checks.size(fn, "ks", k, minimum=1) for k in ks}))
-    if out[-1] > num_items:
-        raise ValueError(
-            f"{fn}: ks must be <= the number of items {num_items}, got {out[-1]}."
-        )
-    return out
 
 
 def _metrics_from_hits(
@@ -1424,7 +1408,9 @@ def topk_metrics(
     exclude = _checks.mask(fn, "exclude", exclude, scores.shape, of="scores")
     if relevant is None:
         raise TypeError(f"{fn}: relevant must be a boolean array, got None.")
-    ks = _check_ks(fn, ks, scores.shape[1])
+    ks = _checks.sorted_sizes(
+        fn, "ks", ks, maximum=scores.shape[1], maximum_is="the number of items"
+    )
     with jax.named_scope("jaxns.retrieval.topk_metrics"):
         work = scores.astype(_checks.compute_dtype(scores.dtype))
         rankable = relevant
@@ -1528,8 +1514,8 @@ def ranking_task(data: Interactions, split: Split, part: str = "test") -> Rankin
       <https://arxiv.org/abs/2011.01731>`_, 2021.
     """
     fn = "ranking_task"
-    data = _check_data(fn, data)
-    split = _check_split(fn, data, split)
+    data = _interactions(fn, data)
+    split = _split_of(fn, data, split)
     _checks.choice(fn, "part", part, ("valid", "test"))
     code = PARTS.index(part)
     rows = np.flatnonzero(split.codes == code)
@@ -1628,7 +1614,9 @@ def evaluate_ranking(
             f"{fn}: item_embeddings has {items_e.shape[0]} rows, the task "
             f"{task.num_items} items."
         )
-    ks = _check_ks(fn, ks, task.num_items)
+    ks = _checks.sorted_sizes(
+        fn, "ks", ks, maximum=task.num_items, maximum_is="the number of items"
+    )
     num = task.num_users
     size = (
         num
@@ -2045,8 +2033,8 @@ def objective(
     """
     fn = "objective"
     kind = _checks.choice(fn, "kind", kind, OBJECTIVES)
-    data = _check_data(fn, data)
-    split = _check_split(fn, data, split)
+    data = _interactions(fn, data)
+    split = _split_of(fn, data, split)
     sampler = _checks.choice(fn, "sampler", sampler, ("uniform", "popularity"))
     power = float(_checks.number(fn, "power", power, nonnegative=True))
     log_q_correction = _checks.flag(fn, "log_q_correction", log_q_correction)

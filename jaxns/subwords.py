@@ -32,7 +32,7 @@ _FNV_OFFSET = 2166136261
 _FNV_PRIME = 16777619
 
 
-def _check_lengths(fn: str, min_n: int, max_n: int) -> tuple[int, int]:
+def _ngram_lengths(fn: str, min_n: int, max_n: int) -> tuple[int, int]:
     min_n = _checks.size(fn, "min_n", min_n, minimum=1)
     max_n = _checks.size(fn, "max_n", max_n, minimum=0)
     return min_n, max_n
@@ -76,7 +76,7 @@ def char_ngrams(word: str, *, min_n: int = 3, max_n: int = 6) -> list[str]:
     fn = "subwords.char_ngrams"
     if not isinstance(word, str):
         raise TypeError(f"{fn}: word must be a str, got {type(word).__name__}.")
-    min_n, max_n = _check_lengths(fn, min_n, max_n)
+    min_n, max_n = _ngram_lengths(fn, min_n, max_n)
     text = f"<{word}>"
     size = len(text)
     out = []
@@ -231,7 +231,7 @@ def subword_table(
     if isinstance(words, str):
         raise TypeError(f"{fn}: words must be a sequence of str, got a str.")
     num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=0)
-    min_n, max_n = _check_lengths(fn, min_n, max_n)
+    min_n, max_n = _ngram_lengths(fn, min_n, max_n)
     words = list(words)
     vocab_size = len(words)
     if num_buckets == 0 or max_n < min_n:
