@@ -244,36 +244,14 @@ def chunk_gradients(
     _checks.values_in_range(fn, "negatives", negatives, 0, vocab_size, what="ids")
     _checks.values_in_range(fn, "window_reduction", window_reduction, 0, window)
     dim = u.shape[1]
-    rows = chunk + 2 * window
     # Compute in at least float32 (bfloat16 tables are upcast).
     compute = u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
 
     tokens = tokens.astype(jnp.int32)
     valid = tokens >= 0
     safe = jnp.where(valid, tokens, 0)
-    # [G, R] positions of each chunk's window in the block.
-    win = (
-        jnp.arange(num_chunks, dtype=jnp.int32)[:, None] * chunk
-        + jnp.arange(rows, dtype=jnp.int32)[None, :]
-    )
-    ctx_ok, ctx_sent = valid[win], sentence_ids[win]
-    centre = slice(window, window + num_chunks * chunk)
-    ctr_tok = safe[centre].reshape(num_chunks, chunk)
-    ctr_ok = valid[centre].reshape(num_chunks, chunk)
-    ctr_sent = sentence_ids[centre].reshape(num_chunks, chunk)
-
-    # offset[r, c] of window row r from centre c; live pairs [G, R, C].
-    offset = jnp.abs(
-        jnp.arange(rows, dtype=jnp.int32)[:, None]
-        - (jnp.arange(chunk, dtype=jnp.int32)[None, :] + window)
-    )
-    reach = window - window_reduction.astype(jnp.int32)
-    live = (
-        (offset[None] >= 1)
-        & (offset[None] <= reach[:, None, :])
-        & ctx_ok[:, :, None]
-        & ctr_ok[:, None, :]
-        & (ctx_sent[:, :, None] == ctr_sent[:, None, :])
+    win, ctr_tok, ctr_ok, live = _chunk_pairs(
+        valid, safe, sentence_ids, window_reduction, num_chunks, chunk, window
     )
     live_f = live.astype(compute)
     negatives = negatives.astype(jnp.int32)
@@ -329,6 +307,42 @@ def chunk_gradients(
         output_ids=out_ids,
         output_grads=dy.reshape(-1, dim).astype(v.dtype),
     )
+
+
+def _chunk_pairs(
+    valid, safe, sentence_ids, window_reduction, num_chunks, chunk, window
+):
+    """The live (context, centre) pairs of a block's chunks, shared by the kernels.
+
+    Returns ``win [G, R]`` (block positions of each chunk's window rows),
+    ``ctr_tok``/``ctr_ok [G, C]`` (centre ids and validity) and ``live
+    [G, R, C]``: window row ``r`` is a context of centre ``c`` (inside the
+    dynamic window, both tokens real, same sentence).
+    """
+    rows = chunk + 2 * window
+    win = (
+        jnp.arange(num_chunks, dtype=jnp.int32)[:, None] * chunk
+        + jnp.arange(rows, dtype=jnp.int32)[None, :]
+    )
+    ctx_ok, ctx_sent = valid[win], sentence_ids[win]
+    centre = slice(window, window + num_chunks * chunk)
+    ctr_tok = safe[centre].reshape(num_chunks, chunk)
+    ctr_ok = valid[centre].reshape(num_chunks, chunk)
+    ctr_sent = sentence_ids[centre].reshape(num_chunks, chunk)
+    # offset[r, c] of window row r from centre c.
+    offset = jnp.abs(
+        jnp.arange(rows, dtype=jnp.int32)[:, None]
+        - (jnp.arange(chunk, dtype=jnp.int32)[None, :] + window)
+    )
+    reach = window - window_reduction.astype(jnp.int32)
+    live = (
+        (offset[None] >= 1)
+        & (offset[None] <= reach[:, None, :])
+        & ctx_ok[:, :, None]
+        & ctr_ok[:, None, :]
+        & (ctx_sent[:, :, None] == ctr_sent[:, None, :])
+    )
+    return win, ctr_tok, ctr_ok, live
 
 
 def _scale_by_progress(schedule: optax.Schedule) -> optax.GradientTransformation:
@@ -1104,7 +1118,6 @@ def _block_gradients(
     num_chunks, chunk = window_reduction.shape
     neg_per_chunk = negatives.shape[1]
     dim = u.shape[1]
-    rows = chunk + 2 * window
     compute = u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
 
     tokens = tokens.astype(jnp.int32)
@@ -1121,27 +1134,9 @@ def _block_gradients(
         x_sum = jnp.einsum("nm,nmd->nd", sub_ok.astype(compute), rows_in)
         x_count = jnp.sum(sub_ok, axis=-1).astype(compute)
 
-    win = (
-        jnp.arange(num_chunks, dtype=jnp.int32)[:, None] * chunk
-        + jnp.arange(rows, dtype=jnp.int32)[None, :]
+    win, ctr_tok, ctr_ok, live = _chunk_pairs(
+        valid, safe, sentence_ids, window_reduction, num_chunks, chunk, window
     )
-    ctx_ok, ctx_sent = valid[win], sentence_ids[win]
-    centre = slice(window, window + num_chunks * chunk)
-    ctr_tok = safe[centre].reshape(num_chunks, chunk)
-    ctr_ok = valid[centre].reshape(num_chunks, chunk)
-    ctr_sent = sentence_ids[centre].reshape(num_chunks, chunk)
-    offset = jnp.abs(
-        jnp.arange(rows, dtype=jnp.int32)[:, None]
-        - (jnp.arange(chunk, dtype=jnp.int32)[None, :] + window)
-    )
-    reach = window - window_reduction.astype(jnp.int32)
-    live = (
-        (offset[None] >= 1)
-        & (offset[None] <= reach[:, None, :])
-        & ctx_ok[:, :, None]
-        & ctr_ok[:, None, :]
-        & (ctx_sent[:, :, None] == ctr_sent[:, None, :])
-    )  # [G, R, C]: window row r is a context of centre c
     live_f = live.astype(compute)
     negatives = negatives.astype(jnp.int32)
     alpha = num_negatives / neg_per_chunk
