@@ -12,6 +12,11 @@ sys.path.insert(0, os.path.abspath(".."))
 
 import jaxns  # noqa: E402
 
+# The notebook kernels inherit this process's environment: an MPLBACKEND such as
+# Agg (set by CI or a test) would make plt.show() draw nothing, and the pages
+# would lose their plots without an error. Inline is what Jupyter itself uses.
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
 project = "jaxns"
 author = "The jaxns developers"
 copyright = "2026, The jaxns developers"

@@ -14,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_sphinx_build_without_warnings(tmp_path):
+    # MPLBACKEND=Agg as CI may set it: conf.py must still give inline plots.
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     proc = subprocess.run(
         [
@@ -38,6 +39,15 @@ def test_sphinx_build_without_warnings(tmp_path):
     html = tmp_path / "html"
     for page in ("index.html", "performance.html", "api/losses.html"):
         assert (html / page).exists(), page
+    # Every notebook in the toctree is a page; those that plot show their plots
+    # (an image per plt.show(), not an empty output).
+    notebooks = sorted((ROOT / "docs" / "notebooks").glob("*.md"))
+    index = (ROOT / "docs" / "index.md").read_text()
+    for notebook in notebooks:
+        assert f"notebooks/{notebook.stem}" in index, notebook.name
+        page = (html / "notebooks" / f"{notebook.stem}.html").read_text()
+        shows = notebook.read_text().count("plt.show()")
+        assert page.count("<img") >= shows, (notebook.name, shows)
     # Math is served from the site itself (renders offline).
     assert list(html.rglob("tex-chtml*.js")) or list(html.rglob("*mathjax*")), (
         "MathJax was not copied into the site"
