@@ -129,3 +129,70 @@ def test_peaks_match_device_kinds():
     assert run.peak_for("NVIDIA H100 80GB HBM3")["bandwidth"] == 3.35e12
     assert run.peak_for("TPU v5 lite")["name"] == "TPU v5 lite"
     assert run.peak_for("cpu") is None
+
+
+def _kg_result(train_seconds):
+    side = {"mrr": 0.4, "hits@1": 0.2, "hits@10": 0.9}
+    return {
+        "positives_per_second": 1000.0 / train_seconds,
+        "steady_positives_per_second": 2000.0 / train_seconds,
+        "train_seconds": train_seconds,
+        "wall_seconds": train_seconds + 3.0,
+        "cpu_seconds": train_seconds + 2.0,
+        "both": side,
+        "head": side,
+        "tail": side,
+    }
+
+
+def test_kg_records_pair_jaxns_and_pykeen_per_configuration(
+    tmp_path, monkeypatch, capsys
+):
+    import kg_vs_pykeen
+
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("JAXNS_BENCH_RECORD", str(record))
+    monkeypatch.setattr(kg_vs_pykeen, "_train_size", lambda dataset: 1000)
+    seconds = {"rotate": (2.0, 9.0), "transe": (1.0, 3.0)}
+    monkeypatch.setattr(
+        kg_vs_pykeen, "_jaxns", lambda a, c, t: _kg_result(seconds[c][0])
+    )
+    monkeypatch.setattr(
+        kg_vs_pykeen, "_pykeen", lambda a, c, p, n: _kg_result(seconds[c][1])
+    )
+    kg_vs_pykeen.main(
+        ["--quick", "--configs", "rotate", "transe", "--pykeen-python", "py"]
+    )
+    records = [json.loads(line) for line in record.read_text().splitlines()]
+    assert {(r["group"], r["label"]) for r in records} == {
+        ("kg rotate", "jaxns"),
+        ("kg rotate", "PyKEEN"),
+        ("kg transe", "jaxns"),
+        ("kg transe", "PyKEEN"),
+    }
+    assert {r["dataset"] for r in records} == {"nations"}
+    rows = run.ratios({"kg": {"records": records}})
+    got = {(r["group"], r["jaxns"], r["against"]): r["speedup"] for r in rows}
+    assert got == pytest.approx(
+        {("kg rotate", "jaxns", "PyKEEN"): 4.5, ("kg transe", "jaxns", "PyKEEN"): 3.0}
+    )
+    assert "4.5x" in capsys.readouterr().out
+
+
+def test_kg_reports_a_missing_data_set_and_records_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    import kg_vs_pykeen
+
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("JAXNS_BENCH_RECORD", str(record))
+    kg_vs_pykeen.main(["--quick", "--dataset", str(tmp_path / "absent")])
+    assert "not available" in capsys.readouterr().out
+    assert not record.exists()
+
+
+def test_every_script_has_a_quick_mode():
+    for name, (script, quick, _) in run.SCRIPTS.items():
+        assert (BENCH / script).exists(), name
+        assert quick == ["--quick"], name
+        assert '"--quick"' in (BENCH / script).read_text(), name
