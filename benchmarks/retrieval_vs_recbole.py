@@ -18,7 +18,16 @@
     python benchmarks/retrieval_vs_recbole.py --recbole-python /path/to/python
 
 The data comes from ``jaxns.retrieval.load_interactions("movielens-100k")``; it
-is written to a temporary directory for RecBole and deleted afterwards.
+is written to a temporary directory for RecBole and deleted afterwards. Without
+it (no cache, no RecBole package, no network) the script says so and exits 0.
+
+``--quick`` is a smoke run: jaxns's fits stop after 10 epochs and the ablation
+has one seed and two rows (in-batch softmax with and without logQ). Records
+for ``benchmarks/run.py``: groups ``"retrieval BPR epoch"``, ``"retrieval
+full-ranking eval"`` and (not with ``--quick``) ``"retrieval whole fit"``, with
+labels ``"jaxns"`` and ``"RecBole"`` (the runner's ratio is RecBole's time over
+jaxns's) and test metrics as values; the ablation's rows are recorded as
+quality only (group ``"retrieval ablation"``).
 """
 
 from __future__ import annotations
@@ -39,7 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import two_tower  # noqa: E402
-from _timing import device_line, measure  # noqa: E402
+from _timing import device_line, measure, record  # noqa: E402
 
 from jaxns import retrieval  # noqa: E402
 
@@ -113,7 +122,11 @@ def run_recbole(args, data) -> dict | None:
         return json.loads(out.read_text())
 
 
-def jaxns_run(flags, data, split, *, seed: int, timing: bool) -> dict:
+def jaxns_run(
+    flags, data, split, *, seed: int, timing: bool, epochs: int | None = None
+) -> dict:
+    if epochs is not None:
+        flags = [*flags, "--epochs", str(epochs)]
     args = two_tower.parse_args(
         ["--no-progress", "--seed", str(seed), "--no-compile-cache", *flags]
     )
@@ -134,11 +147,18 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seeds", type=int, default=3, help="seeds per ablation row")
     p.add_argument("--no-ablation", action="store_true")
-    p.add_argument("--quick", action="store_true", help="one seed, two rows")
+    p.add_argument(
+        "--quick", action="store_true", help="10 epochs; ablation: 1 seed, in-batch"
+    )
     p.add_argument("--report", help="write everything as JSON here")
     args = p.parse_args(argv)
+    epochs = 10 if args.quick else None
     print(device_line())
-    data = retrieval.load_interactions("movielens-100k")
+    try:
+        data = retrieval.load_interactions("movielens-100k")
+    except FileNotFoundError as err:
+        print(f"movielens-100k: not available ({err})")
+        return {}
     t0 = time.perf_counter()
     recbole = run_recbole(args, data)
     recbole_wall = time.perf_counter() - t0
@@ -148,7 +168,7 @@ def main(argv=None) -> dict:
     else:
         split = retrieval.split_from_codes(data, np.asarray(recbole["split_codes"]))
     print(f"split train/valid/test: {split.sizes}")
-    ours = jaxns_run([], data, split, seed=2020, timing=True)
+    ours = jaxns_run([], data, split, seed=2020, timing=True, epochs=epochs)
     report: dict = {"split_sizes": split.sizes, "jaxns_bpr": ours}
     print("\nBPR, test metrics at the best-validation checkpoint")
     print(f"{'':8}" + "".join(f"{m:>10}" for m in AT10) + f"{'epochs':>8}")
@@ -180,17 +200,34 @@ def main(argv=None) -> dict:
         report["recbole_wall"] = recbole_wall
     else:
         print("RecBole BPR: not installed")
+    contestants = [("jaxns", ours, ours["epoch_seconds"], ours["eval_seconds"])]
+    if recbole is not None:
+        contestants.append(("RecBole", recbole, rb_epoch, rb_eval))
+    for label, r, epoch_s, eval_s in contestants:
+        metrics = {m.replace("@", "_at_"): r["test"][m] for m in AT10}
+        record("retrieval BPR epoch", label, seconds=epoch_s, **metrics)
+        record("retrieval full-ranking eval", label, seconds=eval_s)
+        if not args.quick:  # a capped fit is not comparable with an early-stopped one
+            record("retrieval whole fit", label, seconds=r["fit_seconds"],
+                   epochs=r["epochs"], **metrics)  # fmt: skip
     if not args.no_ablation:
-        configs = ABLATION[:2] if args.quick else ABLATION
+        # Quick: the BPR row would repeat the run above; in-batch shows logQ.
+        quick_rows = [row for row in ABLATION if row[0].startswith("in-batch")]
+        configs = quick_rows if args.quick else ABLATION
         seeds = [2020] if args.quick else [2020 + s for s in range(args.seeds)]
         print(f"\nablation, test @10, mean of {len(seeds)} seed(s)")
         print(f"{'':40}" + "".join(f"{m:>10}" for m in AT10) + f"{'wall s':>8}")
         report["ablation"] = {}
         for label, flags in configs:
-            runs = [jaxns_run(flags, data, split, seed=s, timing=False) for s in seeds]
+            runs = [
+                jaxns_run(flags, data, split, seed=s, timing=False, epochs=epochs)
+                for s in seeds
+            ]
             mean = {m: float(np.mean([r["test"][m] for r in runs])) for m in AT10}
             wall = max(r["fit_seconds"] for r in runs)
             report["ablation"][label] = {"flags": flags, "runs": runs, "mean": mean}
+            record("retrieval ablation", label,
+                   **{m.replace("@", "_at_"): v for m, v in mean.items()})  # fmt: skip
             print(
                 f"{label:40}" + "".join(f"{mean[m]:>10.4f}" for m in AT10)
                 + f"{wall:>8.1f}"

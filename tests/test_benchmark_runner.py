@@ -196,3 +196,78 @@ def test_every_script_has_a_quick_mode():
         assert (BENCH / script).exists(), name
         assert quick == ["--quick"], name
         assert '"--quick"' in (BENCH / script).read_text(), name
+
+
+def _tiny_interactions():
+    import numpy as np
+
+    from jaxns import retrieval
+
+    return retrieval.Interactions(
+        users=np.array([0, 0, 0, 1, 1, 1], np.int32),
+        items=np.array([0, 1, 2, 0, 1, 2], np.int32),
+        ratings=None,
+        timestamps=None,
+        user_to_id={"a": 0, "b": 1},
+        item_to_id={"x": 0, "y": 1, "z": 2},
+        user_features={},
+        item_features={},
+        source="toy",
+    )
+
+
+def test_retrieval_records_pair_jaxns_and_recbole(tmp_path, monkeypatch):
+    import retrieval_vs_recbole as bench
+
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("JAXNS_BENCH_RECORD", str(record))
+    monkeypatch.setattr(
+        bench.retrieval, "load_interactions", lambda name: _tiny_interactions()
+    )
+    metrics = {m: 0.25 for m in bench.AT10}
+    recbole = {
+        "split_codes": [0, 0, 2, 0, 1, 2],
+        "test": metrics,
+        "epochs": 3,
+        "epoch_seconds": [0.4, 0.6, 0.5],
+        "eval_seconds": [0.2, 0.2],
+        "fit_seconds": 10.0,
+    }
+    monkeypatch.setattr(bench, "run_recbole", lambda args, data: recbole)
+    ours = {
+        "epochs": 3,
+        "best_epoch": 2,
+        "fit_seconds": 2.0,
+        "test": metrics,
+        "epoch_seconds": 0.1,
+        "eval_seconds": 0.05,
+    }
+    monkeypatch.setattr(bench, "jaxns_run", lambda *a, **k: ours)
+    report = bench.main(["--recbole-python", "py", "--no-ablation"])
+    assert report["split_sizes"] == (3, 1, 2)
+    records = [json.loads(line) for line in record.read_text().splitlines()]
+    rows = run.ratios({"retrieval": {"records": records}})
+    got = {(r["group"], r["jaxns"], r["against"]): r["speedup"] for r in rows}
+    assert got == pytest.approx(
+        {
+            ("retrieval BPR epoch", "jaxns", "RecBole"): 5.0,
+            ("retrieval full-ranking eval", "jaxns", "RecBole"): 4.0,
+            ("retrieval whole fit", "jaxns", "RecBole"): 5.0,
+        }
+    )
+
+
+def test_retrieval_reports_missing_data_and_records_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    import retrieval_vs_recbole as bench
+
+    def missing(name):
+        raise FileNotFoundError("load_interactions: not here")
+
+    record = tmp_path / "records.jsonl"
+    monkeypatch.setenv("JAXNS_BENCH_RECORD", str(record))
+    monkeypatch.setattr(bench.retrieval, "load_interactions", missing)
+    assert bench.main(["--quick"]) == {}
+    assert "movielens-100k: not available" in capsys.readouterr().out
+    assert not record.exists()
