@@ -14,6 +14,7 @@ frequent words, gensim's ``evaluate_word_analogies`` default).
 
     python benchmarks/skipgram_vs_gensim.py                  # built-in corpus
     python benchmarks/skipgram_vs_gensim.py --corpus text8 --repeats 1
+    python benchmarks/skipgram_vs_gensim.py --corpus debian   # 6.4M held-out tokens
     python benchmarks/skipgram_vs_gensim.py --quick          # smoke run
     python benchmarks/skipgram_vs_gensim.py --model cbow     # CBOW (sg=0)
     python benchmarks/skipgram_vs_gensim.py --subwords       # fastText vs FastText
@@ -63,10 +64,23 @@ def example_defaults() -> dict:
     return {name: getattr(defaults, name) for name in SHARED}
 
 
+def _cache_dir() -> pathlib.Path:
+    """``jaxns.datasets.default_cache_dir()``, without importing JAX."""
+    if os.environ.get("JAXNS_CACHE"):
+        return pathlib.Path(os.environ["JAXNS_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return pathlib.Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "jaxns"
+    return pathlib.Path.home() / ".cache" / "jaxns"
+
+
 def _gensim_sentences(corpus: str) -> list[list[str]]:
     """The corpus as gensim reads it, without importing jaxns (and so JAX)."""
-    if corpus == "builtin":
-        with lzma.open(ROOT / "jaxns" / "data" / "wordnet_glosses.txt.xz", "rt") as f:
+    if corpus in ("builtin", "debian"):
+        if corpus == "builtin":
+            path = ROOT / "jaxns" / "data" / "wordnet_glosses.txt.xz"
+        else:  # where jaxns.datasets.default_cache_dir() puts it
+            path = _cache_dir() / "debian_english.txt.xz"
+        with lzma.open(path, "rt", encoding="utf-8") as f:
             return [line.split() for line in f if line.strip()]
     if corpus == "text8":  # a zip; JAX's import cost is noise at this size
         import jaxns.datasets

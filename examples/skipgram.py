@@ -166,8 +166,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--chunk-negatives",
         type=int,
-        default=8,
-        help="negatives drawn per chunk (weighted negatives/chunk-negatives)",
+        default=16,
+        help="negatives drawn per chunk (weighted negatives/chunk-negatives); "
+        "8 is about 15%% faster but loses ~0.02 analogy accuracy",
     )
     p.add_argument("--steps-per-call", type=int, default=128)
     p.add_argument(
