@@ -163,11 +163,11 @@ def _time(compiled, a, b, repeats):
     return measure(compiled, a, b, repeats=repeats).median
 
 
-def _torch(args, sizes):
+def _torch(args, sizes, names):
     cfg = json.dumps(
         {
             "sizes": sizes,
-            "losses": args.losses,
+            "losses": names,
             "dim": args.dim,
             "repeats": max(args.repeats, 1),
             "threads": args.threads,
@@ -205,12 +205,15 @@ def main(argv=None):
         f"d = {args.dim}, block_size = {args.block_size}, {args.repeats} repeats, "
         f"threads = {args.threads or 'all'}"
     )
+    # PyTorch runs once per (B, loss), right after the jaxns variants of that
+    # row group, so that on a shared machine both see the same load.
     torch_sizes = [b for b in args.sizes if b <= 8192 and not args.no_dense]
-    torch = _torch(args, torch_sizes) if torch_sizes else None
+    torch = _torch(args, [], []) if torch_sizes else None
     if torch is None:
         print("PyTorch: not installed (pass --torch-python)")
     else:
         print(f"PyTorch {torch['torch']} ({torch['threads']} threads)")
+    torch_runs = []
     rows = []
     header = (
         f"{'loss':<7}{'B':>7} {'variant':<9}{'ms':>10}{'ns/pair':>9}"
@@ -253,7 +256,11 @@ def main(argv=None):
                 label = variant if variant == "optax" else f"jaxns {variant}"
                 record(f"{name} B={batch}", label, seconds=seconds,
                        peak_bytes=peak, batch=batch, work={"pairs": pairs})  # fmt: skip
-            ms = torch and torch["ms"].get(f"{name}/{batch}")
+            ms = None
+            if torch is not None and batch in torch_sizes:
+                run = _torch(args, [batch], [name])
+                ms = run and run["ms"].get(f"{name}/{batch}")
+                torch_runs.append(run)
             if ms:
                 dense_txt = f"{1e3 * dense_s / ms:>8.2f}x" if dense_s else ""
                 print(
@@ -267,7 +274,7 @@ def main(argv=None):
                        batch=batch, work={"pairs": pairs})  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"device": device_line(), "rows": rows, "torch": torch}, f)
+            json.dump({"device": device_line(), "rows": rows, "torch": torch_runs}, f)
     return rows
 
 

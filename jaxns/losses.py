@@ -43,11 +43,11 @@ first; their ``log_q`` may stay shared (``[num_negatives]``).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from jaxns import _blockwise, _checks, scoring
@@ -128,10 +128,78 @@ def _optional_ids(fn: str, name: str, ids, shape: tuple) -> jax.Array | None:
 # ---------------------------------------------------------------------------
 
 
+def _live(x: jax.Array, keep: jax.Array | None) -> jax.Array:
+    return x if keep is None else jnp.where(keep, x, -jnp.inf)
+
+
+def _softplus(x: jax.Array) -> jax.Array:
+    # softplus without logaddexp's infinity branches: 0 at -inf, inf at inf.
+    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+@jax.custom_jvp
 def _softplus_sum(x: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """Sum of ``softplus`` over the live entries of the last axis.
+
+    The JVP is ``sum(sigmoid(x) * dx)`` over live entries: the backward pass is
+    one elementwise pass over ``x`` (autodiff of ``softplus`` would keep its
+    output as well).
+    """
     if mask is None:
-        return jnp.sum(jax.nn.softplus(x), axis=-1)
-    return jnp.sum(jnp.where(mask, jax.nn.softplus(jnp.where(mask, x, 0)), 0), -1)
+        return jnp.sum(_softplus(x), axis=-1)
+    return jnp.sum(jnp.where(mask, _softplus(jnp.where(mask, x, 0)), 0), -1)
+
+
+@_softplus_sum.defjvp
+def _softplus_sum_jvp(primals, tangents):
+    x, mask = primals
+    dx = tangents[0]
+    if mask is None:
+        dot = jnp.sum(jax.nn.sigmoid(x) * dx, axis=-1)
+    else:
+        live = jax.nn.sigmoid(jnp.where(mask, x, 0)) * dx
+        dot = jnp.sum(jnp.where(mask, live, 0), axis=-1)
+    return _softplus_sum(x, mask), dot
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _lse(x: jax.Array, keep: jax.Array | None, axis: int) -> jax.Array:
+    """logsumexp over ``axis`` of the live entries (``-inf`` if none).
+
+    Entries that are masked (``keep`` False) or ``-inf`` never reach the result
+    and get a zero tangent. The JVP is the softmax of the live entries against
+    the tangent, so a reverse pass costs one elementwise pass over ``x`` (no
+    saved ``exp``, no ``where`` transposes), which is what makes the dense
+    contrastive losses cheap.
+    """
+    x = _live(x, keep)
+    m = jnp.max(x, axis=axis, keepdims=True)
+    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))
+    s = jnp.sum(jnp.exp(x - m), axis=axis)
+    empty = s == 0
+    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1, s)) + m.squeeze(axis))
+
+
+@_lse.defjvp
+def _lse_jvp(axis, primals, tangents):
+    x, keep = primals
+    dx = tangents[0]
+    out = _lse(x, keep, axis)
+    safe = jnp.expand_dims(jnp.where(jnp.isfinite(out), out, 0), axis)
+    weighted = jnp.exp(_live(x, keep) - safe) * dx
+    if keep is not None:
+        weighted = jnp.where(keep, weighted, 0)
+    return out, jnp.sum(weighted, axis=axis)
+
+
+def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
+    """Sets the distinct entries ``logits[rows, cols]`` to ``-inf``.
+
+    A scatter of ``len(rows)`` values (in place under ``jit``) instead of a
+    ``[rows, cols]`` mask: the dropped entries never reach a max or ``exp`` and
+    their gradient is exactly 0.
+    """
+    return logits.at[rows, cols].set(-jnp.inf, unique_indices=True)
 
 
 def _masked_mean(values: jax.Array, mask: jax.Array | None) -> jax.Array:
@@ -141,17 +209,6 @@ def _masked_mean(values: jax.Array, mask: jax.Array | None) -> jax.Array:
     total = jnp.sum(jnp.where(mask, values, 0), axis=-1)
     count = jnp.sum(mask, axis=-1).astype(values.dtype)
     return total / jnp.maximum(count, 1)
-
-
-def _logsumexp(x: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """logsumexp over the last axis of the live entries (-inf if none)."""
-    if mask is not None:
-        x = jnp.where(mask, x, -jnp.inf)
-    m = jnp.max(x, axis=-1, initial=-jnp.inf)
-    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))
-    s = jnp.sum(jnp.exp(x - m[..., None]), axis=-1)
-    empty = s == 0
-    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1, s)) + m)
 
 
 def _softmax_xent(pos: jax.Array, neg: jax.Array, mask: jax.Array | None):
@@ -168,20 +225,6 @@ def _softmax_xent(pos: jax.Array, neg: jax.Array, mask: jax.Array | None):
     s = jnp.sum(jnp.exp(pos - m[..., None]), axis=-1)
     s = s + jnp.sum(jnp.exp(neg - m[..., None]), axis=-1)
     return jnp.log(s) + m - jnp.mean(pos, axis=-1)
-
-
-def _contrastive_rows(
-    logits: jax.Array, pos_cols: np.ndarray, mask: jax.Array | None
-) -> jax.Array:
-    """Softmax cross-entropy of each row of ``logits`` with a known positive column.
-
-    The positive column of every row is kept; ``mask`` (True = keep) applies to
-    the other columns.
-    """
-    rows, cols = logits.shape
-    pos = logits[np.arange(rows), pos_cols]
-    not_pos = np.arange(cols)[None, :] != np.asarray(pos_cols)[:, None]
-    return _softmax_xent(pos[:, None], logits, _and(jnp.asarray(not_pos), mask))
 
 
 # ---------------------------------------------------------------------------
@@ -487,27 +530,29 @@ def _retrieval(
     hits: jax.Array | None,
     mask: jax.Array | None,
     num_hard_negatives: int | None,
+    pos: jax.Array | None = None,
 ) -> jax.Array:
     """TFRS ``Retrieval`` order: temperature, logQ, accidental hits, top-k.
 
     ``hits`` [rows, cols] is True where a column holds the row's positive id.
+    ``pos`` (optional) is the positive logits after temperature and logQ when
+    the caller computed them with row-wise dot products (cheaper to
+    differentiate than the diagonal of ``logits``).
     """
     rows, cols = logits.shape
     logits = logits / _scalar(fn, "temperature", temperature, logits.dtype)
     if log_q is not None:
         # Every column, the positive included (TFRS SamplingProbablityCorrection).
         logits = logits - log_q[None, :]
-    diag = np.arange(cols)[None, :] == np.arange(rows)[:, None]
-    keep = jnp.asarray(~diag)
-    if hits is not None:
-        keep = keep & ~hits
-    keep = _and(keep, mask)
-    pos = jnp.diagonal(logits[:, :rows])
-    neg = logits
+    if pos is None:
+        pos = jnp.diagonal(logits[:, :rows])
+    diag = jnp.arange(rows, dtype=jnp.int32)
+    neg = _drop(logits, diag, diag)
+    keep = _and(None if hits is None else ~hits, mask)
     if num_hard_negatives is not None and num_hard_negatives < cols - 1:
-        neg, idx = jax.lax.top_k(jnp.where(keep, logits, -jnp.inf), num_hard_negatives)
-        keep = jnp.take_along_axis(keep, idx, axis=-1)
-    return _softmax_xent(pos[:, None], neg, keep)
+        neg, idx = jax.lax.top_k(_live(neg, keep), num_hard_negatives)
+        keep = None if keep is None else jnp.take_along_axis(keep, idx, axis=-1)
+    return _blocked_xent(pos, _lse(neg, keep, 1))
 
 
 def _blocked_xent(pos: jax.Array, neg_lse: jax.Array) -> jax.Array:
@@ -746,7 +791,14 @@ def in_batch_softmax(
         return _finish(fn, loss, weights, out_dtype)
     logits = query @ cands.T
     mask = _checks.mask(fn, "where", where, logits.shape)
-    loss = _retrieval(fn, logits, temperature, log_q, hits, mask, num_hard_negatives)
+    pos = jnp.sum(query * candidates, axis=-1) / _scalar(
+        fn, "temperature", temperature, dtype
+    )
+    if log_q is not None:
+        pos = pos - log_q[:batch]
+    loss = _retrieval(
+        fn, logits, temperature, log_q, hits, mask, num_hard_negatives, pos
+    )
     return _finish(fn, loss, weights, out_dtype)
 
 
@@ -846,48 +898,34 @@ def infonce(
     if a.shape[0] < 2:
         raise ValueError(f"{fn}: needs batch size >= 2, got anchors {a.shape}.")
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
+    mask = _checks.mask(fn, "where", where, (a.shape[0], a.shape[0]))
+    if similarity == "cosine":
+        a, p = scoring.normalize(a), scoring.normalize(p)
+    scale = 1.0 / _scalar(fn, "temperature", temperature, a.dtype)
+    pos = scale * jnp.sum(a * p, axis=-1)
     if block_size is not None:
-        if similarity == "cosine":
-            a, p = scoring.normalize(a), scoring.normalize(p)
-        scale = 1.0 / _scalar(fn, "temperature", temperature, a.dtype)
         st = _blockwise.stats(
             a,
             p,
             scale=scale,
-            where=_checks.mask(fn, "where", where, (a.shape[0], a.shape[0])),
+            where=mask,
             pos_cols=jnp.arange(a.shape[0], dtype=jnp.int32),
             block_size=block_size,
         )
-        loss = _blocked_xent(scale * jnp.sum(a * p, axis=-1), st.row_lse[0])
-        return _finish(fn, loss, weights, out_dtype)
-    logits = scoring.score(a, p, similarity=similarity)
-    mask = _checks.mask(fn, "where", where, logits.shape)
-    loss = _retrieval(fn, logits, temperature, None, None, mask, None)
-    return _finish(fn, loss, weights, out_dtype)
+        neg_lse = st.row_lse[0]
+    else:
+        diag = jnp.arange(a.shape[0], dtype=jnp.int32)
+        neg_lse = _lse(_drop((scale * a) @ p.T, diag, diag), mask, 1)
+    return _finish(fn, _blocked_xent(pos, neg_lse), weights, out_dtype)
 
 
-def _two_view_logits(fn, view_a, view_b, temperature, similarity, where):
-    """[2B, 2B] logits, positive columns and mask (self excluded) for SimCLR."""
-    a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
-    _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
-    _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
-    batch = a.shape[0]
-    if batch < 2:
-        raise ValueError(f"{fn}: needs batch size >= 2, got view_a {a.shape}.")
-    z = jnp.concatenate([a, b], axis=0)
-    sims = scoring.score(z, z, similarity=similarity)
-    logits = sims / _scalar(fn, "temperature", temperature, sims.dtype)
-    n = 2 * batch
-    pos_cols = (np.arange(n) + batch) % n
-    not_self = jnp.asarray(~np.eye(n, dtype=bool))
-    mask = _and(not_self, _checks.mask(fn, "where", where, (n, n)))
-    return logits, pos_cols, mask, out_dtype
+def _two_view(fn, view_a, view_b, temperature, similarity, where, block_size, alphas):
+    """NT-Xent's layout: positive logits, negatives' logsumexps and counts.
 
-
-def _two_view_blocked(
-    fn, view_a, view_b, temperature, similarity, where, block_size, alphas
-):
-    """NT-Xent's layout over column blocks: positive logits and :class:`Stats`."""
+    For each multiplier ``alpha``, ``logsumexp_j(alpha * z_ij)`` over the live
+    negatives of each of the ``2B`` rows (self and positive excluded), dense
+    (``block_size=None``) or over column blocks.
+    """
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
     _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
     _checks.number(fn, "temperature", temperature, positive=True, allow_array=True)
@@ -900,17 +938,35 @@ def _two_view_blocked(
     n = 2 * batch
     scale = 1.0 / _scalar(fn, "temperature", temperature, z.dtype)
     pos = scale * jnp.sum(z * jnp.concatenate([b, a], axis=0), axis=-1)
-    st = _blockwise.stats(
-        z,
-        z,
-        scale=scale,
-        where=_checks.mask(fn, "where", where, (n, n)),
-        pos_cols=jnp.asarray((np.arange(n) + batch) % n, jnp.int32),
-        self_cols=jnp.arange(n, dtype=jnp.int32),
-        alphas=alphas,
-        block_size=block_size,
-    )
-    return pos, st, out_dtype
+    mask = _checks.mask(fn, "where", where, (n, n))
+    rows = jnp.arange(n, dtype=jnp.int32)
+    pos_cols = (rows + batch) % n
+    if block_size is not None:
+        st = _blockwise.stats(
+            z,
+            z,
+            scale=scale,
+            where=mask,
+            pos_cols=pos_cols,
+            self_cols=rows,
+            alphas=alphas,
+            block_size=block_size,
+        )
+        return pos, st.row_lse, st.row_count, out_dtype
+    logits = (scale * z) @ z.T
+    lses = []
+    for alpha in alphas:
+        x = logits if alpha == 1.0 else alpha * logits
+        x = _drop(_drop(x, rows, rows), rows, pos_cols)
+        lses.append(_lse(x, mask, 1))
+    if mask is None:
+        count = jnp.full((n,), n - 2, z.dtype)
+    else:
+        dropped = mask[rows, rows].astype(jnp.int32) + mask[rows, pos_cols].astype(
+            jnp.int32
+        )
+        count = (jnp.sum(mask, axis=1, dtype=jnp.int32) - dropped).astype(z.dtype)
+    return pos, tuple(lses), count, out_dtype
 
 
 @jax.named_scope("jaxns.losses.ntxent")
@@ -973,16 +1029,10 @@ def ntxent(
     """
     fn = "losses.ntxent"
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
-    if block_size is not None:
-        pos, st, out_dtype = _two_view_blocked(
-            fn, view_a, view_b, temperature, similarity, where, block_size, (1.0,)
-        )
-        return _finish(fn, _blocked_xent(pos, st.row_lse[0]), weights, out_dtype)
-    logits, pos_cols, mask, out_dtype = _two_view_logits(
-        fn, view_a, view_b, temperature, similarity, where
+    pos, lses, _, out_dtype = _two_view(
+        fn, view_a, view_b, temperature, similarity, where, block_size, (1.0,)
     )
-    loss = _contrastive_rows(logits, pos_cols, mask)
-    return _finish(fn, loss, weights, out_dtype)
+    return _finish(fn, _blocked_xent(pos, lses[0]), weights, out_dtype)
 
 
 def _scale(fn: str, temperature, logit_scale, dtype) -> jax.Array:
@@ -1079,14 +1129,14 @@ def clip(
             columns=True,
             block_size=block_size,
         )
-        pos = scale * jnp.sum(x * y, axis=-1)
-        img = _blocked_xent(pos, st.row_lse[0])
-        txt = _blocked_xent(pos, st.col_lse[0])
-        return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
-    logits = scale * (x @ y.T)
-    cols = np.arange(x.shape[0])
-    img = _contrastive_rows(logits, cols, mask)
-    txt = _contrastive_rows(logits.T, cols, None if mask is None else mask.T)
+        row_lse, col_lse = st.row_lse[0], st.col_lse[0]
+    else:
+        diag = jnp.arange(x.shape[0], dtype=jnp.int32)
+        neg = _drop((scale * x) @ y.T, diag, diag)
+        row_lse, col_lse = _lse(neg, mask, 1), _lse(neg, mask, 0)
+    pos = scale * jnp.sum(x * y, axis=-1)
+    img = _blocked_xent(pos, row_lse)
+    txt = _blocked_xent(pos, col_lse)
     return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
 
 
@@ -1175,31 +1225,13 @@ def siglip(
             softplus=True,
             block_size=block_size,
         )
-        pos = jnp.exp(t) * jnp.sum(x * y, axis=-1) + b
-        loss = jax.nn.softplus(-pos) + st.row_softplus
-        return _finish(fn, loss, weights, out_dtype)
-    z = jnp.exp(t) * (x @ y.T) + b
-    eye = np.eye(n, dtype=bool)
-    signed = jnp.where(jnp.asarray(eye), -z, z)
-    keep = _and(jnp.asarray(~eye), mask)
-    loss = jnp.diagonal(jax.nn.softplus(signed)) + _softplus_sum(signed, keep)
+        neg_total = st.row_softplus
+    else:
+        diag = jnp.arange(n, dtype=jnp.int32)
+        neg_total = _softplus_sum(_drop((jnp.exp(t) * x) @ y.T + b, diag, diag), mask)
+    pos = jnp.exp(t) * jnp.sum(x * y, axis=-1) + b
+    loss = jax.nn.softplus(-pos) + neg_total
     return _finish(fn, loss, weights, out_dtype)
-
-
-def _debiased_core(pos, neg, mask, *, tau_plus, beta, temperature):
-    """Log-space Ng of Chuang et al. / Robinson et al. and the final loss.
-
-    ``pos`` [R] and ``neg`` [R, k] are logits (similarity / temperature).
-    """
-    if mask is None:
-        count = jnp.full(pos.shape, neg.shape[-1], pos.dtype)
-    else:
-        count = jnp.sum(mask, axis=-1).astype(pos.dtype)
-    if beta is None:
-        lses = (_logsumexp(neg, mask),)
-    else:
-        lses = (_logsumexp((1.0 + beta) * neg, mask), _logsumexp(beta * neg, mask))
-    return _debiased_tail(pos, count, lses, tau_plus=tau_plus, temperature=temperature)
 
 
 def _debiased_alphas(beta) -> tuple[float, ...]:
@@ -1240,33 +1272,13 @@ def _contrastive_hyperparameters(fn: str, temperature, tau_plus, beta) -> None:
         _checks.number(fn, "beta", beta, nonnegative=True)
 
 
-def _two_view_pos_neg(fn, view_a, view_b, temperature, where):
-    logits, pos_cols, mask, out_dtype = _two_view_logits(
-        fn, view_a, view_b, temperature, "cosine", where
-    )
-    n = logits.shape[0]
-    pos = logits[np.arange(n), pos_cols]
-    not_pos = np.arange(n)[None, :] != pos_cols[:, None]
-    return pos, logits, _and(jnp.asarray(not_pos), mask), out_dtype
-
-
 def _debiased_dispatch(fn, view_a, view_b, temperature, tau_plus, beta, where, bs):
     """Dense or blocked (``bs``) debiased/hard losses before weighting."""
     bs = _checks.optional_size(fn, "block_size", bs, minimum=1)
-    if bs is None:
-        pos, neg, mask, out_dtype = _two_view_pos_neg(
-            fn, view_a, view_b, temperature, where
-        )
-        loss = _debiased_core(
-            pos, neg, mask, tau_plus=tau_plus, beta=beta, temperature=temperature
-        )
-        return loss, out_dtype
-    pos, st, out_dtype = _two_view_blocked(
+    pos, lses, count, out_dtype = _two_view(
         fn, view_a, view_b, temperature, "cosine", where, bs, _debiased_alphas(beta)
     )
-    loss = _debiased_tail(
-        pos, st.row_count, st.row_lse, tau_plus=tau_plus, temperature=temperature
-    )
+    loss = _debiased_tail(pos, count, lses, tau_plus=tau_plus, temperature=temperature)
     return loss, out_dtype
 
 

@@ -808,3 +808,135 @@ def test_bad_inputs_raise_under_jit():
         jax.jit(L.sgns)(pos, jnp.zeros((2, 4)))
     with pytest.raises(ValueError, match="in_batch_softmax: in-batch negatives"):
         jax.jit(L.in_batch_softmax)(emb[:1], emb[:1])
+
+
+# ---------------------------------------------------------------------------
+# The dense contrastive losses differentiate through custom JVPs (a softmax /
+# sigmoid against the tangent, diagonals dropped by a scatter): their gradients
+# must equal autodiff of plain float64 formulas with masks written as `where`.
+# ---------------------------------------------------------------------------
+
+
+def _plain_lse(x, keep):
+    x = jnp.where(keep, x, -jnp.inf)
+    m = jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    return jnp.log(jnp.sum(jnp.exp(x - m), axis=-1)) + m[..., 0]
+
+
+def _plain_ntxent(a, b, t, where):
+    z = (
+        jnp.concatenate([a, b])
+        / jnp.linalg.norm(jnp.concatenate([a, b]), axis=1)[:, None]
+    )
+    n = z.shape[0]
+    logits = z @ z.T / t
+    i, j = np.indices((n, n))
+    pos_col = (i + n // 2) % n
+    keep = (j != i) & ((j == pos_col) | where)
+    pos = logits[np.arange(n), (np.arange(n) + n // 2) % n]
+    return _plain_lse(logits, keep) - pos
+
+
+def _plain_clip(x, y, s, where):
+    x = x / jnp.linalg.norm(x, axis=1)[:, None]
+    y = y / jnp.linalg.norm(y, axis=1)[:, None]
+    logits = jnp.exp(s) * x @ y.T
+    keep = where | np.eye(x.shape[0], dtype=bool)
+    pos = jnp.diagonal(logits)
+    img = _plain_lse(logits, keep) - pos
+    txt = _plain_lse(logits.T, keep.T) - pos
+    return 0.5 * (img + txt)
+
+
+def _plain_siglip(x, y, s, c, where):
+    x = x / jnp.linalg.norm(x, axis=1)[:, None]
+    y = y / jnp.linalg.norm(y, axis=1)[:, None]
+    z = jnp.exp(s) * x @ y.T + c
+    eye = np.eye(x.shape[0], dtype=bool)
+    signed = jnp.where(eye, -z, z)
+    return jnp.sum(jnp.where(eye | where, jax.nn.softplus(signed), 0), axis=-1)
+
+
+def _plain_in_batch(q, c, t, log_q, ids, where):
+    logits = q @ c.T / t - log_q[None, :]
+    n = q.shape[0]
+    i, j = np.indices(logits.shape)
+    keep = (j == i) | ((ids[None, :] != ids[:n, None]) & where)
+    return _plain_lse(logits, keep) - jnp.diagonal(logits[:, :n])
+
+
+@pytest.mark.parametrize("name", ["ntxent", "clip", "siglip", "in_batch"])
+def test_dense_contrastive_gradients_match_plain_float64_autodiff(name):
+    rng = np.random.default_rng(11)
+    n, d, e = 6, 5, 3
+    with jax.enable_x64(True):
+        a, b = (jnp.asarray(rng.normal(size=(n, d))) for _ in range(2))
+        w = jnp.asarray(rng.random((n, n)) < 0.6)
+        w2 = jnp.asarray(rng.random((2 * n, 2 * n)) < 0.6)
+        extra = jnp.asarray(rng.normal(size=(e, d)))
+        wx = jnp.asarray(rng.random((n, n + e)) < 0.6)
+        log_q = jnp.asarray(rng.normal(size=n + e))
+        ids = jnp.array([0, 1, 0, 2, 3, 1, 0, 5, 6])  # two duplicate pairs
+        g = jnp.asarray(rng.normal(size=2 * n))  # cotangent: a weighted sum
+        cases = {
+            "ntxent": (
+                lambda x, y, p: L.ntxent(x, y, temperature=p, where=w2),
+                lambda x, y, p: _plain_ntxent(x, y, p, w2),
+                jnp.float64(0.3),
+            ),
+            "clip": (
+                lambda x, y, p: L.clip(x, y, logit_scale=p, where=w),
+                lambda x, y, p: _plain_clip(x, y, p, w),
+                jnp.float64(1.5),
+            ),
+            "siglip": (
+                lambda x, y, p: L.siglip(x, y, logit_scale=p, logit_bias=-2.0, where=w),
+                lambda x, y, p: _plain_siglip(x, y, p, -2.0, w),
+                jnp.float64(1.2),
+            ),
+            "in_batch": (
+                lambda x, y, p: L.in_batch_softmax(
+                    x,
+                    y,
+                    temperature=p,
+                    candidate_log_q=log_q[:n],
+                    extra_candidates=extra,
+                    extra_log_q=log_q[n:],
+                    candidate_ids=ids[:n],
+                    extra_ids=ids[n:],
+                    where=wx,
+                ),  # fmt: skip
+                lambda x, y, p: _plain_in_batch(
+                    x, jnp.concatenate([y, extra]), p, log_q, ids, wx
+                ),
+                jnp.float64(0.7),
+            ),
+        }
+        fn, ref, p = cases[name]
+        k = g[: fn(a, b, p).shape[0]]
+        got = jax.jit(jax.value_and_grad(lambda *x: fn(*x) @ k, (0, 1, 2)))
+        want = jax.value_and_grad(lambda *x: ref(*x) @ k, (0, 1, 2))
+        (v1, g1), (v2, g2) = got(a, b, p), want(a, b, p)
+        assert_close(v1, v2)
+        for x1, x2 in zip(g1, g2, strict=True):
+            assert_close(x1, x2)
+        # vmap over a leading batch of two problems equals two calls.
+        views = (jnp.stack([a, b]), jnp.stack([b, a]))
+        batched = jax.vmap(lambda x, y: fn(x, y, p))(*views)
+        assert_close(batched[1], fn(b, a, p))
+        grads = jax.vmap(jax.grad(lambda x, y: fn(x, y, p) @ k))(*views)
+        assert_close(grads[0], g1[0])
+
+
+def test_dense_contrastive_masked_garbage_gets_zero_gradient():
+    # Masked and dropped (self, positive) logits never reach an exp: a masked
+    # huge logit neither changes the loss nor receives gradient.
+    x = jnp.eye(4)
+    y = jnp.eye(4).at[0, 1].set(50.0)  # text 0 aligns strongly with image 1
+    where = jnp.ones((4, 4), bool).at[1, 0].set(False).at[0, 1].set(False)
+    f = lambda y: L.clip(x, y, temperature=0.01, normalize=False, where=where)  # noqa: E731
+    loss, grad = jax.value_and_grad(lambda y: f(y).sum())(y)
+    assert bool(jnp.isfinite(loss)) and bool(jnp.isfinite(grad).all())
+    np.testing.assert_allclose(grad[0, 1], 0.0, atol=0)
+    z = L.infonce(x, x, temperature=1e-3, similarity="dot")
+    assert_close(z, jnp.zeros(4))  # self-similarity 1000 dominates, exactly
