@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import gc
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -348,56 +349,80 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     checkpointing), as a crash would; the tests use it to check resumption.
     """
     t_start = time.perf_counter()
-    sentences = jaxns.datasets.load_corpus(args.corpus)
-    vocab = jaxns.text.Vocabulary.build(sentences, min_count=args.min_count)
-    raw = sum(map(len, sentences))
-    num_tokens = int(vocab.counts.sum())  # the length of the encoded corpus
+    phases = {}  # seconds per phase of the set-up, for --report
+    # Loading makes millions of lists and strings that live until the corpus
+    # is encoded: Python's cyclic collector would rescan them over and over
+    # (a third of the set-up time), and they hold no cycles to collect.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        sentences = jaxns.datasets.load_corpus(args.corpus)
+        phases["corpus"] = time.perf_counter() - t_start
+        vocab = jaxns.text.Vocabulary.build(sentences, min_count=args.min_count)
+        phases["vocabulary"] = time.perf_counter() - t_start - sum(phases.values())
+        raw = sum(map(len, sentences))
+        num_tokens = int(vocab.counts.sum())  # the length of the encoded corpus
 
-    sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
-    keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
-    schedule = optax.linear_schedule(args.lr, args.min_lr, args.epochs * raw)
+        sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
+        keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
+        schedule = optax.linear_schedule(args.lr, args.min_lr, args.epochs * raw)
 
-    def learning_rate(words: float) -> float:  # the schedule's value, for display
-        return args.lr + (args.min_lr - args.lr) * min(words / (args.epochs * raw), 1.0)
+        def learning_rate(words: float) -> float:  # the schedule's value, for display
+            return args.lr + (args.min_lr - args.lr) * min(
+                words / (args.epochs * raw), 1.0
+            )
 
-    make_opt = OPTIMIZERS[args.optimizer]
-    subwords = None
-    if args.subwords:
-        subwords = jaxns.subwords.subword_table(
-            vocab.words, min_n=args.min_n, max_n=args.max_n, num_buckets=args.buckets
+        make_opt = OPTIMIZERS[args.optimizer]
+        subwords = None
+        if args.subwords:
+            subwords = jaxns.subwords.subword_table(
+                vocab.words,
+                min_n=args.min_n,
+                max_n=args.max_n,
+                num_buckets=args.buckets,
+            )
+        input_rows = len(vocab) + (args.buckets if args.subwords else 0)
+        trainer = jaxns.word2vec.make_trainer(
+            sampler,
+            learning_rate=schedule,
+            optimizer=None if make_opt is None else make_opt(),
+            window=args.window,
+            num_negatives=args.negatives,
+            batch_size=args.batch_size,
+            chunk_size=args.chunk_size,
+            negatives_per_chunk=args.chunk_negatives,
+            steps_per_call=args.steps_per_call,
+            skip_hits=not args.keep_hits,
+            model=args.model,
+            subwords=subwords,
+            duplicate_rows=args.duplicate_rows,
+            # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
+            compiler_options=(
+                {"xla_backend_optimization_level": 1}
+                if jax.default_backend() == "cpu"
+                else None
+            ),
         )
-    input_rows = len(vocab) + (args.buckets if args.subwords else 0)
-    trainer = jaxns.word2vec.make_trainer(
-        sampler,
-        learning_rate=schedule,
-        optimizer=None if make_opt is None else make_opt(),
-        window=args.window,
-        num_negatives=args.negatives,
-        batch_size=args.batch_size,
-        chunk_size=args.chunk_size,
-        negatives_per_chunk=args.chunk_negatives,
-        steps_per_call=args.steps_per_call,
-        skip_hits=not args.keep_hits,
-        model=args.model,
-        subwords=subwords,
-        duplicate_rows=args.duplicate_rows,
-        # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
-        compiler_options=(
-            {"xla_backend_optimization_level": 1}
-            if jax.default_backend() == "cpu"
-            else None
-        ),
-    )
-    block = trainer.block_size
-    # Every shape is known now: compile the training step in the background
-    # while the corpus is encoded and the tables initialised.
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    compiling = pool.submit(
-        _compile, trainer, len(vocab), args.dim, num_tokens, input_rows
-    )
-    pool.shutdown(wait=False)
-    corpus = vocab.encode(sentences)
-    del sentences
+        block = trainer.block_size
+        # Every shape is known now: compile the training step in the background
+        # while the corpus is encoded and the tables initialised.
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+
+        def compile_in_background():
+            t0 = time.perf_counter()
+            compiled = _compile(trainer, len(vocab), args.dim, num_tokens, input_rows)
+            phases["compile_thread"] = time.perf_counter() - t0  # overlapped
+            return compiled
+
+        compiling = pool.submit(compile_in_background)
+        pool.shutdown(wait=False)
+        t_encode = time.perf_counter()
+        corpus = vocab.encode(sentences)
+        del sentences
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    phases["encode"] = time.perf_counter() - t_encode
     print(
         f"corpus {args.corpus}: {raw:,} words, {num_tokens:,} in a vocabulary "
         f"of {len(vocab):,}"
@@ -420,7 +445,9 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     ids = jnp.asarray(corpus.ids)
     sentence_ids = jnp.asarray(corpus.sentence_ids)
 
+    t_wait = time.perf_counter()
     make_stream, train_step = compiling.result()
+    phases["compile_wait"] = time.perf_counter() - t_wait
     progress = _Progress(args.epochs * raw, enabled=not args.no_progress)
     progress.bar and progress.bar.update(epoch0 * raw)
     t_train = time.perf_counter()
@@ -495,6 +522,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         "words_per_second": words_done / max(train_time, 1e-9),
         "final_loss": last_loss,
         "setup_seconds": t_train - t_start,
+        "setup_phases": phases,
         "first_call_seconds": first_call_seconds,
         "interrupted": interrupted,
     }
