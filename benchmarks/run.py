@@ -3,6 +3,7 @@
 
     python benchmarks/run.py --suite quick --out results/cpu.json
     python benchmarks/run.py --suite full --only samplers losses
+    python benchmarks/run.py --torch-python T --pykeen-python P --recbole-python R
     python benchmarks/plot.py results/*.json -o docs/_static/bench/
     python benchmarks/report.py results/*.json   # regenerates RESULTS.md
 
@@ -20,6 +21,10 @@ appends one JSON line per labelled measurement. The runner adds:
   by a STREAM-like triad in JAX);
 * ratios: within each (script, group) every other contestant's median time
   divided by jaxns's (> 1 means jaxns is faster).
+
+Peers that need old pins or torch live in their own virtual environments; the
+``--<peer>-python`` options hand those interpreters to the scripts that compare
+with them (PyTorch: contrastive; PyKEEN: kg; RecBole: retrieval).
 
 ``quick`` finishes in a few minutes on 2 CPU cores; ``full`` is for
 accelerators (``benchmarks/accelerator.sh``).
@@ -58,6 +63,14 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "retrieval": ("retrieval_vs_recbole.py", ["--quick"], []),
     "contrastive": ("contrastive.py", ["--quick"], []),
     "sharding": ("sharding.py", ["--quick"], []),
+}
+
+# Peers that need their own virtual environment (torch, old pins): the runner
+# passes ``--<peer>-python PATH`` on to the scripts that compare with them.
+PEER_PYTHONS: dict[str, tuple[str, ...]] = {
+    "torch": ("contrastive",),
+    "pykeen": ("kg",),
+    "recbole": ("retrieval",),
 }
 
 # Data-sheet peaks: memory bandwidth (bytes/s) and dense FLOP/s (bf16 tensor
@@ -248,13 +261,20 @@ def _kernel(name, size, timing, moved, flops) -> dict[str, Any]:
 
 
 def run_script(
-    name: str, suite: str, timeout: float, env: dict[str, str]
+    name: str,
+    suite: str,
+    timeout: float,
+    env: dict[str, str],
+    peers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     script, quick_args, full_args = SCRIPTS[name]
     path = HERE / script
     if not path.exists():
         return {"status": "missing", "script": script}
-    args = quick_args if suite == "quick" else full_args
+    args = list(quick_args if suite == "quick" else full_args)
+    for peer, python in (peers or {}).items():
+        if python and name in PEER_PYTHONS[peer]:
+            args += [f"--{peer}-python", python]
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as rec:
         record_path = rec.name
     start = time.perf_counter()
@@ -343,7 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="seconds for the whole run: later scripts get what is left",
     )
+    for peer, names in PEER_PYTHONS.items():
+        parser.add_argument(
+            f"--{peer}-python",
+            metavar="PATH",
+            help=f"a Python that can import {peer}, for: {', '.join(names)}",
+        )
     args = parser.parse_args(argv)
+    peers = {p: getattr(args, f"{p}_python") for p in PEER_PYTHONS}
     quick = args.suite == "quick"
     repeats = args.repeats or (5 if quick else 11)
     timeout = args.timeout or (240.0 if quick else 1200.0)
@@ -393,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         if left < 10:
             scripts[name] = {"status": "skipped: budget spent", "script": name}
             continue
-        scripts[name] = run_script(name, args.suite, left, env)
+        scripts[name] = run_script(name, args.suite, left, env, peers)
         r = scripts[name]
         print(
             f"   {r['status']}"

@@ -198,6 +198,36 @@ def test_every_script_has_a_quick_mode():
         assert '"--quick"' in (BENCH / script).read_text(), name
 
 
+def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch):
+    calls = {}
+
+    def fake_run(cmd, **kwargs):
+        calls[pathlib.Path(cmd[1]).name] = cmd[2:]
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    peers = {"torch": "/venv/torch/python", "pykeen": None, "recbole": "/rb/python"}
+    for name in ("contrastive", "kg", "retrieval", "losses"):
+        assert run.run_script(name, "quick", 60.0, {}, peers)["status"] == "ok"
+    assert calls["contrastive.py"] == [
+        "--quick",
+        "--torch-python",
+        "/venv/torch/python",
+    ]
+    assert calls["kg_vs_pykeen.py"] == ["--quick"]
+    assert calls["retrieval_vs_recbole.py"] == [
+        "--quick",
+        "--recbole-python",
+        "/rb/python",
+    ]
+    assert calls["losses.py"] == ["--quick"]
+    # Each peer option is a real option of the script it is passed to.
+    for peer, names in run.PEER_PYTHONS.items():
+        for name in names:
+            text = (BENCH / run.SCRIPTS[name][0]).read_text()
+            assert f'"--{peer}-python"' in text, (peer, name)
+
+
 def _tiny_interactions():
     import numpy as np
 
