@@ -175,6 +175,20 @@ def _pykeen_python(requested: str | None) -> str | None:
     return None
 
 
+def _peer_data(python: str | None) -> None:
+    """Points ``$JAXNS_KG_DATA`` at the data that the PyKEEN peer's wheel ships."""
+    if not python or python == sys.executable or os.environ.get("JAXNS_KG_DATA"):
+        return
+    code = (
+        "import importlib.util, pathlib; s = importlib.util.find_spec('pykeen'); "
+        "print(pathlib.Path(s.origin).parent / 'datasets')"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    folder = out.stdout.strip()
+    if out.returncode == 0 and folder and pathlib.Path(folder).is_dir():
+        os.environ["JAXNS_KG_DATA"] = folder
+
+
 def _train_size(dataset: str) -> int:
     import jaxns.kg
 
@@ -259,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks import _timing
 
     python = _pykeen_python(args.pykeen_python)
+    _peer_data(python)  # the same splits PyKEEN reads, when none is local
     try:
         num_train = _train_size(args.dataset)
     except OSError as err:  # FileNotFoundError, a failed download

@@ -97,6 +97,20 @@ def write_atomic(data: retrieval.Interactions, directory: pathlib.Path) -> None:
     (directory / "ml-100k" / "ml-100k.inter").write_text("\n".join(lines) + "\n")
 
 
+def peer_movielens(python: str | None) -> pathlib.Path | None:
+    """The ``ml-100k.inter`` that RecBole's wheel ships, in the peer's own venv."""
+    if not python:
+        return None
+    code = (
+        "import importlib.util, pathlib; s = importlib.util.find_spec('recbole'); "
+        "print(pathlib.Path(s.origin).parent / 'dataset_example' / 'ml-100k' "
+        "/ 'ml-100k.inter')"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    path = pathlib.Path(out.stdout.strip())
+    return path if out.returncode == 0 and path.is_file() else None
+
+
 def run_recbole(args, data) -> dict | None:
     if args.recbole_result:
         return json.loads(pathlib.Path(args.recbole_result).read_text())
@@ -157,8 +171,12 @@ def main(argv=None) -> dict:
     try:
         data = retrieval.load_interactions("movielens-100k")
     except FileNotFoundError as err:
-        print(f"movielens-100k: not available ({err})")
-        return {}
+        # Not in this environment: the copy inside the RecBole peer's wheel.
+        shipped = peer_movielens(args.recbole_python)
+        if shipped is None:
+            print(f"movielens-100k: not available ({err})")
+            return {}
+        data = retrieval.load_interactions(shipped)
     t0 = time.perf_counter()
     recbole = run_recbole(args, data)
     recbole_wall = time.perf_counter() - t0
