@@ -183,7 +183,10 @@ def _peer_data(python: str | None) -> None:
         "import importlib.util, pathlib; s = importlib.util.find_spec('pykeen'); "
         "print(pathlib.Path(s.origin).parent / 'datasets')"
     )
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    except OSError:  # not an interpreter: the peer's own run reports it
+        return None
     folder = out.stdout.strip()
     if out.returncode == 0 and folder and pathlib.Path(folder).is_dir():
         os.environ["JAXNS_KG_DATA"] = folder

@@ -106,7 +106,10 @@ def peer_movielens(python: str | None) -> pathlib.Path | None:
         "print(pathlib.Path(s.origin).parent / 'dataset_example' / 'ml-100k' "
         "/ 'ml-100k.inter')"
     )
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    except OSError:  # not an interpreter: the peer's own run reports it
+        return None
     path = pathlib.Path(out.stdout.strip())
     return path if out.returncode == 0 and path.is_file() else None
 
