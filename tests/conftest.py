@@ -3,7 +3,17 @@
 
 import os
 
-import jax
+# Tests run thousands of tiny programs, so compiling dominates their time:
+# skip LLVM's machine-code optimisation (XLA's own HLO passes still run, so
+# every test checks the same program a user gets, only less tuned). Set before
+# JAX starts its backend; subprocesses (examples, notebooks) inherit it.
+_FAST_COMPILE = "--xla_backend_optimization_level=0"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
+    )
+
+import jax  # noqa: E402
 
 # Implicit dtype promotion and rank broadcasting hide bugs in library code.
 jax.config.update("jax_numpy_dtype_promotion", "strict")

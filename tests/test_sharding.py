@@ -56,7 +56,9 @@ def test_on_eight_host_devices():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-o", "addopts=-ra"]
-        + ["-p", "no:cacheprovider", "-k", f"not {_SELF}", os.path.abspath(__file__)],
+        # One process: the outer run may already be spread over xdist workers.
+        + ["-p", "no:xdist", "-p", "no:benchmark", "-p", "no:cacheprovider"]
+        + ["-k", f"not {_SELF}", os.path.abspath(__file__)],
         cwd=root,
         env=env,
         capture_output=True,
