@@ -36,6 +36,7 @@ vector is the mean of its own row and its hashed character n-gram rows,
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -224,7 +225,6 @@ def chunk_gradients(
         fn, "window_reduction", window_reduction, ndim=2
     )
     num_chunks, chunk = window_reduction.shape
-    neg_per_chunk = negatives.shape[1]
     _checks.check_shape(fn, "negatives", negatives, (num_chunks, None))
     _checks.check_shape(fn, "tokens", tokens, (num_chunks * chunk + 2 * window,))
     _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
@@ -243,13 +243,34 @@ def chunk_gradients(
     )
     _checks.values_in_range(fn, "negatives", negatives, 0, vocab_size, what="ids")
     _checks.values_in_range(fn, "window_reduction", window_reduction, 0, window)
-    dim = u.shape[1]
-    # Compute in at least float32 (bfloat16 tables are upcast).
-    compute = u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
+    return _chunk_gradients(
+        u.__getitem__, v.__getitem__, tokens, sentence_ids, negatives,
+        window_reduction, window=window, num_negatives=num_negatives,
+        skip_hits=skip_hits,
+    )  # fmt: skip
 
+
+def _chunk_gradients(
+    input_rows, output_rows, tokens, sentence_ids, negatives, window_reduction, *,
+    window, num_negatives, skip_hits,
+):  # fmt: skip
+    """:func:`chunk_gradients` on validated inputs, with the row reads supplied.
+
+    ``input_rows(ids [n])`` returns the input table's ``[n, d]`` rows and
+    ``output_rows(ids [G, C + Kc])`` the output table's ``[G, C + Kc, d]``
+    rows (ids clamped to 0 where a token is padding), so the vocabulary-
+    sharded trainer can hand in rows it fetched from their owners.
+    """
+    num_chunks, chunk = window_reduction.shape
+    neg_per_chunk = negatives.shape[1]
     tokens = tokens.astype(jnp.int32)
     valid = tokens >= 0
     safe = jnp.where(valid, tokens, 0)
+    x_rows = input_rows(safe)
+    dim = x_rows.shape[1]
+    # Compute in at least float32 (bfloat16 tables are upcast).
+    bits = jnp.finfo(x_rows.dtype).bits
+    compute = x_rows.dtype if bits >= 32 else jnp.dtype(jnp.float32)
     win, ctr_tok, ctr_ok, live = _chunk_pairs(
         valid, safe, sentence_ids, window_reduction, num_chunks, chunk, window
     )
@@ -260,9 +281,10 @@ def chunk_gradients(
     neg_weight = jnp.sum(live_f, axis=-1, keepdims=True) * alpha  # [G, R, 1]
 
     # Gather each position's row once; chunk windows overlap by 2W rows.
-    x = u[safe].astype(compute)[win]  # [G, R, d]
+    x = x_rows.astype(compute)[win]  # [G, R, d]
     out_ids = jnp.concatenate([ctr_tok, negatives], axis=1)  # [G, C + Kc]
-    y = v[out_ids].astype(compute)  # [G, C + Kc, d]
+    y_rows = output_rows(out_ids)
+    y = y_rows.astype(compute)  # [G, C + Kc, d]
     scores = jnp.einsum("grd,god->gro", x, y)
     # Positives enter as softplus(-s), negatives as softplus(s): flip the
     # positive columns once, then one pass gives both loss and gradient.
@@ -303,9 +325,9 @@ def chunk_gradients(
         loss=loss,
         num_pairs=jnp.sum(live, dtype=jnp.int32),
         input_ids=in_ids,
-        input_grads=dx.astype(u.dtype),
+        input_grads=dx.astype(x_rows.dtype),
         output_ids=out_ids,
-        output_grads=dy.reshape(-1, dim).astype(v.dtype),
+        output_grads=dy.reshape(-1, dim).astype(y_rows.dtype),
     )
 
 
@@ -1220,6 +1242,7 @@ def make_sharded_trainer(
     *,
     mesh: jax.sharding.Mesh,
     axis: str = "data",
+    vocab_axis: str | None = None,
     learning_rate: optax.Schedule,
     optimizer: optax.GradientTransformation | None = None,
     window: int = 5,
@@ -1231,32 +1254,60 @@ def make_sharded_trainer(
     skip_hits: bool = True,
     compiler_options: dict[str, Any] | None = None,
 ) -> Trainer:
-    """:func:`make_trainer` running data-parallel over one axis of a mesh.
+    """:func:`make_trainer` running data-parallel over a mesh.
 
     Every update of ``batch_size`` centres is split into ``n`` consecutive
-    slices of ``batch_size / n`` centres, one per device of ``axis``. Each
-    device draws the update's dynamic windows and chunk negatives exactly as
+    slices of ``batch_size / n`` centres, one per device. Each device draws
+    the update's dynamic windows and chunk negatives exactly as
     :func:`make_trainer` does (from ``fold_in(key, update)``; the draws are a
     few hundred integers, so every device draws them all and keeps its
-    chunks), computes the row gradients of its slice, and the devices
-    exchange only the touched rows (an all-gather of ids and row gradients
-    along ``axis``, about ``batch_size * (2 W + 1.5) * d`` floats per update
-    in all). Every device then applies all of them to its replica of the
-    tables with the row-sparse optimizer, so the replicas stay identical.
+    chunks) and computes the row gradients of its slice. How the tables are
+    held decides the rest:
+
+    * **Replicated** (``vocab_axis=None``, the default): the ``n`` devices of
+      ``axis`` split each update; every device holds both tables and their
+      optimizer state whole. The devices exchange only the touched rows (an
+      all-gather of ids and row gradients along ``axis``, about
+      ``batch_size * (2 W + 1.5) * d`` floats per update in all), and every
+      device applies all of them to its replica with the row-sparse
+      optimizer, so the replicas stay identical.
+    * **Vocabulary-sharded** (``vocab_axis`` names a mesh axis of size
+      ``n_v``): both tables and their table-shaped optimizer state are split
+      into ``n_v`` contiguous slices of ``V / n_v`` rows
+      (:func:`jaxns.sharding.vocab_sharding`), so a device holds ``1 / n_v``
+      of the parameters and moments. The update is split over the devices of
+      ``axis`` and, when it is a different axis, further over those of
+      ``vocab_axis`` (``n = n_axis * n_v`` slices); ``vocab_axis=axis`` (one
+      1-D mesh) gives every device ``1 / n`` of the rows and ``1 / n`` of
+      each update's centres. A device fetches the rows its slice reads
+      without any table leaving its owner: the devices of ``vocab_axis``
+      all-gather the ids they need (integers), each reads the requested rows
+      it owns (zeros for the others), and one ``psum_scatter`` hands every
+      device its rows. After the gradients, the touched ids and row
+      gradients are all-gathered over the slicing axes as in the replicated
+      mode, and each device applies only those of rows it owns; the others
+      are dropped. No step holds a ``[V, d]`` buffer on any device.
 
     The update is the same as :func:`make_trainer`'s with the same
-    ``batch_size`` and key, for any device count: the same pairs, the same
-    negatives, the same gradients. Only the order in which duplicate rows'
-    gradients are summed differs, so results agree to float32 rounding (about
-    1e-6 relative per update; over a long run such differences grow the way
-    they do between any two summation orders, so two device counts give
-    equally good but not bitwise equal vectors). With one device the result
-    is bitwise :func:`make_trainer`'s.
+    ``batch_size`` and key, for any device count and either layout: the same
+    pairs, the same negatives, the same rows read, the same gradients. Only
+    the order in which duplicate rows' gradients are summed differs, so
+    results agree to float32 rounding (about 1e-6 relative per update; over a
+    long run such differences grow the way they do between any two summation
+    orders, so two device counts give equally good but not bitwise equal
+    vectors). With one device the result is bitwise :func:`make_trainer`'s,
+    in both layouts.
 
     Args:
       sampler: the noise distribution (as in :func:`make_trainer`).
-      mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it.
+      mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it,
+        or split over ``vocab_axis``.
       axis: the mesh axis whose devices split each update.
+      vocab_axis: ``None`` for replicated tables, or the mesh axis that
+        splits the tables' rows (may equal ``axis``). The tables' ``V`` rows
+        must be a multiple of its size (as :func:`jaxns.sharding.shard_table`
+        requires); pad the vocabulary with rows that no token uses and the
+        sampler's counts with zeros.
       learning_rate: an Optax schedule of the raw-word progress.
       optimizer: an element-wise Optax transformation without learning rate.
       window: maximum window ``W``.
@@ -1272,13 +1323,19 @@ def make_sharded_trainer(
     Returns:
       A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
       ``train_arrays``, ``stream``, ``block_size``, ``window``). ``params``
-      and ``opt_state`` come back replicated over the mesh.
+      and ``opt_state`` come back replicated over the mesh, or, with
+      ``vocab_axis``, split along their rows over it (``init`` builds the
+      state that way; place the tables with
+      :func:`jaxns.sharding.shard_table` so that the first call need not
+      move them).
 
     Raises:
       TypeError: for a non-mesh, non-integer sizes or a sampler without
         ``sample``.
-      ValueError: for an unknown axis or a ``batch_size`` that is not a
-        multiple of ``n * chunk_size``.
+      ValueError: for an unknown ``axis`` or ``vocab_axis`` or a
+        ``batch_size`` that is not a multiple of ``n * chunk_size``;
+        ``init`` and ``train`` raise ``ValueError`` for tables whose rows
+        ``vocab_axis`` does not divide.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -1297,22 +1354,51 @@ def make_sharded_trainer(
       >>> int(pairs) > 0, bool(jnp.isfinite(loss))
       (True, True)
 
+      The same with the tables split along the vocabulary over the mesh axis
+      that splits the update:
+
+      >>> t = jaxns.word2vec.make_sharded_trainer(
+      ...     jaxns.samplers.uniform(8), mesh=mesh, axis="data",
+      ...     vocab_axis="data", learning_rate=optax.constant_schedule(0.1),
+      ...     window=2, batch_size=8, chunk_size=4, negatives_per_chunk=4,
+      ...     steps_per_call=2)
+      >>> params = jaxns.word2vec.init_params(jax.random.key(0), 8, 4)
+      >>> params = jaxns.word2vec.SkipGramParams(
+      ...     *(jaxns.sharding.shard_table(p, mesh, "data") for p in params))
+      >>> state = t.init(params)
+      >>> params, state, loss, pairs = t.train(
+      ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
+      >>> tuple(params.input.sharding.spec), int(pairs) > 0
+      (('data', None), True)
+
     References:
       Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
       <https://arxiv.org/abs/1604.04661>`_, 2016. Dean et al, `Large Scale
       Distributed Deep Networks <https://papers.nips.cc/paper/4687>`_, 2012.
+      Shazeer et al, `Mesh-TensorFlow: Deep Learning for Supercomputers
+      <https://arxiv.org/abs/1811.02084>`_, 2018 (vocabulary-split tables).
     """
     from jax.sharding import PartitionSpec as P
+
+    from jaxns import sharding as _sharding
 
     fn = "word2vec.make_sharded_trainer"
     if not isinstance(mesh, jax.sharding.Mesh):
         raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {mesh!r}.")
-    if axis not in mesh.axis_names:
-        raise ValueError(
-            f"{fn}: axis must name an axis of the mesh {tuple(mesh.axis_names)}, "
-            f"got {axis!r}."
-        )
-    n = mesh.shape[axis]
+    for arg, name in (("axis", axis), ("vocab_axis", vocab_axis)):
+        if arg == "vocab_axis" and name is None:
+            continue
+        if name not in mesh.axis_names:
+            raise ValueError(
+                f"{fn}: {arg} must name an axis of the mesh "
+                f"{tuple(mesh.axis_names)}, got {name!r}."
+            )
+    sharded = vocab_axis is not None
+    # The axes whose devices split an update: the data axis, and the
+    # vocabulary axis too when it is another one (so no device idles).
+    split = axis if not sharded or vocab_axis == axis else (axis, vocab_axis)
+    names = (split,) if isinstance(split, str) else split
+    n = math.prod(mesh.shape[a] for a in names)
     # make_trainer checks every other argument and gives the stream helper.
     base = make_trainer(
         sampler, learning_rate=learning_rate, optimizer=optimizer, window=window,
@@ -1321,28 +1407,94 @@ def make_sharded_trainer(
         skip_hits=skip_hits, compiler_options=compiler_options,
     )  # fmt: skip
     if batch_size % (n * chunk_size):
+        over = f"mesh axis {axis!r} of size {n}"
+        if len(names) > 1:
+            over = f"mesh axes {names} of {n} devices in all"
         raise ValueError(
             f"{fn}: batch_size must be a multiple of n * chunk_size = "
-            f"{n} * {chunk_size} for mesh axis {axis!r} of size {n}, got "
-            f"{batch_size}."
+            f"{n} * {chunk_size} for {over}, got {batch_size}."
         )
     num_chunks = batch_size // chunk_size
     local_chunks, local_batch = num_chunks // n, batch_size // n
-    gradients = functools.partial(
-        chunk_gradients, window=window, num_negatives=num_negatives,
-        skip_hits=skip_hits,
-    )  # fmt: skip
     linear = optimizer is None
     tx = optax.chain(
         optax.identity() if linear else optimizer, _scale_by_progress(learning_rate)
     )
     opt = optim.row_sparse(tx, dedup=not linear)
+    rows_spec = P(vocab_axis, None) if sharded else P()
+
+    def tables_of(where: str, params: Any) -> dict[str, Any]:
+        if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
+            raise TypeError(
+                f"{where}: params must be a SkipGramParams(input, output), got "
+                f"{type(params).__name__}."
+            )
+        tables = {"input": params[0], "output": params[1]}
+        if sharded:
+            for name, table in tables.items():
+                table = _checks.float_array(where, f"params.{name}", table, ndim=2)
+                _sharding._divisible(
+                    where, f"params.{name}", table.shape[0], mesh, vocab_axis, "rows"
+                )
+        return tables
+
+    def state_specs(tables: dict[str, Any]) -> Any:
+        # Table-shaped optimizer leaves are split like their table.
+        shapes = jax.eval_shape(opt.init, tables)
+        return {
+            name: jax.tree.map(
+                lambda leaf, t=t: rows_spec if leaf.shape == t.shape else P(),
+                shapes[name],
+            )
+            for name, t in tables.items()
+        }
+
+    def init(params: SkipGramParams) -> Any:
+        tables = tables_of("word2vec.Trainer.init", params)
+        if not sharded:
+            return opt.init(tables)
+        specs = {name: rows_spec for name in tables}
+        with jax.named_scope("jaxns.word2vec.sharded_init"):
+            return jax.jit(
+                _sharding._shard_map(
+                    opt.init,
+                    mesh=mesh,
+                    in_specs=(specs,),
+                    out_specs=state_specs(tables),
+                )
+            )(tables)
+
+    def gather(x):
+        return jax.lax.all_gather(x, split, tiled=True, to="invarying")
+
+    def fetch(tables, in_ids, out_ids):
+        """Rows ``in_ids`` of the input and ``out_ids`` of the output table,
+        read on the devices of ``vocab_axis`` that own them."""
+        u, v = tables["input"], tables["output"]
+        rows = u.shape[0]  # per shard
+        m_in = in_ids.shape[0]
+        want = jax.lax.all_gather(
+            jnp.concatenate([in_ids, out_ids]), vocab_axis
+        )  # [n_v, m]: every device's requests
+        local, own = _sharding._owned(want, rows, vocab_axis)
+        read_in = jnp.where(own[:, :m_in, None], u[local[:, :m_in]], 0)
+        read_out = jnp.where(own[:, m_in:, None], v[local[:, m_in:]], 0)
+        if u.dtype == v.dtype:  # one collective for both tables
+            both = jnp.concatenate([read_in, read_out], axis=1)
+            mine = jax.lax.psum_scatter(both, vocab_axis, scatter_dimension=0)
+            return mine[:m_in], mine[m_in:]
+        return (
+            jax.lax.psum_scatter(read_in, vocab_axis, scatter_dimension=0),
+            jax.lax.psum_scatter(read_out, vocab_axis, scatter_dimension=0),
+        )
+
+    def own_only(ids, table):
+        """Global ids -> rows of this shard; -1 (dropped) for the others."""
+        local, own = _sharding._owned(ids, table.shape[0], vocab_axis)
+        return jnp.where(own & (ids >= 0), local, PAD)
 
     def device_run(params, opt_state, tokens, sentence_ids, first, key, progress):
-        device = jax.lax.axis_index(axis)
-
-        def gather(x):
-            return jax.lax.all_gather(x, axis, tiled=True, to="invarying")
+        device = jax.lax.axis_index(split)
 
         def one_step(carry, xs):
             params, opt_state = carry
@@ -1360,13 +1512,35 @@ def make_sharded_trainer(
             block = local_batch + 2 * window
             toks = jax.lax.dynamic_slice(tokens, (offset,), (block,))
             sents = jax.lax.dynamic_slice(sentence_ids, (offset,), (block,))
-            g = gradients(params, toks, sents, negs, reduction)
+            tables = {"input": params.input, "output": params.output}
+            if sharded:
+                # The ids chunk_gradients reads (padding clamped to row 0, as
+                # its gathers do), fetched from their owners.
+                safe = jnp.where(toks >= 0, toks, 0).astype(jnp.int32)
+                centres = safe[window : window + local_batch]
+                out_ids = jnp.concatenate(
+                    [centres.reshape(local_chunks, chunk_size), negs.astype(jnp.int32)],
+                    axis=1,
+                )
+                x_rows, y_rows = fetch(tables, safe, out_ids.reshape(-1))
+                y_rows = y_rows.reshape(*out_ids.shape, -1)
+            else:
+                x_rows, y_rows = params.input, params.output
+            g = _chunk_gradients(
+                (lambda ids: x_rows) if sharded else x_rows.__getitem__,
+                (lambda ids: y_rows) if sharded else y_rows.__getitem__,
+                toks, sents, negs, reduction, window=window,
+                num_negatives=num_negatives, skip_hits=skip_hits,
+            )  # fmt: skip
             # Only the touched rows cross devices.
+            ids = {"input": gather(g.input_ids), "output": gather(g.output_ids)}
+            if sharded:  # each shard applies the rows it owns
+                ids = {name: own_only(ids[name], tables[name]) for name in ids}
             tables, opt_state = opt.update(
-                {"input": gather(g.input_ids), "output": gather(g.output_ids)},
+                ids,
                 {"input": gather(g.input_grads), "output": gather(g.output_grads)},
                 opt_state,
-                {"input": params.input, "output": params.output},
+                tables,
                 progress=progress,
             )
             params = SkipGramParams(tables["input"], tables["output"])
@@ -1376,18 +1550,31 @@ def make_sharded_trainer(
         (params, opt_state), (losses, pairs) = jax.lax.scan(
             one_step, (params, opt_state), (first + steps, progress)
         )
-        loss = jax.lax.psum(jnp.sum(losses), axis)
-        return params, opt_state, loss, jax.lax.psum(jnp.sum(pairs), axis)
+        loss = jax.lax.psum(jnp.sum(losses), split)
+        return params, opt_state, loss, jax.lax.psum(jnp.sum(pairs), split)
 
     def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
+        tables = tables_of("word2vec.Trainer.train", params)
         with jax.named_scope("jaxns.word2vec.sharded_train"):
             steps = jnp.arange(steps_per_call, dtype=jnp.int32)
             frac = steps.astype(jnp.float32) / steps_per_call
             progress = progress0 + frac * (progress1 - progress0)
             first = jnp.asarray(start, jnp.int32) // batch_size
-            mapped = jax.shard_map(
-                device_run, mesh=mesh, in_specs=P(), out_specs=P(), check_vma=True
+            if not sharded:
+                mapped = jax.shard_map(
+                    device_run, mesh=mesh, in_specs=P(), out_specs=P(), check_vma=True
+                )
+                return mapped(
+                    params, opt_state, tokens, sentence_ids, first, key, progress
+                )
+            specs = (rows_spec, state_specs(tables), P(), P(), P(), P(), P())
+            mapped = _sharding._shard_map(
+                device_run,
+                mesh=mesh,
+                in_specs=specs,
+                out_specs=(rows_spec, specs[1], P(), P()),
             )
+            params = SkipGramParams(*params)
             return mapped(params, opt_state, tokens, sentence_ids, first, key, progress)
 
     train_arrays = jax.jit(
@@ -1419,7 +1606,8 @@ def make_sharded_trainer(
                 f"{name}: stream must be a word2vec.Stream, got "
                 f"{type(stream).__name__}. Build it with trainer.stream(...)."
             )
+        tables_of(name, params)
         return jitted(key, params, opt_state, stream, start, tuple(progress))
 
     train.lower = jitted.lower
-    return base._replace(init=base.init, train=train, train_arrays=train_arrays)
+    return base._replace(init=init, train=train, train_arrays=train_arrays)

@@ -614,3 +614,195 @@ def test_sharded_trainer_rejects_a_batch_the_devices_do_not_split():
         jaxns.word2vec.make_sharded_trainer(
             sampler, mesh="mesh", learning_rate=optax.constant_schedule(1.0)
         )
+
+
+# ---------------------------------------------------------------------------
+# word2vec with vocabulary-sharded tables
+# ---------------------------------------------------------------------------
+
+W2V_VOCAB, W2V_DIM = 200, 8
+
+
+def _w2v_case():
+    rng = np.random.default_rng(0)
+    size = 1500
+    ids = jnp.asarray(rng.zipf(1.5, size) % W2V_VOCAB, jnp.int32)
+    sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
+    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=W2V_VOCAB))
+    kw = dict(
+        learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
+        optimizer=optax.scale_by_adam(),  # table-shaped moments to shard
+        window=3,
+        batch_size=128,
+        chunk_size=8,
+        negatives_per_chunk=4,
+        steps_per_call=4,
+    )
+    return ids, sents, sampler, kw
+
+
+def _train_sharded(trainer, ids, sents, mesh, vocab_axis):
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, W2V_DIM)
+    params = jaxns.word2vec.SkipGramParams(
+        *(sh.shard_table(p, mesh, vocab_axis) for p in params)
+    )
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+    calls = stream.num_calls(trainer.block_size)
+    losses = []
+    for c in range(calls):
+        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        params, state, loss, _ = trainer.train(
+            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
+        )
+        losses.append(float(loss))
+    return params, state, np.array(losses, np.float32)
+
+
+def _w2v_mesh(layout: str) -> tuple[Mesh, str]:
+    """``"n"``: one axis splitting both the update and the vocabulary;
+    ``"dxv"``: a data axis of d devices and a vocabulary axis of v."""
+    if "x" not in layout:
+        return _mesh(int(layout), "data"), "data"
+    d, v = (int(s) for s in layout.split("x"))
+    devices = np.array(jax.devices()[: d * v]).reshape(d, v)
+    return Mesh(devices, ("data", "vocab")), "vocab"
+
+
+@eight
+@pytest.mark.parametrize("layout", ["2", "4", "8", "2x4"])
+def test_vocab_sharded_word2vec_equals_one_device(layout):
+    ids, sents, sampler, kw = _w2v_case()
+    ref_trainer = jaxns.word2vec.make_trainer(sampler, **kw)
+    ref, ref_state, ref_losses = _single_device(
+        "word2vec", _train_word2vec_state, ref_trainer, ids, sents
+    )
+    mesh, vocab_axis = _w2v_mesh(layout)
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=mesh, axis="data", vocab_axis=vocab_axis, **kw
+    )
+    params, state, losses = _train_sharded(trainer, ids, sents, mesh, vocab_axis)
+    # The same updates, duplicates summed in another order: rounding only.
+    assert_close(params.input, ref.input, loose=True)
+    assert_close(params.output, ref.output, loose=True)
+    assert_close(state["output"][0].nu, ref_state["output"][0].nu, loose=True)
+    assert_close(losses, ref_losses, loose=True)
+    assert int(state["input"][0].count) == int(ref_state["input"][0].count)
+    # Each device holds V / n_v rows of each table and of each moment.
+    n_v = mesh.shape[vocab_axis]
+    for x in (params.input, params.output, state["input"][0].mu):
+        assert x.sharding.is_equivalent_to(sh.vocab_sharding(mesh, vocab_axis), 2)
+        assert len(x.addressable_shards) == mesh.size
+        assert {s.data.shape for s in x.addressable_shards} == {
+            (W2V_VOCAB // n_v, W2V_DIM)
+        }
+
+
+def _train_word2vec_state(trainer, ids, sents):
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, W2V_DIM)
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+    calls = stream.num_calls(trainer.block_size)
+    losses = []
+    for c in range(calls):
+        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        params, state, loss, _ = trainer.train(
+            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
+        )
+        losses.append(float(loss))
+    return params, state, np.array(losses, np.float32)
+
+
+@eight
+def test_vocab_sharded_word2vec_step_never_holds_a_full_table():
+    big_v, dim = 8 * 1024, 16  # a 512 KiB table: per-device buffers stand out
+    mesh = _mesh(8, "data")
+    sampler = jaxns.samplers.uniform(big_v)
+    kw = dict(
+        learning_rate=optax.constant_schedule(0.01),
+        optimizer=optax.scale_by_adam(),
+        window=2,
+        batch_size=64,
+        chunk_size=8,
+        negatives_per_chunk=4,
+        steps_per_call=2,
+    )
+    ids = jnp.arange(300, dtype=jnp.int32) * 7 % big_v
+    sents = jnp.zeros(300, jnp.int32)
+
+    def compiled(vocab_axis):
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh=mesh, vocab_axis=vocab_axis, **kw
+        )
+        params = jaxns.word2vec.init_params(jax.random.key(0), big_v, dim)
+        if vocab_axis is not None:
+            params = jaxns.word2vec.SkipGramParams(
+                *(sh.shard_table(p, mesh, vocab_axis) for p in params)
+            )
+        state = trainer.init(params)
+        stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(big_v))
+        return trainer.train.lower(
+            jax.random.key(2), params, state, stream, 0, (0.0, 1.0)
+        ).compile()
+
+    table_bytes = big_v * dim * 4
+    sharded = compiled("data")
+    shapes = _hlo_shapes(sharded)
+    assert f"{big_v},{dim}" not in shapes, "a full [V, d] table on one device"
+    assert f"{big_v // 8},{dim}" in shapes
+    # The replicated layout, for contrast, holds the whole tables.
+    assert f"{big_v},{dim}" in _hlo_shapes(compiled(None))
+    mem = sharded.memory_analysis()
+    if mem is not None:  # per device: 1/8 of two tables and four moments
+        assert mem.argument_size_in_bytes < table_bytes
+        assert mem.temp_size_in_bytes < 0.25 * table_bytes
+
+
+@eight
+@pytest.mark.parametrize(
+    "vocab, vocab_axis, batch_size, match",
+    [
+        (8, "vocab", 32, "vocab_axis must name an axis"),
+        (10, "data", 32, r"params\.input has 10 rows.*size 4"),
+        (8, "data", 24, "batch_size must be a multiple of n"),
+    ],
+)
+def test_vocab_sharded_trainer_rejects_bad_layouts(
+    vocab, vocab_axis, batch_size, match
+):
+    mesh = _mesh(4, "data")
+    with pytest.raises(ValueError, match=match):
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            jaxns.samplers.uniform(vocab),
+            mesh=mesh,
+            vocab_axis=vocab_axis,
+            learning_rate=optax.constant_schedule(0.1),
+            window=1,
+            batch_size=batch_size,
+            chunk_size=4,
+        )
+        trainer.init(jaxns.word2vec.init_params(jax.random.key(0), vocab, 2))
+
+
+@eight
+def test_vocab_sharded_trainer_rejects_indivisible_tables_in_train():
+    mesh = _mesh(4, "data")
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        jaxns.samplers.uniform(10),
+        mesh=mesh,
+        vocab_axis="data",
+        learning_rate=optax.constant_schedule(0.1),
+        window=1,
+        batch_size=16,
+        chunk_size=4,
+        steps_per_call=1,
+    )
+    params = jaxns.word2vec.init_params(jax.random.key(0), 10, 2)
+    stream = trainer.stream(
+        jax.random.key(1), jnp.arange(10), jnp.zeros(10, jnp.int32), jnp.ones(10)
+    )
+    with pytest.raises(ValueError, match=r"params\.output has 10 rows"):
+        trainer.train(
+            jax.random.key(2), params._replace(input=params.input[:8]), None, stream,
+            0, (0.0, 1.0),
+        )  # fmt: skip
