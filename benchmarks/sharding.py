@@ -14,8 +14,9 @@ Two tables:
    measurement. On a GPU/TPU host the same script uses the real devices.
 2. **word2vec throughput** (built-in corpus, one epoch after a warm-up
    epoch): :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
-   devices (one core each, one process per configuration) against gensim
-   with 1 and 2 workers, raw words per second.
+   devices (one core each, one process per configuration), with replicated
+   tables and with tables split along the vocabulary (``vocab_axis``),
+   against gensim with 1 and 2 workers, raw words per second.
 
     python benchmarks/sharding.py            # both tables
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
@@ -151,7 +152,7 @@ def memory_table(quick: bool) -> None:
 # ---------------------------------------------------------------------------
 
 
-def w2v_child(devices: int, batch_size: int, quick: bool) -> None:
+def w2v_child(devices: int, batch_size: int, split: int, quick: bool) -> None:
     """One configuration in a fresh process: prints a JSON line."""
     _host_devices(devices, devices)
     import jax
@@ -170,14 +171,22 @@ def w2v_child(devices: int, batch_size: int, quick: bool) -> None:
     raw = corpus.num_raw_words
     keep = jnp.asarray(jaxns.text.keep_probability(vocab.counts, 1e-3))
     mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
+    # Split tables need V divisible by the devices: pad with unused rows.
+    rows = -(-len(vocab) // devices) * devices if split else len(vocab)
+    counts = np.pad(np.asarray(vocab.counts), (0, rows - len(vocab)))
     trainer = jaxns.word2vec.make_sharded_trainer(
-        jaxns.samplers.unigram(vocab.counts, power=0.75),
+        jaxns.samplers.unigram(counts, power=0.75),
         mesh=mesh,
+        vocab_axis="data" if split else None,
         learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
         batch_size=batch_size,
         compiler_options={"xla_backend_optimization_level": 1},
     )
-    params = jaxns.word2vec.init_params(jax.random.key(0), len(vocab), 100)
+    params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
+    if split:
+        params = jaxns.word2vec.SkipGramParams(
+            *(jaxns.sharding.shard_table(t, mesh, "data") for t in params)
+        )
     state = trainer.init(params)
     seconds = []
     for epoch in range(2):  # the first epoch compiles and warms up
@@ -233,9 +242,13 @@ def w2v_table(quick: bool) -> None:
 
     q = ["--quick"] if quick else []
     rows = []
-    for devices, batch in ((1, 128), (2, 128), (1, 256), (2, 256)):
-        r = _child(["--w2v-child", str(devices), str(batch), *q])
-        rows.append((f"jaxns {devices} dev, batch {batch}", r["words_per_second"]))
+    configs = ((1, 128, 0), (2, 128, 0), (2, 128, 1))
+    configs += ((1, 256, 0), (2, 256, 0), (2, 256, 1))
+    for devices, batch, split in configs:
+        r = _child(["--w2v-child", str(devices), str(batch), str(split), *q])
+        tables = ", vocab-split" if split else ""
+        name = f"jaxns {devices} dev, batch {batch}{tables}"
+        rows.append((name, r["words_per_second"]))
         record("word2vec data parallel", rows[-1][0], words_per_second=rows[-1][1])
     try:
         import gensim  # noqa: F401
@@ -258,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--only", choices=("memory", "word2vec"), default=None)
-    p.add_argument("--w2v-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=3, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
