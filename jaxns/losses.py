@@ -32,8 +32,8 @@ Conventions shared by every loss in this module:
   The dense path (``block_size=None``) differentiates through custom JVPs (the
   softmax or sigmoid of the logits against the tangent) and drops the self and
   positive columns with an in-place scatter, so its gradient costs one
-  elementwise pass over the ``B x B`` logits and the matrix products; on CPU the
-  two paths are within about 1.3x of each other either way
+  elementwise pass over the ``B x B`` logits and the matrix products; on CPU
+  neither path was more than 2x slower than the other at any size measured
   (``benchmarks/RESULTS.md``).
   ``block_size`` is static under ``jit``. The blocked gradient is reverse mode
   (``jax.grad``, ``jax.vjp``); forward mode (``jax.jvp``, ``jax.hessian``)
