@@ -1158,14 +1158,23 @@ class UserItems:
         (``strict``) or > x; returns (index, row end)."""
         lo = self.offsets[users]
         end = self.offsets[users + 1]
-        hi = end
-        for _ in range(max(1, int(self.max_degree).bit_length())):
+
+        def halve(_, bounds):
+            lo, hi = bounds
             live = lo < hi
             mid = (lo + hi) // 2
             v = values[mid]
             right = (v < x) if strict else (v <= x)
-            lo = jnp.where(live & right, mid + 1, lo)
-            hi = jnp.where(live & ~right, mid, hi)
+            return jnp.where(live & right, mid + 1, lo), jnp.where(
+                live & ~right, mid, hi
+            )
+
+        # A rolled loop: unrolled, the ten dependent gathers of a MovieLens
+        # search took XLA:CPU ~5 s to compile (a BPR epoch's whole compile
+        # time fell from 6.6 s to 1.0 s); the rolled search runs ~40 us slower
+        # per batch of 2048, a few percent of a training step.
+        steps = max(1, int(self.max_degree).bit_length())
+        lo, _ = jax.lax.fori_loop(0, steps, halve, (lo, end))
         return lo, end
 
 
