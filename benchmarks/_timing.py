@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -158,3 +160,28 @@ def device_line() -> str:
         f"device: {devices[0].device_kind} x{len(devices)} "
         f"({jax.default_backend()}), jax {jax.__version__}"
     )
+
+
+def peer_path(python: str | None, package: str, *parts: str) -> pathlib.Path | None:
+    """A file or folder inside ``package`` as installed for another interpreter.
+
+    Peers with their own virtual environment (PyKEEN, RecBole) ship the data
+    sets they are compared on; this finds ``<package>/<parts...>`` in that
+    environment without importing the package there. ``None`` when there is no
+    such interpreter, package or path.
+    """
+    if not python:
+        return None
+    code = (
+        "import importlib.util, pathlib, sys; "
+        f"s = importlib.util.find_spec({package!r}); "
+        "print(pathlib.Path(s.origin).parent.joinpath(*sys.argv[1:]))"
+    )
+    try:
+        out = subprocess.run(
+            [python, "-c", code, *parts], capture_output=True, text=True
+        )
+    except OSError:  # not an interpreter: the peer's own run reports it
+        return None
+    path = pathlib.Path(out.stdout.strip())
+    return path if out.returncode == 0 and path.exists() else None

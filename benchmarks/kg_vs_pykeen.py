@@ -179,17 +179,11 @@ def _peer_data(python: str | None) -> None:
     """Points ``$JAXNS_KG_DATA`` at the data that the PyKEEN peer's wheel ships."""
     if not python or python == sys.executable or os.environ.get("JAXNS_KG_DATA"):
         return
-    code = (
-        "import importlib.util, pathlib; s = importlib.util.find_spec('pykeen'); "
-        "print(pathlib.Path(s.origin).parent / 'datasets')"
-    )
-    try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    except OSError:  # not an interpreter: the peer's own run reports it
-        return None
-    folder = out.stdout.strip()
-    if out.returncode == 0 and folder and pathlib.Path(folder).is_dir():
-        os.environ["JAXNS_KG_DATA"] = folder
+    from benchmarks import _timing
+
+    folder = _timing.peer_path(python, "pykeen", "datasets")
+    if folder is not None:
+        os.environ["JAXNS_KG_DATA"] = str(folder)
 
 
 def _train_size(dataset: str) -> int:

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import two_tower  # noqa: E402
-from _timing import device_line, measure, record  # noqa: E402
+from _timing import device_line, measure, peer_path, record  # noqa: E402
 
 from jaxns import retrieval  # noqa: E402
 
@@ -99,19 +99,7 @@ def write_atomic(data: retrieval.Interactions, directory: pathlib.Path) -> None:
 
 def peer_movielens(python: str | None) -> pathlib.Path | None:
     """The ``ml-100k.inter`` that RecBole's wheel ships, in the peer's own venv."""
-    if not python:
-        return None
-    code = (
-        "import importlib.util, pathlib; s = importlib.util.find_spec('recbole'); "
-        "print(pathlib.Path(s.origin).parent / 'dataset_example' / 'ml-100k' "
-        "/ 'ml-100k.inter')"
-    )
-    try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    except OSError:  # not an interpreter: the peer's own run reports it
-        return None
-    path = pathlib.Path(out.stdout.strip())
-    return path if out.returncode == 0 and path.is_file() else None
+    return peer_path(python, "recbole", "dataset_example", "ml-100k", "ml-100k.inter")
 
 
 def run_recbole(args, data) -> dict | None:

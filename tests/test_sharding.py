@@ -641,24 +641,6 @@ def _w2v_case():
     return ids, sents, sampler, kw
 
 
-def _train_sharded(trainer, ids, sents, mesh, vocab_axis):
-    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, W2V_DIM)
-    params = jaxns.word2vec.SkipGramParams(
-        *(sh.shard_table(p, mesh, vocab_axis) for p in params)
-    )
-    state = trainer.init(params)
-    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
-    calls = stream.num_calls(trainer.block_size)
-    losses = []
-    for c in range(calls):
-        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
-        params, state, loss, _ = trainer.train(
-            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
-        )
-        losses.append(float(loss))
-    return params, state, np.array(losses, np.float32)
-
-
 def _w2v_mesh(layout: str) -> tuple[Mesh, str]:
     """``"n"``: one axis splitting both the update and the vocabulary;
     ``"dxv"``: a data axis of d devices and a vocabulary axis of v."""
@@ -681,7 +663,9 @@ def test_vocab_sharded_word2vec_equals_one_device(layout):
     trainer = jaxns.word2vec.make_sharded_trainer(
         sampler, mesh=mesh, axis="data", vocab_axis=vocab_axis, **kw
     )
-    params, state, losses = _train_sharded(trainer, ids, sents, mesh, vocab_axis)
+    params, state, losses = _train_word2vec_state(
+        trainer, ids, sents, lambda table: sh.shard_table(table, mesh, vocab_axis)
+    )
     # The same updates, duplicates summed in another order: rounding only.
     assert_close(params.input, ref.input, loose=True)
     assert_close(params.output, ref.output, loose=True)
@@ -698,8 +682,10 @@ def test_vocab_sharded_word2vec_equals_one_device(layout):
         }
 
 
-def _train_word2vec_state(trainer, ids, sents):
+def _train_word2vec_state(trainer, ids, sents, place=lambda table: table):
+    """Trains a few calls; ``place`` puts each table where it lives (sharded)."""
     params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, W2V_DIM)
+    params = jaxns.word2vec.SkipGramParams(*(place(p) for p in params))
     state = trainer.init(params)
     stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
     calls = stream.num_calls(trainer.block_size)
