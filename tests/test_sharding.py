@@ -556,8 +556,10 @@ def test_bad_inputs_raise(call, error, match):
 # ---------------------------------------------------------------------------
 
 
-def _train_word2vec(trainer, ids, sents, vocab):
-    params = jaxns.word2vec.init_params(jax.random.key(0), vocab, 8)
+def _train_word2vec(trainer, ids, sents, vocab, dim=8, place=lambda table: table):
+    """Trains a few calls; ``place`` puts each table where it lives (sharded)."""
+    params = jaxns.word2vec.init_params(jax.random.key(0), vocab, dim)
+    params = jaxns.word2vec.SkipGramParams(*(place(p) for p in params))
     state = trainer.init(params)
     stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
     calls = stream.num_calls(trainer.block_size)
@@ -568,7 +570,7 @@ def _train_word2vec(trainer, ids, sents, vocab):
             jax.random.key(2), params, state, stream, c * trainer.block_size, progress
         )
         losses.append(float(loss))
-    return params, np.array(losses, np.float32)
+    return params, state, np.array(losses, np.float32)
 
 
 @eight
@@ -586,14 +588,14 @@ def test_data_parallel_word2vec_equals_one_device():
         negatives_per_chunk=4,
         steps_per_call=4,
     )
-    ref, ref_losses = _train_word2vec(
+    ref, _, ref_losses = _train_word2vec(
         jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
     )
     for n in COUNTS:
         trainer = jaxns.word2vec.make_sharded_trainer(
             sampler, mesh=_mesh(n, "data"), **kw
         )
-        params, losses = _train_word2vec(trainer, ids, sents, vocab)
+        params, _, losses = _train_word2vec(trainer, ids, sents, vocab)
         if n == 1:  # the same program: bitwise
             np.testing.assert_array_equal(params.input, ref.input)
             np.testing.assert_array_equal(params.output, ref.output)
@@ -657,14 +659,19 @@ def test_vocab_sharded_word2vec_equals_one_device(layout):
     ids, sents, sampler, kw = _w2v_case()
     ref_trainer = jaxns.word2vec.make_trainer(sampler, **kw)
     ref, ref_state, ref_losses = _single_device(
-        "word2vec", _train_word2vec_state, ref_trainer, ids, sents
+        "word2vec", _train_word2vec, ref_trainer, ids, sents, W2V_VOCAB, W2V_DIM
     )
     mesh, vocab_axis = _w2v_mesh(layout)
     trainer = jaxns.word2vec.make_sharded_trainer(
         sampler, mesh=mesh, axis="data", vocab_axis=vocab_axis, **kw
     )
-    params, state, losses = _train_word2vec_state(
-        trainer, ids, sents, lambda table: sh.shard_table(table, mesh, vocab_axis)
+    params, state, losses = _train_word2vec(
+        trainer,
+        ids,
+        sents,
+        W2V_VOCAB,
+        W2V_DIM,
+        place=lambda table: sh.shard_table(table, mesh, vocab_axis),
     )
     # The same updates, duplicates summed in another order: rounding only.
     assert_close(params.input, ref.input, loose=True)
@@ -680,23 +687,6 @@ def test_vocab_sharded_word2vec_equals_one_device(layout):
         assert {s.data.shape for s in x.addressable_shards} == {
             (W2V_VOCAB // n_v, W2V_DIM)
         }
-
-
-def _train_word2vec_state(trainer, ids, sents, place=lambda table: table):
-    """Trains a few calls; ``place`` puts each table where it lives (sharded)."""
-    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, W2V_DIM)
-    params = jaxns.word2vec.SkipGramParams(*(place(p) for p in params))
-    state = trainer.init(params)
-    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
-    calls = stream.num_calls(trainer.block_size)
-    losses = []
-    for c in range(calls):
-        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
-        params, state, loss, _ = trainer.train(
-            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
-        )
-        losses.append(float(loss))
-    return params, state, np.array(losses, np.float32)
 
 
 @eight
