@@ -311,13 +311,16 @@ class _Progress:
                 pass
 
     def update(self, done: int, words: int, rate: float, loss: float, lr: float):
+        # The loss is read from the device every few calls; until the first
+        # read there is none to show (``loss`` is NaN then, not a diverged run).
+        shown = f"{loss:.3f}" if math.isfinite(loss) else "-"
         if self.bar is not None:
             self.bar.update(words)
-            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.5f}", refresh=False)
+            self.bar.set_postfix(loss=shown, lr=f"{lr:.5f}", refresh=False)
         elif time.perf_counter() - self.last > 10:
             self.last = time.perf_counter()
             print(
-                f"  {done / self.total:6.1%}  {rate:,.0f} words/s  loss {loss:.4f}"
+                f"  {done / self.total:6.1%}  {rate:,.0f} words/s  loss {shown}"
                 f"  lr {lr:.5f}",
                 flush=True,
             )
