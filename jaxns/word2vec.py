@@ -630,6 +630,50 @@ class Trainer(NamedTuple):
         )
 
 
+def _train_call(key, stream, start, progress, block_size, batch_size, window):
+    """The static checks of ``Trainer.train`` (one- and multi-device); returns
+    ``progress`` as a tuple."""
+    name = "word2vec.Trainer.train"
+    _checks.key(name, key)
+    if not isinstance(stream, Stream):
+        raise TypeError(
+            f"{name}: stream must be a word2vec.Stream, got "
+            f"{type(stream).__name__}. Build it with trainer.stream(...) or "
+            "word2vec.make_stream(...); train_arrays takes bare arrays."
+        )
+    if not isinstance(progress, tuple | list) or len(progress) != 2:
+        raise TypeError(
+            f"{name}: progress must be a pair (progress0, progress1), got "
+            f"{_checks._describe(progress)}."
+        )
+    length = np.shape(stream.tokens)[0] if np.ndim(stream.tokens) else 0
+    if length < block_size + 2 * window:
+        raise ValueError(
+            f"{name}: stream.tokens must hold at least block_size + 2 * window "
+            f"= {block_size + 2 * window} tokens, got shape "
+            f"{np.shape(stream.tokens)}. Build the stream with trainer.stream."
+        )
+    if isinstance(start, jax.Array):
+        # Reading a device value back would stall the pipeline: check
+        # only its type here (under jit nothing more is possible).
+        _checks.int_array(name, "start", start, ndim=0)
+    else:
+        value = _checks.size(name, "start", start)
+        if value % batch_size:
+            raise ValueError(
+                f"{name}: start must be a multiple of batch_size "
+                f"{batch_size}, got {value}. Use call * trainer.block_size."
+            )
+        last = length - block_size - 2 * window
+        if value > last:
+            raise ValueError(
+                f"{name}: start must be <= {last} for a stream of "
+                f"{length} tokens (block_size {block_size}, "
+                f"window {window}), got {value}."
+            )
+    return tuple(progress)
+
+
 def make_trainer(
     sampler: Any,
     *,
@@ -906,44 +950,9 @@ def make_trainer(
         start: ArrayLike,
         progress: tuple[ArrayLike, ArrayLike],
     ) -> tuple[SkipGramParams, Any, jax.Array, jax.Array]:
-        name = "word2vec.Trainer.train"
-        _checks.key(name, key)
-        if not isinstance(stream, Stream):
-            raise TypeError(
-                f"{name}: stream must be a word2vec.Stream, got "
-                f"{type(stream).__name__}. Build it with trainer.stream(...) or "
-                "word2vec.make_stream(...); train_arrays takes bare arrays."
-            )
-        if not isinstance(progress, tuple | list) or len(progress) != 2:
-            raise TypeError(
-                f"{name}: progress must be a pair (progress0, progress1), got "
-                f"{_checks._describe(progress)}."
-            )
-        length = np.shape(stream.tokens)[0] if np.ndim(stream.tokens) else 0
-        if length < block_size + 2 * window:
-            raise ValueError(
-                f"{name}: stream.tokens must hold at least block_size + 2 * window "
-                f"= {block_size + 2 * window} tokens, got shape "
-                f"{np.shape(stream.tokens)}. Build the stream with trainer.stream."
-            )
-        if isinstance(start, jax.Array):
-            # Reading a device value back would stall the pipeline: check
-            # only its type here (under jit nothing more is possible).
-            _checks.int_array(name, "start", start, ndim=0)
-        else:
-            value = _checks.size(name, "start", start)
-            if value % batch_size:
-                raise ValueError(
-                    f"{name}: start must be a multiple of batch_size "
-                    f"{batch_size}, got {value}. Use call * trainer.block_size."
-                )
-            last = length - block_size - 2 * window
-            if value > last:
-                raise ValueError(
-                    f"{name}: start must be <= {last} for a stream of "
-                    f"{length} tokens (block_size {block_size}, "
-                    f"window {window}), got {value}."
-                )
+        progress = _train_call(
+            key, stream, start, progress, block_size, batch_size, window
+        )
         return jitted(key, params, opt_state, stream, start, progress)
 
     train.lower = jitted.lower  # ahead-of-time compilation, as with jax.jit
@@ -1599,15 +1608,11 @@ def make_sharded_trainer(
         start: ArrayLike,
         progress: tuple[ArrayLike, ArrayLike],
     ) -> tuple[SkipGramParams, Any, jax.Array, jax.Array]:
-        name = "word2vec.Trainer.train"
-        _checks.key(name, key)
-        if not isinstance(stream, Stream):
-            raise TypeError(
-                f"{name}: stream must be a word2vec.Stream, got "
-                f"{type(stream).__name__}. Build it with trainer.stream(...)."
-            )
-        tables_of(name, params)
-        return jitted(key, params, opt_state, stream, start, tuple(progress))
+        progress = _train_call(
+            key, stream, start, progress, base.block_size, batch_size, window
+        )
+        tables_of("word2vec.Trainer.train", params)
+        return jitted(key, params, opt_state, stream, start, progress)
 
     train.lower = jitted.lower
     return base._replace(init=init, train=train, train_arrays=train_arrays)

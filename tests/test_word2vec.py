@@ -284,10 +284,16 @@ def test_call_progress_tiles_all_epochs_without_gaps():
     np.testing.assert_allclose([b - a for a, b in spans], raw / calls)
 
 
-def _small_trainer(**kw):
+def _small_trainer(sharded=False, **kw):
     opts = dict(window=2, batch_size=8, chunk_size=4, negatives_per_chunk=3)
     opts.update(kw)
-    return word2vec.make_trainer(
+    if sharded:  # the data-parallel trainer on a one-device mesh
+        mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+        opts["mesh"] = mesh
+        make = word2vec.make_sharded_trainer
+    else:
+        make = word2vec.make_trainer
+    return make(
         jaxns.samplers.uniform(10), learning_rate=optax.constant_schedule(0.1), **opts
     )
 
@@ -333,11 +339,12 @@ _BAD_TRAIN = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
 @pytest.mark.parametrize(
     "make,error,match", [c[1:] for c in _BAD_TRAIN], ids=[c[0] for c in _BAD_TRAIN]
 )
-def test_train_rejects_bad_input(make, error, match):
-    t = _small_trainer(steps_per_call=2)
+def test_train_rejects_bad_input(make, error, match, sharded):
+    t = _small_trainer(sharded, steps_per_call=2)
     stream = _small_stream(t)  # 50 tokens + 16 + 4 = 70, last start 50
     params = word2vec.init_params(jax.random.key(1), 10, 4)
     args = dict(
