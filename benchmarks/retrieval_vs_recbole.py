@@ -140,7 +140,12 @@ def jaxns_run(
     if timing:
         trainer, state = result["trainer"], result["best_state"]
         key = jax.random.key(0)
-        out["epoch_seconds"] = measure(trainer.train_epoch, state, key).median
+        rng = np.random.default_rng(0)
+
+        def epoch(state, key):  # the host's shuffle counts
+            return trainer.train_epoch(state, key, trainer.shuffle(rng, 1)[0])
+
+        out["epoch_seconds"] = measure(epoch, state, key).median
         out["eval_seconds"] = measure(trainer.evaluate, state, trainer.valid).median
     return out
 
