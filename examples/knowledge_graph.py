@@ -74,7 +74,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="rotate",
     )  # fmt: skip
     p.add_argument(
-        "--loss", choices=("nssa", "softplus", "margin", "bce"), default="nssa"
+        "--loss",
+        choices=("nssa", "softplus", "margin", "bce", "softmax"),
+        default="nssa",
+        help="softmax: cross-entropy over the positive and its negatives "
+        "(not in PyKEEN; --adversarial-temperature scales its scores)",
     )
     p.add_argument("--sampler", choices=("basic", "bernoulli"), default="basic")
     p.add_argument(
@@ -86,6 +90,31 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--subsampling",
         action="store_true",
         help="weight positives by Sun et al.'s subsampling weights (not in PyKEEN)",
+    )
+    p.add_argument(
+        "--both-sides",
+        action="store_true",
+        help="--negatives head and --negatives tail corruptions per positive "
+        "(not in PyKEEN)",
+    )
+    p.add_argument(
+        "--regularizer",
+        choices=("l2", "n3"),
+        default="l2",
+        help="l2: PyKEEN's default LpRegularizer; n3: Lacroix et al.'s N3 on "
+        "the positives' rows",
+    )
+    p.add_argument(
+        "--regularization",
+        type=_nonnegative_float,
+        default=None,
+        help="regulariser weight (default: PyKEEN's for l2, 0 for n3)",
+    )
+    p.add_argument(
+        "--init-scale",
+        type=_positive_float,
+        default=1.0,
+        help="multiply the initial entity (and ComplEx/DistMult relation) rows",
     )
     p.add_argument("--negatives", type=_positive_int, default=64)
     p.add_argument("--dim", type=_positive_int, default=200,
@@ -201,6 +230,10 @@ def run(args: argparse.Namespace) -> dict:
         rotate_variant=args.rotate_variant,
         normalize_entities=normalize,
         subsampling=args.subsampling,
+        regularizer=args.regularizer,
+        regularization=args.regularization,
+        both_sides=args.both_sides,
+        init_scale=args.init_scale,
     )
     key = jax.random.key(args.seed)
     init_key, train_key = jax.random.split(key)

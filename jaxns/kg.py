@@ -932,7 +932,7 @@ def corrupt_batch(
 # losses with PyKEEN's reductions
 
 
-LOSSES = ("nssa", "softplus", "margin", "bce")
+LOSSES = ("nssa", "softplus", "margin", "bce", "softmax")
 
 
 def slcwa_loss(
@@ -945,6 +945,7 @@ def slcwa_loss(
     where: ArrayLike | None = None,
     valid: ArrayLike | None = None,
     weights: ArrayLike | None = None,
+    neg_log_q: ArrayLike | None = None,
 ) -> jax.Array:
     r"""One batch's training loss, reduced exactly as PyKEEN's sLCWA loop does.
 
@@ -963,6 +964,13 @@ def slcwa_loss(
     * ``"margin"`` (``MarginRankingLoss``): the mean of
       ``max(0, gamma + s- - s+)`` over all kept (positive, negative) pairs.
       Default margin 1.
+    * ``"softmax"`` (not in PyKEEN's sLCWA): the mean over rows of the
+      cross-entropy of a softmax over the positive and its kept negatives,
+      :func:`jaxns.losses.sampled_softmax`, the negatives' scores corrected
+      by ``neg_log_q`` (the log expected count of each drawn entity; the
+      positive is in the softmax exactly once, so its own is 0).
+      ``adversarial_temperature`` multiplies the scores (a softmax inverse
+      temperature); the margin is unused.
 
     ``where`` drops negatives (filtered negatives; PyKEEN removes them from
     the batch) and ``valid`` drops whole rows (padding). One departure: a row
@@ -982,6 +990,10 @@ def slcwa_loss(
       weights: optional float ``[batch]`` row weights (Sun et al.'s
         subsampling weights; not in PyKEEN): every mean becomes the weighted
         mean, each negative weighted by its positive's weight.
+      neg_log_q: for ``"softmax"`` only, the negatives' log expected counts,
+        a scalar or ``[batch, num_negatives]``; ``log(K / (n - 1))`` for
+        ``K`` uniform draws with replacement among ``n - 1`` entities.
+        Default: no correction.
 
     Returns:
       A float32 (float64 for float64 input) scalar.
@@ -1044,6 +1056,20 @@ def slcwa_loss(
         if loss == "margin":
             per_row = _losses.margin_ranking(pos, neg, margin=margin, where=keep)
             return mean(per_row * live, live)
+        if loss == "softmax":
+            scale = jnp.asarray(adversarial_temperature, pos.dtype)
+            log_q = {}
+            if neg_log_q is not None:
+                log_q = {
+                    "pos_log_q": jnp.zeros_like(pos),
+                    "neg_log_q": jnp.broadcast_to(
+                        jnp.asarray(neg_log_q, pos.dtype), neg.shape
+                    ),
+                }
+            per_row = _losses.sampled_softmax(
+                scale * pos, scale * neg, where=keep, **log_q
+            )
+            return mean(jnp.where(rows, per_row, 0), jnp.ones_like(w))
         per_row = _losses.sgns(pos, neg, where=keep)  # softplus(-s+) + sum softplus(s-)
         return mean(jnp.where(rows, per_row, 0), 1 + live)
 
@@ -1057,6 +1083,8 @@ MODELS = ("transe", "distmult", "complex", "rotate")
 #: averaged over the rows a batch gathers): DistMult on relations, ComplEx on
 #: entities and relations.
 _REGULARIZATION = {"distmult": 0.1, "complex": 0.01}
+#: The regularisers of :func:`make_trainer`.
+REGULARIZERS = ("l2", "n3")
 
 
 def _relation_width(model: str, dim: int, rotate_variant: str) -> int:
@@ -1312,6 +1340,52 @@ def _similarity_all(sim, q, table):
     return -_scoring._safe_sqrt(jnp.maximum(sq - 2 * dots, 0))
 
 
+def _n3(params, pos, keep_pos, complex_rows):
+    """Mean over kept positives of ``sum |x_i|^3`` over their h, r, t rows.
+
+    ``|x_i|`` is the modulus of a complex coordinate (real parts first) when
+    ``complex_rows`` and the row is ``2 * (d / 2)`` wide like an entity row,
+    else the absolute value of a real one. The rows are weighted by how often
+    the batch uses them instead of gathered, so the gradient is dense (no
+    scatter-add of gathered rows).
+    """
+    ent, rel = params["entity"], params["relation"]
+    width = ent.shape[-1]
+
+    def cubes(x):
+        if complex_rows and x.shape[-1] == width:
+            parts = x.reshape(x.shape[0], 2, width // 2)
+            sq = jnp.sum(parts * parts, axis=1)
+            # |z|^3 = sq^1.5; the epsilon keeps the gradient finite at 0
+            return jnp.sum(sq * jnp.sqrt(sq + 1e-12), axis=-1)
+        return jnp.sum(jnp.abs(x) ** 3, axis=-1)
+
+    live = keep_pos.astype(ent.dtype)
+    ent_uses = jnp.zeros(ent.shape[0], ent.dtype).at[pos[:, 0]].add(live)
+    ent_uses = ent_uses.at[pos[:, 2]].add(live)
+    rel_uses = jnp.zeros(rel.shape[0], rel.dtype).at[pos[:, 1]].add(live)
+    total = ent_uses @ cubes(ent) + rel_uses @ cubes(rel)
+    return total / jnp.maximum(jnp.sum(live), 1)
+
+
+def _both_sides(key, pos, n, k):
+    """``[2B, K, 3]``: rows ``:B`` replace the head, rows ``B:`` the tail."""
+    b = pos.shape[0]
+    original = jnp.concatenate([pos[:, 0], pos[:, 2]])[:, None]
+    r = jax.random.randint(key, (2 * b, k), 0, n - 1, jnp.int32)
+    replacement = r + (r >= original).astype(jnp.int32)
+    head = (jnp.arange(2 * b) < b)[:, None]
+    pos2 = jnp.concatenate([pos, pos])
+    return jnp.stack(
+        [
+            jnp.where(head, replacement, pos2[:, :1]),
+            jnp.broadcast_to(pos2[:, 1:2], (2 * b, k)),
+            jnp.where(head, pos2[:, 2:], replacement),
+        ],
+        axis=-1,
+    )
+
+
 class Trainer(NamedTuple):
     """What :func:`make_trainer` returns.
 
@@ -1352,6 +1426,9 @@ def make_trainer(
     regularization: float | None = None,
     subsampling: bool = False,
     optimizer: Any = None,
+    regularizer: str = "l2",
+    both_sides: bool = False,
+    init_scale: float = 1.0,
 ) -> Trainer:
     """Builds PyKEEN's sLCWA training loop as one jitted, scanned epoch.
 
@@ -1383,13 +1460,28 @@ def make_trainer(
       rotate_variant: ``"pykeen"`` or ``"sun"``.
       normalize_entities: renormalise entity rows after every update; default
         True for TransE only.
-      regularization: weight of PyKEEN's L2 regulariser; default PyKEEN's
-        (0.1 on DistMult relations, 0.01 on ComplEx, else 0).
+      regularization: weight of the regulariser; default PyKEEN's (0.1 on
+        DistMult relations, 0.01 on ComplEx, else 0) for ``"l2"``, 0 for
+        ``"n3"``.
       subsampling: weight each positive by Sun et al.'s subsampling weight
         ``1 / sqrt(#(h, r) + #(r, t))`` (counts of training triples plus 4,
         as their code), normalised per batch (not in PyKEEN).
       optimizer: an Optax transformation to use instead of
         ``optax.adam(learning_rate)``.
+      regularizer: ``"l2"``, PyKEEN's ``LpRegularizer`` (see
+        ``regularization``), or ``"n3"`` (Lacroix et al. 2018, not in
+        PyKEEN's sLCWA defaults): ``regularization`` times the batch mean of
+        ``sum |x_i|^3`` over the positive's head, relation and tail rows,
+        ``|x_i|`` the modulus of each complex coordinate for ComplEx and
+        RotatE, of each real one otherwise.
+      both_sides: every positive gets ``num_negatives`` negatives that
+        replace its head and as many that replace its tail (uniform over the
+        other entities; the batch is scored as ``2 * batch_size`` rows),
+        instead of the ``sampler``'s one side per negative (not in PyKEEN).
+      init_scale: multiplies the initial entity rows (and ComplEx's and
+        DistMult's relation rows) of :func:`init_params`; a ComplEx started
+        at ``N(0, 1)`` saturates a softmax over many negatives, Lacroix et
+        al. start at ``1e-3`` times that.
 
     Returns:
       A :class:`Trainer`.
@@ -1433,6 +1525,9 @@ def make_trainer(
     _checks.number(fn, "learning_rate", learning_rate, positive=True)
     _checks.flag(fn, "filtered_negatives", filtered_negatives)
     _checks.flag(fn, "subsampling", subsampling)
+    _checks.flag(fn, "both_sides", both_sides)
+    _checks.number(fn, "init_scale", init_scale, positive=True)
+    regularizer = _checks.choice(fn, "regularizer", regularizer, REGULARIZERS)
     if model in ("complex", "rotate") and d % 2:
         raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")
     triples = _checks.concrete(fn, "train", train)
@@ -1442,7 +1537,7 @@ def make_trainer(
     if normalize_entities is None:
         normalize_entities = model == "transe"
     if regularization is None:
-        regularization = _REGULARIZATION.get(model, 0.0)
+        regularization = _REGULARIZATION.get(model, 0.0) if regularizer == "l2" else 0.0
     _checks.number(fn, "regularization", regularization, nonnegative=True)
     tx = optax.adam(learning_rate) if optimizer is None else optimizer
     head_prob = (
@@ -1494,6 +1589,7 @@ def make_trainer(
             return regularization * sum(terms)
         return jnp.float32(0)
 
+    complex_rows = model in ("complex", "rotate")
     sim = _SIMILARITY[(model, rotate_variant)]
     # All-entity scoring turns the negatives into one GEMM and avoids XLA's
     # slow scatter-add of gathered rows; worth it while E is small next to K.
@@ -1528,8 +1624,11 @@ def make_trainer(
             where=keep_neg,
             valid=keep_pos,
             weights=weights,
+            neg_log_q=math.log(k / (e - 1)) if loss == "softmax" else None,
         )
-        if regularization:
+        if regularization and regularizer == "n3":
+            value = value + regularization * _n3(params, pos, keep_pos, complex_rows)
+        elif regularization:
             neg_h = jnp.take(ent, neg[..., 0], axis=0)
             neg_t = jnp.take(ent, neg[..., 2], axis=0)
             value = value + regularizer(
@@ -1542,6 +1641,10 @@ def make_trainer(
             key, model, e, r, d, rotate_variant=rotate_variant,
             normalize_entities=normalize_entities,
         )  # fmt: skip
+        if init_scale != 1.0:
+            params["entity"] = params["entity"] * jnp.float32(init_scale)
+            if model in ("complex", "distmult"):
+                params["relation"] = params["relation"] * jnp.float32(init_scale)
         with jax.numpy_dtype_promotion("standard"):
             return params, tx.init(params)
 
@@ -1560,14 +1663,21 @@ def make_trainer(
             pos = jnp.take(data, rows, axis=0)
             keep_pos = slot < n
             num_valid = jnp.minimum(n - index * b, b)
-            neg = corrupt_batch(
-                jax.random.fold_in(k_neg, index), pos, e, num_negatives=k,
-                sampler=sampler, head_prob=head_prob, num_valid=num_valid,
-            )  # fmt: skip
+            weights = None if row_weights is None else jnp.take(row_weights, rows)
+            if both_sides:
+                neg = _both_sides(jax.random.fold_in(k_neg, index), pos, e, k)
+                pos = jnp.concatenate([pos, pos])
+                keep_pos = jnp.concatenate([keep_pos, keep_pos])
+                if weights is not None:
+                    weights = jnp.concatenate([weights, weights])
+            else:
+                neg = corrupt_batch(
+                    jax.random.fold_in(k_neg, index), pos, e, num_negatives=k,
+                    sampler=sampler, head_prob=head_prob, num_valid=num_valid,
+                )  # fmt: skip
             keep_neg = jnp.broadcast_to(keep_pos[:, None], neg.shape[:2])
             if filtered_negatives:
                 keep_neg = keep_neg & ~known.contains(neg)
-            weights = None if row_weights is None else jnp.take(row_weights, rows)
             value, grads = jax.value_and_grad(batch_loss)(
                 params, pos, neg, keep_pos, keep_neg, weights
             )

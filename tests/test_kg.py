@@ -463,6 +463,14 @@ def _np_pykeen_loss(loss, pos, neg, keep, valid, margin, alpha, weights=None):
     """
     pos, neg = np.asarray(pos, np.float64), np.asarray(neg, np.float64)
     keep = keep & valid[:, None]
+    if loss == "softmax":  # alpha scales the scores, margin is log E-
+        w = np.ones(len(pos)) if weights is None else np.asarray(weights, np.float64)
+        rows = []
+        for b in np.flatnonzero(valid):
+            z = np.concatenate([[alpha * pos[b]], alpha * neg[b][keep[b]] - margin])
+            m = z.max()
+            rows.append(m + np.log(np.exp(z - m).sum()) - alpha * pos[b])
+        return np.sum(w[valid] * np.array(rows)) / w[valid].sum()
     if weights is not None:
         w = np.asarray(weights, np.float64)[valid]
         wn = np.broadcast_to(np.asarray(weights, np.float64)[:, None], neg.shape)
@@ -505,7 +513,7 @@ def _np_pykeen_loss(loss, pos, neg, keep, valid, margin, alpha, weights=None):
     return np.mean(values)
 
 
-@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin", "bce"])
+@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin", "bce", "softmax"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_slcwa_loss_matches_pykeen_reductions(loss, masked):
     rng = np.random.default_rng(7)
@@ -515,6 +523,7 @@ def test_slcwa_loss_matches_pykeen_reductions(loss, masked):
     keep = rng.random((b, k)) < 0.6 if masked else np.ones((b, k), bool)
     valid = np.arange(b) < 4 if masked else np.ones(b, bool)
     margin = {"nssa": 9.0, "margin": 1.0}.get(loss)
+    log_q = np.log(5 / 7) if loss == "softmax" else None
     got = jax.jit(
         lambda p, n, w, v: kg.slcwa_loss(
             p,
@@ -524,13 +533,15 @@ def test_slcwa_loss_matches_pykeen_reductions(loss, masked):
             adversarial_temperature=0.5,
             where=w,
             valid=v,
+            neg_log_q=log_q,
         )  # fmt: skip
     )(pos, neg, keep, valid)
-    ref = _np_pykeen_loss(loss, pos, neg, keep, valid, margin or 0.0, 0.5)
+    ref_margin = log_q if loss == "softmax" else margin or 0.0
+    ref = _np_pykeen_loss(loss, pos, neg, keep, valid, ref_margin, 0.5)
     assert_close(got, ref, loose=True)
 
 
-@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin"])
+@pytest.mark.parametrize("loss", ["nssa", "softplus", "margin", "softmax"])
 def test_slcwa_loss_row_weights(loss):
     rng = np.random.default_rng(8)
     b, k = 5, 4
@@ -539,8 +550,9 @@ def test_slcwa_loss_row_weights(loss):
     keep = rng.random((b, k)) < 0.7
     valid = np.arange(b) < 4
     weights = rng.uniform(0.1, 2.0, b).astype(np.float32)
+    log_q = 2.0 if loss == "softmax" else None  # the reference reads it as margin
     got = kg.slcwa_loss(pos, neg, loss=loss, margin=2.0, where=keep, valid=valid,
-                        weights=weights)  # fmt: skip
+                        weights=weights, neg_log_q=log_q)  # fmt: skip
     ref = _np_pykeen_loss(loss, pos, neg, keep, valid, 2.0, 1.0, weights)
     assert_close(got, ref, loose=True)
     # unit weights change nothing
@@ -605,6 +617,60 @@ def test_fast_negative_scores_equal_the_scorers(model):
         assert_close(both[:, 1], heads, rtol=1e-4, atol=1e-4)
 
 
+def test_both_sides_replaces_each_side_uniformly():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    n, b, k = 7, 300, 50
+    pos = jnp.asarray(np.random.default_rng(0).integers(0, n, (b, 3)), jnp.int32)
+    pos = pos.at[:, 1].set(0)
+    neg = np.asarray(kg._both_sides(jax.random.key(4), pos, n, k))
+    p = np.asarray(pos)
+    assert neg.shape == (2 * b, k, 3)
+    head, tail = neg[:b], neg[b:]
+    # rows :b keep relation and tail and replace the head, rows b: the tail
+    assert (head[..., 1:] == p[:, None, 1:]).all() and (head[..., 0] != p[:, :1]).all()
+    assert (tail[..., :2] == p[:, None, :2]).all() and (tail[..., 2] != p[:, 2:]).all()
+    for side, col in ((head, 0), (tail, 2)):
+        # the replacement's offset from the original is uniform on 1..n-1
+        offset = (side[..., col] - p[:, col : col + 1]) % n
+        counts = np.bincount(offset.ravel(), minlength=n)
+        assert counts[0] == 0
+        assert scipy_stats.chisquare(counts[1:]).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("complex_rows", [False, True])
+def test_n3_matches_gathered_rows(complex_rows):
+    rng = np.random.default_rng(5)
+    e, r, d = 6, 3, 8
+    params = {
+        "entity": jnp.asarray(rng.normal(size=(e, d)), jnp.float32),
+        "relation": jnp.asarray(rng.normal(size=(r, d)), jnp.float32),
+    }
+    pos = _random_triples(rng, 9, e, r).astype(np.int32)
+    keep = np.arange(9) < 7
+
+    def cubes(x):
+        x = np.asarray(x, np.float64)
+        if complex_rows:
+            return np.sum(np.hypot(x[..., : d // 2], x[..., d // 2 :]) ** 3, -1)
+        return np.sum(np.abs(x) ** 3, -1)
+
+    ent, rel = (np.asarray(params[k], np.float64) for k in ("entity", "relation"))
+    rows = cubes(ent[pos[:, 0]]) + cubes(rel[pos[:, 1]]) + cubes(ent[pos[:, 2]])
+    got = kg._n3(params, jnp.asarray(pos), jnp.asarray(keep), complex_rows)
+    assert_close(got, rows[keep].mean(), loose=True)
+
+
+def test_make_trainer_init_scale():
+    train = [[0, 0, 1], [1, 0, 2]]
+    for model in ("complex", "rotate"):
+        one = kg.make_trainer(train, 3, 1, model=model, dim=4).init(jax.random.key(0))
+        tenth = kg.make_trainer(train, 3, 1, model=model, dim=4, init_scale=0.1)
+        tenth = tenth.init(jax.random.key(0))
+        assert_close(tenth[0]["entity"], 0.1 * one[0]["entity"])
+        scale = 0.1 if model == "complex" else 1.0  # rotations keep unit modulus
+        assert_close(tenth[0]["relation"], scale * one[0]["relation"])
+
+
 def test_init_params_follow_pykeen():
     p = kg.init_params(jax.random.key(0), "transe", 50, 4, 16)
     assert_close(jnp.linalg.norm(p["entity"], axis=1), np.ones(50))
@@ -629,6 +695,8 @@ def test_init_params_follow_pykeen():
         ("complex", "bce", "basic", True),
         ("rotate", "margin", "bernoulli", False),
         ("rotate-sun", "nssa", "basic", True),
+        ("complex", "softmax", "both", True),
+        ("rotate", "softmax", "both", False),
     ],
 )
 def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
@@ -638,11 +706,15 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
     n = 8
     train = np.array([[i, 0, (i + 1) % n] for i in range(n)]
                      + [[(i + 1) % n, 1, i] for i in range(n)], np.int32)  # fmt: skip
+    both = sampler == "both"
     trainer = kg.make_trainer(
-        train, n, 2, model=model, dim=16, loss=loss, sampler=sampler,
+        train, n, 2, model=model, dim=16, loss=loss,
+        sampler="basic" if both else sampler, both_sides=both,
         num_negatives=8, batch_size=5, learning_rate=0.05,
         filtered_negatives=filtered, margin=1.0 if loss != "nssa" else 3.0,
         rotate_variant=variant, subsampling=variant == "sun",
+        regularizer="n3" if both else "l2", regularization=1e-3 if both else None,
+        init_scale=0.1 if both else 1.0,
     )  # fmt: skip
     params, state = trainer.init(jax.random.key(0))
     known = kg.known_triples(train, n, 2)
@@ -669,6 +741,10 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(model="rotate", dim=7), ValueError, "even"),
         (dict(filtered_negatives=1), TypeError, "filtered_negatives"),
+        (dict(both_sides=1), TypeError, "both_sides"),
+        (dict(regularizer="l1"), ValueError, "regularizer"),
+        (dict(init_scale=0.0), ValueError, "init_scale"),
+        (dict(init_scale=float("inf")), ValueError, "init_scale"),
     ],
 )
 def test_make_trainer_bad_inputs(kwargs, error, words):
