@@ -78,7 +78,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hard-negatives", type=_positive_int, default=None)
     p.add_argument("--no-logq", action="store_true", help="no logQ correction")
     p.add_argument("--features", action="store_true", help="use side features")
-    p.add_argument("--normalize", action="store_true", help="cosine scores")
+    p.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="cosine scores (--no-normalize: dot products)",
+    )
     p.add_argument("--dim", type=_positive_int, default=64)
     p.add_argument("--epochs", type=_positive_int, default=300)
     p.add_argument("--batch-size", type=_positive_int, default=2048)
