@@ -149,6 +149,21 @@ def dense_task(task: retrieval.RankingTask):
     return task.users, masks[0], masks[1]
 
 
+def mrr_at_10(scores: jax.Array, relevant: jax.Array, exclude: jax.Array):
+    """RecBole's MRR@10 (:func:`jaxns.retrieval.topk_metrics`) without a top-k.
+
+    The first hit's rank is one plus the number of unmasked items scored above
+    the user's best relevant item: a count instead of XLA:CPU's top-k, half
+    the time of the validation between epochs. Equal scores are the only
+    difference (top-k breaks ties by item id).
+    """
+    best = jnp.max(jnp.where(relevant, scores, -jnp.inf), axis=1, keepdims=True)
+    rank = 1 + jnp.sum(~exclude & (scores > best), axis=1, dtype=scores.dtype)
+    live = jnp.any(relevant, axis=1)
+    reciprocal = jnp.where(live & (rank <= 10), 1 / rank, 0)
+    return jnp.sum(reciprocal) / jnp.maximum(jnp.sum(live, dtype=scores.dtype), 1)
+
+
 class Trainer:
     """The jitted epoch and evaluation of one configuration."""
 
@@ -286,9 +301,9 @@ class Trainer:
             users, items = self._embeddings(state)
             valid_users, relevant, exclude = inputs["valid"]
             scores = users[valid_users] @ items.T
-            mrr = retrieval.topk_metrics(scores, relevant, exclude=exclude, ks=(10,))
             # RecBole compares the validation metric rounded to 4 decimals.
-            score = jnp.round(mrr["mrr@10"] * 1e4).astype(jnp.int32)
+            mrr = mrr_at_10(scores, relevant, exclude)
+            score = jnp.round(mrr * 1e4).astype(jnp.int32)
             better = score >= c["best_score"]
             best = jax.tree.map(
                 lambda new, old: jnp.where(better, new, old), state, c["best"]

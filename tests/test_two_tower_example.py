@@ -13,6 +13,9 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
 import two_tower  # noqa: E402
+from helpers import assert_close  # noqa: E402
+
+from jaxns import retrieval  # noqa: E402
 
 
 def _csv(path: pathlib.Path) -> pathlib.Path:
@@ -82,3 +85,14 @@ def test_errors_are_one_line(flags, message, capsys):
     assert err.value.code == 2
     text = capsys.readouterr().err
     assert message in text and "Traceback" not in text
+
+
+def test_mrr_at_10_equals_topk_metrics():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(40, 30)).astype(np.float32)
+    relevant = rng.random((40, 30)) < 0.1
+    relevant[0] = False  # a user without relevant items does not count
+    exclude = (rng.random((40, 30)) < 0.3) & ~relevant
+    expected = retrieval.topk_metrics(scores, relevant, exclude=exclude, ks=(10,))
+    actual = two_tower.mrr_at_10(scores, relevant, exclude)
+    assert_close(actual, expected["mrr@10"])
