@@ -15,8 +15,10 @@ Two tables:
 2. **word2vec throughput** (built-in corpus, one epoch after a warm-up
    epoch): :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
    devices (one core each, one process per configuration), with replicated
-   tables and with tables split along the vocabulary (``vocab_axis``),
-   against gensim with 1 and 2 workers, raw words per second.
+   tables, with tables split along the vocabulary (``vocab_axis``) and
+   with delayed exchange (``sync_every``), against gensim with 1 and 2
+   workers: raw words per second of the second of two epochs, and the
+   WordSim-353 Spearman of the vectors after both.
 
     python benchmarks/sharding.py            # both tables
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
@@ -152,7 +154,16 @@ def memory_table(quick: bool) -> None:
 # ---------------------------------------------------------------------------
 
 
-def w2v_child(devices: int, batch_size: int, split: int, quick: bool) -> None:
+def _wordsim(words, vectors) -> float:
+    import jaxns
+
+    pairs = jaxns.datasets.load_similarity("wordsim353")
+    return float(jaxns.evaluation.word_similarity(vectors, words, pairs).spearman)
+
+
+def w2v_child(
+    devices: int, batch_size: int, split: int, sync_every: int, quick: bool
+) -> None:
     """One configuration in a fresh process: prints a JSON line."""
     _host_devices(devices, devices)
     import jax
@@ -180,6 +191,7 @@ def w2v_child(devices: int, batch_size: int, split: int, quick: bool) -> None:
         vocab_axis="data" if split else None,
         learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
         batch_size=batch_size,
+        sync_every=sync_every,
         compiler_options={"xla_backend_optimization_level": 1},
     )
     params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
@@ -204,7 +216,16 @@ def w2v_child(devices: int, batch_size: int, split: int, quick: bool) -> None:
             )  # fmt: skip
         jax.block_until_ready(params)
         seconds.append(time.perf_counter() - t0)
-    print(json.dumps({"words_per_second": raw / seconds[-1], "loss": float(loss)}))
+    vectors = np.asarray(params.input)[: len(vocab)]
+    print(
+        json.dumps(
+            {
+                "words_per_second": raw / seconds[-1],
+                "loss": float(loss),
+                "wordsim353": _wordsim(vocab.words, vectors),
+            }
+        )
+    )
 
 
 def gensim_child(workers: int, quick: bool) -> None:
@@ -219,10 +240,13 @@ def gensim_child(workers: int, quick: bool) -> None:
     raw = sum(map(len, sentences))
     model = Word2Vec(sg=1, vector_size=100, workers=workers, min_count=5, seed=1)
     model.build_vocab(sentences)
-    model.train(sentences, total_examples=len(sentences), epochs=1)  # warm-up
+    # Two epochs in one call, as jaxns's rows (a warm-up epoch, then the
+    # timed one); gensim has nothing to compile, so both are timed.
     t0 = time.perf_counter()
-    model.train(sentences, total_examples=len(sentences), epochs=1)
-    print(json.dumps({"words_per_second": raw / (time.perf_counter() - t0)}))
+    model.train(sentences, total_examples=len(sentences), epochs=2)
+    seconds = (time.perf_counter() - t0) / 2
+    wordsim = _wordsim(model.wv.index_to_key, model.wv.vectors)
+    print(json.dumps({"words_per_second": raw / seconds, "wordsim353": wordsim}))
 
 
 def _child(args: list[str]) -> dict:
@@ -242,36 +266,47 @@ def w2v_table(quick: bool) -> None:
 
     q = ["--quick"] if quick else []
     rows = []
-    configs = ((1, 128, 0), (2, 128, 0), (2, 128, 1))
-    configs += ((1, 256, 0), (2, 256, 0), (2, 256, 1))
-    for devices, batch, split in configs:
-        r = _child(["--w2v-child", str(devices), str(batch), str(split), *q])
+    # (devices, batch, vocab-split, sync_every): 128 centres per device and
+    # update in the rows that add a device (batch 256 on 2 devices).
+    configs = ((1, 128, 0, 1), (2, 256, 0, 1), (2, 256, 1, 1))
+    configs += ((2, 256, 0, 16), (2, 256, 0, 64), (1, 256, 0, 1))
+    for devices, batch, split, sync in configs:
+        r = _child(["--w2v-child", str(devices), str(batch), str(split), str(sync), *q])
         tables = ", vocab-split" if split else ""
-        name = f"jaxns {devices} dev, batch {batch}{tables}"
-        rows.append((name, r["words_per_second"]))
-        record("word2vec data parallel", rows[-1][0], words_per_second=rows[-1][1])
+        sync_text = f", sync every {sync}" if sync > 1 else ""
+        name = f"jaxns {devices} dev, batch {batch}{tables}{sync_text}"
+        rows.append((name, r["words_per_second"], r["wordsim353"]))
+        record(
+            "word2vec data parallel", name, words_per_second=rows[-1][1],
+            wordsim353=rows[-1][2],
+        )  # fmt: skip
     try:
         import gensim  # noqa: F401
 
         for workers in (1, 2):
             r = _child(["--gensim-child", str(workers), *q])
-            rows.append((f"gensim {workers} worker(s)", r["words_per_second"]))
-            record("word2vec data parallel", rows[-1][0], words_per_second=rows[-1][1])
+            name = f"gensim {workers} worker(s)"
+            rows.append((name, r["words_per_second"], r["wordsim353"]))
+            record(
+                "word2vec data parallel", name, words_per_second=rows[-1][1],
+                wordsim353=rows[-1][2],
+            )  # fmt: skip
     except ImportError:
         print("gensim: not installed")
     first = rows[0][1]
     print(
-        f"{'word2vec (builtin corpus, 1 epoch)':36} {'raw words/s':>12} {'vs 1st':>7}"
+        f"{'word2vec (builtin corpus, 2nd epoch)':46} {'raw words/s':>12} "
+        f"{'vs 1st':>7} {'WS353':>6}"
     )
-    for name, wps in rows:
-        print(f"{name:36} {wps:>12,.0f} {wps / first:>6.2f}x")
+    for name, wps, ws in rows:
+        print(f"{name:46} {wps:>12,.0f} {wps / first:>6.2f}x {ws:>6.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--only", choices=("memory", "word2vec"), default=None)
-    p.add_argument("--w2v-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=4, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

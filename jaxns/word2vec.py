@@ -1261,6 +1261,7 @@ def make_sharded_trainer(
     negatives_per_chunk: int = 16,
     steps_per_call: int = 128,
     skip_hits: bool = True,
+    sync_every: int = 1,
     compiler_options: dict[str, Any] | None = None,
 ) -> Trainer:
     """:func:`make_trainer` running data-parallel over a mesh.
@@ -1307,6 +1308,24 @@ def make_sharded_trainer(
     vectors). With one device the result is bitwise :func:`make_trainer`'s,
     in both layouts.
 
+    **Delayed exchange** (``sync_every = S > 1``, replicated tables only).
+    With one host device per CPU core, one update of a few hundred centres
+    takes tens of microseconds, about what one cross-device exchange costs,
+    so exchanging after every update leaves the devices waiting on each
+    other. With ``S > 1`` a device applies its own slice of every update to
+    its replica at once (it reads its own updates without delay, as a
+    single-device run does) and receives the other devices' slices once
+    every ``S`` updates: one all-gather of ``S`` updates' touched rows. At
+    that exchange every device rebuilds the replica from the last exchanged
+    state by applying all devices' slices of the ``S`` updates in order, as
+    ``sync_every=1`` applies them, so the replicas stay bitwise identical
+    and a device's stale reads are the only difference: its gradients see
+    the other devices' last ``S - 1`` updates late, as a gensim worker
+    thread reads rows other threads are writing (Hogwild). With one device
+    the result equals ``sync_every=1``'s (and :func:`make_trainer`'s). The
+    exchanged bytes per update do not change; their number of messages
+    falls by ``S``.
+
     Args:
       sampler: the noise distribution (as in :func:`make_trainer`).
       mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it,
@@ -1327,6 +1346,9 @@ def make_sharded_trainer(
       negatives_per_chunk: noise draws per chunk (as in :func:`make_trainer`).
       steps_per_call: updates fused into one ``train`` call.
       skip_hits: leave out negatives equal to the pair's centre.
+      sync_every: updates between two exchanges of the touched rows (see
+        *Delayed exchange*); a divisor of ``steps_per_call``. Values above
+        1 need replicated tables (``vocab_axis=None``).
       compiler_options: passed to ``jax.jit``.
 
     Returns:
@@ -1342,7 +1364,9 @@ def make_sharded_trainer(
       TypeError: for a non-mesh, non-integer sizes or a sampler without
         ``sample``.
       ValueError: for an unknown ``axis`` or ``vocab_axis`` or a
-        ``batch_size`` that is not a multiple of ``n * chunk_size``;
+        ``batch_size`` that is not a multiple of ``n * chunk_size``, a
+        ``sync_every`` that does not divide ``steps_per_call`` or exceeds 1
+        with ``vocab_axis``;
         ``init`` and ``train`` raise ``ValueError`` for tables whose rows
         ``vocab_axis`` does not divide.
 
@@ -1386,6 +1410,9 @@ def make_sharded_trainer(
       Distributed Deep Networks <https://papers.nips.cc/paper/4687>`_, 2012.
       Shazeer et al, `Mesh-TensorFlow: Deep Learning for Supercomputers
       <https://arxiv.org/abs/1811.02084>`_, 2018 (vocabulary-split tables).
+      Recht et al, `Hogwild!: A Lock-Free Approach to Parallelizing
+      Stochastic Gradient Descent <https://arxiv.org/abs/1106.5730>`_, 2011
+      (delayed exchange).
     """
     from jax.sharding import PartitionSpec as P
 
@@ -1422,6 +1449,19 @@ def make_sharded_trainer(
         raise ValueError(
             f"{fn}: batch_size must be a multiple of n * chunk_size = "
             f"{n} * {chunk_size} for {over}, got {batch_size}."
+        )
+    sync_every = _checks.size(fn, "sync_every", sync_every, minimum=1)
+    if steps_per_call % sync_every:
+        raise ValueError(
+            f"{fn}: sync_every must divide steps_per_call = {steps_per_call}, "
+            f"got {sync_every}."
+        )
+    if sharded and sync_every > 1:
+        raise ValueError(
+            f"{fn}: sync_every > 1 needs replicated tables (vocab_axis=None): "
+            f"a vocabulary-split table has no local replica to update between "
+            f"exchanges; got sync_every={sync_every} with vocab_axis="
+            f"{vocab_axis!r}."
         )
     num_chunks = batch_size // chunk_size
     local_chunks, local_batch = num_chunks // n, batch_size // n
@@ -1505,9 +1545,9 @@ def make_sharded_trainer(
     def device_run(params, opt_state, tokens, sentence_ids, first, key, progress):
         device = jax.lax.axis_index(split)
 
-        def one_step(carry, xs):
-            params, opt_state = carry
-            index, progress = xs
+        def grads(params, index, read=None):
+            """This device's slice of update ``index``, read from ``params``;
+            ``read`` (a dict) receives the rows it read, as read."""
             # The whole update's draws, as make_trainer makes them; keep ours.
             k_window, k_neg = jax.random.split(jax.random.fold_in(key, index))
             reduction = jax.random.randint(
@@ -1521,10 +1561,10 @@ def make_sharded_trainer(
             block = local_batch + 2 * window
             toks = jax.lax.dynamic_slice(tokens, (offset,), (block,))
             sents = jax.lax.dynamic_slice(sentence_ids, (offset,), (block,))
-            tables = {"input": params.input, "output": params.output}
             if sharded:
                 # The ids chunk_gradients reads (padding clamped to row 0, as
                 # its gathers do), fetched from their owners.
+                tables = {"input": params.input, "output": params.output}
                 safe = jnp.where(toks >= 0, toks, 0).astype(jnp.int32)
                 centres = safe[window : window + local_batch]
                 out_ids = jnp.concatenate(
@@ -1533,32 +1573,146 @@ def make_sharded_trainer(
                 )
                 x_rows, y_rows = fetch(tables, safe, out_ids.reshape(-1))
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
-            else:
-                x_rows, y_rows = params.input, params.output
-            g = _chunk_gradients(
-                (lambda ids: x_rows) if sharded else x_rows.__getitem__,
-                (lambda ids: y_rows) if sharded else y_rows.__getitem__,
+                return _chunk_gradients(
+                    lambda ids: x_rows, lambda ids: y_rows, toks, sents, negs,
+                    reduction, window=window, num_negatives=num_negatives,
+                    skip_hits=skip_hits,
+                )  # fmt: skip
+            read = {} if read is None else read
+
+            def rows(name, table):
+                def take(ids):
+                    read[name] = table[ids]
+                    return read[name]
+
+                return take
+
+            return _chunk_gradients(
+                rows("input", params.input), rows("output", params.output),
                 toks, sents, negs, reduction, window=window,
                 num_negatives=num_negatives, skip_hits=skip_hits,
             )  # fmt: skip
-            # Only the touched rows cross devices.
-            ids = {"input": gather(g.input_ids), "output": gather(g.output_ids)}
-            if sharded:  # each shard applies the rows it owns
-                ids = {name: own_only(ids[name], tables[name]) for name in ids}
+
+        def apply(params, opt_state, ids, row_grads, progress):
+            tables = {"input": params.input, "output": params.output}
             tables, opt_state = opt.update(
-                ids,
-                {"input": gather(g.input_grads), "output": gather(g.output_grads)},
-                opt_state,
-                tables,
-                progress=progress,
+                ids, row_grads, opt_state, tables, progress=progress
             )
-            params = SkipGramParams(tables["input"], tables["output"])
+            return SkipGramParams(tables["input"], tables["output"]), opt_state
+
+        def ids_grads(g):
+            ids = {"input": g.input_ids, "output": g.output_ids}
+            return ids, {"input": g.input_grads, "output": g.output_grads}
+
+        def one_step(carry, xs):
+            params, opt_state = carry
+            index, progress = xs
+            g = grads(params, index)
+            # Only the touched rows cross devices.
+            ids, row_grads = jax.tree.map(gather, ids_grads(g))
+            if sharded:  # each shard applies the rows it owns
+                tables = {"input": params.input, "output": params.output}
+                ids = {name: own_only(ids[name], tables[name]) for name in ids}
+            params, opt_state = apply(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (g.loss, g.num_pairs)
 
-        steps = jnp.arange(steps_per_call, dtype=jnp.int32)
-        (params, opt_state), (losses, pairs) = jax.lax.scan(
-            one_step, (params, opt_state), (first + steps, progress)
-        )
+        def rows_of(tree, ids, like):
+            """The rows ``ids`` of every ``like``-shaped leaf of ``tree``."""
+            return jax.tree.map(
+                lambda x: x[jnp.maximum(ids, 0)] if x.shape == like.shape else None,
+                tree,
+            )
+
+        def put_rows(tree, ids, rows, like):
+            """Writes ``rows`` back at ``ids`` (padding ids dropped)."""
+            safe = jnp.where(ids >= 0, ids, like.shape[0])
+
+            def put(x, r):
+                if r is None:
+                    return x
+                return x.at[safe].set(r, mode="drop")
+
+            return jax.tree.map(put, tree, rows, is_leaf=lambda r: r is None)
+
+        def one_group(carry, xs):
+            """``sync_every`` updates: own slices at once, all at the end."""
+            params, opt_state = carry
+            indices, progress = xs
+            scalars = opt_state  # scalar state (counts) is restored whole
+
+            def local_step(carry, xs):
+                params, opt_state = carry
+                index, progress = xs
+                read = {}
+                g = grads(params, index, read)
+                ids, row_grads = ids_grads(g)
+                # The touched rows as they were, to undo this step exactly:
+                # the rows the gradients read (reading the tables again here
+                # would make XLA copy them before the in-place update).
+                saved = {
+                    name: (
+                        read[name].reshape(-1, read[name].shape[-1]),
+                        rows_of(opt_state[name], ids[name], getattr(params, name)),
+                    )
+                    for name in ids
+                }
+                params, opt_state = apply(params, opt_state, ids, row_grads, progress)
+                return (params, opt_state), (g, saved)
+
+            (params, opt_state), (gs, saved) = jax.lax.scan(
+                local_step, (params, opt_state), (indices, progress)
+            )
+
+            def undo(carry, xs):
+                params, opt_state = carry
+                g, saved = xs
+                ids, _ = ids_grads(g)
+                tables, states = {}, {}
+                for name in ids:
+                    table = getattr(params, name)
+                    rows, state_rows = saved[name]
+                    tables[name] = put_rows(table, ids[name], rows, table)
+                    states[name] = put_rows(
+                        opt_state[name], ids[name], state_rows, table
+                    )
+                params = SkipGramParams(tables["input"], tables["output"])
+                return (params, states), None
+
+            # Back to the exchanged state, bitwise: the first saved value of
+            # a row is the last one written.
+            (params, opt_state), _ = jax.lax.scan(
+                undo, (params, opt_state), (gs, saved), reverse=True
+            )
+            opt_state = jax.tree.map(
+                lambda now, then: then if then.ndim == 0 else now, opt_state, scalars
+            )
+            # One exchange for the group: [S, n * rows] in device order.
+            ids, row_grads = jax.tree.map(
+                lambda x: jax.lax.all_gather(x, split, axis=1, tiled=True),
+                ids_grads(gs),
+            )
+
+            def replay(carry, xs):
+                ids, row_grads, progress = xs
+                return apply(*carry, ids, row_grads, progress), None
+
+            (params, opt_state), _ = jax.lax.scan(
+                replay, (params, opt_state), (ids, row_grads, progress)
+            )
+            return (params, opt_state), (gs.loss, gs.num_pairs)
+
+        steps = first + jnp.arange(steps_per_call, dtype=jnp.int32)
+        if sync_every == 1:
+            (params, opt_state), (losses, pairs) = jax.lax.scan(
+                one_step, (params, opt_state), (steps, progress)
+            )
+        else:
+            shape = (steps_per_call // sync_every, sync_every)
+            (params, opt_state), (losses, pairs) = jax.lax.scan(
+                one_group,
+                (params, opt_state),
+                (steps.reshape(shape), progress.reshape(shape)),
+            )
         loss = jax.lax.psum(jnp.sum(losses), split)
         return params, opt_state, loss, jax.lax.psum(jnp.sum(pairs), split)
 
@@ -1570,8 +1724,14 @@ def make_sharded_trainer(
             progress = progress0 + frac * (progress1 - progress0)
             first = jnp.asarray(start, jnp.int32) // batch_size
             if not sharded:
+                # Delayed exchange keeps per-device replicas between
+                # exchanges; they are identical again (bitwise) after each.
                 mapped = jax.shard_map(
-                    device_run, mesh=mesh, in_specs=P(), out_specs=P(), check_vma=True
+                    device_run,
+                    mesh=mesh,
+                    in_specs=P(),
+                    out_specs=P(),
+                    check_vma=sync_every == 1,
                 )
                 return mapped(
                     params, opt_state, tokens, sentence_ids, first, key, progress

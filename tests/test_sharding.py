@@ -605,6 +605,146 @@ def test_data_parallel_word2vec_equals_one_device():
         assert_close(losses, ref_losses, loose=True)
 
 
+def _delayed_reference(trainer_kw, sampler, ids, sents, vocab, n, sync_every):
+    """A plain loop of the delayed exchange: ``n`` NumPy replicas, each
+    applying its own slices of the updates at once and every device's slices
+    (from the last exchanged tables) every ``sync_every`` updates. Gradients
+    come from the public :func:`jaxns.word2vec.chunk_gradients`."""
+    kw = dict(trainer_kw)
+    lr, window, batch = kw["learning_rate"], kw["window"], kw["batch_size"]
+    chunk, per_chunk = kw["chunk_size"], kw["negatives_per_chunk"]
+    steps = kw["steps_per_call"]
+    trainer = jaxns.word2vec.make_trainer(sampler, **kw)
+    init = jaxns.word2vec.init_params(jax.random.key(0), vocab, 4)
+    tables = [np.array(init.input), np.array(init.output)]
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
+    tokens, sentence_ids = np.asarray(stream.tokens), np.asarray(stream.sentence_ids)
+    calls, key = stream.num_calls(trainer.block_size), jax.random.key(2)
+    num_chunks = batch // chunk
+    local_chunks, local_batch = num_chunks // n, batch // n
+    total_loss = 0.0
+
+    def apply(tables, g, rate):
+        for table, rows, grads in (
+            (tables[0], g.input_ids, g.input_grads),
+            (tables[1], g.output_ids, g.output_grads),
+        ):
+            rows, grads = np.asarray(rows), np.asarray(grads)
+            keep = rows >= 0
+            np.add.at(table, rows[keep], -rate * grads[keep])
+
+    for c in range(calls):
+        p0, p1 = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        for group in range(steps // sync_every):
+            replicas = [[t.copy() for t in tables] for _ in range(n)]
+            found = []  # (gradients, rate) by step, then device: as applied
+            for s in range(group * sync_every, (group + 1) * sync_every):
+                index = c * steps + s
+                frac = np.float32(s) / np.float32(steps)
+                rate = float(lr(np.float32(p0) + frac * np.float32(p1 - p0)))
+                k_window, k_neg = jax.random.split(jax.random.fold_in(key, index))
+                reduction = jax.random.randint(
+                    k_window, (num_chunks, chunk), 0, window, dtype=jnp.int32
+                )
+                negs = sampler.sample(k_neg, (num_chunks, per_chunk))
+                for d in range(n):
+                    start = index * batch + d * local_batch
+                    block = slice(start, start + local_batch + 2 * window)
+                    mine = slice(d * local_chunks, (d + 1) * local_chunks)
+                    g = jaxns.word2vec.chunk_gradients(
+                        jaxns.word2vec.SkipGramParams(*map(jnp.asarray, replicas[d])),
+                        tokens[block], sentence_ids[block], negs[mine],
+                        reduction[mine], window=window,
+                        num_negatives=kw.get("num_negatives", 5),
+                    )  # fmt: skip
+                    apply(replicas[d], g, rate)
+                    found.append((g, rate))
+                    total_loss += float(g.loss)
+            for g, rate in found:  # the exchange, from the last exchanged state
+                apply(tables, g, rate)
+    return tables, total_loss
+
+
+@eight
+@pytest.mark.parametrize("n, sync_every", [(1, 4), (2, 2), (4, 4), (8, 2)])
+def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every):
+    rng = np.random.default_rng(1)
+    vocab, size = 200, 1200
+    ids = jnp.asarray(rng.zipf(1.5, size) % vocab, jnp.int32)
+    sents = jnp.asarray(np.arange(size) // 41, jnp.int32)
+    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
+    # A large rate, so that reading the other devices' updates late visibly
+    # changes the result (checked below against the undelayed trainer).
+    kw = dict(
+        learning_rate=optax.linear_schedule(0.01, 0.001, float(size)),
+        window=3,
+        batch_size=64,
+        chunk_size=8,
+        negatives_per_chunk=4,
+        steps_per_call=4,
+    )
+    ref, ref_loss = _delayed_reference(kw, sampler, ids, sents, vocab, n, sync_every)
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=_mesh(n, "data"), sync_every=sync_every, **kw
+    )
+    params, _, losses = _train_word2vec(trainer, ids, sents, vocab, dim=4)
+    # Replicated tables: every device holds the same (exchanged) table.
+    shards = [np.asarray(s.data) for s in params.input.addressable_shards]
+    for shard in shards[1:]:
+        np.testing.assert_array_equal(shard, shards[0])
+    assert_close(params.input, ref[0], rtol=1e-4, atol=1e-5)
+    assert_close(params.output, ref[1], rtol=1e-4, atol=1e-5)
+    assert_close(np.sum(losses, dtype=np.float64), ref_loss, rtol=1e-4)
+    undelayed = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=_mesh(n, "data"), **kw
+    )
+    plain, _, _ = _train_word2vec(undelayed, ids, sents, vocab, dim=4)
+    gap = np.max(np.abs(np.asarray(plain.input) - ref[0]))
+    if n == 1:  # one device reads no update late: the same result
+        assert_close(params.input, plain.input, loose=True)
+    else:
+        assert gap > 1e-2, gap  # the delay is real, and the test can see it
+
+
+def test_delayed_exchange_on_one_device_changes_nothing_with_adam():
+    # One device reads none of its updates late; the undo before the replay
+    # must restore Adam's table-shaped moments and its count exactly.
+    ids, sents, sampler, kw = _w2v_case()
+    mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+    plain, plain_state, plain_losses = _train_word2vec(
+        jaxns.word2vec.make_sharded_trainer(sampler, mesh=mesh, **kw),
+        ids, sents, W2V_VOCAB, W2V_DIM,
+    )  # fmt: skip
+    params, state, losses = _train_word2vec(
+        jaxns.word2vec.make_sharded_trainer(sampler, mesh=mesh, sync_every=4, **kw),
+        ids, sents, W2V_VOCAB, W2V_DIM,
+    )  # fmt: skip
+    assert_close(params.input, plain.input)
+    assert_close(params.output, plain.output)
+    assert_close(state["output"][0].nu, plain_state["output"][0].nu)
+    assert_close(losses, plain_losses)
+    assert int(state["input"][0].count) == int(plain_state["input"][0].count)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(sync_every=3, steps_per_call=4), "sync_every must divide"),
+        (dict(sync_every=2, vocab_axis="data"), "needs replicated tables"),
+        (dict(sync_every=0), "sync_every"),
+    ],
+)
+def test_sharded_trainer_rejects_bad_sync_every(kw, match):
+    mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+    with pytest.raises(ValueError, match=match):
+        jaxns.word2vec.make_sharded_trainer(
+            jaxns.samplers.uniform(8),
+            mesh=mesh,
+            learning_rate=optax.constant_schedule(0.1),
+            **kw,
+        )
+
+
 def test_sharded_trainer_rejects_a_batch_the_devices_do_not_split():
     mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
     sampler = jaxns.samplers.uniform(8)
