@@ -1513,8 +1513,44 @@ def make_sharded_trainer(
                 )
             )(tables)
 
-    def gather(x):
-        return jax.lax.all_gather(x, split, tiled=True, to="invarying")
+    def gather(tree, axis=0, invarying=True):
+        """All-gathers every leaf of ``tree`` along ``axis`` in one collective.
+
+        Host devices pay a rendezvous per collective, about what a small
+        update costs, so the leaves travel packed as the bits of one array.
+        """
+        leaves, treedef = jax.tree.flatten(tree)
+        lead = leaves[0].shape[:axis]
+        flat = [
+            jax.lax.bitcast_convert_type(x, jnp.uint32).reshape(*lead, -1)
+            if x.dtype.itemsize == 4
+            else None
+            for x in leaves
+        ]
+        if any(f is None for f in flat):  # other widths: one per leaf
+            out = [
+                jax.lax.all_gather(x, split, axis=axis, tiled=True, to="invarying")
+                if invarying
+                else jax.lax.all_gather(x, split, axis=axis, tiled=True)
+                for x in leaves
+            ]
+            return jax.tree.unflatten(treedef, out)
+        packed = jnp.concatenate(flat, axis=axis)
+        if invarying:
+            packed = jax.lax.all_gather(
+                packed, split, axis=axis, tiled=False, to="invarying"
+            )
+        else:
+            packed = jax.lax.all_gather(packed, split, axis=axis, tiled=False)
+        out, start = [], 0
+        for x, f in zip(leaves, flat, strict=True):
+            size = f.shape[-1]
+            part = jax.lax.slice_in_dim(packed, start, start + size, axis=axis + 1)
+            start += size
+            # [..., n, size] -> [..., n * rows, ...] in device order.
+            part = part.reshape(*lead, n * x.shape[axis], *x.shape[axis + 1 :])
+            out.append(jax.lax.bitcast_convert_type(part, x.dtype))
+        return jax.tree.unflatten(treedef, out)
 
     def fetch(tables, in_ids, out_ids):
         """Rows ``in_ids`` of the input and ``out_ids`` of the output table,
@@ -1609,7 +1645,7 @@ def make_sharded_trainer(
             index, progress = xs
             g = grads(params, index)
             # Only the touched rows cross devices.
-            ids, row_grads = jax.tree.map(gather, ids_grads(g))
+            ids, row_grads = gather(ids_grads(g))
             if sharded:  # each shard applies the rows it owns
                 tables = {"input": params.input, "output": params.output}
                 ids = {name: own_only(ids[name], tables[name]) for name in ids}
@@ -1687,10 +1723,7 @@ def make_sharded_trainer(
                 lambda now, then: then if then.ndim == 0 else now, opt_state, scalars
             )
             # One exchange for the group: [S, n * rows] in device order.
-            ids, row_grads = jax.tree.map(
-                lambda x: jax.lax.all_gather(x, split, axis=1, tiled=True),
-                ids_grads(gs),
-            )
+            ids, row_grads = gather(ids_grads(gs), axis=1, invarying=False)
 
             def replay(carry, xs):
                 ids, row_grads, progress = xs
