@@ -162,7 +162,7 @@ def _wordsim(words, vectors) -> float:
 
 
 def w2v_child(
-    devices: int, batch_size: int, split: int, sync_every: int, quick: bool
+    devices: int, batch_size: int, split: int, sync_every: int, exact: int, quick: bool
 ) -> None:
     """One configuration in a fresh process: prints a JSON line."""
     _host_devices(devices, devices)
@@ -192,6 +192,7 @@ def w2v_child(
         learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
         batch_size=batch_size,
         sync_every=sync_every,
+        exact_replicas=bool(exact),
         compiler_options={"xla_backend_optimization_level": 1},
     )
     params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
@@ -266,14 +267,16 @@ def w2v_table(quick: bool) -> None:
 
     q = ["--quick"] if quick else []
     rows = []
-    # (devices, batch, vocab-split, sync_every): 128 centres per device and
-    # update in the rows that add a device (batch 256 on 2 devices).
-    configs = ((1, 128, 0, 1), (2, 256, 0, 1), (2, 256, 1, 1))
-    configs += ((2, 256, 0, 16), (2, 256, 0, 64), (1, 256, 0, 1))
-    for devices, batch, split, sync in configs:
-        r = _child(["--w2v-child", str(devices), str(batch), str(split), str(sync), *q])
+    # (devices, batch, vocab-split, sync_every, exact replicas): 128 centres
+    # per device and update in the rows that add a device (batch 256 on 2).
+    configs = ((1, 128, 0, 1, 1), (2, 256, 0, 1, 1), (2, 256, 1, 1, 1))
+    configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 16, 0))
+    configs += ((1, 256, 0, 1, 1),)
+    for devices, batch, split, sync, exact in configs:
+        r = _child(["--w2v-child", *map(str, (devices, batch, split, sync, exact)), *q])
         tables = ", vocab-split" if split else ""
         sync_text = f", sync every {sync}" if sync > 1 else ""
+        sync_text += "" if exact else " (Hogwild)"
         name = f"jaxns {devices} dev, batch {batch}{tables}{sync_text}"
         rows.append((name, r["words_per_second"], r["wordsim353"]))
         record(
@@ -306,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--only", choices=("memory", "word2vec"), default=None)
-    p.add_argument("--w2v-child", nargs=4, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=5, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -1262,6 +1262,7 @@ def make_sharded_trainer(
     steps_per_call: int = 128,
     skip_hits: bool = True,
     sync_every: int = 1,
+    exact_replicas: bool = True,
     compiler_options: dict[str, Any] | None = None,
 ) -> Trainer:
     """:func:`make_trainer` running data-parallel over a mesh.
@@ -1326,6 +1327,14 @@ def make_sharded_trainer(
     exchanged bytes per update do not change; their number of messages
     falls by ``S``.
 
+    Undoing and replaying a device's own slices costs two more row-sparse
+    writes per update, about as much as the gradients on a host CPU. With
+    ``exact_replicas=False`` (plain SGD only, ``optimizer=None``) a device
+    instead keeps its own slices and adds only the other devices' at the
+    exchange, as Hogwild workers do: the same updates reach every replica,
+    summed in a different order, so the replicas agree to float32 rounding
+    rather than bitwise, and ``params`` comes back from the first device.
+
     Args:
       sampler: the noise distribution (as in :func:`make_trainer`).
       mesh: a :class:`jax.sharding.Mesh`; the tables are replicated over it,
@@ -1349,6 +1358,9 @@ def make_sharded_trainer(
       sync_every: updates between two exchanges of the touched rows (see
         *Delayed exchange*); a divisor of ``steps_per_call``. Values above
         1 need replicated tables (``vocab_axis=None``).
+      exact_replicas: with ``sync_every > 1``, keep the replicas bitwise
+        identical (undo and replay) or, if False, only equal up to rounding
+        (faster; plain SGD only).
       compiler_options: passed to ``jax.jit``.
 
     Returns:
@@ -1462,6 +1474,13 @@ def make_sharded_trainer(
             f"a vocabulary-split table has no local replica to update between "
             f"exchanges; got sync_every={sync_every} with vocab_axis="
             f"{vocab_axis!r}."
+        )
+    _checks.flag(fn, "exact_replicas", exact_replicas)
+    if not exact_replicas and optimizer is not None:
+        raise ValueError(
+            f"{fn}: exact_replicas=False needs plain SGD (optimizer=None): a "
+            "stateful optimizer would step its state once per exchange as well "
+            f"as once per update; got optimizer={optimizer!r}."
         )
     num_chunks = batch_size // chunk_size
     local_chunks, local_batch = num_chunks // n, batch_size // n
@@ -1670,6 +1689,42 @@ def make_sharded_trainer(
 
             return jax.tree.map(put, tree, rows, is_leaf=lambda r: r is None)
 
+        def hogwild_group(carry, xs):
+            """``sync_every`` updates: own slices at once, others at the end."""
+            params, opt_state = carry
+            indices, progress = xs
+
+            def local_step(carry, xs):
+                params, opt_state = carry
+                index, progress = xs
+                g = grads(params, index)
+                params, opt_state = apply(params, opt_state, *ids_grads(g), progress)
+                return (params, opt_state), g
+
+            (params, opt_state), gs = jax.lax.scan(
+                local_step, (params, opt_state), (indices, progress)
+            )
+            # [S, n, rows, ...] from every device; keep the n - 1 others'.
+            others = (device + 1 + jnp.arange(n - 1)) % n
+
+            def theirs(x, local):
+                x = x.reshape(sync_every, n, *local.shape[1:])
+                x = jnp.take(x, others, axis=1)
+                return x.reshape(sync_every, (n - 1) * local.shape[1], *x.shape[3:])
+
+            ids, row_grads = jax.tree.map(
+                theirs, gather(ids_grads(gs), axis=1, invarying=False), ids_grads(gs)
+            )
+
+            def replay(carry, xs):
+                ids, row_grads, progress = xs
+                return apply(*carry, ids, row_grads, progress), None
+
+            (params, opt_state), _ = jax.lax.scan(
+                replay, (params, opt_state), (ids, row_grads, progress)
+            )
+            return (params, opt_state), (gs.loss, gs.num_pairs)
+
         def one_group(carry, xs):
             """``sync_every`` updates: own slices at once, all at the end."""
             params, opt_state = carry
@@ -1742,7 +1797,7 @@ def make_sharded_trainer(
         else:
             shape = (steps_per_call // sync_every, sync_every)
             (params, opt_state), (losses, pairs) = jax.lax.scan(
-                one_group,
+                one_group if exact_replicas or n == 1 else hogwild_group,
                 (params, opt_state),
                 (steps.reshape(shape), progress.reshape(shape)),
             )
