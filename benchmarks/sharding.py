@@ -271,7 +271,7 @@ def w2v_table(quick: bool) -> None:
     # per device and update in the rows that add a device (batch 256 on 2).
     configs = ((1, 128, 0, 1, 1), (2, 256, 0, 1, 1), (2, 256, 1, 1, 1))
     configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 16, 0))
-    configs += ((1, 256, 0, 1, 1),)
+    configs += ((2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
     for devices, batch, split, sync, exact in configs:
         r = _child(["--w2v-child", *map(str, (devices, batch, split, sync, exact)), *q])
         tables = ", vocab-split" if split else ""
