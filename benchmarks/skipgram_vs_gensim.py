@@ -341,7 +341,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{label:28}" + cell(g, "{:>12.3f}") + cell(j, "{:>12.3f}") + diff)
     if args.repeats > 1 and all(rows.get(lib) for lib in ("gensim", "jaxns")):
         print(f"means over {args.repeats} runs:")
-        for key in ("wordsim353", "simlex999", "analogy", "semantic", "syntactic"):
+        keys = ["wordsim353", "simlex999", "analogy", "semantic", "syntactic"]
+        keys += ["wordsim353_all", "simlex999_all"] if args.subwords else []
+        for key in keys:
             g, j = (
                 statistics.mean(s[key] for s in rows[lib])
                 for lib in ("gensim", "jaxns")

@@ -143,6 +143,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--buckets", type=int, default=2_000_000, help="n-gram rows (--subwords)"
     )
     p.add_argument(
+        "--subword-rows",
+        type=int,
+        help="with --subwords: input rows gathered per update (blocks with "
+        "more take further passes; the result does not depend on it). Default: "
+        "the expected rows of a block of this corpus, rounded up to 256",
+    )
+    p.add_argument(
         "--save-fasttext",
         help="with --subwords: also write Facebook fastText's .bin model here "
         "(gensim.models.fasttext.load_facebook_model reads it)",
@@ -228,6 +235,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--min-n must be >= 1, --max-n and --buckets >= 0")
     if args.save_fasttext and not args.subwords:
         p.error("--save-fasttext needs --subwords")
+    if args.subword_rows is not None and (not args.subwords or args.subword_rows < 1):
+        p.error("--subword-rows needs --subwords and must be >= 1")
     # Output locations are checked now: a bad path must not cost a training run.
     for flag, path in (
         ("--save", args.save),
@@ -385,6 +394,17 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
                 num_buckets=args.buckets,
             )
         input_rows = len(vocab) + (args.buckets if args.subwords else 0)
+        subword_rows = args.subword_rows
+        linear = make_opt is None and args.duplicate_rows == "sum"
+        if args.subwords and subword_rows is None and linear:
+            # The rows a block of kept tokens holds on average: blocks repeat
+            # words (gathered once), so few need a second pass.
+            kept = vocab.counts * np.asarray(keep_prob)
+            rows = (subwords >= 0).sum(axis=1)
+            per_block = (args.batch_size + 2 * args.window) * (
+                float(kept @ rows) / max(float(kept.sum()), 1.0)
+            )
+            subword_rows = 256 * max(1, math.ceil(per_block / 256))
         trainer = jaxns.word2vec.make_trainer(
             sampler,
             learning_rate=schedule,
@@ -398,6 +418,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             skip_hits=not args.keep_hits,
             model=args.model,
             subwords=subwords,
+            subword_rows=subword_rows,
             duplicate_rows=args.duplicate_rows,
             # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
             compiler_options=(

@@ -690,6 +690,7 @@ def make_trainer(
     compiler_options: dict[str, Any] | None = None,
     model: str = "skipgram",
     subwords: ArrayLike | None = None,
+    subword_rows: int | None = None,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.
 
@@ -767,6 +768,19 @@ def make_trainer(
       subwords: optional ``int [V, M]`` fastText subword rows of each word
         (:func:`jaxns.subwords.subword_table`); the input table is then
         ``[V + num_buckets, d]`` (:func:`init_subword_params`).
+      subword_rows: with ``subwords``, the input rows one update gathers and
+        scatters (static). The block's words are laid out packed, each with
+        exactly its own rows, ``subword_rows`` at a time: the first
+        ``subword_rows`` in one go, the rest (if a block of long words has
+        more) in further pages of that size, so the result does not depend
+        on it. The default, ``(batch_size + 2 * window)`` times the mean
+        number of rows of the vocabulary's words (rounded up), rarely needs a
+        second page; padding every word to the longest one's rows would
+        gather and scatter 4-6x more rows on an English vocabulary.
+        Further pages update the input table again, which equals one update
+        only for the linear SGD step: with an ``optimizer`` or
+        ``duplicate_rows`` other than ``"sum"`` the default (and the
+        minimum) is the padded size ``(batch_size + 2 * window) * M``.
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
@@ -841,8 +855,30 @@ def make_trainer(
     num_chunks = batch_size // chunk_size
     block_size = batch_size * steps_per_call
     model = _checks.choice(fn, "model", model, MODELS)
+    packed, block_rows = None, 0
     if subwords is not None:
         subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
+        packed = _pack_subwords(subwords)
+        block_rows = (batch_size + 2 * window) * subwords.shape[1]
+        one_page = optimizer is not None or cap is not None
+        if subword_rows is None:
+            rows_per_word = np.asarray(packed.counts[:-1])
+            mean = rows_per_word.sum() / max(rows_per_word.size, 1)
+            subword_rows = (
+                block_rows if one_page
+                else (batch_size + 2 * window) * max(1, math.ceil(mean))
+            )  # fmt: skip
+        subword_rows = _checks.size(fn, "subword_rows", subword_rows, minimum=1)
+        if one_page and subword_rows < block_rows:
+            raise ValueError(
+                f"{fn}: subword_rows must be >= (batch_size + 2 * window) * "
+                f"subwords.shape[1] = {block_rows} with an optimizer or "
+                f"duplicate_rows other than 'sum' (further pages equal one "
+                f"update only for SGD), got {subword_rows}."
+            )
+        subword_rows = min(subword_rows, block_rows)
+    elif subword_rows is not None:
+        raise ValueError(f"{fn}: subword_rows needs subwords, got {subword_rows}.")
     if model == "skipgram" and subwords is None:
         gradients = functools.partial(
             chunk_gradients, window=window, num_negatives=num_negatives,
@@ -860,6 +896,62 @@ def make_trainer(
     # SGD is linear: scatter-adding per-occurrence updates equals summing
     # duplicates first, and skips a sort per step.
     opt = optim.row_sparse(tx, dedup=not linear)
+    opt_input = optim.row_sparse(tx, dedup=False)  # further subword pages (SGD)
+
+    def subword_gradients(params, toks, sents, negs, reduction):
+        """:func:`block_gradients` with the packed subword layout: the input
+        ids and updates of the first page, and what the further pages need.
+
+        The rows of each distinct word of the block are gathered once and its
+        positions' updates summed before they are scattered: for SGD (and
+        any optimizer, which sums duplicate rows first) that is the same
+        update; with ``duplicate_rows`` capped, rows are counted per
+        position, so there every position keeps its own rows."""
+        block = toks.shape[0]
+        vocab = packed.counts.shape[0] - 1  # the last entry: no rows
+        valid = toks >= 0
+        safe = jnp.where(valid, toks, 0)
+        words = jnp.where(valid, toks, vocab)
+        if cap is None:
+            # Sorting 138 ids is cheap; a block repeats a quarter of its rows.
+            distinct, where = jnp.unique(
+                words, size=block, fill_value=vocab, return_inverse=True
+            )
+            where = where.reshape(block)
+        else:
+            distinct, where = words, jnp.arange(block, dtype=jnp.int32)
+        ends = jnp.cumsum(packed.counts[distinct])
+        compute = _compute_dtype(params.input)
+
+        def page_sum(page):
+            pos, row, ok = _packed_page(packed, distinct, ends, page, subword_rows)
+            rows = params.input[jnp.where(ok, row, 0)].astype(compute)
+            return jax.ops.segment_sum(rows, pos, block, indices_are_sorted=True)
+
+        word_sum = page_sum(0)
+        num_pages = (ends[-1] + subword_rows - 1) // subword_rows
+        if subword_rows < block_rows:  # a block of long words may need more
+            word_sum = jax.lax.fori_loop(
+                1, num_pages, lambda p, acc: acc + page_sum(p), word_sum
+            )
+        loss, num, dx, out_ids, dy = _block_scores(
+            word_sum[where], packed.counts[words].astype(compute), params.output,
+            valid, safe, sents, negs, reduction, model=model, window=window,
+            num_negatives=num_negatives, skip_hits=skip_hits,
+        )  # fmt: skip
+        if cap is None:
+            dx = jax.ops.segment_sum(dx, where, block)  # per distinct word
+
+        def page_grads(page):
+            pos, row, ok = _packed_page(packed, distinct, ends, page, subword_rows)
+            grads = jnp.where(ok[:, None], dx[jnp.minimum(pos, block - 1)], 0)
+            return row, grads.astype(params.input.dtype)
+
+        in_ids, in_grads = page_grads(0)
+        g = ChunkGradients(
+            loss, num, in_ids, in_grads, out_ids, dy.astype(params.output.dtype)
+        )
+        return g, page_grads, num_pages
 
     def init(params: SkipGramParams) -> Any:
         return opt.init({"input": params.input, "output": params.output})
@@ -877,7 +969,12 @@ def make_trainer(
                 k_window, (num_chunks, chunk_size), 0, window, dtype=jnp.int32
             )
             negs = sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
-            g = gradients(params, toks, sents, negs, reduction)
+            if packed is None:
+                g = gradients(params, toks, sents, negs, reduction)
+            else:
+                g, page_grads, num_pages = subword_gradients(
+                    params, toks, sents, negs, reduction
+                )
             in_grads, out_grads = g.input_grads, g.output_grads
             if cap is not None:
                 in_grads = in_grads * _row_scale(
@@ -894,6 +991,18 @@ def make_trainer(
                 progress=progress,
             )
             params = SkipGramParams(tables["input"], tables["output"])
+            if packed is not None and subword_rows < block_rows:
+                # The further pages of a block of long words (SGD: the sum
+                # of the pages' updates is the update of their union).
+                def more(page, table):
+                    ids, grads = page_grads(page)
+                    state = opt_input.init(table)  # SGD's: empty
+                    return opt_input.update(
+                        ids, grads, state, table, progress=progress
+                    )[0]
+
+                table = jax.lax.fori_loop(1, num_pages, more, params.input)
+                params = SkipGramParams(table, params.output)
             return (params, opt_state), (g.loss, g.num_pairs)
 
         with jax.named_scope("jaxns.word2vec.train"):
@@ -1151,14 +1260,11 @@ def _block_gradients(
     u, v, tokens, sentence_ids, negatives, window_reduction, subwords, *,
     model, window, num_negatives, skip_hits,
 ):  # fmt: skip
-    num_chunks, chunk = window_reduction.shape
-    neg_per_chunk = negatives.shape[1]
-    dim = u.shape[1]
-    compute = u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
-
     tokens = tokens.astype(jnp.int32)
     valid = tokens >= 0
     safe = jnp.where(valid, tokens, 0)
+    compute = _compute_dtype(u)
+    dim = u.shape[1]
     # Each block position's input: the sum of its rows and how many they are.
     if subwords is None:
         x_sum = u[safe].astype(compute)
@@ -1169,6 +1275,47 @@ def _block_gradients(
         rows_in = u[jnp.where(sub_ok, sub, 0)].astype(compute)  # [n, M, d]
         x_sum = jnp.einsum("nm,nmd->nd", sub_ok.astype(compute), rows_in)
         x_count = jnp.sum(sub_ok, axis=-1).astype(compute)
+    loss, num, dx, out_ids, dy = _block_scores(
+        x_sum, x_count, v, valid, safe, sentence_ids, negatives, window_reduction,
+        model=model, window=window, num_negatives=num_negatives,
+        skip_hits=skip_hits,
+    )  # fmt: skip
+    if subwords is None:
+        in_ids = jnp.where(valid, tokens, PAD)
+        in_grads = dx
+    else:
+        in_ids = jnp.where(sub_ok, sub, PAD).reshape(-1)
+        in_grads = jnp.where(sub_ok[..., None], dx[:, None, :], 0).reshape(-1, dim)
+    return ChunkGradients(
+        loss=loss,
+        num_pairs=num,
+        input_ids=in_ids,
+        input_grads=in_grads.astype(u.dtype),
+        output_ids=out_ids,
+        output_grads=dy.astype(v.dtype),
+    )
+
+
+def _compute_dtype(u):
+    return u.dtype if jnp.finfo(u.dtype).bits >= 32 else jnp.dtype(jnp.float32)
+
+
+def _block_scores(
+    x_sum, x_count, v, valid, safe, sentence_ids, negatives, window_reduction, *,
+    model, window, num_negatives, skip_hits,
+):  # fmt: skip
+    """The block's loss and gradients from each position's summed input rows.
+
+    ``x_sum [n, d]`` and ``x_count [n]``: the sum of each block position's
+    input rows and their number (0 for padding). Returns ``(loss, num, dx,
+    out_ids, dy)``: ``dx [n, d]`` is the update of every input row of each
+    position (word2vec.c's and fastText's: the gradient with respect to the
+    averaged input), ``out_ids``/``dy`` the output rows and their gradients.
+    """
+    num_chunks, chunk = window_reduction.shape
+    neg_per_chunk = negatives.shape[1]
+    dim = x_sum.shape[1]
+    compute = x_sum.dtype
 
     win, ctr_tok, ctr_ok, live = _chunk_pairs(
         valid, safe, sentence_ids, window_reduction, num_chunks, chunk, window
@@ -1221,24 +1368,51 @@ def _block_gradients(
         num = jnp.sum(alive, dtype=jnp.int32)
 
     dx = _fold_windows(dx, chunk, window)  # [n, d] per block position
-    if subwords is None:
-        in_ids = jnp.where(valid, tokens, PAD)
-        in_grads = dx
-    else:
-        in_ids = jnp.where(sub_ok, sub, PAD).reshape(-1)
-        in_grads = jnp.where(sub_ok[..., None], dx[:, None, :], 0).reshape(-1, dim)
     out_ids = jnp.concatenate(
         [jnp.where(ctr_ok, ctr_tok, PAD), negatives], axis=1
     ).reshape(-1)
     dy = jnp.concatenate([dy_pos, dy_neg], axis=1).reshape(-1, dim)
-    return ChunkGradients(
-        loss=loss,
-        num_pairs=num,
-        input_ids=in_ids,
-        input_grads=in_grads.astype(u.dtype),
-        output_ids=out_ids,
-        output_grads=dy.astype(v.dtype),
+    return loss, num, dx, out_ids, dy
+
+
+class _PackedSubwords(NamedTuple):
+    """A vocabulary's subword rows, packed: word ``w``'s input rows are
+    ``rows[starts[w] : starts[w] + counts[w]]`` (no padding); one more word,
+    ``V``, has no rows (it stands for padding)."""
+
+    rows: jax.Array  # int32 [sum of counts]
+    starts: jax.Array  # int32 [V + 1]
+    counts: jax.Array  # int32 [V + 1]
+
+
+def _pack_subwords(subwords) -> _PackedSubwords:
+    table = np.asarray(subwords)
+    ok = table >= 0
+    counts = np.append(ok.sum(axis=1), 0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows = table[ok]  # row-major: each word's rows in order
+    if rows.size == 0:
+        rows = np.zeros(1, np.int32)
+    return _PackedSubwords(
+        jnp.asarray(rows, jnp.int32),
+        jnp.asarray(starts, jnp.int32),
+        jnp.asarray(counts, jnp.int32),
     )
+
+
+def _packed_page(packed: _PackedSubwords, words, ends, page, size):
+    """Slots ``[page * size, (page + 1) * size)`` of the flat list of the rows
+    of ``words`` (``ends``: the cumulative row counts of ``words``):
+    ``(index in words [size], row id [size], ok [size])``; past the last row a
+    slot is not ok, its index is ``len(words)`` (out of range), its row -1."""
+    g = page * size + jnp.arange(size, dtype=jnp.int32)
+    ok = g < ends[-1]
+    pos = jnp.searchsorted(ends, g, side="right").astype(jnp.int32)  # [size]
+    at = jnp.minimum(pos, words.shape[0] - 1)
+    word = words[at]
+    k = g - (ends[at] - packed.counts[word])  # the slot's index in its word
+    row = packed.rows[jnp.where(ok, packed.starts[word] + k, 0)]
+    return jnp.where(ok, pos, words.shape[0]), jnp.where(ok, row, PAD), ok
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ subword-vectors object and Facebook fastText's .bin format (read by gensim)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from helpers import assert_close
 from test_word2vec import (
@@ -15,6 +16,7 @@ from test_word2vec import (
     train_on_topics,
 )
 
+import jaxns
 from jaxns import subwords, word2vec, wordvectors
 
 WORDS = ["where", "été", "hi", "a", "naïve", "日本語", "x" * 20, "aaaa", "c++"]
@@ -235,3 +237,78 @@ def test_subword_trainer_param_init_bounds():
     p = word2vec.init_subword_params(jax.random.key(0), 7, 30, 8)
     assert p.input.shape == (37, 8) and p.output.shape == (7, 8)
     assert float(jnp.abs(p.input).max()) <= 1 / 8 and not jnp.any(p.output)
+
+
+@pytest.mark.parametrize(
+    "model,subword_rows,duplicate_rows",
+    [("skipgram", 4, "sum"), ("skipgram", None, "sum"), ("cbow", 7, "sum"),
+     ("cbow", None, "sum"), ("skipgram", 10_000, "sum"), ("cbow", None, 100)],
+)  # fmt: skip
+def test_packed_subword_sgd_steps_equal_brute_force(
+    model, subword_rows, duplicate_rows
+):
+    """Two fused SGD updates of the trainer (packed subword rows, some blocks
+    spread over several pages, repeated words gathered once) against float64
+    brute force, step by step. A cap of 100 row gradients per update never
+    binds here: it only switches the per-word gathering off.
+
+    No draw is redone the library's way: window 1 leaves no reduction to draw,
+    and a sampler with one nonzero count draws that id only.
+    """
+    rng = np.random.default_rng(5)
+    vocab, dim, window, batch, chunk, kc, k, lr, buckets = 9, 4, 1, 8, 4, 3, 5, 0.05, 11
+    words = [f"w{i}" + "yz" * (i % 3) for i in range(vocab)]
+    table = subwords.subword_table(words, min_n=2, max_n=3, num_buckets=buckets)
+    counts = np.zeros(vocab)
+    counts[7] = 1.0
+    trainer = word2vec.make_trainer(
+        jaxns.samplers.unigram(counts), learning_rate=optax.constant_schedule(lr),
+        window=window, num_negatives=k, batch_size=batch, chunk_size=chunk,
+        negatives_per_chunk=kc, steps_per_call=2, model=model, subwords=table,
+        subword_rows=subword_rows, duplicate_rows=duplicate_rows,
+    )  # fmt: skip
+    u = rng.normal(size=(vocab + buckets, dim))
+    v = rng.normal(size=(vocab, dim))
+    n = 2 * batch + 2 * window
+    tokens = rng.integers(0, vocab, n).astype(np.int32)
+    tokens[:window] = -1
+    tokens[-window:] = -1
+    tokens[5] = -1
+    sent = (np.arange(n) // 5).astype(np.int32)
+    negs = np.full((batch // chunk, kc), 7, np.int32)
+    red = np.zeros((batch // chunk, chunk), np.int32)
+    params = word2vec.SkipGramParams(
+        jnp.asarray(u, jnp.float32), jnp.asarray(v, jnp.float32)
+    )
+    for step in range(2):
+        block = slice(step * batch, step * batch + batch + 2 * window)
+        _, _, du, dv = reference_updates(
+            u, v, tokens[block], sent[block], negs, red, window, k, model=model,
+            subwords=table,
+        )  # fmt: skip
+        u, v = u - lr * du, v - lr * dv
+    stream = word2vec.Stream(jnp.asarray(tokens), jnp.asarray(sent), jnp.int32(n))
+    new, _, _, num = trainer.train(
+        jax.random.key(3), params, trainer.init(params), stream, 0, (0.0, 1.0)
+    )
+    assert_close(new.input, u, loose=True)
+    assert_close(new.output, v, loose=True)
+    assert int(num) > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [(dict(subword_rows=0), "subword_rows must be >= 1"),
+     (dict(subword_rows=10, duplicate_rows=8), "subword_rows must be >= "),
+     (dict(subword_rows=10, optimizer=optax.scale_by_rss()),
+      "subword_rows must be >= "),
+     (dict(subword_rows=10, subwords=None), "subword_rows needs subwords")],
+)  # fmt: skip
+def test_subword_rows_is_checked(kwargs, match):
+    table = subwords.subword_table(["ab", "c"], min_n=2, max_n=3, num_buckets=5)
+    args = dict(
+        learning_rate=optax.constant_schedule(0.1), window=1, batch_size=4,
+        chunk_size=4, negatives_per_chunk=2, subwords=table,
+    ) | kwargs  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        word2vec.make_trainer(jaxns.samplers.uniform(2), **args)
