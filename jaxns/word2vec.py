@@ -1122,10 +1122,37 @@ def init_subword_params(
     dim = _checks.size(fn, "dim", dim, minimum=1)
     with jax.named_scope("jaxns.word2vec.init_subword_params"):
         bound = 1.0 / dim
-        inp = jax.random.uniform(
-            key, (vocab_size + num_buckets, dim), dtype, -bound, bound
-        )
+        inp = _hash_uniform(key, (vocab_size + num_buckets, dim), dtype, bound)
         return SkipGramParams(inp, jnp.zeros((vocab_size, dim), dtype))
+
+
+def _hash_uniform(key, shape, dtype, bound):
+    """``U(-bound, bound)`` of ``shape`` from a counter hash seeded by ``key``.
+
+    Each element is murmur3's 32-bit finaliser of its index (Weyl-spaced and
+    offset by 64 random bits of ``key``); its top 24 bits make the uniform.
+    On CPU this is about 4x cheaper than ``jax.random.uniform`` (threefry),
+    which took several seconds for a 2M-row n-gram table.
+    """
+    if math.prod(shape) >= 2**32:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+    # One fused pass: op by op, each step would write a table-sized array.
+    return _hash_uniform_fused(key, tuple(shape), jnp.dtype(dtype), float(bound))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _hash_uniform_fused(key, shape, dtype, bound):
+    seed = jax.random.bits(key, (2,), jnp.uint32)
+
+    def mix(x):
+        x = (x ^ (x >> 16)) * jnp.uint32(0x85EBCA6B)
+        x = (x ^ (x >> 13)) * jnp.uint32(0xC2B2AE35)
+        return x ^ (x >> 16)
+
+    x = jax.lax.iota(jnp.uint32, math.prod(shape)) * jnp.uint32(0x9E3779B9)
+    x = mix(mix(x + seed[0]) ^ seed[1])
+    u = (x >> 8).astype(jnp.float32) * jnp.float32(2.0**-23) - 1.0  # [-1, 1)
+    return (u * bound).astype(dtype).reshape(shape)
 
 
 def block_gradients(

@@ -239,6 +239,24 @@ def test_subword_trainer_param_init_bounds():
     assert float(jnp.abs(p.input).max()) <= 1 / 8 and not jnp.any(p.output)
 
 
+def test_subword_init_is_uniform_and_depends_on_the_key():
+    """Chi-squared over 50 bins (fixed keys), lag-1 and column correlations."""
+    dim = 10
+    x = np.asarray(word2vec.init_subword_params(jax.random.key(3), 100, 9900, dim)[0])
+    assert np.abs(x).max() <= 1 / dim
+    observed = np.histogram(x, bins=50, range=(-1 / dim, 1 / dim))[0]
+    expected = x.size / 50
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    assert chi2 < 85.4  # the 0.999 quantile of chi-squared with 49 dof
+    flat = x.reshape(-1)
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01  # 5 sigma: 0.005
+    assert np.abs(np.corrcoef(x.T) - np.eye(dim)).max() < 0.05
+    y = np.asarray(word2vec.init_subword_params(jax.random.key(4), 100, 9900, dim)[0])
+    assert abs(np.corrcoef(flat, y.reshape(-1))[0, 1]) < 0.01
+    again = word2vec.init_subword_params(jax.random.key(3), 100, 9900, dim)[0]
+    np.testing.assert_array_equal(np.asarray(again), x)
+
+
 @pytest.mark.parametrize(
     "model,subword_rows,duplicate_rows",
     [("skipgram", 4, "sum"), ("skipgram", None, "sum"), ("cbow", 7, "sum"),
