@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
             stats = json.loads(report.read_text())
             stats["wall"] = wall
             stats.update(_evaluate(str(save), args.subwords))
+            save.unlink()  # fastText's .bin files take 800 MB each
             rows[lib].append(stats)
             _timing.record(
                 group,
