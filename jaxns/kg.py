@@ -1329,6 +1329,49 @@ def _similarity_pairs(sim, q, x):
     return -jnp.sum(_scoring._safe_sqrt(sq), axis=-1)
 
 
+@jax.custom_vjp
+def _l1_negatives(q_row, q_other, table, ids, other, mixed_row):
+    """``-||anchor - table[ids]||_1`` per negative, ``[B, K]``, for TransE.
+
+    A negative's anchor is its row's ``q_row[b]``, or ``q_other[b]`` where
+    ``other`` (``bool[B, K]``) is True, which the Basic sampler allows in one
+    row at most: ``mixed_row`` (an int scalar; any row if none is mixed).
+    The backward forms ``sign(anchor - row)`` once, scatter-adds it into
+    ``table`` and sums it over each row for the anchors, correcting only the
+    mixed row, instead of the two masked ``[B, K, d]`` reductions autodiff
+    makes.
+    """
+    return _l1_negatives_fwd(q_row, q_other, table, ids, other, mixed_row)[0]
+
+
+def _l1_anchor(q_row, q_other, other):
+    return jnp.where(other[..., None], q_other[:, None], q_row[:, None])
+
+
+def _l1_negatives_fwd(q_row, q_other, table, ids, other, mixed_row):
+    diff = _l1_anchor(q_row, q_other, other) - jnp.take(table, ids, axis=0)
+    scores = -jnp.sum(jnp.abs(diff), axis=-1)
+    return scores, (q_row, q_other, table, ids, other, mixed_row)
+
+
+def _l1_negatives_bwd(res, g):
+    q_row, q_other, table, ids, other, mixed_row = res
+    diff = _l1_anchor(q_row, q_other, other) - jnp.take(table, ids, axis=0)
+    # d score / d row = sign(anchor - row) = -(d score / d anchor)
+    # One buffer for both consumers (XLA would otherwise compute it twice).
+    u = jax.lax.optimization_barrier(g[..., None] * jnp.sign(diff))
+    g_table = jnp.zeros_like(table).at[ids].add(u)
+    g_all = -jnp.sum(u, axis=1)
+    m = mixed_row
+    g_other_m = -jnp.sum(jnp.where(other[m][:, None], u[m], 0), axis=0)
+    g_other = jnp.zeros_like(q_other).at[m].set(g_other_m)
+    g_row = g_all.at[m].add(-g_other_m)
+    return g_row, g_other, g_table, None, None, None
+
+
+_l1_negatives.defvjp(_l1_negatives_fwd, _l1_negatives_bwd)
+
+
 def _similarity_all(sim, q, table):
     """``sim`` of queries ``[..., D]`` against every row of ``table``: one GEMM."""
     dots = jnp.einsum("...d,ed->...e", q, table)
@@ -1612,6 +1655,14 @@ def make_trainer(
                 jnp.take_along_axis(both[:, 1], ids, axis=1),
                 jnp.take_along_axis(both[:, 0], ids, axis=1),
             )
+        elif sim == "l1" and sampler == "basic" and not both_sides:
+            # The Basic sampler mixes sides in one row at most.
+            row_head = head_side[:, 0]
+            q_row = jnp.where(row_head[:, None], q_head, q_tail)
+            q_other = jnp.where(row_head[:, None], q_tail, q_head)
+            other = head_side != row_head[:, None]
+            mixed_row = jnp.argmax(jnp.any(other, axis=1))
+            neg_scores = _l1_negatives(q_row, q_other, ent, ids, other, mixed_row)
         else:
             anchor = jnp.where(head_side[..., None], q_head[:, None], q_tail[:, None])
             neg_scores = _similarity_pairs(sim, anchor, jnp.take(ent, ids, axis=0))

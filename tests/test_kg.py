@@ -671,6 +671,44 @@ def test_make_trainer_init_scale():
         assert_close(tenth[0]["relation"], scale * one[0]["relation"])
 
 
+@pytest.mark.parametrize("mixed", [None, 3])
+def test_l1_negatives_gradient_equals_autodiff(mixed):
+    """TransE's custom backward against autodiff of the same scores."""
+    rng = np.random.default_rng(11)
+    b, k, e, d = 6, 5, 9, 7
+    q_row = jnp.asarray(rng.normal(size=(b, d)), jnp.float32)
+    q_other = jnp.asarray(rng.normal(size=(b, d)), jnp.float32)
+    table = jnp.asarray(rng.normal(size=(e, d)), jnp.float32)
+    ids = jnp.asarray(rng.integers(0, e, (b, k)), jnp.int32)
+    other = np.zeros((b, k), bool)
+    if mixed is not None:
+        other[mixed, 2:] = True
+    other = jnp.asarray(other)
+    w = jnp.asarray(rng.normal(size=(b, k)), jnp.float32)
+    m = jnp.argmax(jnp.any(other, axis=1))
+
+    def ours(qr, qo, t):
+        return jnp.sum(w * kg._l1_negatives(qr, qo, t, ids, other, m))
+
+    def reference(qr, qo, t):
+        anchor = jnp.where(other[..., None], qo[:, None], qr[:, None])
+        return jnp.sum(w * -jnp.sum(jnp.abs(anchor - t[ids]), axis=-1))
+
+    got = jax.jit(jax.value_and_grad(ours, argnums=(0, 1, 2)))(q_row, q_other, table)
+    ref = jax.value_and_grad(reference, argnums=(0, 1, 2))(q_row, q_other, table)
+    for a, r in zip(jax.tree.leaves(got), jax.tree.leaves(ref), strict=True):
+        assert_close(a, r, loose=True)
+    # float64 NumPy: d/d row of -|a - row| is sign(a - row)
+    qo64, qr64 = (np.asarray(x, np.float64)[:, None] for x in (q_other, q_row))
+    a64 = np.where(np.asarray(other)[..., None], qo64, qr64)
+    u = np.asarray(w, np.float64)[..., None] * np.sign(
+        a64 - np.asarray(table, np.float64)[np.asarray(ids)]
+    )
+    g_table = np.zeros((e, d))
+    np.add.at(g_table, np.asarray(ids), u)
+    assert_close(got[1][2], g_table, loose=True)
+
+
 def test_init_params_follow_pykeen():
     p = kg.init_params(jax.random.key(0), "transe", 50, 4, 16)
     assert_close(jnp.linalg.norm(p["entity"], axis=1), np.ones(50))
