@@ -9,15 +9,23 @@ and with jaxns's objectives, e.g. popularity negatives with logQ correction:
 
     python examples/two_tower.py --loss sampled_softmax --sampler popularity
 
+The tuned recipe of ``benchmarks/RESULTS.md`` (mixed negatives: the batch's
+positives plus 256 uniform items, logQ of the mixture; cosine scores at
+temperature 0.2; side features):
+
+    python examples/two_tower.py --loss mixed --negatives 256 --normalize \
+        --temperature 0.2 --batch-size 512 --features
+
 Data: ``--data movielens-100k`` (from the jaxns cache, an installed RecBole, or
 GroupLens' verified download; jaxns ships none of it) or a path (``u.data``,
 a RecBole ``.inter`` file, a CSV). Splits: RecBole's default random 8:1:1 by
 user (``--split recbole``), leave-one-out by time, a global temporal split, or
 ``--split-file`` with one code per row (0 train, 1 valid, 2 test) from another
-tool. Every epoch is one jitted ``lax.scan`` over the batches; after each
-epoch the model is evaluated on the validation part by full ranking (RecBole's
-metrics), training stops after ``--patience`` epochs without a better MRR@10,
-and the best checkpoint is evaluated on the test part.
+tool. The epochs run on the device, ``--epochs-per-call`` at a time, as one
+compiled program: each epoch is a ``lax.scan`` over the batches, then the
+model is evaluated on the validation part by full ranking (RecBole's MRR@10),
+the best state is kept and training stops after ``--patience`` epochs without
+a better MRR@10; the best checkpoint is evaluated on both parts.
 """
 
 from __future__ import annotations
