@@ -217,7 +217,7 @@ class Trainer:
             user_features=side_features(data.user_features) if args.features else (),
             item_features=side_features(data.item_features) if args.features else (),
             normalize=args.normalize,
-            embedding_init=host_xavier_normal(np.random.default_rng(args.seed)),
+            embedding_init=host_xavier_normal(np.random.default_rng([args.seed, 1])),
             rngs=nnx.Rngs(args.seed),
         )
         opt = nnx.Optimizer(model, optax.adam(args.lr), wrt=nnx.Param)
@@ -402,7 +402,7 @@ def fit(args, data, split, *, progress: bool = True) -> dict:
     trainer = Trainer(args, data, split)
     key = jax.random.key(args.seed)
     carry = trainer.start()
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng([args.seed, 2])  # the shuffles
     bar = _Progress(args.epochs, progress and not args.no_progress)
     done, calls = 0, []
     while True:
