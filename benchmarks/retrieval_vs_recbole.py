@@ -12,12 +12,12 @@
    full-ranking validation time (``benchmarks/_timing.py``: compiled first,
    blocked until ready) and the whole early-stopped fit, side by side.
 3. An ablation on the same split around the tuned softmax recipe (mixed
-   negatives, cosine scores at temperature 0.2, batches of 512, side
-   features): from the recipe without features, one change per row (no logQ,
-   in-batch negatives only, sampled popularity or uniform negatives, dot
-   products), the recipe itself and the earlier untuned recipe; test metrics
-   (mean over ``--seeds``), the validation MRR@10 that selected the recipe and
-   the slowest seed's whole run (model, compilation, training, test).
+   negatives, cosine scores at temperature 0.2, batches of 512), one change
+   per row (no logQ, in-batch negatives only, sampled popularity or uniform
+   negatives, dot products, side features) and the earlier untuned recipe;
+   test metrics (mean over ``--seeds``), the validation MRR@10 that selected
+   the recipe and the slowest seed's whole run (model, compilation, training,
+   test).
 
     python benchmarks/retrieval_vs_recbole.py --recbole-python /path/to/python
 
@@ -64,33 +64,31 @@ AT10 = ("recall@10", "mrr@10", "ndcg@10", "hit@10")
 # The tuned recipe (selected on valid MRR@10, see RESULTS.md): mixed negatives
 # (the batch's 512 positives plus 256 uniform items shared by the batch, logQ
 # of the mixture), cosine scores at temperature 0.2, Adam 1e-3, batches of
-# 512, and the side features. The ablation starts from it without features
-# (BASE) and changes one thing per row.
+# 512. Each ablation row changes one thing of it.
 SCORES = ["--normalize", "--temperature", "0.2", "--lr", "0.001"]
 SCORES += ["--batch-size", "512"]
-BASE = ["--loss", "mixed", "--negatives", "256", *SCORES]
-RECIPE = [*BASE, "--features"]
+RECIPE = ["--loss", "mixed", "--negatives", "256", *SCORES]
 SAMPLED = ["--loss", "sampled_softmax", "--negatives", "512", *SCORES]
 # The earlier, untuned softmax recipe, for reference.
 UNTUNED = ["--normalize", "--temperature", "0.1", "--lr", "0.005"]
 # argparse keeps a flag's last value.
 ABLATION = [
     ("BPR (RecBole's settings)", []),
-    ("base: mixed (in-batch + 256 uniform), logQ", BASE),
-    ("base, no logQ", [*BASE, "--no-logq"]),
-    ("base, in-batch only, logQ", [*BASE, "--loss", "in_batch"]),
-    ("base, in-batch only, no logQ", [*BASE, "--loss", "in_batch", "--no-logq"]),
-    ("base, sampled 512 popularity, logQ", [*SAMPLED, "--sampler", "popularity"]),
+    ("recipe: mixed (in-batch + 256 uniform), logQ", RECIPE),
+    ("recipe, no logQ", [*RECIPE, "--no-logq"]),
+    ("recipe, in-batch only, logQ", [*RECIPE, "--loss", "in_batch"]),
+    ("recipe, in-batch only, no logQ", [*RECIPE, "--loss", "in_batch", "--no-logq"]),
+    ("recipe, sampled 512 popularity, logQ", [*SAMPLED, "--sampler", "popularity"]),
     (
-        "base, sampled 512 popularity, no logQ",
+        "recipe, sampled 512 popularity, no logQ",
         [*SAMPLED, "--sampler", "popularity", "--no-logq"],
     ),
-    ("base, sampled 512 uniform", SAMPLED),
+    ("recipe, sampled 512 uniform", SAMPLED),
     (
-        "base, dot product (temperature 1)",
-        [*BASE, "--temperature", "1", "--no-normalize"],
+        "recipe, dot product (temperature 1)",
+        [*RECIPE, "--temperature", "1", "--no-normalize"],
     ),
-    ("recipe: base + side features", RECIPE),
+    ("recipe + side features", [*RECIPE, "--features"]),
     ("untuned: sampled 64 uniform, t 0.1", ["--loss", "sampled_softmax", *UNTUNED]),
 ]
 

@@ -11,10 +11,10 @@ and with jaxns's objectives, e.g. popularity negatives with logQ correction:
 
 The tuned recipe of ``benchmarks/RESULTS.md`` (mixed negatives: the batch's
 positives plus 256 uniform items, logQ of the mixture; cosine scores at
-temperature 0.2; side features):
+temperature 0.2):
 
     python examples/two_tower.py --loss mixed --negatives 256 --normalize \
-        --temperature 0.2 --batch-size 512 --features
+        --temperature 0.2 --batch-size 512
 
 Data: ``--data movielens-100k`` (from the jaxns cache, an installed RecBole, or
 GroupLens' verified download; jaxns ships none of it) or a path (``u.data``,
