@@ -1603,7 +1603,7 @@ def make_trainer(
     expected_norm = math.sqrt(_relation_width(model, d, rotate_variant))
     sqrt_dim_complex = math.sqrt(d // 2) if model == "complex" else 1.0
 
-    def regularizer(h, rel, t, keep_pos, keep_neg, neg_h, neg_t):
+    def l2_penalty(h, rel, t, keep_pos, keep_neg, neg_h, neg_t):
         # PyKEEN's LpRegularizer(p=2, normalize=True): mean of ||x|| / sqrt(d)
         # over the gathered rows, once for the positives and once for the
         # (kept) negatives.
@@ -1682,7 +1682,7 @@ def make_trainer(
         elif regularization:
             neg_h = jnp.take(ent, neg[..., 0], axis=0)
             neg_t = jnp.take(ent, neg[..., 2], axis=0)
-            value = value + regularizer(
+            value = value + l2_penalty(
                 h[:, None], rel[:, None], t[:, None], keep_pos, keep_neg, neg_h, neg_t
             )
         return value

@@ -660,6 +660,31 @@ def test_n3_matches_gathered_rows(complex_rows):
     assert_close(got, rows[keep].mean(), loose=True)
 
 
+@pytest.mark.parametrize("model", ["complex", "distmult"])
+def test_trainer_adds_the_n3_penalty(model):
+    """One batch per epoch: the epoch's loss is the loss at the initial tables."""
+    train = np.array([[0, 0, 1], [1, 0, 2], [2, 1, 3], [3, 1, 4], [4, 0, 0],
+                      [1, 1, 3]], np.int32)  # fmt: skip
+    losses = []
+    for weight in (0.0, 0.5):
+        t = kg.make_trainer(train, 5, 2, model=model, dim=8, num_negatives=4,
+                            batch_size=8, loss="softmax", regularizer="n3",
+                            regularization=weight)  # fmt: skip
+        params, state = t.init(jax.random.key(0))
+        ent = np.asarray(params["entity"], np.float64)  # train_epoch donates
+        rel = np.asarray(params["relation"], np.float64)
+        _, _, value = t.train_epoch(params, state, jax.random.key(1))
+        losses.append(float(value))
+
+    def cubes(x):
+        if model == "complex":
+            return np.sum(np.hypot(x[..., :4], x[..., 4:]) ** 3, -1)
+        return np.sum(np.abs(x) ** 3, -1)
+
+    n3 = cubes(ent[train[:, 0]]) + cubes(rel[train[:, 1]]) + cubes(ent[train[:, 2]])
+    assert_close(losses[1] - losses[0], 0.5 * n3.mean(), rtol=1e-4, atol=1e-4)
+
+
 def test_make_trainer_init_scale():
     train = [[0, 0, 1], [1, 0, 2]]
     for model in ("complex", "rotate"):
