@@ -273,8 +273,11 @@ def test_retrieval_records_pair_jaxns_and_recbole(tmp_path, monkeypatch):
         "eval_seconds": 0.05,
     }
     monkeypatch.setattr(bench, "jaxns_run", lambda *a, **k: ours)
+    # The example's fresh-process fits need the real data: faked here.
+    monkeypatch.setattr(bench, "example_twice", lambda source, split: [3.0, 2.5])
     report = bench.main(["--recbole-python", "py", "--no-ablation"])
     assert report["split_sizes"] == (3, 1, 2)
+    assert report["example_fit_seconds"] == [3.0, 2.5]
     records = [json.loads(line) for line in record.read_text().splitlines()]
     rows = run.ratios({"retrieval": {"records": records}})
     got = {(r["group"], r["jaxns"], r["against"]): r["speedup"] for r in rows}
