@@ -1893,6 +1893,17 @@ def make_sharded_trainer(
 
             return jax.tree.map(put, tree, rows, is_leaf=lambda r: r is None)
 
+        def replay(params, opt_state, ids, row_grads, progress):
+            """Applies ``[S, ...]`` stacked updates in order."""
+
+            def step(carry, xs):
+                return apply(*carry, *xs), None
+
+            (params, opt_state), _ = jax.lax.scan(
+                step, (params, opt_state), (ids, row_grads, progress)
+            )
+            return params, opt_state
+
         def hogwild_group(carry, xs):
             """``sync_every`` updates: own slices at once, others at the end."""
             params, opt_state = carry
@@ -1920,13 +1931,7 @@ def make_sharded_trainer(
                 theirs, gather(ids_grads(gs), axis=1, invarying=False), ids_grads(gs)
             )
 
-            def replay(carry, xs):
-                ids, row_grads, progress = xs
-                return apply(*carry, ids, row_grads, progress), None
-
-            (params, opt_state), _ = jax.lax.scan(
-                replay, (params, opt_state), (ids, row_grads, progress)
-            )
+            params, opt_state = replay(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (gs.loss, gs.num_pairs)
 
         def one_group(carry, xs):
@@ -1984,13 +1989,7 @@ def make_sharded_trainer(
             # One exchange for the group: [S, n * rows] in device order.
             ids, row_grads = gather(ids_grads(gs), axis=1, invarying=False)
 
-            def replay(carry, xs):
-                ids, row_grads, progress = xs
-                return apply(*carry, ids, row_grads, progress), None
-
-            (params, opt_state), _ = jax.lax.scan(
-                replay, (params, opt_state), (ids, row_grads, progress)
-            )
+            params, opt_state = replay(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (gs.loss, gs.num_pairs)
 
         steps = first + jnp.arange(steps_per_call, dtype=jnp.int32)
