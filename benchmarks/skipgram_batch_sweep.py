@@ -59,6 +59,9 @@ def run_one(args: argparse.Namespace, batch: int, mode: str, seed: int) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     row = {"batch_size": batch, "mode": mode, "seed": seed}
+    if args.label:
+        row.update(label=args.label, flags=args.jaxns_flags, lr=args.lr)
+        row["epochs"] = args.epochs
     row["wall"] = time.perf_counter() - t0
     if proc.returncode != 0:
         if "diverged" not in proc.stderr + proc.stdout:
@@ -67,8 +70,34 @@ def run_one(args: argparse.Namespace, batch: int, mode: str, seed: int) -> dict:
         return row
     stats = json.loads(report.read_text())
     row["train_seconds"] = stats["train_seconds"]
-    row.update(_evaluate(str(save)))
+    row.update(_evaluate(str(save), False))
+    row["analogy_30k"] = _analogy_30k(str(save))
     return row
+
+
+def _analogy_30k(path: str) -> float:
+    """Analogy accuracy over the 30,000 most frequent words (the evaluation
+    default of the earliest rows of this sweep and of their gensim anchor)."""
+    import jaxns
+
+    words, vectors = jaxns.wordvectors.load_word2vec_format(path)
+    questions = jaxns.datasets.load_analogies("google")
+    result = jaxns.evaluation.analogy(vectors, words, questions, restrict_vocab=30_000)
+    return float(result.accuracy)
+
+
+def _series(row: dict) -> str:
+    """The plot's line of a row: its mode, and its label when it has one."""
+    label = row.get("label")
+    return f"{row['mode']}, {label}" if label else str(row["mode"])
+
+
+def _seed_means(rows: list[dict], key: str) -> list[tuple[int, float]]:
+    """``(batch_size, mean over seeds of key)``, by batch size."""
+    by_batch: dict[int, list[float]] = {}
+    for r in rows:
+        by_batch.setdefault(r["batch_size"], []).append(r[key])
+    return [(b, sum(v) / len(v)) for b, v in sorted(by_batch.items())]
 
 
 def plot(rows: list[dict], gensim: dict[str, float], path: str) -> None:
@@ -78,21 +107,18 @@ def plot(rows: list[dict], gensim: dict[str, float], path: str) -> None:
     import matplotlib.pyplot as plt
 
     keys = ("wordsim353", "simlex999", "semantic", "syntactic")
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.8))
+    series = sorted({_series(r) for r in rows}, key=lambda m: (m != "sum", m))
     for ax, key in zip(axes, keys, strict=True):
-        modes = sorted({str(r["mode"]) for r in rows}, key=lambda m: (m != "sum", m))
-        for mode, marker in zip(modes, "osD^v<>", strict=False):
-            runs = sorted(
-                (r for r in rows if str(r["mode"]) == mode),
-                key=lambda r: r["batch_size"],
-            )
-            ok = [r for r in runs if not r.get("diverged")]
+        for name, marker in zip(series, "osD^v<>ph*", strict=False):
+            runs = [r for r in rows if _series(r) == name]
+            ok = _seed_means([r for r in runs if not r.get("diverged")], key)
             if ok:
                 ax.plot(
-                    [r["batch_size"] for r in ok],
-                    [r[key] for r in ok],
+                    [b for b, _ in ok],
+                    [v for _, v in ok],
                     marker=marker,
-                    label=f"jaxns, duplicate_rows={mode}",
+                    label=f"jaxns, duplicate_rows={name}",
                 )
             for r in runs:
                 if r.get("diverged"):
@@ -118,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--modes", default="sum,mean")
     p.add_argument("--seeds", default="1")
     p.add_argument("--jaxns-flags", default="")
+    p.add_argument(
+        "--label", default="", help="name of the --jaxns-flags variant in the rows"
+    )
     p.add_argument("--gensim", default="", help="reference scores key=value,...")
     p.add_argument("--output", default="skipgram_batch_sweep.json")
     p.add_argument("--plot", default=None, help="PNG to draw")
@@ -133,18 +162,18 @@ def main(argv: list[str] | None = None) -> None:
         return
     sys.path.insert(0, str(ROOT / "benchmarks"))
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
-    done = {(r["batch_size"], r["mode"], r["seed"]) for r in rows}
+    done = {(r["batch_size"], r["mode"], r["seed"], r.get("label", "")) for r in rows}
     for seed in map(int, args.seeds.split(",")):
         for batch in map(int, args.batch_sizes.split(",")):
             for mode in args.modes.split(","):
-                if (batch, mode, seed) in done:
+                if (batch, mode, seed, args.label) in done:
                     continue
                 row = run_one(args, batch, mode, seed)
                 rows.append(row)
                 out.write_text(json.dumps({"rows": rows, "gensim": gensim}, indent=1))
                 scores = "  ".join(f"{k} {row[k]:.3f}" for k, _ in SCORES if k in row)
                 print(
-                    f"batch {batch:>6} {mode:>4} seed {seed}: "
+                    f"batch {batch:>6} {mode:>4} {args.label} seed {seed}: "
                     f"{'DIVERGED' if row.get('diverged') else scores}"
                     f"  ({row['wall']:.0f} s)",
                     flush=True,

@@ -194,6 +194,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "first order), mean, or an integer c: min(1, c/n) times the sum of n "
         "(keeps a large --batch-size stable, e.g. 8)",
     )
+    p.add_argument(
+        "--max-row-rate",
+        type=_rate,
+        default=None,
+        help="cap the learning rate a row receives in one update in total "
+        "(n row gradients move it by min(n * lr, this) times their mean); keeps "
+        "a large --batch-size stable, e.g. 0.2",
+    )
+    p.add_argument(
+        "--shuffle",
+        action="store_true",
+        help="put each epoch's sentences in a random order, so that a large "
+        "--batch-size draws its centres from all over the corpus",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save", help="write the vectors here (word2vec text format)")
     p.add_argument("--binary", action="store_true", help="save in binary format")
@@ -259,7 +273,7 @@ _CONFIG_KEYS = (
     "corpus", "epochs", "dim", "window", "negatives", "min_count", "sample", "lr",
     "min_lr", "batch_size", "chunk_size", "chunk_negatives", "steps_per_call",
     "optimizer", "seed", "keep_hits", "model", "subwords", "min_n", "max_n",
-    "buckets", "duplicate_rows",
+    "buckets", "duplicate_rows", "shuffle", "max_row_rate",
 )  # fmt: skip
 
 
@@ -395,7 +409,11 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             )
         input_rows = len(vocab) + (args.buckets if args.subwords else 0)
         subword_rows = args.subword_rows
-        linear = make_opt is None and args.duplicate_rows == "sum"
+        linear = (
+            make_opt is None
+            and args.duplicate_rows == "sum"
+            and args.max_row_rate is None
+        )
         if args.subwords and subword_rows is None and linear:
             # The rows a block of kept tokens holds on average: blocks repeat
             # words (gathered once), so few need a second pass.
@@ -420,6 +438,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             subwords=subwords,
             subword_rows=subword_rows,
             duplicate_rows=args.duplicate_rows,
+            shuffle=args.shuffle,
+            max_row_rate=args.max_row_rate,
             # On CPU, LLVM's lighter optimisation compiles faster and runs as fast.
             compiler_options=(
                 {"xla_backend_optimization_level": 1}

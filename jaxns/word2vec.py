@@ -403,7 +403,7 @@ def _fold_windows(dx: jax.Array, chunk: int, window: int) -> jax.Array:
     return total[:length]
 
 
-def _row_scale(ids: jax.Array, vocab: int, cap: int, like: jax.Array) -> jax.Array:
+def _row_scale(ids: jax.Array, vocab: int, cap: Any, like: jax.Array) -> jax.Array:
     """``[n, 1]`` ``min(1, cap / count)``, ``count`` the occurrences of
     ``ids[i]`` in ``ids``; 0 for ids < 0."""
     valid = ids >= 0
@@ -458,6 +458,7 @@ def make_stream(
     *,
     window: int,
     block_size: int,
+    shuffle: bool = False,
 ) -> Stream:
     """Subsamples an encoded corpus and lays it out for :attr:`Trainer.train`.
 
@@ -466,7 +467,16 @@ def make_stream(
     keeps everything) and pads the kept tokens with ``window`` padding tokens
     in front and ``block_size + window`` behind. Call it once per epoch with
     a fresh key, as word2vec.c and gensim subsample every epoch afresh.
-    Jittable with ``window`` and ``block_size`` static.
+    Jittable with ``window``, ``block_size`` and ``shuffle`` static.
+
+    With ``shuffle=True`` the kept sentences are put in a random order (each
+    sentence's tokens stay together and in order): the key is split into a
+    subsampling key and a shuffling key, each run of equal ``sentence_ids``
+    among the kept tokens (run ``r`` counted from 0) is given the sort key
+    ``jax.random.bits(shuffle_key, (num_tokens,), uint32)[r]``, and the kept
+    tokens are stably sorted by it. An update of many consecutive centres
+    then draws them from sentences all over the corpus instead of from one
+    stretch of text, so the words of one topic do not pile up in one update.
 
     Args:
       key: a single PRNG key (for the subsampling draws).
@@ -477,6 +487,7 @@ def make_stream(
         :func:`jaxns.text.keep_probability`.
       window: the trainer's maximum window ``W`` (:attr:`Trainer.window`).
       block_size: centres per ``train`` call (:attr:`Trainer.block_size`).
+      shuffle: put the kept sentences in a random order (see above).
 
     Returns:
       A :class:`Stream` of length ``num_tokens + block_size + 2 * window``.
@@ -507,7 +518,12 @@ def make_stream(
         sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)
         _checks.same_shape(fn, "sentence_ids", sentence_ids, "ids", ids)
         _checks.float_array(fn, "keep_prob", keep_prob, ndim=1)
+        shuffle = _checks.flag(fn, "shuffle", shuffle)
+        if shuffle:
+            key, shuffle_key = jax.random.split(key)
         kept, sents, num_kept = text.subsample(key, ids, keep_prob, sentence_ids)
+        if shuffle:
+            kept, sents = _shuffle_sentences(shuffle_key, kept, sents, num_kept)
         front = jnp.full((window,), PAD, jnp.int32)
         back = jnp.full((block_size + window,), PAD, jnp.int32)
         return Stream(
@@ -515,6 +531,22 @@ def make_stream(
             jnp.concatenate([front, sents, back]),
             num_kept,
         )
+
+
+def _shuffle_sentences(key, kept, sents, num_kept):
+    """Stably sorts the kept prefix by a random ``uint32`` per run of equal
+    sentence ids; padding after the prefix stays last."""
+    n = kept.shape[0]
+    position = jnp.arange(n, dtype=jnp.int32)
+    starts = jnp.concatenate([jnp.ones((1,), bool), sents[1:] != sents[:-1]])
+    run = jnp.cumsum(starts, dtype=jnp.int32) - 1
+    bits = jax.random.bits(key, (n,), jnp.uint32)
+    top = jnp.asarray(np.iinfo(np.uint32).max, jnp.uint32)
+    # Padding sorts last: its key is the largest, and a real run whose key is
+    # that too comes first as the sort is stable.
+    order_key = jnp.where(position < num_kept, bits[run], top)
+    _, order = jax.lax.sort((order_key, position), num_keys=1, is_stable=True)
+    return kept[order], sents[order]
 
 
 def call_progress(
@@ -579,6 +611,8 @@ class Trainer(NamedTuple):
       train_arrays: the same jitted update with the arrays spelt out, the
         signature ``train`` had before: ``train_arrays(params, opt_state,
         tokens, sentence_ids, start, key, progress0, progress1)``.
+      shuffle: whether :meth:`stream` puts the sentences in a random order
+        (:func:`make_stream`'s ``shuffle``).
     """
 
     init: Callable[[SkipGramParams], Any]
@@ -586,6 +620,7 @@ class Trainer(NamedTuple):
     block_size: int
     window: int
     train_arrays: Callable[..., tuple[SkipGramParams, Any, jax.Array, jax.Array]]
+    shuffle: bool = False
 
     def stream(
         self,
@@ -594,7 +629,8 @@ class Trainer(NamedTuple):
         sentence_ids: ArrayLike,
         keep_prob: ArrayLike,
     ) -> Stream:
-        """:func:`make_stream` with this trainer's ``window`` and ``block_size``.
+        """:func:`make_stream` with this trainer's ``window``, ``block_size``
+        and ``shuffle``.
 
         Args:
           key: a single PRNG key (for the subsampling draws).
@@ -627,6 +663,7 @@ class Trainer(NamedTuple):
             keep_prob,
             window=self.window,
             block_size=self.block_size,
+            shuffle=self.shuffle,
         )
 
 
@@ -691,6 +728,8 @@ def make_trainer(
     model: str = "skipgram",
     subwords: ArrayLike | None = None,
     subword_rows: int | None = None,
+    shuffle: bool = False,
+    max_row_rate: float | None = None,
 ) -> Trainer:
     """Builds a jitted SGNS training loop over a device-resident token stream.
 
@@ -782,6 +821,24 @@ def make_trainer(
         only for the linear SGD step: with an ``optimizer`` or
         ``duplicate_rows`` other than ``"sum"`` the default (and the
         minimum) is the padded size ``(batch_size + 2 * window) * M``.
+      shuffle: :meth:`Trainer.stream` puts the kept sentences of each epoch
+        in a random order (:func:`make_stream`), so that one update's
+        ``batch_size`` consecutive centres come from sentences all over the
+        corpus rather than from one stretch of text, where the words of a
+        topic cluster and their summed updates pile up. Off by default
+        (word2vec.c and gensim read the corpus in order).
+      max_row_rate: caps the learning rate a table row receives in one
+        update in total: a row given ``n`` row gradients by the batch
+        (counted as for ``duplicate_rows``) has their sum multiplied by
+        ``min(1, max_row_rate / (n * learning_rate(progress)))``, so with
+        SGD it moves by ``min(n * lr, max_row_rate)`` times its mean
+        gradient. Rows seen fewer than ``max_row_rate / lr`` times are
+        summed as word2vec's sequential steps would be to first order;
+        frequent rows take one step of ``max_row_rate``, which stays stable
+        however large the batch. The cap in counts, ``max_row_rate / lr``,
+        grows as the learning rate decays, where ``duplicate_rows=c`` holds
+        frequent rows at ``c`` steps to the end. With both, the smaller cap
+        applies. Applied before ``optimizer``.
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
@@ -830,6 +887,11 @@ def make_trainer(
     )
     steps_per_call = _checks.size(fn, "steps_per_call", steps_per_call, minimum=1)
     skip_hits = _checks.flag(fn, "skip_hits", skip_hits)
+    shuffle = _checks.flag(fn, "shuffle", shuffle)
+    if max_row_rate is not None:
+        max_row_rate = float(
+            _checks.number(fn, "max_row_rate", max_row_rate, positive=True)
+        )
     if isinstance(duplicate_rows, str):
         duplicate_rows = _checks.choice(
             fn, "duplicate_rows", duplicate_rows, ("sum", "mean")
@@ -837,6 +899,7 @@ def make_trainer(
         cap = None if duplicate_rows == "sum" else 1
     else:
         cap = _checks.size(fn, "duplicate_rows", duplicate_rows, minimum=1)
+    capped = cap is not None or max_row_rate is not None
     if not callable(getattr(sampler, "sample", None)):
         raise TypeError(
             f"{fn}: sampler must have a sample(key, shape) method (e.g. "
@@ -861,7 +924,7 @@ def make_trainer(
         subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
         packed = _pack_subwords(subwords)
         block_rows = (batch_size + 2 * window) * subwords.shape[1]
-        one_page = optimizer is not None or cap is not None
+        one_page = optimizer is not None or capped
         if subword_rows is None:
             rows_per_word = np.asarray(packed.counts[:-1])
             mean = rows_per_word.sum() / max(rows_per_word.size, 1)
@@ -913,7 +976,7 @@ def make_trainer(
         valid = toks >= 0
         safe = jnp.where(valid, toks, 0)
         words = jnp.where(valid, toks, vocab)
-        if cap is None:
+        if not capped:
             # Sorting 138 ids is cheap; a block repeats a quarter of its rows.
             distinct, where = jnp.unique(
                 words, size=block, fill_value=vocab, return_inverse=True
@@ -940,7 +1003,7 @@ def make_trainer(
             valid, safe, sents, negs, reduction, model=model, window=window,
             num_negatives=num_negatives, skip_hits=skip_hits,
         )  # fmt: skip
-        if cap is None:
+        if not capped:
             dx = jax.ops.segment_sum(dx, where, block)  # per distinct word
 
         def page_grads(page):
@@ -977,12 +1040,16 @@ def make_trainer(
                     params, toks, sents, negs, reduction
                 )
             in_grads, out_grads = g.input_grads, g.output_grads
-            if cap is not None:
+            if capped:
+                step_cap = cap
+                if max_row_rate is not None:
+                    by_rate = max_row_rate / learning_rate(progress)
+                    step_cap = by_rate if cap is None else jnp.minimum(cap, by_rate)
                 in_grads = in_grads * _row_scale(
-                    g.input_ids, params.input.shape[0], cap, in_grads
+                    g.input_ids, params.input.shape[0], step_cap, in_grads
                 )
                 out_grads = out_grads * _row_scale(
-                    g.output_ids, params.output.shape[0], cap, out_grads
+                    g.output_ids, params.output.shape[0], step_cap, out_grads
                 )
             tables, opt_state = opt.update(
                 {"input": g.input_ids, "output": g.output_ids},
@@ -1072,6 +1139,7 @@ def make_trainer(
         block_size=block_size,
         window=window,
         train_arrays=train_arrays,
+        shuffle=shuffle,
     )
 
 

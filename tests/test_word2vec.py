@@ -270,6 +270,56 @@ def test_make_stream_lays_out_kept_tokens_between_padding():
     np.testing.assert_array_equal(again.tokens, s.tokens)
 
 
+def _numpy_shuffled_stream(key, ids, sent, keep, window, block):
+    """The shuffled layout in NumPy: the same subsampling and sort-key draws
+    (JAX's random bits), each kept sentence run moved whole, by a stable sort."""
+    k_sub, k_shuffle = jax.random.split(key)
+    n = len(ids)
+    u = np.asarray(jax.random.uniform(k_sub, (n,), jnp.float32))
+    kept = u < keep[ids]
+    t, s = ids[kept], sent[kept]
+    bits = np.asarray(jax.random.bits(k_shuffle, (n,), jnp.uint32))
+    run = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if len(s) else s
+    order = np.argsort(bits[run], kind="stable")
+    tail = n - len(t) + block + window
+    return (
+        np.concatenate([[-1] * window, t[order], [-1] * tail]),
+        np.concatenate([[-1] * window, s[order], [-1] * tail]),
+        len(t),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_make_stream_shuffle_moves_whole_sentences_as_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n, vocab, window, block = 200, 7, 2, 8
+    ids = rng.integers(0, vocab, n).astype(np.int32)
+    sent = np.cumsum(rng.random(n) < 0.2).astype(np.int32)
+    keep = np.linspace(0.3, 1.0, vocab).astype(np.float32)
+    key = jax.random.key(seed)
+    s = word2vec.make_stream(
+        key, ids, sent, keep, window=window, block_size=block, shuffle=True
+    )
+    want_t, want_s, num = _numpy_shuffled_stream(key, ids, sent, keep, window, block)
+    np.testing.assert_array_equal(s.tokens, want_t)
+    np.testing.assert_array_equal(s.sentence_ids, want_s)
+    assert int(s.num_tokens) == num
+    # The sentences are reordered (not the identity), each kept whole.
+    kept_sent = want_s[window : window + num]
+    assert not np.all(np.diff(kept_sent) >= 0)
+    starts = np.r_[True, kept_sent[1:] != kept_sent[:-1]]
+    assert starts.sum() == len(np.unique(kept_sent))
+    # Trainer.stream passes the option on; jit gives the same stream.
+    t = word2vec.make_trainer(
+        jaxns.samplers.uniform(vocab), learning_rate=optax.constant_schedule(0.1),
+        window=window, batch_size=block, chunk_size=block, steps_per_call=1,
+        shuffle=True,
+    )  # fmt: skip
+    again = jax.jit(t.stream)(key, ids, sent, keep)
+    np.testing.assert_array_equal(again.tokens, want_t)
+    np.testing.assert_array_equal(again.sentence_ids, want_s)
+
+
 def test_call_progress_tiles_all_epochs_without_gaps():
     raw, calls, epochs = 1234, 7, 3
     spans = [
@@ -751,6 +801,70 @@ def test_duplicate_rows_equal_numpy_averaged_update(optimizer, duplicate_rows):
     )  # fmt: skip
     assert_close(new.input, u1, loose=True)
     assert_close(new.output, v1, loose=True)
+
+
+@pytest.mark.parametrize(
+    "max_row_rate,duplicate_rows,cap", [(0.075, "sum", 2.5), (0.075, 2, 2), (0.2, 3, 3)]
+)
+def test_max_row_rate_caps_each_rows_total_rate_as_numpy(
+    max_row_rate, duplicate_rows, cap
+):
+    # lr(progress 5) = 0.03 on a linear decay: the cap in counts is
+    # max_row_rate / 0.03, the smaller one with duplicate_rows.
+    rng = np.random.default_rng(11)
+    vocab, dim, window, batch, chunk, kc = 6, 4, 2, 16, 4, 3
+    sampler = jaxns.samplers.uniform(vocab)
+    trainer = word2vec.make_trainer(
+        sampler, learning_rate=optax.linear_schedule(0.05, 0.01, 10),
+        window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
+        steps_per_call=1, duplicate_rows=duplicate_rows, max_row_rate=max_row_rate,
+    )  # fmt: skip
+    u0 = rng.normal(size=(vocab, dim)) * 0.5
+    v0 = rng.normal(size=(vocab, dim)) * 0.5
+    params = word2vec.SkipGramParams(
+        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
+    )
+    tokens = rng.integers(0, vocab, batch + 2 * window).astype(np.int32)
+    tokens[[0, 7]] = -1
+    sent = np.cumsum(rng.random(batch + 2 * window) < 0.15).astype(np.int32)
+    key = jax.random.key(3)
+    k_window, k_neg = jax.random.split(jax.random.fold_in(key, 0))
+    red = np.asarray(
+        jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
+    )
+    negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
+    u1, v1 = _numpy_capped_sgd_step(
+        params.input, params.output, tokens, sent, negs, red, window, 5, 0.03, cap
+    )
+    new, _, _, _ = trainer.train_arrays(
+        params, trainer.init(params), jnp.asarray(tokens), jnp.asarray(sent), 0,
+        key, jnp.float32(5), jnp.float32(6),
+    )  # fmt: skip
+    assert_close(new.input, u1, loose=True)
+    assert_close(new.output, v1, loose=True)
+    # Some rows were capped, others summed: the test tells the two apart.
+    summed = word2vec.make_trainer(
+        sampler, learning_rate=optax.linear_schedule(0.05, 0.01, 10),
+        window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
+        steps_per_call=1,
+    )  # fmt: skip
+    params = word2vec.SkipGramParams(  # the first call donated the tables
+        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
+    )
+    plain, _, _, _ = summed.train_arrays(
+        params, summed.init(params), jnp.asarray(tokens), jnp.asarray(sent), 0,
+        key, jnp.float32(5), jnp.float32(6),
+    )  # fmt: skip
+    assert not np.allclose(np.asarray(plain.output), v1, atol=1e-4)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1, float("inf")])
+def test_max_row_rate_is_checked(value):
+    with pytest.raises(ValueError, match="max_row_rate must be finite and > 0"):
+        word2vec.make_trainer(
+            jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
+            max_row_rate=value,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize(
