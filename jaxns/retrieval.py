@@ -1231,6 +1231,12 @@ def user_items(
     return _csr(data.users[rows], data.items[rows], data.num_users, data.num_items)
 
 
+def _to_device(x: np.ndarray) -> jax.Array:
+    """A host array on the default device. ``jax.device_put`` copies it without
+    compiling anything (``jnp.asarray`` compiles a small program per shape)."""
+    return jax.device_put(np.ascontiguousarray(x))
+
+
 def _csr(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int):
     pairs = np.unique(users.astype(np.int64) * num_items + items.astype(np.int64))
     u, i = pairs // num_items, pairs % num_items
@@ -1240,9 +1246,9 @@ def _csr(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int):
     items_out = np.r_[i, num_items].astype(np.int32)
     gaps = np.r_[i - within, num_items].astype(np.int32)
     return UserItems(
-        offsets=jnp.asarray(offsets),
-        items=jnp.asarray(items_out),
-        gaps=jnp.asarray(gaps),
+        offsets=_to_device(offsets),
+        items=_to_device(items_out),
+        gaps=_to_device(gaps),
         num_items=int(num_items),
         max_degree=int(degree.max(initial=0)),
     )
@@ -1542,9 +1548,9 @@ def ranking_task(data: Interactions, split: Split, part: str = "test") -> Rankin
     else:
         exclude = np.full((users.size, 1), pad, np.int32)
     return RankingTask(
-        users=jnp.asarray(users, jnp.int32),
-        relevant=jnp.asarray(relevant),
-        exclude=jnp.asarray(exclude),
+        users=_to_device(users.astype(np.int32)),
+        relevant=_to_device(relevant),
+        exclude=_to_device(exclude),
         num_items=int(data.num_items),
         part=part,
     )
@@ -2076,5 +2082,5 @@ def objective(
         num_hard_negatives=hard,
         known=user_items(data, split) if kind == "bpr" else None,
         sampler=proposal,
-        item_log_q=jnp.asarray(log_freq, jnp.float32),
+        item_log_q=_to_device(log_freq.astype(np.float32)),
     )
