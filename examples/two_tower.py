@@ -153,11 +153,36 @@ def dense_task(task: retrieval.RankingTask):
     for ids in (task.relevant, task.exclude):
         dense = np.zeros((task.num_users, task.num_items + 1), bool)
         dense[rows, np.asarray(ids)] = True
-        masks.append(jnp.asarray(dense[:, :-1]))
+        masks.append(jax.device_put(np.ascontiguousarray(dense[:, :-1])))
     return task.users, masks[0], masks[1]
 
 
-def host_xavier_normal(rng: np.random.Generator):
+def host_negatives(rng: np.random.Generator, known: np.ndarray, users: np.ndarray):
+    """RecBole's BPR negatives, drawn by NumPy on the host as RecBole does.
+
+    A uniform item per entry of ``users``, redrawn while it is one of the
+    user's training items (``known``: boolean ``[num_users, num_items]``):
+    uniform over the items the user has not trained on, the distribution of
+    :func:`jaxns.retrieval.sample_negatives`. Drawn on the host with the
+    epochs' shuffles because compiling the device draw (threefry hashes, the
+    bounded integer draw and the binary search) took about half a second of
+    every BPR fit, and the redraw touches ~5% of MovieLens's draws. A user
+    who knows every item keeps an arbitrary draw (RecBole would loop).
+
+    Returns:
+      ``int32`` item ids, the shape of ``users``.
+    """
+    num_items = known.shape[1]
+    out = rng.integers(0, num_items, users.shape, dtype=np.int32)
+    redraw = np.flatnonzero(known[users, out] & ~known.all(axis=1)[users])
+    flat, users = out.reshape(-1), users.reshape(-1)
+    while redraw.size:
+        flat[redraw] = rng.integers(0, num_items, redraw.size, dtype=np.int32)
+        redraw = redraw[known[users[redraw], flat[redraw]]]
+    return out
+
+
+def host_xavier_normal(rng: np.random.Generator, shape: tuple[int, int]):
     """PyTorch's ``xavier_normal_`` (RecBole's initialisation) drawn by NumPy.
 
     The same distribution as :class:`jaxns.nn.IdTower`'s default: a normal
@@ -165,13 +190,8 @@ def host_xavier_normal(rng: np.random.Generator):
     compiling JAX's normal draw for each table shape took about half a second,
     a sizeable part of a whole BPR fit.
     """
-
-    def init(key, shape, dtype=jnp.float32):
-        del key  # the tables come from ``rng``
-        std = math.sqrt(2.0 / (shape[0] + shape[1]))
-        return jnp.asarray(rng.normal(0.0, std, shape), dtype)
-
-    return init
+    std = math.sqrt(2.0 / (shape[0] + shape[1]))
+    return rng.normal(0.0, std, shape).astype(np.float32)
 
 
 def mrr_at_10(scores: jax.Array, relevant: jax.Array, exclude: jax.Array):
@@ -190,14 +210,23 @@ def mrr_at_10(scores: jax.Array, relevant: jax.Array, exclude: jax.Array):
 
 
 class Trainer:
-    """The jitted epoch and evaluation of one configuration."""
+    """The jitted epoch and evaluation of one configuration.
+
+    A fit compiles two programs: :meth:`init` (the model, the optimizer and
+    the early-stopping state, from tables drawn on the host) and
+    :meth:`run_epochs` (epochs with validation and early stopping), plus the
+    final evaluation. Host arrays reach the device through ``jax.device_put``,
+    never through eager JAX operations, each of which would compile a small
+    program of its own.
+    """
 
     def __init__(self, args, data: retrieval.Interactions, split: retrieval.Split):
         self.args = args
         self.data = data
         rows = split.rows("train")
-        self.users = jnp.asarray(data.users[rows])
-        self.items = jnp.asarray(data.items[rows])
+        self.users_host = data.users[rows].astype(np.int32)
+        self.users = jax.device_put(self.users_host)
+        self.items = jax.device_put(data.items[rows].astype(np.int32))
         self.num_rows = int(rows.size)
         self.objective = retrieval.objective(
             args.loss,
@@ -210,18 +239,24 @@ class Trainer:
             temperature=args.temperature,
             num_hard_negatives=args.hard_negatives,
         )
-        model = jaxns.nn.IdTwoTower(
-            data.num_users,
-            data.num_items,
-            args.dim,
-            user_features=side_features(data.user_features) if args.features else (),
-            item_features=side_features(data.item_features) if args.features else (),
-            normalize=args.normalize,
-            embedding_init=host_xavier_normal(np.random.default_rng([args.seed, 1])),
-            rngs=nnx.Rngs(args.seed),
-        )
-        opt = nnx.Optimizer(model, optax.adam(args.lr), wrt=nnx.Param)
-        self.graphdef, self.state = nnx.split((model, opt))
+        self.known = None
+        if self.objective.kind == "bpr":  # RecBole's sampler, on the host
+            self.known = np.zeros((data.num_users, data.num_items), bool)
+            self.known[data.users[rows], data.items[rows]] = True
+        # The model's structure without running it: the shapes of its tables,
+        # in the order the model asks for them, are drawn on the host and
+        # handed to the compiled initialisation.
+        shapes = []
+
+        def record(key, shape, dtype=jnp.float32):
+            shapes.append(tuple(shape))
+            return jnp.zeros(shape, dtype)
+
+        abstract = nnx.eval_shape(lambda: self._build(record))
+        self.graphdef = nnx.graphdef(abstract)
+        self.model_graphdef = nnx.graphdef(abstract[0])
+        rng = np.random.default_rng([args.seed, 1])
+        self.tables = [host_xavier_normal(rng, shape) for shape in shapes]
         self.valid = retrieval.ranking_task(data, split, "valid")
         self.test = retrieval.ranking_task(data, split, "test")
         # The arrays the compiled programs read are passed as arguments.
@@ -233,38 +268,86 @@ class Trainer:
         }
         train_epoch = jax.jit(self._train_epoch)
         run_epochs = jax.jit(self._run_epochs, donate_argnums=0)
-        self.train_epoch = lambda state, key, order: train_epoch(
-            state, key, order, self.inputs
+        self.train_epoch = lambda state, key, order, negatives: train_epoch(
+            state, key, order, negatives, self.inputs
         )
-        self.run_epochs = lambda carry, key, orders, last: run_epochs(
-            carry, key, orders, last, self.inputs
+        self.run_epochs = lambda carry, key, orders, negatives, last: run_epochs(
+            carry, key, orders, negatives, last, self.inputs
         )
+        self.init = jax.jit(self._init)
         self.evaluate = jax.jit(self._evaluate)
         self.evaluate_both = jax.jit(self._evaluate_both)
 
-    def shuffle(self, rng: np.random.Generator, epochs: int) -> np.ndarray:
-        """``int32[epochs, num_rows]``: each epoch's order of the training rows.
+    def _build(self, init):
+        args, data = self.args, self.data
+        model = jaxns.nn.IdTwoTower(
+            data.num_users,
+            data.num_items,
+            args.dim,
+            user_features=side_features(data.user_features) if args.features else (),
+            item_features=side_features(data.item_features) if args.features else (),
+            normalize=args.normalize,
+            embedding_init=init,
+            rngs=nnx.Rngs(args.seed),
+        )
+        return model, nnx.Optimizer(model, optax.adam(args.lr), wrt=nnx.Param)
 
-        Drawn on the host (RecBole shuffles on the host too): XLA:CPU sorts,
-        which ``jax.random.permutation`` needs, cost about as much as the
-        rest of a BPR epoch.
+    def _init(self, tables):
+        """The model, the optimizer, the key and the early-stopping state
+        before the first epoch (one compiled program)."""
+        tables = list(tables)
+
+        def init(key, shape, dtype=jnp.float32):
+            del key  # the tables come from the host
+            return tables.pop(0).astype(dtype)
+
+        model, opt = self._build(init)
+        epochs = self.args.epochs
+        carry = {
+            "state": nnx.state((model, opt)),
+            "best": nnx.state(model),
+            "best_score": jnp.int32(-1),
+            "best_epoch": jnp.int32(0),
+            "bad": jnp.int32(0),
+            "epoch": jnp.int32(0),
+            "finite": jnp.bool_(True),
+            "losses": jnp.zeros((epochs,), jnp.float32),
+            "scores": jnp.zeros((epochs,), jnp.int32),
+        }
+        return carry, jax.random.key(self.args.seed)
+
+    def draw(
+        self, rng: np.random.Generator, negatives_rng: np.random.Generator, epochs: int
+    ):
+        """Each epoch's order of the training rows (``int32[epochs, rows]``)
+        and, for BPR, each row's negatives (``int32[epochs, rows, k]``, else
+        ``None``), drawn on the host.
+
+        RecBole shuffles and draws its BPR negatives on the host too; on the
+        device, ``jax.random.permutation`` is two XLA:CPU sorts, as long as the
+        rest of a BPR epoch, and the negative draw was half a second of
+        compilation.
         """
-        return np.stack(
+        orders = np.stack(
             [rng.permutation(self.num_rows).astype(np.int32) for _ in range(epochs)]
         )
+        if self.known is None:
+            return orders, None
+        k = self.objective.num_negatives
+        users = np.repeat(self.users_host[orders][..., None], k, axis=-1)
+        return orders, host_negatives(negatives_rng, self.known, users)
 
-    def _train_epoch(self, state, key, order, inputs):
+    def _train_epoch(self, state, key, order, negatives, inputs):
         graphdef, obj, batch = self.graphdef, inputs["objective"], self.args.batch_size
         steps = -(-self.num_rows // batch)
-        rows = jnp.pad(order, (0, steps * batch - self.num_rows)).reshape(steps, batch)
+        pad = steps * batch - self.num_rows
+        rows = jnp.pad(order, (0, pad)).reshape(steps, batch)
         # The last batch is padded with row 0 and masked (RecBole's is smaller).
         valid = (np.arange(steps * batch) < self.num_rows).reshape(steps, batch)
         users, items = inputs["users"][rows], inputs["items"][rows]
-        # The whole epoch's negatives in one vectorised draw: drawn batch by
-        # batch inside the scan, BPR's per-user search cost a loop per step.
-        if obj.kind == "bpr":  # per positive: one flat draw (quicker to compile)
-            flat = obj.negatives(key, users.reshape(-1), items.reshape(-1))
-            negatives = flat.reshape(steps, batch, -1)
+        if negatives is not None:  # BPR: per positive, drawn on the host
+            negatives = jnp.pad(negatives, ((0, pad), (0, 0)))
+            negatives = negatives.reshape(steps, batch, -1)
         else:  # shared by each batch
             keys = jax.random.split(key, steps)
             negatives = jax.vmap(obj.negatives)(keys, users, items)
@@ -274,6 +357,8 @@ class Trainer:
             model, opt = nnx.merge(graphdef, state)
 
             def loss_fn(m):
+                # The positives and negatives in one lookup (one gather and
+                # one scatter of the item table's gradient, not two).
                 per_row = obj.loss(
                     m.embed_queries(users),
                     m.embed_candidates(items),
@@ -293,26 +378,27 @@ class Trainer:
         state, losses = jax.lax.scan(step, state, (users, items, negatives, valid))
         return state, jnp.mean(losses)
 
-    def _embeddings(self, state):
-        model, _ = nnx.merge(self.graphdef, state)
+    def _embeddings(self, model_state):
+        model = nnx.merge(self.model_graphdef, model_state)
         users = model.embed_queries(jnp.arange(self.data.num_users))
         items = model.embed_candidates(jnp.arange(self.data.num_items))
         return users, items
 
-    def _evaluate(self, state, task):
-        users, items = self._embeddings(state)
+    def _evaluate(self, model_state, task):
+        users, items = self._embeddings(model_state)
         return retrieval.evaluate_ranking(task, users, items, ks=KS)
 
-    def _evaluate_both(self, state, tasks):
-        users, items = self._embeddings(state)
+    def _evaluate_both(self, model_state, tasks):
+        users, items = self._embeddings(model_state)
         return [retrieval.evaluate_ranking(t, users, items, ks=KS) for t in tasks]
 
-    def _run_epochs(self, carry, key, orders, last_epoch, inputs):
+    def _run_epochs(self, carry, key, orders, negatives, last_epoch, inputs):
         """Epochs until ``last_epoch`` or early stopping, on the device.
 
         Each epoch trains, then scores the validation part (MRR@10 only) and
-        keeps the best state, as RecBole's trainer does between epochs; the
-        whole loop is one compiled program, so a fit is a few host calls.
+        keeps the best model (not the optimizer: only the model is tested), as
+        RecBole's trainer does between epochs; the whole loop is one compiled
+        program, so a fit is a few host calls.
         """
         patience = self.args.patience
         first = carry["epoch"]
@@ -322,13 +408,16 @@ class Trainer:
 
         def one_epoch(c):
             epoch = c["epoch"] + 1
+            index = epoch - 1 - first
             state, loss = self._train_epoch(
                 c["state"],
                 jax.random.fold_in(key, epoch),
-                orders[epoch - 1 - first],
+                orders[index],
+                None if negatives is None else negatives[index],
                 inputs,
             )
-            users, items = self._embeddings(state)
+            model_state = nnx.state(nnx.merge(self.graphdef, state)[0])
+            users, items = self._embeddings(model_state)
             valid_users, relevant, exclude = inputs["valid"]
             scores = users[valid_users] @ items.T
             # RecBole compares the validation metric rounded to 4 decimals.
@@ -336,7 +425,7 @@ class Trainer:
             score = jnp.round(mrr * 1e4).astype(jnp.int32)
             better = score >= c["best_score"]
             best = jax.tree.map(
-                lambda new, old: jnp.where(better, new, old), state, c["best"]
+                lambda new, old: jnp.where(better, new, old), model_state, c["best"]
             )
             return {
                 "state": state,
@@ -351,22 +440,6 @@ class Trainer:
             }
 
         return jax.lax.while_loop(running, one_epoch, carry)
-
-    def start(self):
-        """The early-stopping state before the first epoch."""
-        epochs = self.args.epochs
-        # Copies: the carry's buffers are donated to the compiled epochs.
-        return {
-            "state": jax.tree.map(jnp.copy, self.state),
-            "best": jax.tree.map(jnp.copy, self.state),
-            "best_score": jnp.int32(-1),
-            "best_epoch": jnp.int32(0),
-            "bad": jnp.int32(0),
-            "epoch": jnp.int32(0),
-            "finite": jnp.bool_(True),
-            "losses": jnp.zeros((epochs,), jnp.float32),
-            "scores": jnp.zeros((epochs,), jnp.int32),
-        }
 
 
 class _Progress:
@@ -396,25 +469,28 @@ def fit(args, data, split, *, progress: bool = True) -> dict:
     """Trains with early stopping on valid MRR@10; tests the best checkpoint.
 
     The epochs run on the device ``--epochs-per-call`` at a time (the early
-    stopping state stays there); the host only reads the progress in between.
+    stopping state stays there); the host only reads the progress in between
+    and draws the next calls' shuffles (and BPR's negatives) while the device
+    trains.
     """
     t0 = time.perf_counter()
     trainer = Trainer(args, data, split)
-    key = jax.random.key(args.seed)
-    carry = trainer.start()
+    carry, key = trainer.init(trainer.tables)
     rng = np.random.default_rng([args.seed, 2])  # the shuffles
+    negatives_rng = np.random.default_rng([args.seed, 3])  # BPR's negatives
     bar = _Progress(args.epochs, progress and not args.no_progress)
     done, calls = 0, []
+    drawn = trainer.draw(rng, negatives_rng, args.epochs_per_call)
     while True:
         start = time.perf_counter()
-        last = min(done + args.epochs_per_call, args.epochs)
-        orders = trainer.shuffle(rng, args.epochs_per_call)
-        carry = trainer.run_epochs(carry, key, orders, jnp.int32(last))
-        epoch, bad, finite = jax.device_get(
-            (carry["epoch"], carry["bad"], carry["finite"])
+        last = np.int32(min(done + args.epochs_per_call, args.epochs))
+        carry = trainer.run_epochs(carry, key, *drawn, last)
+        if last < args.epochs:  # while the device trains
+            drawn = trainer.draw(rng, negatives_rng, args.epochs_per_call)
+        epoch, bad, finite, losses, scores = jax.device_get(
+            tuple(carry[k] for k in ("epoch", "bad", "finite", "losses", "scores"))
         )
         calls.append((int(epoch) - done, time.perf_counter() - start))
-        losses, scores = jax.device_get((carry["losses"], carry["scores"]))
         for e in range(done, int(epoch)):
             bar.update(float(losses[e]), scores[e] / 1e4, scores[: e + 1].max() / 1e4)
         done = int(epoch)
@@ -440,6 +516,7 @@ def fit(args, data, split, *, progress: bool = True) -> dict:
         "valid": valid,
         "test": test,
         "trainer": trainer,
+        "state": carry["state"],
         "best_state": carry["best"],
     }
 
@@ -475,7 +552,8 @@ def run(args) -> dict:
         f"fit {result['fit_seconds']:.1f} s in {len(result['epoch_calls'])} "
         f"device calls, wall {wall:.1f} s"
     )
-    report = {k: v for k, v in result.items() if k not in ("trainer", "best_state")}
+    skip = ("trainer", "state", "best_state")
+    report = {k: v for k, v in result.items() if k not in skip}
     report["wall_seconds"] = wall
     report["config"] = {k: v for k, v in vars(args).items() if k != "parser"}
     report["device"] = jax.devices()[0].device_kind

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.stats
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
@@ -96,3 +97,23 @@ def test_mrr_at_10_equals_topk_metrics():
     expected = retrieval.topk_metrics(scores, relevant, exclude=exclude, ks=(10,))
     actual = two_tower.mrr_at_10(scores, relevant, exclude)
     assert_close(actual, expected["mrr@10"])
+
+
+def test_host_negatives_are_uniform_over_the_unknown_items():
+    # Three users over 6 items: user 0 knows {1, 4}, user 1 nothing, user 2
+    # knows every item (no valid negative: its draws stay arbitrary items).
+    known = np.zeros((3, 6), bool)
+    known[0, [1, 4]] = True
+    known[2] = True
+    users = np.repeat(np.arange(3), 12000).reshape(3, 4000, 3)
+    rng = np.random.default_rng(7)
+    neg = two_tower.host_negatives(rng, known, users)
+    assert neg.shape == users.shape and neg.dtype == np.int32
+    assert ((neg >= 0) & (neg < 6)).all()
+    for user, allowed in ((0, [0, 2, 3, 5]), (1, list(range(6))), (2, list(range(6)))):
+        draws = neg[users == user]
+        counts = np.bincount(draws, minlength=6)
+        assert counts[np.setdiff1d(np.arange(6), allowed)].sum() == 0
+        expected = np.full(len(allowed), draws.size / len(allowed))
+        _, p = scipy.stats.chisquare(counts[allowed], expected)
+        assert p > 1e-3, (user, counts)
