@@ -21,6 +21,11 @@
 
     python benchmarks/retrieval_vs_recbole.py --recbole-python /path/to/python
 
+``--recbole-seeds N`` trains RecBole's BPR with N training seeds on the one
+split (seed 2020's) and ``--bpr-seeds N`` jaxns's: the parity row compares the
+two means (each side's standard deviation is printed), and the speed table adds
+the median and the slowest of the seeds' whole fits.
+
 ``--no-ablation`` runs only 1-2, ``--ablation-only`` only 3 (with
 ``--recbole-result`` on RecBole's split), ``--ablation-rows 1,2`` a part of 3.
 
@@ -92,6 +97,21 @@ ABLATION = [
     ("untuned: sampled 64 uniform, t 0.1", ["--loss", "sampled_softmax", *UNTUNED]),
 ]
 
+# The strongest configurations of the one-seed search (RESULTS.md), run again
+# over --seeds to select the recipe on the mean validation MRR@10.
+SELECTION = [
+    ("mixed 256, batch 512 (the recipe)", RECIPE),
+    ("mixed 256, batch 1024", [*RECIPE, "--batch-size", "1024"]),
+    ("mixed 512, batch 1024", [*RECIPE, "--negatives", "512", "--batch-size", "1024"]),
+    (
+        "mixed 512, batch 1024, lr 2e-3",
+        [*RECIPE, "--negatives", "512", "--batch-size", "1024", "--lr", "0.002"],
+    ),
+    ("sampled 512 popularity, dim 128", [*SAMPLED, "--sampler", "popularity",
+                                         "--dim", "128"]),
+    ("recipe + side features", [*RECIPE, "--features"]),
+]  # fmt: skip
+
 
 def write_atomic(data: retrieval.Interactions, directory: pathlib.Path) -> None:
     """The interactions as RecBole's ml-100k.inter, rows in file order."""
@@ -135,6 +155,8 @@ def run_recbole(args, data) -> dict | None:
             str(out),
             "--threads",
             str(args.threads),
+            "--train-seeds",
+            str(args.recbole_seeds),
         ]
         subprocess.run(cmd, check=True, cwd=tmp)
         return json.loads(out.read_text())
@@ -151,19 +173,24 @@ def jaxns_run(
     start = time.perf_counter()
     result = two_tower.fit(args, data, split, progress=False)
     keys = ("epochs", "best_epoch", "fit_seconds", "valid", "test")
-    out = {k: result[k] for k in keys}
+    out = {"seed": seed, **{k: result[k] for k in keys}}
     # The whole run: model, compilation, training, the best checkpoint tested.
     out["run_seconds"] = time.perf_counter() - start
     if timing:
-        trainer, state = result["trainer"], result["best_state"]
+        trainer = result["trainer"]
         key = jax.random.key(0)
         rng = np.random.default_rng(0)
 
-        def epoch(state, key):  # the host's shuffle counts
-            return trainer.train_epoch(state, key, trainer.shuffle(rng, 1)[0])
+        def epoch(state, key):  # the host's shuffle and negatives count
+            orders, negatives = trainer.draw(rng, rng, 1)
+            return trainer.train_epoch(
+                state, key, orders[0], None if negatives is None else negatives[0]
+            )
 
-        out["epoch_seconds"] = measure(epoch, state, key).median
-        out["eval_seconds"] = measure(trainer.evaluate, state, trainer.valid).median
+        out["epoch_seconds"] = measure(epoch, result["state"], key).median
+        out["eval_seconds"] = measure(
+            trainer.evaluate, result["best_state"], trainer.valid
+        ).median
     return out
 
 
@@ -191,6 +218,14 @@ def example_twice(source, split) -> list[float]:
     return seconds
 
 
+def _mean(runs: list[dict], reduce=np.mean) -> dict:
+    """The @10 test metrics and epochs of several seeds' runs, reduced."""
+    return {
+        "test": {m: float(reduce([r["test"][m] for r in runs])) for m in AT10},
+        "epochs": float(reduce([r["epochs"] for r in runs])),
+    }
+
+
 def side_by_side(args, data, split, recbole, recbole_wall, report: dict) -> None:
     """RecBole's BPR next to jaxns's: metrics, epoch, evaluation, whole fit."""
     epochs = 10 if args.quick else None
@@ -198,44 +233,59 @@ def side_by_side(args, data, split, recbole, recbole_wall, report: dict) -> None
     report["jaxns_bpr"] = ours
     print("\nBPR, test metrics at the best-validation checkpoint")
     print(f"{'':18}" + "".join(f"{m:>10}" for m in AT10) + f"{'epochs':>8}")
-    rows = [("jaxns", ours)]
-    if args.bpr_seeds > 1:
-        # One seed's metrics move by about 0.01 (Hit@10 more): compare the mean.
-        runs = [ours] + [
-            jaxns_run([], data, split, seed=2020 + s, timing=False, epochs=epochs)
-            for s in range(1, args.bpr_seeds)
-        ]
-        rows = [(f"seed {2020 + s}", r) for s, r in enumerate(runs)]
-        ours = {
-            **ours,
-            "test": {m: float(np.mean([r["test"][m] for r in runs])) for m in AT10},
-            "epochs": float(np.mean([r["epochs"] for r in runs])),
-        }
+    runs = [ours] + [
+        jaxns_run([], data, split, seed=2020 + s, timing=False, epochs=epochs)
+        for s in range(1, args.bpr_seeds)
+    ]
+    if len(runs) > 1:
         report["jaxns_bpr_seeds"] = runs
-        rows.append((f"jaxns ({args.bpr_seeds} seeds)", ours))
+    # One seed's metrics move by about 0.01 (Hit@10 more): compare the means.
+    sides = [("jaxns", runs)]
     if recbole is not None:
-        rows.insert(0, ("RecBole", recbole))
-    for name, r in rows:
-        print(
-            f"{name:18}"
-            + "".join(f"{r['test'][m]:>10.4f}" for m in AT10)
-            + f"{r['epochs']:>8.0f}"
-        )
+        sides.insert(0, ("RecBole", recbole.get("seeds") or [recbole]))
+    means = {}
+    for name, side in sides:
+        rows = [(name, side[0])]
+        if len(side) > 1:
+            rows = [
+                (f"{name} seed {r.get('seed', 2020 + s)}", r)
+                for s, r in enumerate(side)
+            ]
+            rows.append((f"{name} mean of {len(side)}", _mean(side)))
+            rows.append((f"{name} sd", _mean(side, np.std)))
+        for label, r in rows:
+            print(
+                f"{label:18}"
+                + "".join(f"{r['test'][m]:>10.4f}" for m in AT10)
+                + f"{r['epochs']:>8.0f}"
+            )
+        means[name] = rows[-2][1] if len(side) > 1 else side[0]
     if recbole is not None:
+        mean, rb_mean = means["jaxns"], means["RecBole"]
         print(
-            f"{'diff':18}"
-            + "".join(f"{ours['test'][m] - recbole['test'][m]:>+10.4f}" for m in AT10)
+            f"{'diff of means':18}"
+            + "".join(f"{mean['test'][m] - rb_mean['test'][m]:>+10.4f}" for m in AT10)
         )
+        report["bpr_means"] = means
         rb_epoch = statistics.median(recbole["epoch_seconds"])
         rb_eval = statistics.median(recbole["eval_seconds"])
         print("\nspeed (median of epochs; whole fit with early stopping)")
-        print(f"{'':22}{'RecBole':>10}{'jaxns':>10}{'ratio':>8}")
-        for label, a, b in (
+        print(f"{'':24}{'RecBole':>10}{'jaxns':>10}{'ratio':>8}")
+        speed = [
             ("BPR epoch (s)", rb_epoch, ours["epoch_seconds"]),
             ("full-ranking eval (s)", rb_eval, ours["eval_seconds"]),
             ("whole fit (s)", recbole["fit_seconds"], ours["fit_seconds"]),
-        ):
-            print(f"{label:22}{a:>10.3f}{b:>10.3f}{a / b:>7.1f}x")
+        ]
+        rb_runs = recbole.get("seeds") or [recbole]
+        if len(rb_runs) > 1 and len(runs) > 1:
+            fits = [
+                statistics.median(r["fit_seconds"] for r in x) for x in (rb_runs, runs)
+            ]
+            speed.append(("whole fit, seed median", *fits))
+            slowest = [max(r["fit_seconds"] for r in x) for x in (rb_runs, runs)]
+            speed.append(("whole fit, slowest seed", *slowest))
+        for label, a, b in speed:
+            print(f"{label:24}{a:>10.3f}{b:>10.3f}{a / b:>7.1f}x")
         report["recbole"] = {k: v for k, v in recbole.items() if k != "split_codes"}
         report["recbole_wall"] = recbole_wall
     else:
@@ -264,6 +314,13 @@ def main(argv=None) -> dict:
         default=1,
         help="jaxns BPR seeds on the same split (the parity row is their mean)",
     )
+    p.add_argument(
+        "--recbole-seeds",
+        type=int,
+        default=1,
+        help="RecBole BPR training seeds on the same split (seed 2020's); with "
+        "--bpr-seeds, the parity row compares the two means",
+    )
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument(
         "--ablation-only",
@@ -274,6 +331,13 @@ def main(argv=None) -> dict:
         "--ablation-rows",
         help="comma-separated row numbers of the ablation to run (0 = BPR), "
         "to split it over several runs; default all",
+    )
+    p.add_argument(
+        "--selection",
+        action="store_true",
+        help="run the recipe's selection table (the strongest configurations "
+        "of the one-seed search) instead of the ablation; --ablation-rows "
+        "picks its rows",
     )
     p.add_argument(
         "--quick", action="store_true", help="10 epochs; ablation: 1 seed, in-batch"
@@ -306,12 +370,14 @@ def main(argv=None) -> dict:
         side_by_side(args, data, split, recbole, recbole_wall, report)
     if not args.no_ablation:
         # Quick: the BPR row would repeat the run above; in-batch shows logQ.
-        quick_rows = [row for row in ABLATION if "in-batch only" in row[0]]
-        configs = quick_rows if args.quick else ABLATION
+        table = SELECTION if args.selection else ABLATION
+        quick_rows = [row for row in table if "in-batch only" in row[0]]
+        configs = (quick_rows or table[:1]) if args.quick else table
         if args.ablation_rows:
-            configs = [ABLATION[int(i)] for i in args.ablation_rows.split(",")]
+            configs = [table[int(i)] for i in args.ablation_rows.split(",")]
         seeds = [2020] if args.quick else [2020 + s for s in range(args.seeds)]
-        print(f"\nablation, test @10, mean of {len(seeds)} seed(s)")
+        name = "selection" if args.selection else "ablation"
+        print(f"\n{name}, test @10, mean of {len(seeds)} seed(s)")
         print(
             f"{'':44}" + "".join(f"{m:>10}" for m in AT10)
             + f"{'v-mrr@10':>10}{'max s':>7}"
@@ -334,6 +400,15 @@ def main(argv=None) -> dict:
                 f"{label:44}" + "".join(f"{mean[m]:>10.4f}" for m in AT10)
                 + f"{valid:>10.4f}{wall:>7.1f}"
             )  # fmt: skip
+            if args.selection:  # each seed: valid MRR@10, test @10, whole run
+                for r in runs:
+                    print(
+                        f"{'':4}seed {r['seed']}: valid mrr@10 "
+                        f"{r['valid']['mrr@10']:.4f}, test ndcg@10 "
+                        f"{r['test']['ndcg@10']:.4f} recall@10 "
+                        f"{r['test']['recall@10']:.4f}, {r['epochs']} epochs, "
+                        f"whole run {r['run_seconds']:.1f} s"
+                    )
     if not (args.ablation_only or args.quick):
         warm = example_twice(source, split)
         report["example_fit_seconds"] = warm

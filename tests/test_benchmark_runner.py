@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -288,6 +289,52 @@ def test_retrieval_records_pair_jaxns_and_recbole(tmp_path, monkeypatch):
             ("retrieval whole fit", "jaxns", "RecBole"): 5.0,
         }
     )
+
+
+def test_retrieval_compares_the_means_of_both_sides_seeds(
+    tmp_path, monkeypatch, capsys
+):
+    import retrieval_vs_recbole as bench
+
+    monkeypatch.setattr(
+        bench.retrieval, "load_interactions", lambda name: _tiny_interactions()
+    )
+
+    def run(seed, fit, value):
+        return {
+            "seed": seed, "epochs": 4, "best_epoch": 2, "fit_seconds": fit,
+            "test": {m: value for m in bench.AT10},
+            "epoch_seconds": 0.1, "eval_seconds": 0.05,
+        }  # fmt: skip
+
+    seeds = [run(2020, 10.0, 0.30), run(2021, 14.0, 0.20), run(2022, 12.0, 0.40)]
+    recbole = {
+        **seeds[0],
+        "seeds": seeds,
+        "split_codes": [0, 0, 2, 0, 1, 2],
+        "epoch_seconds": [0.4, 0.6, 0.5],
+        "eval_seconds": [0.2, 0.2],
+    }
+    monkeypatch.setattr(bench, "run_recbole", lambda args, data: recbole)
+    ours = {2020: run(2020, 2.0, 0.25), 2021: run(2021, 4.0, 0.35)}
+    monkeypatch.setattr(
+        bench, "jaxns_run", lambda flags, data, split, *, seed, **k: ours[seed]
+    )
+    monkeypatch.setattr(bench, "example_twice", lambda source, split: [3.0, 2.5])
+    report = bench.main(
+        ["--recbole-python", "py", "--no-ablation", "--recbole-seeds", "3",
+         "--bpr-seeds", "2"]
+    )  # fmt: skip
+    means = report["bpr_means"]
+    assert means["RecBole"]["test"]["mrr@10"] == pytest.approx(0.30)
+    assert means["jaxns"]["test"]["mrr@10"] == pytest.approx(0.30)
+    out = capsys.readouterr().out
+    # standard deviations: RecBole's of (0.3, 0.2, 0.4), jaxns's of (0.25, 0.35)
+    assert "RecBole sd" in out and f"{np.std([0.3, 0.2, 0.4]):.4f}" in out
+    assert "jaxns sd" in out and "0.0500" in out
+    assert "diff of means" in out
+    # whole fits: medians 12 vs 3 s (4.0x), slowest 14 vs 4 s (3.5x)
+    assert "4.0x" in out and "3.5x" in out
 
 
 def test_retrieval_reports_missing_data_and_records_nothing(
