@@ -18,6 +18,11 @@ frequent words, gensim's ``evaluate_word_analogies`` default).
     python benchmarks/skipgram_vs_gensim.py --quick          # smoke run
     python benchmarks/skipgram_vs_gensim.py --model cbow     # CBOW (sg=0)
     python benchmarks/skipgram_vs_gensim.py --subwords       # fastText vs FastText
+    python benchmarks/skipgram_vs_gensim.py --large-updates  # 16k centres per update
+
+``--large-updates`` trains jaxns with ``LARGE_UPDATES``, the flags that keep
+gensim's quality with 16,384 centres per update (a size that fills an
+accelerator; ``benchmarks/run.py`` passes it when JAX runs on one).
 
 Raw words/s counts every word of the corpus (also those below min_count),
 once per epoch, divided by the training time, as gensim reports it. Every
@@ -44,6 +49,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import _timing  # noqa: E402
+
+# 16,384 centres per update with gensim's quality (benchmarks/RESULTS.md, "Large
+# updates"): each epoch's sentences shuffled, each row's summed learning rate
+# per update capped; 4 updates per call, so an epoch's last call pads little.
+LARGE_UPDATES = "--batch-size 16384 --steps-per-call 4 --max-row-rate 0.2 --shuffle"
 
 # The hyperparameters both libraries share; their defaults come from the example.
 SHARED = {
@@ -216,6 +226,11 @@ def main(argv: list[str] | None = None) -> None:
         "--jaxns-flags", default="", help="extra flags for examples/skipgram.py"
     )
     p.add_argument(
+        "--large-updates",
+        action="store_true",
+        help=f"jaxns trains with {LARGE_UPDATES} (for accelerators)",
+    )
+    p.add_argument(
         "--cold",
         action="store_true",
         help="jaxns compiles afresh in every run (no persistent compilation cache)",
@@ -242,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="jaxns-bench-"))
     rows = {"gensim": [], "jaxns": []}
     group = f"word vectors {args.model} {args.corpus} {args.epochs} epochs"
+    if args.large_updates:
+        group += ", jaxns 16k centres per update"
     for r in range(args.repeats):
         for lib in libraries:
             suffix = ".bin" if args.subwords else ".txt"
@@ -253,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 cmd = [sys.executable, "examples/skipgram.py", *_common_flags(args)]
                 cmd += ["--seed", seed, "--no-eval", "--no-progress"]
+                cmd += LARGE_UPDATES.split() if args.large_updates else []
                 cmd += args.jaxns_flags.split()
                 cmd += ["--no-compile-cache"] if args.cold else []
             # jaxns writes the word2vec file with --save, the .bin otherwise

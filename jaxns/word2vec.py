@@ -771,8 +771,10 @@ def make_trainer(
         word2vec's learning rate, 128-512 keeps gensim's quality on real
         corpora, while 1024 already loses some and 2048 can diverge. On a
         GPU or TPU one such update is far too little work to fill the device:
-        raise ``batch_size`` (and lower ``learning_rate``) with care, or
-        ``steps_per_call`` to cut dispatch overhead.
+        with ``shuffle=True`` and ``max_row_rate=0.2`` (or
+        ``duplicate_rows=8``) 16,384 centres per update keep gensim's
+        quality at word2vec's learning rate (see ``benchmarks/RESULTS.md``,
+        "Large updates"); raise ``steps_per_call`` to cut dispatch overhead.
       chunk_size: consecutive centres sharing one set of negatives.
       negatives_per_chunk: noise draws per chunk, each weighted
         ``num_negatives / negatives_per_chunk``. A context word pairs with
@@ -796,8 +798,9 @@ def make_trainer(
         seen at most ``c`` times are summed as before, more frequent ones
         move by at most ``c`` averaged steps per update (``"mean"`` is
         ``c = 1``). Applied before ``optimizer``. ``c = 8`` keeps updates
-        of 16k centres stable at lr 0.025 with gensim's analogy accuracy
-        (see ``benchmarks/skipgram_batch_sweep.py``).
+        of 16k centres stable at lr 0.025; with ``shuffle=True`` too they
+        reach gensim's WordSim, SimLex and analogy scores (see
+        ``benchmarks/skipgram_batch_sweep.py``).
       compiler_options: passed to ``jax.jit`` for ``train`` (e.g.
         ``{"xla_backend_optimization_level": 1}``, which on CPU compiles
         about 20% faster and runs as fast).
@@ -834,11 +837,12 @@ def make_trainer(
         SGD it moves by ``min(n * lr, max_row_rate)`` times its mean
         gradient. Rows seen fewer than ``max_row_rate / lr`` times are
         summed as word2vec's sequential steps would be to first order;
-        frequent rows take one step of ``max_row_rate``, which stays stable
-        however large the batch. The cap in counts, ``max_row_rate / lr``,
-        grows as the learning rate decays, where ``duplicate_rows=c`` holds
-        frequent rows at ``c`` steps to the end. With both, the smaller cap
-        applies. Applied before ``optimizer``.
+        frequent rows take one step of ``max_row_rate`` along their mean
+        gradient, whatever the batch size (0.2 kept updates of 16,384 and
+        65,536 centres stable on a 6.4M-token corpus). The cap in counts,
+        ``max_row_rate / lr``, grows as the learning rate decays, where
+        ``duplicate_rows=c`` holds frequent rows at ``c`` steps to the end.
+        With both, the smaller cap applies. Applied before ``optimizer``.
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +

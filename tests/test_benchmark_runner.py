@@ -229,6 +229,27 @@ def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch)
             assert f'"--{peer}-python"' in text, (peer, name)
 
 
+def test_accelerator_arguments_reach_only_their_scripts(monkeypatch):
+    calls = {}
+
+    def fake_run(cmd, **kwargs):
+        calls[pathlib.Path(cmd[1]).name] = cmd[2:]
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    for name in ("skipgram", "losses"):
+        assert run.run_script(name, "full", 60.0, {}, None, True)["status"] == "ok"
+    assert calls["skipgram_vs_gensim.py"] == ["--repeats", "1", "--large-updates"]
+    assert calls["losses.py"] == []
+    run.run_script("skipgram", "full", 60.0, {}, None, False)
+    assert calls["skipgram_vs_gensim.py"] == ["--repeats", "1"]
+    # Each accelerator option is a real option of its script.
+    for name, extra in run.ACCELERATOR_ARGS.items():
+        text = (BENCH / run.SCRIPTS[name][0]).read_text()
+        for arg in extra:
+            assert f'"{arg}"' in text, (name, arg)
+
+
 def _tiny_interactions():
     import numpy as np
 
