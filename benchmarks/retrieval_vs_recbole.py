@@ -267,8 +267,9 @@ def side_by_side(args, data, split, recbole, recbole_wall, report: dict) -> None
         means[name] = rows[-2][1] if len(side) > 1 else side[0]
     if recbole is not None:
         mean, rb_mean = means["jaxns"], means["RecBole"]
+        several = any(len(side) > 1 for _, side in sides)
         print(
-            f"{'diff of means':18}"
+            f"{'diff of means' if several else 'diff':18}"
             + "".join(f"{mean['test'][m] - rb_mean['test'][m]:>+10.4f}" for m in AT10)
         )
         report["bpr_means"] = means
