@@ -306,8 +306,10 @@ class Trainer:
         tables = list(tables)
 
         def init(key, shape, dtype=jnp.float32):
-            del key  # the tables come from the host
-            return tables.pop(0).astype(dtype)
+            del key  # the tables come from the host, in the order asked for
+            table = tables.pop(0)
+            assert table.shape == tuple(shape), (table.shape, shape)
+            return table.astype(dtype)
 
         model, opt = self._build(init)
         epochs = self.args.epochs

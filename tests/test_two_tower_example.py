@@ -7,9 +7,11 @@ import json
 import pathlib
 import sys
 
+import jax
 import numpy as np
 import pytest
 import scipy.stats
+from flax import nnx
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
@@ -117,3 +119,21 @@ def test_host_negatives_are_uniform_over_the_unknown_items():
         expected = np.full(len(allowed), draws.size / len(allowed))
         _, p = scipy.stats.chisquare(counts[allowed], expected)
         assert p > 1e-3, (user, counts)
+
+
+def test_trainer_starts_from_the_host_tables(tmp_path):
+    path = _csv(tmp_path / "x.csv")
+    data = retrieval.load_interactions(path)
+    split = retrieval.split_random(jax.random.key(0), data)
+    args = two_tower.parse_args(["--data", str(path), "--dim", "8", "--seed", "3"])
+    trainer = two_tower.Trainer(args, data, split)
+    # PyTorch's xavier_normal_ per table, drawn by NumPy from the seed.
+    rng = np.random.default_rng([3, 1])
+    expected = [
+        rng.normal(0, np.sqrt(2 / (n + 8)), (n, 8)) for n in (data.num_users, 60)
+    ]
+    carry, _ = trainer.init(trainer.tables)
+    model = nnx.merge(trainer.model_graphdef, carry["best"])
+    assert_close(model.query_tower.embedding.embedding[...], expected[0])
+    assert_close(model.candidate_tower.embedding.embedding[...], expected[1])
+    assert int(carry["epoch"]) == 0 and int(carry["best_score"]) == -1
