@@ -722,3 +722,23 @@ def test_epoch_batches_cover_every_row_once():
     rows, valid = retrieval.epoch_batches(jax.random.key(0), 11, 4)
     assert rows.shape == (3, 4) and int(valid.sum()) == 11
     assert sorted(np.asarray(rows)[np.asarray(valid)].tolist()) == list(range(11))
+
+
+def test_uniform_below_is_the_remainder_of_a_64_bit_draw():
+    # The 32-bit arithmetic against Python's exact integers, on the same words.
+    key = jax.random.key(5)
+    n = np.array([1, 2, 3, 1000, 1682, 40961, 65535, 65536] * 125, np.int32)
+    r = np.asarray(retrieval._uniform_below(key, jnp.asarray(n), 1 << 16))
+    w = np.asarray(jax.random.bits(key, (2, n.size), jnp.uint32)).astype(object)
+    expected = [(int(a) << 32 | int(b)) % int(m) for a, b, m in zip(*w, n, strict=True)]
+    assert r.dtype == np.int32 and r.tolist() == expected
+
+
+@pytest.mark.parametrize("n", [3, 7, 1000])
+def test_uniform_below_chi_squared(n):
+    r = retrieval._uniform_below(
+        jax.random.key(n), jnp.full((200_000,), n, jnp.int32), 1 << 16
+    )
+    counts = np.bincount(np.asarray(r), minlength=n)
+    assert counts.size == n
+    assert stats.chisquare(counts).pvalue > 1e-3
