@@ -1,19 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Skip-gram quality against centres per update, summed vs averaged duplicates.
+"""Skip-gram quality against centres per update, for each way to combine rows.
 
 Trains ``examples/skipgram.py`` (gensim's skip-gram defaults: dim 100, window
 5, 5 negatives, min_count 5, sample 1e-3, lr 0.025 -> 1e-4) once per batch
-size and ``--duplicate-rows`` mode, each in a fresh process, scores the
-vectors with the same code as ``skipgram_vs_gensim.py`` (WordSim-353,
-SimLex-999, Google analogies, semantic and syntactic sections), writes the
-rows to a JSON file and draws them against centres per update into a PNG.
-A run whose loss diverges is recorded as such (scores missing).
+size and ``--duplicate-rows`` mode (and, with ``--jaxns-flags`` and a
+``--label`` naming them, further options such as ``--shuffle`` or
+``--max-row-rate``), each in a fresh process, scores the vectors with the
+same code as ``skipgram_vs_gensim.py`` (WordSim-353, SimLex-999, Google
+analogies, semantic and syntactic sections, and analogies over the 30,000
+most frequent words), writes the rows to a JSON file and draws their means
+over seeds against centres per update into a PNG. A run whose loss diverges
+is recorded as such (scores missing).
 
     python benchmarks/skipgram_batch_sweep.py --corpus debian \\
-        --batch-sizes 128,1024,4096,16384,65536 --modes sum,mean \\
-        --gensim wordsim353=0.558,simlex999=0.284,analogy=0.229 \\
+        --batch-sizes 128,1024,4096,16384,65536 --modes sum,mean,8 \\
+        --gensim wordsim353=0.551,simlex999=0.285,analogy=0.193 \\
         --output benchmarks/skipgram_batch_sweep.json \\
         --plot benchmarks/skipgram_batch_sweep.png
+    python benchmarks/skipgram_batch_sweep.py --corpus debian \\
+        --batch-sizes 16384 --modes sum --seeds 1,2,3 \\
+        --label "max_row_rate=0.2, shuffle" \\
+        --jaxns-flags="--max-row-rate 0.2 --shuffle" \\
+        --output benchmarks/skipgram_batch_sweep.json
     python benchmarks/skipgram_batch_sweep.py --plot-only \\
         --output benchmarks/skipgram_batch_sweep.json \\
         --plot benchmarks/skipgram_batch_sweep.png
@@ -87,9 +95,8 @@ def _analogy_30k(path: str) -> float:
 
 
 def _series(row: dict) -> str:
-    """The plot's line of a row: its mode, and its label when it has one."""
-    label = row.get("label")
-    return f"{row['mode']}, {label}" if label else str(row["mode"])
+    """The plot's line of a row: its label, or its ``duplicate_rows`` mode."""
+    return row.get("label") or f"duplicate_rows={row['mode']}"
 
 
 def _seed_means(rows: list[dict], key: str) -> list[tuple[int, float]]:
@@ -106,9 +113,9 @@ def plot(rows: list[dict], gensim: dict[str, float], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ("wordsim353", "simlex999", "semantic", "syntactic")
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.8))
-    series = sorted({_series(r) for r in rows}, key=lambda m: (m != "sum", m))
+    keys = ("wordsim353", "simlex999", "analogy", "semantic", "syntactic")
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.9 * len(keys), 4.4))
+    series = sorted({_series(r) for r in rows}, key=lambda m: ("shuffle" in m, m))
     for ax, key in zip(axes, keys, strict=True):
         for name, marker in zip(series, "osD^v<>ph*", strict=False):
             runs = [r for r in rows if _series(r) == name]
@@ -118,20 +125,26 @@ def plot(rows: list[dict], gensim: dict[str, float], path: str) -> None:
                     [b for b, _ in ok],
                     [v for _, v in ok],
                     marker=marker,
-                    label=f"jaxns, duplicate_rows={name}",
+                    label=f"jaxns, {name}",
                 )
+            bottom = ax.get_xaxis_transform()  # x in data, y in axes units
             for r in runs:
                 if r.get("diverged"):
-                    ax.plot([r["batch_size"]], [0.0], "rx")
-                    ax.annotate("diverged", (r["batch_size"], 0.0), fontsize=7)
+                    ax.plot([r["batch_size"]], [0.04], "rx", transform=bottom)
+                    ax.annotate(
+                        "diverged", (r["batch_size"], 0.07), xycoords=bottom, fontsize=7
+                    )
         if key in gensim:
-            ax.axhline(gensim[key], color="gray", ls="--", label="gensim")
+            ax.axhline(
+                gensim[key], color="gray", ls="--", label="gensim (mean of 3 seeds)"
+            )
         ax.set_xscale("log", base=2)
         ax.set_xlabel("centres per update")
         ax.set_title(dict(SCORES)[key])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=110)
 
 
@@ -145,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", default="1")
     p.add_argument("--jaxns-flags", default="")
     p.add_argument(
-        "--label", default="", help="name of the --jaxns-flags variant in the rows"
+        "--label",
+        default="",
+        help="the plot's name for this --jaxns-flags variant (default: "
+        "duplicate_rows=MODE); also tells its rows apart from others",
     )
     p.add_argument("--gensim", default="", help="reference scores key=value,...")
     p.add_argument("--output", default="skipgram_batch_sweep.json")
@@ -161,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         plot(data["rows"], data["gensim"], args.plot)
         return
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    rows = json.loads(out.read_text())["rows"] if out.exists() else []
+    stored = json.loads(out.read_text()) if out.exists() else {}
+    rows = stored.get("rows", [])
+    gensim = gensim or stored.get("gensim", {})  # keep the file's reference
     done = {(r["batch_size"], r["mode"], r["seed"], r.get("label", "")) for r in rows}
     for seed in map(int, args.seeds.split(",")):
         for batch in map(int, args.batch_sizes.split(",")):
