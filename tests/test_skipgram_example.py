@@ -51,11 +51,14 @@ def _args(skipgram, corpus, *extra):
     )  # fmt: skip
 
 
-def test_resume_after_interruption_equals_uninterrupted_run(skipgram, corpus, tmp_path):
-    _, full, stats = skipgram.train(_args(skipgram, corpus))
+@pytest.mark.parametrize("large", [[], ["--shuffle", "--max-row-rate", "0.05"]])
+def test_resume_after_interruption_equals_uninterrupted_run(
+    skipgram, corpus, tmp_path, large
+):
+    _, full, stats = skipgram.train(_args(skipgram, corpus, *large))
     assert not stats["interrupted"]
     ckpt = tmp_path / "ckpt"
-    args = _args(skipgram, corpus, "--checkpoint", str(ckpt))
+    args = _args(skipgram, corpus, "--checkpoint", str(ckpt), *large)
     # Interrupt twice: once inside epoch 1, once inside epoch 2.
     _, _, s1 = skipgram.train(args, stop_after_calls=3)
     assert s1["interrupted"]
@@ -72,6 +75,10 @@ def test_resume_after_interruption_equals_uninterrupted_run(skipgram, corpus, tm
     other = _args(skipgram, corpus, "--checkpoint", str(ckpt), "--seed", "7")
     with pytest.raises(ValueError, match="other settings"):
         skipgram.train(other)
+    if large:  # the flags reach the trainer: each changes the result
+        for flag in (large[:1], large[1:]):
+            _, alone, _ = skipgram.train(_args(skipgram, corpus, *flag))
+            assert not np.allclose(np.asarray(alone.input), np.asarray(full.input))
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -183,6 +190,9 @@ _BAD_OUTPUT = [
     ("lr text", ["--lr", "fast"], "argument --lr: not a number: 'fast'"),
     ("min-lr zero", ["--min-lr", "0"], "argument --min-lr: .* > 0"),
     ("min-lr nan", ["--min-lr", "nan"], "argument --min-lr: .*finite"),
+    ("max-row-rate zero", ["--max-row-rate", "0"], "argument --max-row-rate: .* > 0"),
+    ("max-row-rate inf", ["--max-row-rate", "inf"],
+     "argument --max-row-rate: .*finite"),
 ]  # fmt: skip
 
 
