@@ -552,19 +552,21 @@ def _resolve_movielens(download: bool) -> Interactions:
     if (extracted / "u.data").exists():
         return _ml100k_dir(extracted)
     archive = cache / MOVIELENS_100K.filename
-    if archive.exists():  # verified (and replaced if corrupt) by download()
-        return _ml100k_zip(datasets.download(MOVIELENS_100K, cache_dir=cache))
-    recbole = _recbole_ml100k()
-    if recbole is not None:
-        return _load_atomic(recbole)
-    if not download:
-        raise FileNotFoundError(f"load_interactions: {_how_to_get(cache)}")
+    # A cached archive is verified (and replaced if corrupt) by download().
+    if not archive.exists():
+        recbole = _recbole_ml100k()
+        if recbole is not None:
+            return _load_atomic(recbole)
+        if not download:
+            raise FileNotFoundError(f"load_interactions: {_how_to_get(cache)}")
     try:
         path = datasets.download(MOVIELENS_100K, cache_dir=cache)
     except OSError as err:
+        # download()'s own message repeats the URL and a shorter advice.
+        reason = err.__cause__ if err.__cause__ is not None else err
         raise FileNotFoundError(
-            f"load_interactions: could not download {MOVIELENS_100K.url} ({err}). "
-            + _how_to_get(cache)
+            f"load_interactions: could not download {MOVIELENS_100K.url} "
+            f"({reason}). " + _how_to_get(cache)
         ) from None
     return _ml100k_zip(path)
 

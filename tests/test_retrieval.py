@@ -186,9 +186,13 @@ def test_corrupt_cached_zip_is_rejected(tmp_path, monkeypatch):
         lambda *a, **k: (_ for _ in ()).throw(OSError("offline")),
     )
     with pytest.warns(RuntimeWarning, match="corrupt"):
-        with pytest.raises(OSError, match="could not download"):
+        with pytest.raises(OSError, match="could not download") as err:
             retrieval.load_interactions("movielens-100k")
     assert not (cache / "ml-100k.zip").exists()
+    # The reason once, then how to get the data: no nested repeat of the URL.
+    text = str(err.value)
+    assert text.count(retrieval.MOVIELENS_100K.url) == 2  # failed, and advice
+    assert "(offline)" in text and "download: could not" not in text
 
 
 # ---------------------------------------------------------------------------
