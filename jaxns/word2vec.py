@@ -403,12 +403,15 @@ def _fold_windows(dx: jax.Array, chunk: int, window: int) -> jax.Array:
     return total[:length]
 
 
-def _row_scale(ids: jax.Array, vocab: int, cap: Any, like: jax.Array) -> jax.Array:
+def _row_scale(
+    ids: jax.Array, vocab: int, cap: Any, like: jax.Array, counted: Any = None
+) -> jax.Array:
     """``[n, 1]`` ``min(1, cap / count)``, ``count`` the occurrences of
-    ``ids[i]`` in ``ids``; 0 for ids < 0."""
+    ``ids[i]`` in ``ids`` (only where ``counted``, if given); 0 for ids < 0."""
     valid = ids >= 0
     safe = jnp.where(valid, ids, 0)
-    counts = jnp.zeros((vocab,), jnp.int32).at[safe].add(valid.astype(jnp.int32))
+    counts_as = valid if counted is None else valid & counted
+    counts = jnp.zeros((vocab,), jnp.int32).at[safe].add(counts_as.astype(jnp.int32))
     scale = jnp.minimum(cap / jnp.maximum(counts[safe], 1).astype(like.dtype), 1.0)
     return jnp.where(valid, scale, jnp.zeros_like(scale))[:, None]
 
@@ -1540,6 +1543,9 @@ def make_sharded_trainer(
     sync_every: int = 1,
     exact_replicas: bool = True,
     compiler_options: dict[str, Any] | None = None,
+    duplicate_rows: str | int = "sum",
+    max_row_rate: float | None = None,
+    shuffle: bool = False,
 ) -> Trainer:
     """:func:`make_trainer` running data-parallel over a mesh.
 
@@ -1638,6 +1644,16 @@ def make_sharded_trainer(
         identical (undo and replay) or, if False, only equal up to rounding
         (faster; plain SGD only).
       compiler_options: passed to ``jax.jit``.
+      duplicate_rows: as :func:`make_trainer`'s, counted over the whole
+        update (every device's slice; a token in the ``2 W`` positions two
+        neighbouring slices share is counted once), so the update equals
+        :func:`make_trainer`'s. Needs ``sync_every=1``.
+      max_row_rate: as :func:`make_trainer`'s, counted the same way. Needs
+        ``sync_every=1``. With ``shuffle=True`` these keep updates of 16k
+        centres and more at gensim's quality (see :func:`make_trainer`),
+        which is how a mesh of accelerators is filled.
+      shuffle: :meth:`Trainer.stream` puts each epoch's sentences in a
+        random order, as :func:`make_trainer`'s.
 
     Returns:
       A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
@@ -1729,7 +1745,11 @@ def make_sharded_trainer(
         num_negatives=num_negatives, batch_size=batch_size, chunk_size=chunk_size,
         negatives_per_chunk=negatives_per_chunk, steps_per_call=steps_per_call,
         skip_hits=skip_hits, compiler_options=compiler_options,
+        duplicate_rows=duplicate_rows, max_row_rate=max_row_rate, shuffle=shuffle,
     )  # fmt: skip
+    # make_trainer has checked both caps.
+    cap = {"sum": None, "mean": 1}.get(duplicate_rows, duplicate_rows)
+    capped = cap is not None or max_row_rate is not None
     if batch_size % (n * chunk_size):
         over = f"mesh axis {axis!r} of size {n}"
         if len(names) > 1:
@@ -1743,6 +1763,12 @@ def make_sharded_trainer(
         raise ValueError(
             f"{fn}: sync_every must divide steps_per_call = {steps_per_call}, "
             f"got {sync_every}."
+        )
+    if capped and sync_every > 1:
+        raise ValueError(
+            f"{fn}: duplicate_rows and max_row_rate count a row's gradients "
+            "over the whole update, which a device sees only at an exchange: "
+            f"they need sync_every=1, got sync_every={sync_every}."
         )
     if sharded and sync_every > 1:
         raise ValueError(
@@ -1935,12 +1961,37 @@ def make_sharded_trainer(
             ids = {"input": g.input_ids, "output": g.output_ids}
             return ids, {"input": g.input_grads, "output": g.output_grads}
 
+        def capped_grads(params, ids, row_grads, progress):
+            """make_trainer's duplicate_rows / max_row_rate scaling, with the
+            rows counted over all devices' slices of the update."""
+            step_cap = cap
+            if max_row_rate is not None:
+                by_rate = max_row_rate / learning_rate(progress)
+                step_cap = by_rate if cap is None else jnp.minimum(cap, by_rate)
+            # Slice d's last 2 W input positions are slice d + 1's first.
+            slice_pos = jnp.arange(local_batch + 2 * window) < local_batch
+            counted = jnp.concatenate(
+                [jnp.tile(slice_pos, n - 1), jnp.ones_like(slice_pos)]
+            )
+            out = {}
+            for name in ids:
+                rows = getattr(params, name).shape[0] * (
+                    mesh.shape[vocab_axis] if sharded else 1
+                )
+                out[name] = row_grads[name] * _row_scale(
+                    ids[name], rows, step_cap, row_grads[name],
+                    counted if name == "input" else None,
+                )  # fmt: skip
+            return out
+
         def one_step(carry, xs):
             params, opt_state = carry
             index, progress = xs
             g = grads(params, index)
             # Only the touched rows cross devices.
             ids, row_grads = gather(ids_grads(g))
+            if capped:
+                row_grads = capped_grads(params, ids, row_grads, progress)
             if sharded:  # each shard applies the rows it owns
                 tables = {"input": params.input, "output": params.output}
                 ids = {name: own_only(ids[name], tables[name]) for name in ids}

@@ -12,6 +12,7 @@ checked never to hold a full table or a global ``B x B`` logit matrix.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -603,6 +604,75 @@ def test_data_parallel_word2vec_equals_one_device():
         assert_close(params.input, ref.input, loose=True)
         assert_close(params.output, ref.output, loose=True)
         assert_close(losses, ref_losses, loose=True)
+
+
+CAPS = {
+    "duplicate_rows=2, shuffle": dict(duplicate_rows=2, shuffle=True),
+    "max_row_rate": dict(max_row_rate=0.02),
+    "both": dict(duplicate_rows=3, max_row_rate=0.03),
+}
+
+
+@eight
+@pytest.mark.parametrize("caps", sorted(CAPS))
+@pytest.mark.parametrize("layout", ["replicated", "vocab-split"])
+def test_capped_word2vec_equals_one_device(caps, layout):
+    """duplicate_rows / max_row_rate count a row over the whole update, also
+    across the slices' shared window positions: make_trainer's update."""
+    rng = np.random.default_rng(0)
+    vocab, size = 200, 1500
+    # Frequent words repeat within an update, so the caps bind.
+    ids = jnp.asarray(rng.zipf(1.3, size) % vocab, jnp.int32)
+    sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
+    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
+    kw = dict(
+        learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
+        window=3,
+        batch_size=128,
+        chunk_size=8,
+        negatives_per_chunk=4,
+        steps_per_call=4,
+    )
+    plain, _, _ = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
+    )
+    kw.update(CAPS[caps])
+    ref, _, ref_losses = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
+    )
+    # The caps change the result, so the comparison below can fail.
+    assert float(np.max(np.abs(np.asarray(ref.input) - np.asarray(plain.input)))) > 1e-3
+    for n in (2, 4, 8):
+        mesh = _mesh(n, "data")
+        split = layout == "vocab-split"
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh=mesh, vocab_axis="data" if split else None, **kw
+        )
+        assert trainer.shuffle == kw.get("shuffle", False)
+        params, _, losses = _train_word2vec(
+            trainer,
+            ids,
+            sents,
+            vocab,
+            place=functools.partial(sh.shard_table, mesh=mesh, vocab_axis="data")
+            if split
+            else (lambda t: t),
+        )
+        assert_close(params.input, ref.input, loose=True)
+        assert_close(params.output, ref.output, loose=True)
+        assert_close(losses, ref_losses, loose=True)
+
+
+def test_capped_sharded_trainer_needs_sync_every_one():
+    with pytest.raises(ValueError, match=r"make_sharded_trainer: .*sync_every=1"):
+        jaxns.word2vec.make_sharded_trainer(
+            jaxns.samplers.uniform(8),
+            mesh=_mesh(1, "data"),
+            learning_rate=optax.constant_schedule(0.1),
+            max_row_rate=0.2,
+            sync_every=2,
+            steps_per_call=4,
+        )
 
 
 def _delayed_reference(trainer_kw, sampler, ids, sents, vocab, n, sync_every):
