@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import gc
 import hashlib
 import importlib.metadata
@@ -353,12 +354,21 @@ class _Progress:
             self.bar.close()
 
 
-def _compile(trainer, vocab_size: int, dim: int, num_tokens: int, input_rows: int):
+def _compile(
+    trainer,
+    vocab_size: int,
+    dim: int,
+    num_tokens: int,
+    input_rows: int,
+    num_sentences: int | None = None,
+):
     """Ahead-of-time compiles the epoch's stream builder and ``trainer.train``."""
     ints = jax.ShapeDtypeStruct((num_tokens,), jnp.int32)
     keep = jax.ShapeDtypeStruct((vocab_size,), jnp.float32)
     key = jax.eval_shape(lambda: jax.random.key(0))
-    make_stream = jax.jit(trainer.stream)
+    # A sentence is at most one run of the stream: --shuffle sorts only them.
+    bound = num_sentences if trainer.shuffle else None
+    make_stream = jax.jit(functools.partial(trainer.stream, max_sentences=bound))
     stream = jax.eval_shape(make_stream, key, ints, ints, keep)
     table = jax.ShapeDtypeStruct((vocab_size, dim), jnp.float32)
     inputs = jax.ShapeDtypeStruct((input_rows, dim), jnp.float32)
@@ -452,9 +462,14 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         # while the corpus is encoded and the tables initialised.
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
+        num_sentences = max(len(sentences), 1)
+
         def compile_in_background():
             t0 = time.perf_counter()
-            compiled = _compile(trainer, len(vocab), args.dim, num_tokens, input_rows)
+            compiled = _compile(
+                trainer, len(vocab), args.dim, num_tokens, input_rows,
+                num_sentences,
+            )  # fmt: skip
             phases["compile_thread"] = time.perf_counter() - t0  # overlapped
             return compiled
 

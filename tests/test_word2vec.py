@@ -320,6 +320,43 @@ def test_make_stream_shuffle_moves_whole_sentences_as_numpy(seed):
     np.testing.assert_array_equal(again.sentence_ids, want_s)
 
 
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_shuffle_with_max_sentences_gives_the_same_stream(contiguous):
+    """Sorting only the sentence runs (when max_sentences bounds them) or
+    falling back to the token sort (when it does not) changes nothing."""
+    rng = np.random.default_rng(3)
+    n, vocab, window, block = 300, 7, 2, 8
+    ids = rng.integers(0, vocab, n).astype(np.int32)
+    if contiguous:
+        sent = np.cumsum(rng.random(n) < 0.2).astype(np.int32)
+    else:  # ids that come back: more runs than distinct sentences
+        sent = rng.integers(0, 4, n).astype(np.int32)
+    keep = np.linspace(0.3, 1.0, vocab).astype(np.float32)
+    runs = int(np.count_nonzero(np.diff(sent))) + 1
+    make = jax.jit(
+        word2vec.make_stream,
+        static_argnames=("window", "block_size", "shuffle", "max_sentences"),
+    )
+    for seed in range(3):
+        key = jax.random.key(seed)
+        want_t, want_s, num = _numpy_shuffled_stream(
+            key, ids, sent, keep, window, block
+        )
+        for bound in (runs, runs + 7, runs // 2, 1, n):
+            s = make(
+                key, ids, sent, keep, window=window, block_size=block, shuffle=True,
+                max_sentences=bound,
+            )  # fmt: skip
+            np.testing.assert_array_equal(s.tokens, want_t)
+            np.testing.assert_array_equal(s.sentence_ids, want_s)
+            assert int(s.num_tokens) == num
+    with pytest.raises(ValueError, match=r"make_stream: max_sentences"):
+        word2vec.make_stream(
+            key, ids, sent, keep, window=window, block_size=block, shuffle=True,
+            max_sentences=0,
+        )  # fmt: skip
+
+
 def test_call_progress_tiles_all_epochs_without_gaps():
     raw, calls, epochs = 1234, 7, 3
     spans = [
