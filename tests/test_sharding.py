@@ -576,19 +576,8 @@ def _train_word2vec(trainer, ids, sents, vocab, dim=8, place=lambda table: table
 
 @eight
 def test_data_parallel_word2vec_equals_one_device():
-    rng = np.random.default_rng(0)
-    vocab, size = 200, 1500
-    ids = jnp.asarray(rng.zipf(1.5, size) % vocab, jnp.int32)
-    sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
-    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
-    kw = dict(
-        learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
-        window=3,
-        batch_size=128,
-        chunk_size=8,
-        negatives_per_chunk=4,
-        steps_per_call=4,
-    )
+    ids, sents, sampler, kw = _w2v_case(adam=False)
+    vocab = W2V_VOCAB
     ref, _, ref_losses = _train_word2vec(
         jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
     )
@@ -619,20 +608,9 @@ CAPS = {
 def test_capped_word2vec_equals_one_device(caps, layout):
     """duplicate_rows / max_row_rate count a row over the whole update, also
     across the slices' shared window positions: make_trainer's update."""
-    rng = np.random.default_rng(0)
-    vocab, size = 200, 1500
     # Frequent words repeat within an update, so the caps bind.
-    ids = jnp.asarray(rng.zipf(1.3, size) % vocab, jnp.int32)
-    sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
-    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
-    kw = dict(
-        learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
-        window=3,
-        batch_size=128,
-        chunk_size=8,
-        negatives_per_chunk=4,
-        steps_per_call=4,
-    )
+    ids, sents, sampler, kw = _w2v_case(zipf=1.3, adam=False)
+    vocab = W2V_VOCAB
     plain, _, _ = _train_word2vec(
         jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, vocab
     )
@@ -848,15 +826,17 @@ def test_sharded_trainer_rejects_a_batch_the_devices_do_not_split():
 W2V_VOCAB, W2V_DIM = 200, 8
 
 
-def _w2v_case():
+def _w2v_case(zipf=1.5, adam=True):
+    """A 1,500-token corpus over W2V_VOCAB words (Zipf ``zipf``), its
+    sampler and the trainers' arguments (Adam: table-shaped moments)."""
     rng = np.random.default_rng(0)
     size = 1500
-    ids = jnp.asarray(rng.zipf(1.5, size) % W2V_VOCAB, jnp.int32)
+    ids = jnp.asarray(rng.zipf(zipf, size) % W2V_VOCAB, jnp.int32)
     sents = jnp.asarray(np.arange(size) // 37, jnp.int32)
     sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=W2V_VOCAB))
     kw = dict(
         learning_rate=optax.linear_schedule(0.01, 1e-4, float(size)),
-        optimizer=optax.scale_by_adam(),  # table-shaped moments to shard
+        optimizer=optax.scale_by_adam() if adam else None,
         window=3,
         batch_size=128,
         chunk_size=8,
