@@ -795,6 +795,30 @@ def _numpy_capped_sgd_step(u, v, tokens, sent, negs, red, window, k, lr, cap):
     return u_new, v_new
 
 
+def _one_update_case(rng, sampler, vocab, dim, window, batch, chunk, kc, pads, seed):
+    """Tables, one update's tokens (``pads`` positions padding) and the
+    window and negative draws ``make_trainer`` makes for update 0 of
+    ``jax.random.key(seed)``."""
+    u0 = rng.normal(size=(vocab, dim)) * 0.5
+    v0 = rng.normal(size=(vocab, dim)) * 0.5
+    tokens = rng.integers(0, vocab, batch + 2 * window).astype(np.int32)
+    tokens[list(pads)] = -1
+    sent = np.cumsum(rng.random(batch + 2 * window) < 0.15).astype(np.int32)
+    key = jax.random.key(seed)
+    k_window, k_neg = jax.random.split(jax.random.fold_in(key, 0))
+    red = np.asarray(
+        jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
+    )
+    negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
+    return u0, v0, tokens, sent, key, red, negs
+
+
+def _tables(u0, v0):
+    return word2vec.SkipGramParams(
+        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
+    )
+
+
 @pytest.mark.parametrize(
     "optimizer,duplicate_rows", [(None, "mean"), ("adagrad", "mean"), (None, 3)]
 )
@@ -808,21 +832,11 @@ def test_duplicate_rows_equal_numpy_averaged_update(optimizer, duplicate_rows):
         window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
         steps_per_call=1, duplicate_rows=duplicate_rows,
     )  # fmt: skip
-    u0 = rng.normal(size=(vocab, dim)) * 0.5
-    v0 = rng.normal(size=(vocab, dim)) * 0.5
-    params = word2vec.SkipGramParams(
-        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
-    )
     # A small vocabulary: every row occurs several times in the batch.
-    tokens = rng.integers(0, vocab, batch + 2 * window).astype(np.int32)
-    tokens[[0, 5, 11]] = -1
-    sent = np.cumsum(rng.random(batch + 2 * window) < 0.15).astype(np.int32)
-    key = jax.random.key(5)
-    k_window, k_neg = jax.random.split(jax.random.fold_in(key, 0))
-    red = np.asarray(
-        jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
+    u0, v0, tokens, sent, key, red, negs = _one_update_case(
+        rng, sampler, vocab, dim, window, batch, chunk, kc, pads=(0, 5, 11), seed=5
     )
-    negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
+    params = _tables(u0, v0)
     cap = 1 if duplicate_rows == "mean" else duplicate_rows
     u1, v1 = _numpy_capped_sgd_step(
         params.input, params.output, tokens, sent, negs, red, window, 5, lr, cap
@@ -856,20 +870,10 @@ def test_max_row_rate_caps_each_rows_total_rate_as_numpy(
         window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
         steps_per_call=1, duplicate_rows=duplicate_rows, max_row_rate=max_row_rate,
     )  # fmt: skip
-    u0 = rng.normal(size=(vocab, dim)) * 0.5
-    v0 = rng.normal(size=(vocab, dim)) * 0.5
-    params = word2vec.SkipGramParams(
-        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
+    u0, v0, tokens, sent, key, red, negs = _one_update_case(
+        rng, sampler, vocab, dim, window, batch, chunk, kc, pads=(0, 7), seed=3
     )
-    tokens = rng.integers(0, vocab, batch + 2 * window).astype(np.int32)
-    tokens[[0, 7]] = -1
-    sent = np.cumsum(rng.random(batch + 2 * window) < 0.15).astype(np.int32)
-    key = jax.random.key(3)
-    k_window, k_neg = jax.random.split(jax.random.fold_in(key, 0))
-    red = np.asarray(
-        jax.random.randint(k_window, (batch // chunk, chunk), 0, window, jnp.int32)
-    )
-    negs = np.asarray(sampler.sample(k_neg, (batch // chunk, kc)))
+    params = _tables(u0, v0)
     u1, v1 = _numpy_capped_sgd_step(
         params.input, params.output, tokens, sent, negs, red, window, 5, 0.03, cap
     )
@@ -885,9 +889,7 @@ def test_max_row_rate_caps_each_rows_total_rate_as_numpy(
         window=window, batch_size=batch, chunk_size=chunk, negatives_per_chunk=kc,
         steps_per_call=1,
     )  # fmt: skip
-    params = word2vec.SkipGramParams(  # the first call donated the tables
-        jnp.asarray(u0, jnp.float32), jnp.asarray(v0, jnp.float32)
-    )
+    params = _tables(u0, v0)  # the first call donated the tables
     plain, _, _, _ = summed.train_arrays(
         params, summed.init(params), jnp.asarray(tokens), jnp.asarray(sent), 0,
         key, jnp.float32(5), jnp.float32(6),
