@@ -595,6 +595,35 @@ def test_data_parallel_word2vec_equals_one_device():
         assert_close(losses, ref_losses, loose=True)
 
 
+@eight
+@pytest.mark.parametrize("n", [2, 4])
+def test_sharded_trainer_stream_lives_on_every_device(n):
+    """The stream is replicated once, by ``stream``: a ``train`` call then
+    reads it where it is instead of copying it to the devices."""
+    ids, sents, sampler, kw = _w2v_case(adam=False)
+    mesh = _mesh(n, "data")
+    trainer = jaxns.word2vec.make_sharded_trainer(sampler, mesh=mesh, **kw)
+    keep = jnp.full(W2V_VOCAB, 0.7)
+    stream = trainer.stream(jax.random.key(1), ids, sents, keep)
+    # The same stream as make_stream's, one whole copy on each device.
+    expected = jaxns.word2vec.make_stream(
+        jax.random.key(1), ids, sents, keep, window=kw["window"],
+        block_size=trainer.block_size,
+    )  # fmt: skip
+    for leaf, want in zip(stream, expected, strict=True):
+        assert leaf.sharding.is_equivalent_to(
+            jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+            leaf.ndim,
+        )
+        shards = leaf.addressable_shards
+        assert sorted(s.device.id for s in shards) == sorted(
+            d.id for d in mesh.devices.flat
+        )
+        for shard in shards:
+            np.testing.assert_array_equal(shard.data, want)
+    assert jaxns.word2vec.make_trainer(sampler, **kw).stream_sharding is None
+
+
 CAPS = {
     "duplicate_rows=2, shuffle": dict(duplicate_rows=2, shuffle=True),
     "max_row_rate": dict(max_row_rate=0.02),
