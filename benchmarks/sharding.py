@@ -22,6 +22,9 @@ Two tables:
 
     python benchmarks/sharding.py            # both tables
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
+
+The word2vec rows are medians of ``--repeats`` rounds (3 by default), each
+round running every configuration once.
 """
 
 from __future__ import annotations
@@ -262,40 +265,48 @@ def _child(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def w2v_table(quick: bool) -> None:
+def w2v_table(quick: bool, repeats: int) -> None:
+    import statistics
+
     from _timing import record
 
     q = ["--quick"] if quick else []
-    rows = []
     # (devices, batch, vocab-split, sync_every, exact replicas): 128 centres
     # per device and update in the rows that add a device (batch 256 on 2).
     configs = ((1, 128, 0, 1, 1), (2, 256, 0, 1, 1), (2, 256, 1, 1, 1))
-    configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 16, 0))
-    configs += ((2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
+    configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 8, 0))
+    configs += ((2, 256, 0, 16, 0), (2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
+    jobs = []
     for devices, batch, split, sync, exact in configs:
-        r = _child(["--w2v-child", *map(str, (devices, batch, split, sync, exact)), *q])
         tables = ", vocab-split" if split else ""
         sync_text = f", sync every {sync}" if sync > 1 else ""
         sync_text += "" if exact else " (Hogwild)"
         name = f"jaxns {devices} dev, batch {batch}{tables}{sync_text}"
-        rows.append((name, r["words_per_second"], r["wordsim353"]))
-        record(
-            "word2vec data parallel", name, words_per_second=rows[-1][1],
-            wordsim353=rows[-1][2],
-        )  # fmt: skip
+        jobs.append(
+            (name, ["--w2v-child", *map(str, (devices, batch, split, sync, exact))])
+        )
     try:
         import gensim  # noqa: F401
 
         for workers in (1, 2):
-            r = _child(["--gensim-child", str(workers), *q])
-            name = f"gensim {workers} worker(s)"
-            rows.append((name, r["words_per_second"], r["wordsim353"]))
-            record(
-                "word2vec data parallel", name, words_per_second=rows[-1][1],
-                wordsim353=rows[-1][2],
-            )  # fmt: skip
+            jobs.append(
+                (f"gensim {workers} worker(s)", ["--gensim-child", str(workers)])
+            )
     except ImportError:
         print("gensim: not installed")
+    # Rounds over all configurations, so that a slow spell of the machine
+    # touches every row alike; each row is the median of its rounds.
+    runs = {name: [] for name, _ in jobs}
+    for _ in range(repeats):
+        for name, args in jobs:
+            r = _child([*args, *q])
+            runs[name].append((r["words_per_second"], r["wordsim353"]))
+    rows = []
+    for name, results in runs.items():
+        wps = statistics.median(w for w, _ in results)
+        ws = statistics.median(s for _, s in results)
+        rows.append((name, wps, ws))
+        record("word2vec data parallel", name, words_per_second=wps, wordsim353=ws)
     first = rows[0][1]
     print(
         f"{'word2vec (builtin corpus, 2nd epoch)':46} {'raw words/s':>12} "
@@ -303,12 +314,20 @@ def w2v_table(quick: bool) -> None:
     )
     for name, wps, ws in rows:
         print(f"{name:46} {wps:>12,.0f} {wps / first:>6.2f}x {ws:>6.3f}")
+    if repeats > 1:
+        print(f"(median of {repeats} rounds over all rows)")
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--only", choices=("memory", "word2vec"), default=None)
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="word2vec rounds (each row: the median; default 3, 1 with --quick)",
+    )
     p.add_argument("--w2v-child", nargs=5, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
@@ -331,7 +350,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.only in (None, "word2vec"):
         print()
-        w2v_table(args.quick)
+        repeats = args.repeats or (1 if args.quick else 3)
+        w2v_table(args.quick, repeats)
 
 
 if __name__ == "__main__":
