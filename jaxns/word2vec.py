@@ -1899,70 +1899,50 @@ def make_sharded_trainer(
                 )
             )(tables)
 
-    def gather(tree, axis=0, invarying=True):
-        """All-gathers every leaf of ``tree`` along ``axis`` in one collective.
+    def packed(tree, axis, collective, per_leaf, shape):
+        """Sends every leaf of ``tree`` through one ``collective``.
 
         Host devices pay a rendezvous per collective, about what a small
-        update costs, so the leaves travel packed as the bits of one array.
+        update costs, so 4-byte leaves travel packed as the bits of one
+        ``uint32`` array (flattened after ``axis``); other widths go one
+        ``per_leaf`` call each. ``shape(x)``: a leaf's shape after the trip.
         """
         leaves, treedef = jax.tree.flatten(tree)
+        if any(x.dtype.itemsize != 4 for x in leaves):
+            return jax.tree.unflatten(treedef, [per_leaf(x) for x in leaves])
         lead = leaves[0].shape[:axis]
         flat = [
             jax.lax.bitcast_convert_type(x, jnp.uint32).reshape(*lead, -1)
-            if x.dtype.itemsize == 4
-            else None
             for x in leaves
         ]
-        if any(f is None for f in flat):  # other widths: one per leaf
-            out = [
-                jax.lax.all_gather(x, split, axis=axis, tiled=True, to="invarying")
-                if invarying
-                else jax.lax.all_gather(x, split, axis=axis, tiled=True)
-                for x in leaves
-            ]
-            return jax.tree.unflatten(treedef, out)
-        packed = jnp.concatenate(flat, axis=axis)
-        if invarying:
-            packed = jax.lax.all_gather(
-                packed, split, axis=axis, tiled=False, to="invarying"
-            )
-        else:
-            packed = jax.lax.all_gather(packed, split, axis=axis, tiled=False)
+        sent = collective(jnp.concatenate(flat, axis=axis))
         out, start = [], 0
         for x, f in zip(leaves, flat, strict=True):
             size = f.shape[-1]
-            part = jax.lax.slice_in_dim(packed, start, start + size, axis=axis + 1)
+            part = jax.lax.slice_in_dim(sent, start, start + size, axis=sent.ndim - 1)
             start += size
-            # [..., n, size] -> [..., n * rows, ...] in device order.
-            part = part.reshape(*lead, n * x.shape[axis], *x.shape[axis + 1 :])
-            out.append(jax.lax.bitcast_convert_type(part, x.dtype))
+            out.append(jax.lax.bitcast_convert_type(part.reshape(shape(x)), x.dtype))
         return jax.tree.unflatten(treedef, out)
+
+    def gather(tree, axis=0, invarying=True):
+        """All-gathers every leaf of ``tree`` along ``axis`` in one collective."""
+        to = {"to": "invarying"} if invarying else {}
+        return packed(
+            tree,
+            axis,
+            lambda p: jax.lax.all_gather(p, split, axis=axis, tiled=False, **to),
+            lambda x: jax.lax.all_gather(x, split, axis=axis, tiled=True, **to),
+            # [..., n, size] -> [..., n * rows, ...] in device order.
+            lambda x: (*x.shape[:axis], n * x.shape[axis], *x.shape[axis + 1 :]),
+        )
 
     def swap(tree):
-        """On two devices, each device's ``tree`` goes to the other one.
-
-        One collective permute of the packed leaves (as in ``gather``): it
-        copies half the bytes of an all-gather, which also hands every
-        device back its own rows.
-        """
+        """On two devices, each device's ``tree`` goes to the other one: one
+        collective permute copies half the bytes of an all-gather, which also
+        hands every device back its own rows."""
         pairs = [(0, 1), (1, 0)]
-        leaves, treedef = jax.tree.flatten(tree)
-        if any(x.dtype.itemsize != 4 for x in leaves):  # one per leaf
-            out = [jax.lax.ppermute(x, split, pairs) for x in leaves]
-            return jax.tree.unflatten(treedef, out)
-        lead = leaves[0].shape[:1]
-        flat = [
-            jax.lax.bitcast_convert_type(x, jnp.uint32).reshape(*lead, -1)
-            for x in leaves
-        ]
-        packed = jax.lax.ppermute(jnp.concatenate(flat, axis=1), split, pairs)
-        out, start = [], 0
-        for x, f in zip(leaves, flat, strict=True):
-            size = f.shape[-1]
-            part = jax.lax.slice_in_dim(packed, start, start + size, axis=1)
-            start += size
-            out.append(jax.lax.bitcast_convert_type(part.reshape(x.shape), x.dtype))
-        return jax.tree.unflatten(treedef, out)
+        send = functools.partial(jax.lax.ppermute, axis_name=split, perm=pairs)
+        return packed(tree, 1, send, send, lambda x: x.shape)
 
     def fetch(tables, in_ids, out_ids):
         """Rows ``in_ids`` of the input and ``out_ids`` of the output table,
