@@ -1066,10 +1066,11 @@ def make_trainer(
             word_sum = jax.lax.fori_loop(
                 1, num_pages, lambda p, acc: acc + page_sum(p), word_sum
             )
+        y = params.output[_output_reads(safe, negs, reduction, window)]
         loss, num, dx, out_ids, dy = _block_scores(
-            word_sum[where], packed.counts[words].astype(compute), params.output,
-            valid, safe, sents, negs, reduction, model=model, window=window,
-            num_negatives=num_negatives, skip_hits=skip_hits,
+            word_sum[where], packed.counts[words].astype(compute),
+            y.astype(compute), valid, safe, sents, negs, reduction, model=model,
+            window=window, num_negatives=num_negatives, skip_hits=skip_hits,
         )  # fmt: skip
         if not capped:
             dx = jax.ops.segment_sum(dx, where, block)  # per distinct word
@@ -1416,35 +1417,47 @@ def block_gradients(
         _checks.check_shape(fn, "subwords", subwords, (v.shape[0], None))
     with jax.named_scope("jaxns.word2vec.block_gradients"):
         return _block_gradients(
-            u, v, tokens, sentence_ids, negatives, window_reduction, subwords,
-            model=model, window=window, num_negatives=num_negatives,
-            skip_hits=skip_hits,
+            u.__getitem__, v.__getitem__, tokens, sentence_ids, negatives,
+            window_reduction, model=model, window=window,
+            num_negatives=num_negatives, skip_hits=skip_hits, subwords=subwords,
         )  # fmt: skip
 
 
 def _block_gradients(
-    u, v, tokens, sentence_ids, negatives, window_reduction, subwords, *,
-    model, window, num_negatives, skip_hits,
+    input_rows, output_rows, tokens, sentence_ids, negatives, window_reduction, *,
+    model, window, num_negatives, skip_hits, subwords=None,
 ):  # fmt: skip
+    """:func:`block_gradients` on validated inputs, with the row reads supplied.
+
+    ``input_rows(ids)`` returns the input table's rows of an id array (``[n]``
+    block positions, ``[n, M]`` with ``subwords``) with a trailing ``d`` axis,
+    and ``output_rows(ids [G, C + Kc])`` the output table's ``[G, C + Kc, d]``
+    rows (:func:`_output_reads`), as for :func:`_chunk_gradients`, so the
+    vocabulary-sharded trainer can hand in rows it fetched from their owners.
+    """
     tokens = tokens.astype(jnp.int32)
     valid = tokens >= 0
     safe = jnp.where(valid, tokens, 0)
-    compute = _compute_dtype(u)
-    dim = u.shape[1]
     # Each block position's input: the sum of its rows and how many they are.
     if subwords is None:
-        x_sum = u[safe].astype(compute)
+        x_rows = input_rows(safe)
+        compute = _compute_dtype(x_rows)
+        x_sum = x_rows.astype(compute)
         x_count = valid.astype(compute)
     else:
         sub = subwords.astype(jnp.int32)[safe]  # [n, M]
         sub_ok = (sub >= 0) & valid[:, None]
-        rows_in = u[jnp.where(sub_ok, sub, 0)].astype(compute)  # [n, M, d]
+        x_rows = input_rows(jnp.where(sub_ok, sub, 0))  # [n, M, d]
+        compute = _compute_dtype(x_rows)
+        rows_in = x_rows.astype(compute)
         x_sum = jnp.einsum("nm,nmd->nd", sub_ok.astype(compute), rows_in)
         x_count = jnp.sum(sub_ok, axis=-1).astype(compute)
+    dim = x_rows.shape[-1]
+    y_rows = output_rows(_output_reads(safe, negatives, window_reduction, window))
     loss, num, dx, out_ids, dy = _block_scores(
-        x_sum, x_count, v, valid, safe, sentence_ids, negatives, window_reduction,
-        model=model, window=window, num_negatives=num_negatives,
-        skip_hits=skip_hits,
+        x_sum, x_count, y_rows.astype(compute), valid, safe, sentence_ids,
+        negatives, window_reduction, model=model, window=window,
+        num_negatives=num_negatives, skip_hits=skip_hits,
     )  # fmt: skip
     if subwords is None:
         in_ids = jnp.where(valid, tokens, PAD)
@@ -1456,9 +1469,19 @@ def _block_gradients(
         loss=loss,
         num_pairs=num,
         input_ids=in_ids,
-        input_grads=in_grads.astype(u.dtype),
+        input_grads=in_grads.astype(x_rows.dtype),
         output_ids=out_ids,
-        output_grads=dy.astype(v.dtype),
+        output_grads=dy.astype(y_rows.dtype),
+    )
+
+
+def _output_reads(safe, negatives, window_reduction, window):
+    """The output rows a block's chunks read, ``int32 [G, C + Kc]``: each
+    chunk's centres (``safe``: padding clamped to 0), then its negatives."""
+    num_chunks, chunk = window_reduction.shape
+    centres = safe[window : window + num_chunks * chunk].reshape(num_chunks, chunk)
+    return jnp.concatenate(
+        [centres.astype(jnp.int32), negatives.astype(jnp.int32)], axis=1
     )
 
 
@@ -1467,16 +1490,18 @@ def _compute_dtype(u):
 
 
 def _block_scores(
-    x_sum, x_count, v, valid, safe, sentence_ids, negatives, window_reduction, *,
+    x_sum, x_count, y, valid, safe, sentence_ids, negatives, window_reduction, *,
     model, window, num_negatives, skip_hits,
 ):  # fmt: skip
     """The block's loss and gradients from each position's summed input rows.
 
     ``x_sum [n, d]`` and ``x_count [n]``: the sum of each block position's
-    input rows and their number (0 for padding). Returns ``(loss, num, dx,
-    out_ids, dy)``: ``dx [n, d]`` is the update of every input row of each
-    position (word2vec.c's and fastText's: the gradient with respect to the
-    averaged input), ``out_ids``/``dy`` the output rows and their gradients.
+    input rows and their number (0 for padding); ``y [G, C + Kc, d]``: the
+    output rows of :func:`_output_reads`, in the compute dtype. Returns
+    ``(loss, num, dx, out_ids, dy)``: ``dx [n, d]`` is the update of every
+    input row of each position (word2vec.c's and fastText's: the gradient with
+    respect to the averaged input), ``out_ids``/``dy`` the output rows and
+    their gradients.
     """
     num_chunks, chunk = window_reduction.shape
     neg_per_chunk = negatives.shape[1]
@@ -1489,8 +1514,7 @@ def _block_scores(
     live_f = live.astype(compute)
     negatives = negatives.astype(jnp.int32)
     alpha = num_negatives / neg_per_chunk
-    y_pos = v[ctr_tok].astype(compute)  # [G, C, d]
-    y_neg = v[negatives].astype(compute)  # [G, Kc, d]
+    y_pos, y_neg = y[:, :chunk], y[:, chunk:]  # [G, C, d], [G, Kc, d]
     if skip_hits:
         keep = (ctr_tok[:, :, None] != negatives[:, None, :]).astype(compute)
     else:
