@@ -1631,6 +1631,7 @@ def make_sharded_trainer(
     duplicate_rows: str | int = "sum",
     max_row_rate: float | None = None,
     shuffle: bool = False,
+    model: str = "skipgram",
 ) -> Trainer:
     """:func:`make_trainer` running data-parallel over a mesh.
 
@@ -1741,6 +1742,12 @@ def make_sharded_trainer(
         which is how a mesh of accelerators is filled.
       shuffle: :meth:`Trainer.stream` puts each epoch's sentences in a
         random order, as :func:`make_trainer`'s.
+      model: ``"skipgram"`` (the default) or ``"cbow"`` (word2vec.c's and
+        gensim's CBOW with the mean of the context words, see
+        :func:`block_gradients`), in either layout and with every option
+        above; the result equals :func:`make_trainer`'s with the same
+        ``model``. fastText subword inputs (:func:`make_trainer`'s
+        ``subwords``) are not supported here.
 
     Returns:
       A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
@@ -1756,7 +1763,7 @@ def make_sharded_trainer(
     Raises:
       TypeError: for a non-mesh, non-integer sizes or a sampler without
         ``sample``.
-      ValueError: for an unknown ``axis`` or ``vocab_axis`` or a
+      ValueError: for an unknown ``axis``, ``vocab_axis`` or ``model``, a
         ``batch_size`` that is not a multiple of ``n * chunk_size``, a
         ``sync_every`` that does not divide ``steps_per_call`` or exceeds 1
         with ``vocab_axis``;
@@ -1822,6 +1829,7 @@ def make_sharded_trainer(
                 f"{fn}: {arg} must name an axis of the mesh "
                 f"{tuple(mesh.axis_names)}, got {name!r}."
             )
+    model = _checks.choice(fn, "model", model, MODELS)
     sharded = vocab_axis is not None
     # The axes whose devices split an update: the data axis, and the
     # vocabulary axis too when it is another one (so no device idles).
@@ -1835,6 +1843,7 @@ def make_sharded_trainer(
         negatives_per_chunk=negatives_per_chunk, steps_per_call=steps_per_call,
         skip_hits=skip_hits, compiler_options=compiler_options,
         duplicate_rows=duplicate_rows, max_row_rate=max_row_rate, shuffle=shuffle,
+        model=model,
     )  # fmt: skip
     # make_trainer has checked both caps.
     cap = {"sum": None, "mean": 1}.get(duplicate_rows, duplicate_rows)
@@ -1881,6 +1890,12 @@ def make_sharded_trainer(
     )
     opt = optim.row_sparse(tx, dedup=not linear)
     rows_spec = P(vocab_axis, None) if sharded else P()
+    # Both kernels read the input rows of the block positions and the output
+    # rows of each chunk's centres and negatives, through supplied reads.
+    if model == "skipgram":
+        kernel = _chunk_gradients
+    else:
+        kernel = functools.partial(_block_gradients, model=model)
 
     def tables_of(where: str, params: Any) -> dict[str, Any]:
         if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
@@ -2014,18 +2029,14 @@ def make_sharded_trainer(
             toks = jax.lax.dynamic_slice(tokens, (offset,), (block,))
             sents = jax.lax.dynamic_slice(sentence_ids, (offset,), (block,))
             if sharded:
-                # The ids chunk_gradients reads (padding clamped to row 0, as
-                # its gathers do), fetched from their owners.
+                # The ids the kernel reads (padding clamped to row 0, as its
+                # gathers do), fetched from their owners.
                 tables = {"input": params.input, "output": params.output}
                 safe = jnp.where(toks >= 0, toks, 0).astype(jnp.int32)
-                centres = safe[window : window + local_batch]
-                out_ids = jnp.concatenate(
-                    [centres.reshape(local_chunks, chunk_size), negs.astype(jnp.int32)],
-                    axis=1,
-                )
+                out_ids = _output_reads(safe, negs, reduction, window)
                 x_rows, y_rows = fetch(tables, safe, out_ids.reshape(-1))
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
-                return _chunk_gradients(
+                return kernel(
                     lambda ids: x_rows, lambda ids: y_rows, toks, sents, negs,
                     reduction, window=window, num_negatives=num_negatives,
                     skip_hits=skip_hits,
@@ -2039,7 +2050,7 @@ def make_sharded_trainer(
 
                 return take
 
-            return _chunk_gradients(
+            return kernel(
                 rows("input", params.input), rows("output", params.output),
                 toks, sents, negs, reduction, window=window,
                 num_negatives=num_negatives, skip_hits=skip_hits,

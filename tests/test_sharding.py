@@ -682,11 +682,14 @@ def test_capped_sharded_trainer_needs_sync_every_one():
         )
 
 
-def _delayed_reference(trainer_kw, sampler, ids, sents, vocab, n, sync_every):
+def _delayed_reference(
+    trainer_kw, sampler, ids, sents, vocab, n, sync_every, model="skipgram"
+):
     """A plain loop of the delayed exchange: ``n`` NumPy replicas, each
     applying its own slices of the updates at once and every device's slices
     (from the last exchanged tables) every ``sync_every`` updates. Gradients
-    come from the public :func:`jaxns.word2vec.chunk_gradients`."""
+    come from the public :func:`jaxns.word2vec.chunk_gradients` (skip-gram)
+    or :func:`jaxns.word2vec.block_gradients` (CBOW)."""
     kw = dict(trainer_kw)
     lr, window, batch = kw["learning_rate"], kw["window"], kw["batch_size"]
     chunk, per_chunk = kw["chunk_size"], kw["negatives_per_chunk"]
@@ -728,7 +731,14 @@ def _delayed_reference(trainer_kw, sampler, ids, sents, vocab, n, sync_every):
                     start = index * batch + d * local_batch
                     block = slice(start, start + local_batch + 2 * window)
                     mine = slice(d * local_chunks, (d + 1) * local_chunks)
-                    g = jaxns.word2vec.chunk_gradients(
+                    gradients = (
+                        jaxns.word2vec.chunk_gradients
+                        if model == "skipgram"
+                        else functools.partial(
+                            jaxns.word2vec.block_gradients, model=model
+                        )
+                    )
+                    g = gradients(
                         jaxns.word2vec.SkipGramParams(*map(jnp.asarray, replicas[d])),
                         tokens[block], sentence_ids[block], negs[mine],
                         reduction[mine], window=window,
@@ -744,8 +754,18 @@ def _delayed_reference(trainer_kw, sampler, ids, sents, vocab, n, sync_every):
 
 @eight
 @pytest.mark.parametrize("exact", [True, False])
-@pytest.mark.parametrize("n, sync_every", [(1, 4), (2, 2), (4, 4), (8, 2)])
-def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, exact):
+@pytest.mark.parametrize(
+    "n, sync_every, model",
+    [
+        (1, 4, "skipgram"),
+        (2, 2, "skipgram"),
+        (4, 4, "skipgram"),
+        (8, 2, "skipgram"),
+        (2, 2, "cbow"),
+        (4, 4, "cbow"),
+    ],
+)
+def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, model, exact):
     rng = np.random.default_rng(1)
     vocab, size = 200, 1200
     ids = jnp.asarray(rng.zipf(1.5, size) % vocab, jnp.int32)
@@ -760,8 +780,11 @@ def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, exact):
         chunk_size=8,
         negatives_per_chunk=4,
         steps_per_call=4,
+        model=model,
     )
-    ref, ref_loss = _delayed_reference(kw, sampler, ids, sents, vocab, n, sync_every)
+    ref, ref_loss = _delayed_reference(
+        kw, sampler, ids, sents, vocab, n, sync_every, model
+    )
     trainer = jaxns.word2vec.make_sharded_trainer(
         sampler,
         mesh=_mesh(n, "data"),
@@ -1014,3 +1037,70 @@ def test_vocab_sharded_trainer_rejects_indivisible_tables_in_train():
             jax.random.key(2), params._replace(input=params.input[:8]), None, stream,
             0, (0.0, 1.0),
         )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# data-parallel CBOW
+# ---------------------------------------------------------------------------
+
+CBOW_CASES = {
+    # (devices, layout, options); Adam has table-shaped moments.
+    "2 replicated": (2, "replicated", dict(adam=False)),
+    "4 replicated, adam, shuffle": (4, "replicated", dict(shuffle=True)),
+    "2 vocab-split, adam": (2, "vocab-split", {}),
+    "4 vocab-split, caps": (
+        4, "vocab-split", dict(adam=False, duplicate_rows=2, max_row_rate=0.02)
+    ),
+}  # fmt: skip
+
+
+@eight
+@pytest.mark.parametrize("case", sorted(CBOW_CASES))
+def test_cbow_word2vec_equals_one_device(case):
+    n, layout, options = CBOW_CASES[case]
+    options = dict(options)
+    adam = options.pop("adam", True)
+    ids, sents, sampler, kw = _w2v_case(zipf=1.3, adam=adam)
+    kw.update(options)
+    ref, ref_state, ref_losses = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, model="cbow", **kw),
+        ids, sents, W2V_VOCAB, W2V_DIM,
+    )  # fmt: skip
+    # CBOW's updates are not skip-gram's, so the comparison below can fail.
+    skipgram, _, _ = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, W2V_VOCAB, W2V_DIM
+    )
+    assert float(np.max(np.abs(np.asarray(ref.input - skipgram.input)))) > 1e-3
+    mesh = _mesh(n, "data")
+    split = layout == "vocab-split"
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=mesh, vocab_axis="data" if split else None, model="cbow", **kw
+    )
+    params, state, losses = _train_word2vec(
+        trainer, ids, sents, W2V_VOCAB, W2V_DIM,
+        place=functools.partial(sh.shard_table, mesh=mesh, vocab_axis="data")
+        if split
+        else (lambda t: t),
+    )  # fmt: skip
+    # The same updates, duplicates summed in another order: rounding only.
+    assert_close(params.input, ref.input, loose=True)
+    assert_close(params.output, ref.output, loose=True)
+    assert_close(losses, ref_losses, loose=True)
+    if adam:
+        assert_close(state["input"][0].nu, ref_state["input"][0].nu, loose=True)
+    if split:
+        assert params.input.sharding.is_equivalent_to(
+            sh.vocab_sharding(mesh, "data"), 2
+        )
+
+
+def test_sharded_trainer_rejects_an_unknown_model():
+    with pytest.raises(
+        ValueError, match=r"word2vec\.make_sharded_trainer: model must be one of"
+    ):
+        jaxns.word2vec.make_sharded_trainer(
+            jaxns.samplers.uniform(8),
+            mesh=_mesh(1, "data"),
+            learning_rate=optax.constant_schedule(0.1),
+            model="glove",
+        )
