@@ -258,7 +258,10 @@ def main(argv: list[str] | None = None) -> None:
         libraries = ("jaxns",)
         print("gensim: not installed (pip install -e '.[bench]'); jaxns alone")
 
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="jaxns-bench-"))
+    # Removed when the run ends, also when it fails (fastText's .bin files
+    # take 800 MB each).
+    tmp_dir = tempfile.TemporaryDirectory(prefix="jaxns-bench-")
+    tmp = pathlib.Path(tmp_dir.name)
     rows = {"gensim": [], "jaxns": []}
     group = f"word vectors {args.model} {args.corpus} {args.epochs} epochs"
     if args.large_updates:
