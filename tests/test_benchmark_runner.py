@@ -199,7 +199,9 @@ def test_every_script_has_a_quick_mode():
         assert '"--quick"' in (BENCH / script).read_text(), name
 
 
-def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch):
+def _record_script_calls(monkeypatch) -> dict:
+    """Replaces the runner's subprocess call: each script's arguments land in
+    the returned dict, keyed by the script's file name."""
     calls = {}
 
     def fake_run(cmd, **kwargs):
@@ -207,6 +209,11 @@ def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch)
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(run.subprocess, "run", fake_run)
+    return calls
+
+
+def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch):
+    calls = _record_script_calls(monkeypatch)
     peers = {"torch": "/venv/torch/python", "pykeen": None, "recbole": "/rb/python"}
     for name in ("contrastive", "kg", "retrieval", "losses"):
         assert run.run_script(name, "quick", 60.0, {}, peers)["status"] == "ok"
@@ -230,13 +237,7 @@ def test_peer_pythons_reach_only_the_scripts_that_compare_with_them(monkeypatch)
 
 
 def test_accelerator_arguments_reach_only_their_scripts(monkeypatch):
-    calls = {}
-
-    def fake_run(cmd, **kwargs):
-        calls[pathlib.Path(cmd[1]).name] = cmd[2:]
-        return subprocess.CompletedProcess(cmd, 0, "", "")
-
-    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    calls = _record_script_calls(monkeypatch)
     for name in ("skipgram", "losses"):
         assert run.run_script(name, "full", 60.0, {}, None, True)["status"] == "ok"
     assert calls["skipgram_vs_gensim.py"] == ["--repeats", "1", "--large-updates"]
