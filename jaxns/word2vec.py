@@ -731,6 +731,26 @@ class Trainer(NamedTuple):
         return jax.device_put(stream, self.stream_sharding)
 
 
+def _update_draws(
+    sampler, key, indices, num_chunks, chunk_size, negatives_per_chunk, window
+):
+    """The dynamic-window reductions ``int32 [S, G, C]`` and chunk negatives
+    ``[S, G, Kc]`` of updates ``indices [S]``: update ``i`` draws them from
+    ``fold_in(key, i)``, so they do not depend on how updates are grouped.
+
+    A call draws for all its updates at once: XLA:CPU runs threefry as a
+    loop of small ops, whose launch cost would recur in every update."""
+
+    def draw(index):
+        k_window, k_neg = jax.random.split(jax.random.fold_in(key, index))
+        reduction = jax.random.randint(
+            k_window, (num_chunks, chunk_size), 0, window, dtype=jnp.int32
+        )
+        return reduction, sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
+
+    return jax.vmap(draw)(indices)
+
+
 def _train_call(key, stream, start, progress, block_size, batch_size, window):
     """The static checks of ``Trainer.train`` (one- and multi-device); returns
     ``progress`` as a tuple."""
@@ -1092,16 +1112,11 @@ def make_trainer(
     def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
         def one_step(carry, xs):
             params, opt_state = carry
-            index, progress = xs
-            k_window, k_neg = jax.random.split(jax.random.fold_in(key, index))
+            index, progress, reduction, negs = xs
             block = batch_size + 2 * window
             offset = index * batch_size
             toks = jax.lax.dynamic_slice(tokens, (offset,), (block,))
             sents = jax.lax.dynamic_slice(sentence_ids, (offset,), (block,))
-            reduction = jax.random.randint(
-                k_window, (num_chunks, chunk_size), 0, window, dtype=jnp.int32
-            )
-            negs = sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
             if packed is None:
                 g = gradients(params, toks, sents, negs, reduction)
             else:
@@ -1162,8 +1177,14 @@ def make_trainer(
             # Micro-steps are indexed from the stream's start, so the keys (and
             # the result) do not depend on how many steps one call fuses.
             first = jnp.asarray(start, jnp.int32) // batch_size
+            reductions, negs = _update_draws(
+                sampler, key, first + steps, num_chunks, chunk_size,
+                negatives_per_chunk, window,
+            )  # fmt: skip
             (params, opt_state), (losses, pairs) = jax.lax.scan(
-                one_step, (params, opt_state), (first + steps, progress)
+                one_step,
+                (params, opt_state),
+                (first + steps, progress, reductions, negs),
             )
             return params, opt_state, jnp.sum(losses), jnp.sum(pairs)
 
@@ -2011,19 +2032,22 @@ def make_sharded_trainer(
 
     def device_run(params, opt_state, tokens, sentence_ids, first, key, progress):
         device = jax.lax.axis_index(split)
+        steps = first + jnp.arange(steps_per_call, dtype=jnp.int32)
+        # The call's draws, as make_trainer makes them; keep this device's.
+        drawn = jax.tree.map(
+            lambda x: jax.lax.dynamic_slice_in_dim(
+                x, device * local_chunks, local_chunks, axis=1
+            ),
+            _update_draws(
+                sampler, key, steps, num_chunks, chunk_size,
+                negatives_per_chunk, window,
+            ),
+        )  # fmt: skip
 
         def grads(params, index, read=None):
             """This device's slice of update ``index``, read from ``params``;
             ``read`` (a dict) receives the rows it read, as read."""
-            # The whole update's draws, as make_trainer makes them; keep ours.
-            k_window, k_neg = jax.random.split(jax.random.fold_in(key, index))
-            reduction = jax.random.randint(
-                k_window, (num_chunks, chunk_size), 0, window, dtype=jnp.int32
-            )
-            negs = sampler.sample(k_neg, (num_chunks, negatives_per_chunk))
-            c0 = device * local_chunks
-            reduction = jax.lax.dynamic_slice_in_dim(reduction, c0, local_chunks)
-            negs = jax.lax.dynamic_slice_in_dim(negs, c0, local_chunks)
+            reduction, negs = jax.tree.map(lambda x: x[index - first], drawn)
             offset = index * batch_size + device * local_batch
             block = local_batch + 2 * window
             toks = jax.lax.dynamic_slice(tokens, (offset,), (block,))
@@ -2225,7 +2249,6 @@ def make_sharded_trainer(
             params, opt_state = replay(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (gs.loss, gs.num_pairs)
 
-        steps = first + jnp.arange(steps_per_call, dtype=jnp.int32)
         if sync_every == 1:
             (params, opt_state), (losses, pairs) = jax.lax.scan(
                 one_step, (params, opt_state), (steps, progress)
