@@ -282,8 +282,7 @@ def _chunk_gradients(
 
     # Gather each position's row once; chunk windows overlap by 2W rows.
     x = x_rows.astype(compute)[win]  # [G, R, d]
-    out_ids = jnp.concatenate([ctr_tok, negatives], axis=1)  # [G, C + Kc]
-    y_rows = output_rows(out_ids)
+    y_rows = output_rows(_output_reads(safe, negatives, window_reduction, window))
     y = y_rows.astype(compute)  # [G, C + Kc, d]
     scores = jnp.einsum("grd,god->gro", x, y)
     # Positives enter as softplus(-s), negatives as softplus(s): flip the
@@ -1299,7 +1298,8 @@ def _hash_uniform(key, shape, dtype, bound):
     return _hash_uniform_fused(key, tuple(shape), jnp.dtype(dtype), float(bound))
 
 
-def _hash_uniform_body(key, shape, dtype, bound):
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _hash_uniform_fused(key, shape, dtype, bound):
     seed = jax.random.bits(key, (2,), jnp.uint32)
 
     def mix(x):
@@ -1311,9 +1311,6 @@ def _hash_uniform_body(key, shape, dtype, bound):
     x = mix(mix(x + seed[0]) ^ seed[1])
     u = (x >> 8).astype(jnp.float32) * jnp.float32(2.0**-23) - 1.0  # [-1, 1)
     return (u * bound).astype(dtype).reshape(shape)
-
-
-_hash_uniform_fused = jax.jit(_hash_uniform_body, static_argnums=(1, 2, 3))
 
 
 def block_gradients(
