@@ -13,7 +13,9 @@ Two tables:
    cores: the memory column is real, the time column is not a speed-up
    measurement. On a GPU/TPU host the same script uses the real devices.
 2. **word2vec throughput** (built-in corpus, one epoch after a warm-up
-   epoch): :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
+   epoch): :func:`jaxns.word2vec.make_trainer` without a mesh (the
+   one-core baseline, first row) and
+   :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
    devices (one core each, one process per configuration), with replicated
    tables, with tables split along the vocabulary (``vocab_axis``) and
    with delayed exchange (``sync_every``), against gensim with 1 and 2
@@ -167,8 +169,12 @@ def _wordsim(words, vectors) -> float:
 def w2v_child(
     devices: int, batch_size: int, split: int, sync_every: int, exact: int, quick: bool
 ) -> None:
-    """One configuration in a fresh process: prints a JSON line."""
-    _host_devices(devices, devices)
+    """One configuration in a fresh process: prints a JSON line.
+
+    ``devices=0`` is the single-device trainer without a mesh
+    (:func:`jaxns.word2vec.make_trainer`, on one core): the baseline the mesh
+    rows have to beat, since the mesh's exchange costs even on one device."""
+    _host_devices(max(devices, 1), max(devices, 1))
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -184,20 +190,27 @@ def w2v_child(
     corpus = vocab.encode(sentences)
     raw = corpus.num_raw_words
     keep = jnp.asarray(jaxns.text.keep_probability(vocab.counts, 1e-3))
-    mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
     # Split tables need V divisible by the devices: pad with unused rows.
     rows = -(-len(vocab) // devices) * devices if split else len(vocab)
     counts = np.pad(np.asarray(vocab.counts), (0, rows - len(vocab)))
-    trainer = jaxns.word2vec.make_sharded_trainer(
-        jaxns.samplers.unigram(counts, power=0.75),
-        mesh=mesh,
-        vocab_axis="data" if split else None,
+    options = dict(
         learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
         batch_size=batch_size,
-        sync_every=sync_every,
-        exact_replicas=bool(exact),
         compiler_options={"xla_backend_optimization_level": 1},
     )
+    sampler = jaxns.samplers.unigram(counts, power=0.75)
+    if devices == 0:
+        trainer = jaxns.word2vec.make_trainer(sampler, **options)
+    else:
+        mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            sampler,
+            mesh=mesh,
+            vocab_axis="data" if split else None,
+            sync_every=sync_every,
+            exact_replicas=bool(exact),
+            **options,
+        )
     params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
     if split:
         params = jaxns.word2vec.SkipGramParams(
@@ -205,6 +218,7 @@ def w2v_child(
         )
     state = trainer.init(params)
     seconds = []
+    key = jax.random.key(9)
     for epoch in range(2):  # the first epoch compiles and warms up
         stream = trainer.stream(
             jax.random.key(epoch), corpus.ids, corpus.sentence_ids, keep
@@ -215,7 +229,7 @@ def w2v_child(
         for c in range(calls):
             progress = jaxns.word2vec.call_progress(epoch, c, calls, raw)
             params, state, loss, _ = trainer.train(
-                jax.random.key(9), params, state, stream, c * trainer.block_size,
+                key, params, state, stream, c * trainer.block_size,
                 progress,
             )  # fmt: skip
         jax.block_until_ready(params)
@@ -273,7 +287,9 @@ def w2v_table(quick: bool, repeats: int) -> None:
     q = ["--quick"] if quick else []
     # (devices, batch, vocab-split, sync_every, exact replicas): 128 centres
     # per device and update in the rows that add a device (batch 256 on 2).
-    configs = ((1, 128, 0, 1, 1), (2, 256, 0, 1, 1), (2, 256, 1, 1, 1))
+    # Devices 0: make_trainer without a mesh, the one-core baseline.
+    configs = ((0, 128, 0, 1, 1), (1, 128, 0, 1, 1), (2, 256, 0, 1, 1))
+    configs += ((2, 256, 1, 1, 1),)
     configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 8, 0))
     configs += ((2, 256, 0, 16, 0), (2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
     jobs = []
@@ -282,6 +298,8 @@ def w2v_table(quick: bool, repeats: int) -> None:
         sync_text = f", sync every {sync}" if sync > 1 else ""
         sync_text += "" if exact else " (Hogwild)"
         name = f"jaxns {devices} dev, batch {batch}{tables}{sync_text}"
+        if devices == 0:
+            name = f"jaxns make_trainer (no mesh), batch {batch}"
         jobs.append(
             (name, ["--w2v-child", *map(str, (devices, batch, split, sync, exact))])
         )
