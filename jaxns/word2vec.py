@@ -1984,6 +1984,11 @@ def make_sharded_trainer(
     def gather(tree, axis=0, invarying=True):
         """All-gathers every leaf of ``tree`` along ``axis`` in one collective."""
         to = {"to": "invarying"} if invarying else {}
+        if n == 1:  # nothing to pack: one-participant collectives are free
+            return jax.tree.map(
+                lambda x: jax.lax.all_gather(x, split, axis=axis, tiled=True, **to),
+                tree,
+            )
         return packed(
             tree,
             axis,
