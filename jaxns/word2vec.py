@@ -1650,6 +1650,7 @@ def make_sharded_trainer(
     max_row_rate: float | None = None,
     shuffle: bool = False,
     model: str = "skipgram",
+    subwords: ArrayLike | None = None,
 ) -> Trainer:
     """:func:`make_trainer` running data-parallel over a mesh.
 
@@ -1693,7 +1694,7 @@ def make_sharded_trainer(
     long run such differences grow the way they do between any two summation
     orders, so two device counts give equally good but not bitwise equal
     vectors). With one device the result is bitwise :func:`make_trainer`'s,
-    in both layouts.
+    in both layouts (for word-level inputs; see ``subwords``).
 
     **Delayed exchange** (``sync_every = S > 1``, replicated tables only).
     With one host device per CPU core, one update of a few hundred centres
@@ -1764,8 +1765,26 @@ def make_sharded_trainer(
         gensim's CBOW with the mean of the context words, see
         :func:`block_gradients`), in either layout and with every option
         above; the result equals :func:`make_trainer`'s with the same
-        ``model``. fastText subword inputs (:func:`make_trainer`'s
-        ``subwords``) are not supported here.
+        ``model``.
+      subwords: optional ``int [V, M]`` fastText subword rows of each word
+        (:func:`jaxns.subwords.subword_table`, ``-1`` padding), as
+        :func:`make_trainer`'s: a word's input vector is the mean of its
+        rows, the input table has ``V + num_buckets`` rows
+        (:func:`init_subword_params`) and the output table ``V``. Works with
+        both models, in both layouts and with every option above; the
+        touched input rows of a slice are the ``M`` rows of each of its
+        positions (``-1`` padding dropped), exchanged, counted (for
+        ``duplicate_rows`` and ``max_row_rate``: once per position whose
+        word has the row, as :func:`make_trainer` counts) and applied like
+        word rows, so an update moves up to ``M`` times the input rows of a
+        word-level one. With ``vocab_axis`` the ``V + num_buckets`` input
+        rows are split over it too, so that number must be a multiple of
+        its size (pad the input table with rows no word uses). The result
+        equals :func:`make_trainer`'s with the same ``subwords`` to float32
+        rounding on any device count, one included: :func:`make_trainer`
+        gathers each distinct word's rows once (in pages of
+        ``subword_rows``) and sums its positions' updates, the same update
+        summed in another order.
 
     Returns:
       A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
@@ -1779,14 +1798,16 @@ def make_sharded_trainer(
       move them).
 
     Raises:
-      TypeError: for a non-mesh, non-integer sizes or a sampler without
-        ``sample``.
+      TypeError: for a non-mesh, non-integer sizes or ``subwords``, or a
+        sampler without ``sample``.
       ValueError: for an unknown ``axis``, ``vocab_axis`` or ``model``, a
         ``batch_size`` that is not a multiple of ``n * chunk_size``, a
         ``sync_every`` that does not divide ``steps_per_call`` or exceeds 1
-        with ``vocab_axis``;
+        with ``vocab_axis``, ``subwords`` that is not 2-D;
         ``init`` and ``train`` raise ``ValueError`` for tables whose rows
-        ``vocab_axis`` does not divide.
+        ``vocab_axis`` does not divide, and with ``subwords`` for an output
+        table without one row per word or an input table without every
+        row ``subwords`` names.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -1822,6 +1843,23 @@ def make_sharded_trainer(
       >>> tuple(params.input.sharding.spec), int(pairs) > 0
       (('data', None), True)
 
+      fastText inputs (replicated tables): each word's subword rows, and an
+      input table with the n-gram bucket rows after the word rows:
+
+      >>> table = jaxns.subwords.subword_table(
+      ...     [f"w{i}" for i in range(8)], min_n=2, max_n=3, num_buckets=8)
+      >>> t = jaxns.word2vec.make_sharded_trainer(
+      ...     jaxns.samplers.uniform(8), mesh=mesh,
+      ...     learning_rate=optax.constant_schedule(0.1), window=2,
+      ...     batch_size=8, chunk_size=4, negatives_per_chunk=4,
+      ...     steps_per_call=2, subwords=table)
+      >>> params = jaxns.word2vec.init_subword_params(jax.random.key(0), 8, 8, 4)
+      >>> state = t.init(params)
+      >>> params, state, loss, pairs = t.train(
+      ...     jax.random.key(2), params, state, stream, 0, (0.0, 16.0))
+      >>> params.input.shape, bool(jnp.isfinite(loss))
+      ((16, 4), True)
+
     References:
       Ji et al, `Parallelizing Word2Vec in Shared and Distributed Memory
       <https://arxiv.org/abs/1604.04661>`_, 2016. Dean et al, `Large Scale
@@ -1849,6 +1887,12 @@ def make_sharded_trainer(
             )
     model = _checks.choice(fn, "model", model, MODELS)
     sharded = vocab_axis is not None
+    if subwords is not None:
+        subwords = np.asarray(_checks.int_array(fn, "subwords", subwords, ndim=2))
+        # The largest row id a word reads: the input table must hold it.
+        top_row = int(np.max(subwords, initial=-1))
+        # Uncommitted: the jitted program may run on any mesh.
+        subwords = jnp.asarray(subwords, jnp.int32)
     # The axes whose devices split an update: the data axis, and the
     # vocabulary axis too when it is another one (so no device idles).
     split = axis if not sharded or vocab_axis == axis else (axis, vocab_axis)
@@ -1910,10 +1954,15 @@ def make_sharded_trainer(
     rows_spec = P(vocab_axis, None) if sharded else P()
     # Both kernels read the input rows of the block positions and the output
     # rows of each chunk's centres and negatives, through supplied reads.
-    if model == "skipgram":
+    if subwords is not None:
+        # An input position reads its word's M subword rows: the touched
+        # input rows of a slice are [positions * M] ids, -1 for padding.
+        kernel = functools.partial(_block_gradients, model=model, subwords=subwords)
+    elif model == "skipgram":
         kernel = _chunk_gradients
     else:
         kernel = functools.partial(_block_gradients, model=model)
+    rows_per_position = 1 if subwords is None else subwords.shape[1]
 
     def tables_of(where: str, params: Any) -> dict[str, Any]:
         if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
@@ -1922,6 +1971,20 @@ def make_sharded_trainer(
                 f"{type(params).__name__}."
             )
         tables = {"input": params[0], "output": params[1]}
+        if subwords is not None:
+            vocab = subwords.shape[0]
+            if len(tables["output"].shape) != 2 or tables["output"].shape[0] != vocab:
+                raise ValueError(
+                    f"{where}: params.output must have one row per word of "
+                    f"subwords, [{vocab}, dim], got {tuple(tables['output'].shape)}."
+                )
+            if len(tables["input"].shape) != 2 or tables["input"].shape[0] <= top_row:
+                raise ValueError(
+                    f"{where}: params.input must hold every row subwords names "
+                    f"(at least {top_row + 1} rows: vocab_size + num_buckets, "
+                    "see init_subword_params), got "
+                    f"{tuple(tables['input'].shape)}."
+                )
         if sharded:
             for name, table in tables.items():
                 table = _checks.float_array(where, f"params.{name}", table, ndim=2)
@@ -2010,14 +2073,15 @@ def make_sharded_trainer(
         """Rows ``in_ids`` of the input and ``out_ids`` of the output table,
         read on the devices of ``vocab_axis`` that own them."""
         u, v = tables["input"], tables["output"]
-        rows = u.shape[0]  # per shard
         m_in = in_ids.shape[0]
         want = jax.lax.all_gather(
             jnp.concatenate([in_ids, out_ids]), vocab_axis
         )  # [n_v, m]: every device's requests
-        local, own = _sharding._owned(want, rows, vocab_axis)
-        read_in = jnp.where(own[:, :m_in, None], u[local[:, :m_in]], 0)
-        read_out = jnp.where(own[:, m_in:, None], v[local[:, m_in:]], 0)
+        # Rows per shard: with subwords the input table has more rows.
+        local_in, own_in = _sharding._owned(want[:, :m_in], u.shape[0], vocab_axis)
+        local_out, own_out = _sharding._owned(want[:, m_in:], v.shape[0], vocab_axis)
+        read_in = jnp.where(own_in[..., None], u[local_in], 0)
+        read_out = jnp.where(own_out[..., None], v[local_out], 0)
         if u.dtype == v.dtype:  # one collective for both tables
             both = jnp.concatenate([read_in, read_out], axis=1)
             mine = jax.lax.psum_scatter(both, vocab_axis, scatter_dimension=0)
@@ -2060,7 +2124,13 @@ def make_sharded_trainer(
                 tables = {"input": params.input, "output": params.output}
                 safe = jnp.where(toks >= 0, toks, 0).astype(jnp.int32)
                 out_ids = _output_reads(safe, negs, reduction, window)
-                x_rows, y_rows = fetch(tables, safe, out_ids.reshape(-1))
+                in_ids = safe
+                if subwords is not None:  # [positions, M] subword rows
+                    sub = subwords.astype(jnp.int32)[safe]
+                    ok = (sub >= 0) & (toks >= 0)[:, None]
+                    in_ids = jnp.where(ok, sub, 0)
+                x_rows, y_rows = fetch(tables, in_ids.reshape(-1), out_ids.reshape(-1))
+                x_rows = x_rows.reshape(*in_ids.shape, -1)
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
                 return kernel(
                     lambda ids: x_rows, lambda ids: y_rows, toks, sents, negs,
@@ -2105,6 +2175,11 @@ def make_sharded_trainer(
             counted = jnp.concatenate(
                 [jnp.tile(slice_pos, n - 1), jnp.ones_like(slice_pos)]
             )
+            # With subwords each position touches its M rows (make_trainer
+            # counts a row once per position whose word has it).
+            counted_in = counted
+            if subwords is not None:
+                counted_in = jnp.repeat(counted, rows_per_position)
             out = {}
             for name in ids:
                 rows = getattr(params, name).shape[0] * (
@@ -2112,7 +2187,7 @@ def make_sharded_trainer(
                 )
                 out[name] = row_grads[name] * _row_scale(
                     ids[name], rows, step_cap, row_grads[name],
-                    counted if name == "input" else None,
+                    counted_in if name == "input" else None,
                 )  # fmt: skip
             return out
 
