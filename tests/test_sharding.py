@@ -557,9 +557,17 @@ def test_bad_inputs_raise(call, error, match):
 # ---------------------------------------------------------------------------
 
 
-def _train_word2vec(trainer, ids, sents, vocab, dim=8, place=lambda table: table):
-    """Trains a few calls; ``place`` puts each table where it lives (sharded)."""
-    params = jaxns.word2vec.init_params(jax.random.key(0), vocab, dim)
+def _train_word2vec(
+    trainer, ids, sents, vocab, dim=8, place=lambda table: table, num_buckets=None
+):
+    """Trains a few calls; ``place`` puts each table where it lives (sharded);
+    with ``num_buckets`` the input table has fastText's subword rows too."""
+    if num_buckets is None:
+        params = jaxns.word2vec.init_params(jax.random.key(0), vocab, dim)
+    else:
+        params = jaxns.word2vec.init_subword_params(
+            jax.random.key(0), vocab, num_buckets, dim
+        )
     params = jaxns.word2vec.SkipGramParams(*(place(p) for p in params))
     state = trainer.init(params)
     stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
@@ -683,19 +691,26 @@ def test_capped_sharded_trainer_needs_sync_every_one():
 
 
 def _delayed_reference(
-    trainer_kw, sampler, ids, sents, vocab, n, sync_every, model="skipgram"
-):
+    trainer_kw, sampler, ids, sents, vocab, n, sync_every, model="skipgram",
+    subwords=None,
+):  # fmt: skip
     """A plain loop of the delayed exchange: ``n`` NumPy replicas, each
     applying its own slices of the updates at once and every device's slices
     (from the last exchanged tables) every ``sync_every`` updates. Gradients
     come from the public :func:`jaxns.word2vec.chunk_gradients` (skip-gram)
-    or :func:`jaxns.word2vec.block_gradients` (CBOW)."""
+    or :func:`jaxns.word2vec.block_gradients` (CBOW, and fastText's
+    ``subwords`` for either model)."""
     kw = dict(trainer_kw)
     lr, window, batch = kw["learning_rate"], kw["window"], kw["batch_size"]
     chunk, per_chunk = kw["chunk_size"], kw["negatives_per_chunk"]
     steps = kw["steps_per_call"]
     trainer = jaxns.word2vec.make_trainer(sampler, **kw)
-    init = jaxns.word2vec.init_params(jax.random.key(0), vocab, 4)
+    if subwords is None:
+        init = jaxns.word2vec.init_params(jax.random.key(0), vocab, 4)
+    else:
+        init = jaxns.word2vec.init_subword_params(
+            jax.random.key(0), vocab, SUBWORD_BUCKETS, 4
+        )
     tables = [np.array(init.input), np.array(init.output)]
     stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
     tokens, sentence_ids = np.asarray(stream.tokens), np.asarray(stream.sentence_ids)
@@ -733,11 +748,12 @@ def _delayed_reference(
                     mine = slice(d * local_chunks, (d + 1) * local_chunks)
                     gradients = (
                         jaxns.word2vec.chunk_gradients
-                        if model == "skipgram"
+                        if model == "skipgram" and subwords is None
                         else functools.partial(
-                            jaxns.word2vec.block_gradients, model=model
+                            jaxns.word2vec.block_gradients, model=model,
+                            subwords=subwords,
                         )
-                    )
+                    )  # fmt: skip
                     g = gradients(
                         jaxns.word2vec.SkipGramParams(*map(jnp.asarray, replicas[d])),
                         tokens[block], sentence_ids[block], negs[mine],
@@ -763,9 +779,15 @@ def _delayed_reference(
         (8, 2, "skipgram"),
         (2, 2, "cbow"),
         (4, 4, "cbow"),
+        (2, 2, "fasttext-skipgram"),
+        (4, 2, "fasttext-cbow"),
     ],
 )
 def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, model, exact):
+    fasttext = model.startswith("fasttext-")
+    model = model.removeprefix("fasttext-")
+    table = _subword_table(200) if fasttext else None
+    buckets = SUBWORD_BUCKETS if fasttext else None
     rng = np.random.default_rng(1)
     vocab, size = 200, 1200
     ids = jnp.asarray(rng.zipf(1.5, size) % vocab, jnp.int32)
@@ -782,8 +804,10 @@ def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, model, ex
         steps_per_call=4,
         model=model,
     )
+    if fasttext:
+        kw["subwords"] = table
     ref, ref_loss = _delayed_reference(
-        kw, sampler, ids, sents, vocab, n, sync_every, model
+        kw, sampler, ids, sents, vocab, n, sync_every, model, table
     )
     trainer = jaxns.word2vec.make_sharded_trainer(
         sampler,
@@ -792,7 +816,9 @@ def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, model, ex
         exact_replicas=exact,
         **kw,
     )
-    params, _, losses = _train_word2vec(trainer, ids, sents, vocab, dim=4)
+    params, _, losses = _train_word2vec(
+        trainer, ids, sents, vocab, dim=4, num_buckets=buckets
+    )
     # Replicated tables: every device holds the same (exchanged) table,
     # bitwise, or (Hogwild-style) the same updates summed in another order.
     shards = [np.asarray(s.data) for s in params.input.addressable_shards]
@@ -807,7 +833,9 @@ def test_delayed_exchange_word2vec_matches_a_plain_loop(n, sync_every, model, ex
     undelayed = jaxns.word2vec.make_sharded_trainer(
         sampler, mesh=_mesh(n, "data"), **kw
     )
-    plain, _, _ = _train_word2vec(undelayed, ids, sents, vocab, dim=4)
+    plain, _, _ = _train_word2vec(
+        undelayed, ids, sents, vocab, dim=4, num_buckets=buckets
+    )
     gap = np.max(np.abs(np.asarray(plain.input) - ref[0]))
     if n == 1:  # one device reads no update late: the same result
         assert_close(params.input, plain.input, loose=True)
@@ -1104,3 +1132,115 @@ def test_sharded_trainer_rejects_an_unknown_model():
             learning_rate=optax.constant_schedule(0.1),
             model="glove",
         )
+
+
+# ---------------------------------------------------------------------------
+# data-parallel fastText (subword inputs)
+# ---------------------------------------------------------------------------
+
+# V + B = 256 input rows: the vocabulary-split layouts divide them.
+SUBWORD_BUCKETS = 56
+
+
+def _subword_table(vocab: int) -> np.ndarray:
+    """fastText rows of ``vocab`` words of 2-10 letters: the word's own row,
+    then 3- and 4-gram buckets (up to 10 rows, ``-1`` padding); nearby words
+    share n-grams, so one update touches a bucket from several words."""
+    words = [f"w{i}" + "abcdefgh"[: i % 9] for i in range(vocab)]
+    return jaxns.subwords.subword_table(
+        words, min_n=3, max_n=4, num_buckets=SUBWORD_BUCKETS
+    )
+
+
+SUBWORD_CASES = {
+    # (model, layout, options): layout "r<n>" replicated over n devices,
+    # otherwise _w2v_mesh's vocabulary-split layouts; Adam by default.
+    "skipgram r2": ("skipgram", "r2", dict(adam=False)),
+    "skipgram r4, adam, shuffle": ("skipgram", "r4", dict(shuffle=True)),
+    "skipgram r4, caps": (
+        "skipgram", "r4", dict(adam=False, duplicate_rows=2, max_row_rate=0.02)
+    ),
+    "cbow r2, adam": ("cbow", "r2", {}),
+    "cbow r4": ("cbow", "r4", dict(adam=False)),
+    "cbow r2, caps": ("cbow", "r2", dict(adam=False, duplicate_rows=2)),
+    "skipgram 2, adam": ("skipgram", "2", {}),
+    "skipgram 2x2, caps": ("skipgram", "2x2", dict(adam=False, max_row_rate=0.02)),
+    "cbow 4": ("cbow", "4", dict(adam=False)),
+}  # fmt: skip
+
+
+@eight
+@pytest.mark.parametrize("case", sorted(SUBWORD_CASES))
+def test_subword_word2vec_equals_one_device(case):
+    """fastText inputs: the touched input rows are every position's subword
+    rows; the update is make_trainer(subwords=...)'s (which pages the rows
+    for SGD, gathers each distinct word's rows once and sums duplicates):
+    the same update summed in another order."""
+    model, layout, options = SUBWORD_CASES[case]
+    options = dict(options)
+    adam = options.pop("adam", True)
+    ids, sents, sampler, kw = _w2v_case(zipf=1.3, adam=adam)
+    kw.update(options, model=model)
+    table = _subword_table(W2V_VOCAB)
+    ref, ref_state, ref_losses = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, subwords=table, **kw),
+        ids, sents, W2V_VOCAB, W2V_DIM, num_buckets=SUBWORD_BUCKETS,
+    )  # fmt: skip
+    # Word-level inputs give other updates, so the comparison below can fail.
+    words, _, _ = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, W2V_VOCAB, W2V_DIM
+    )
+    assert float(np.max(np.abs(np.asarray(ref.output - words.output)))) > 1e-3
+    if layout.startswith("r"):
+        mesh, vocab_axis = _mesh(int(layout[1:]), "data"), None
+    else:
+        mesh, vocab_axis = _w2v_mesh(layout)
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=mesh, axis="data", vocab_axis=vocab_axis, subwords=table, **kw
+    )
+    params, state, losses = _train_word2vec(
+        trainer, ids, sents, W2V_VOCAB, W2V_DIM, num_buckets=SUBWORD_BUCKETS,
+        place=(lambda t: t) if vocab_axis is None
+        else functools.partial(sh.shard_table, mesh=mesh, vocab_axis=vocab_axis),
+    )  # fmt: skip
+    assert_close(params.input, ref.input, loose=True)
+    assert_close(params.output, ref.output, loose=True)
+    assert_close(losses, ref_losses, loose=True)
+    if adam:
+        assert_close(state["input"][0].nu, ref_state["input"][0].nu, loose=True)
+        assert int(state["input"][0].count) == int(ref_state["input"][0].count)
+    if vocab_axis is not None:  # V + B input rows split over the vocab axis
+        n_v = mesh.shape[vocab_axis]
+        assert {s.data.shape for s in params.input.addressable_shards} == {
+            ((W2V_VOCAB + SUBWORD_BUCKETS) // n_v, W2V_DIM)
+        }
+
+
+@pytest.mark.parametrize(
+    "subwords, error, match",
+    [
+        (np.zeros((8, 2)), TypeError, "make_sharded_trainer: subwords must be an int"),
+        (
+            np.zeros(8, np.int32),
+            ValueError,
+            "make_sharded_trainer: subwords must be 2-D",
+        ),
+        # A table of another vocabulary, and one naming rows past the buckets.
+        (np.zeros((6, 2), np.int32), ValueError, "init: params.output must have one"),
+        (
+            np.full((8, 2), 20, np.int32),
+            ValueError,
+            "params.input must hold .* 21 rows",
+        ),
+    ],
+)
+def test_sharded_trainer_rejects_bad_subwords(subwords, error, match):
+    with pytest.raises(error, match=match):
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            jaxns.samplers.uniform(8),
+            mesh=_mesh(1, "data"),
+            learning_rate=optax.constant_schedule(0.1),
+            subwords=subwords,
+        )
+        # 8 words and 8 buckets: 16 input rows.
+        trainer.init(jaxns.word2vec.init_subword_params(jax.random.key(0), 8, 8, 2))
