@@ -1771,20 +1771,24 @@ def make_sharded_trainer(
         :func:`make_trainer`'s: a word's input vector is the mean of its
         rows, the input table has ``V + num_buckets`` rows
         (:func:`init_subword_params`) and the output table ``V``. Works with
-        both models, in both layouts and with every option above; the
+        both models, in both layouts and with every option above. The
         touched input rows of a slice are the ``M`` rows of each of its
-        positions (``-1`` padding dropped), exchanged, counted (for
-        ``duplicate_rows`` and ``max_row_rate``: once per position whose
-        word has the row, as :func:`make_trainer` counts) and applied like
-        word rows, so an update moves up to ``M`` times the input rows of a
-        word-level one. With ``vocab_axis`` the ``V + num_buckets`` input
-        rows are split over it too, so that number must be a multiple of
-        its size (pad the input table with rows no word uses). The result
-        equals :func:`make_trainer`'s with the same ``subwords`` to float32
-        rounding on any device count, one included: :func:`make_trainer`
-        gathers each distinct word's rows once (in pages of
-        ``subword_rows``) and sums its positions' updates, the same update
-        summed in another order.
+        positions (``-1`` padding dropped), which all receive the
+        position's update: the devices exchange one update per position
+        (as many floats as word-level inputs), and each device expands them
+        to the positions' rows, counts those (for ``duplicate_rows`` and
+        ``max_row_rate``: once per position whose word has the row, as
+        :func:`make_trainer` counts) and applies them like word rows, up to
+        ``M`` times the input rows of a word-level update (padded to ``M``
+        per position, where :func:`make_trainer` packs the rows of the
+        block's distinct words). With ``vocab_axis`` the ``V +
+        num_buckets`` input rows are split over it too, so that number must
+        be a multiple of its size (pad the input table with rows no word
+        uses). The result equals :func:`make_trainer`'s with the same
+        ``subwords`` to float32 rounding on any device count, one included:
+        :func:`make_trainer` gathers each distinct word's rows once (in
+        pages of ``subword_rows``) and sums its positions' updates, the
+        same update summed in another order.
 
     Returns:
       A :class:`Trainer` with :func:`make_trainer`'s interface (``train``,
@@ -2112,7 +2116,9 @@ def make_sharded_trainer(
 
         def grads(params, index, read=None):
             """This device's slice of update ``index``, read from ``params``;
-            ``read`` (a dict) receives the rows it read, as read."""
+            ``read`` (a dict) receives the rows it read, as read. With
+            subwords, the input ids and updates are per position (see
+            :func:`by_position`)."""
             reduction, negs = jax.tree.map(lambda x: x[index - first], drawn)
             offset = index * batch_size + device * local_batch
             block = local_batch + 2 * window
@@ -2132,11 +2138,11 @@ def make_sharded_trainer(
                 x_rows, y_rows = fetch(tables, in_ids.reshape(-1), out_ids.reshape(-1))
                 x_rows = x_rows.reshape(*in_ids.shape, -1)
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
-                return kernel(
+                return by_position(kernel(
                     lambda ids: x_rows, lambda ids: y_rows, toks, sents, negs,
                     reduction, window=window, num_negatives=num_negatives,
                     skip_hits=skip_hits,
-                )  # fmt: skip
+                ), toks)  # fmt: skip
             read = {} if read is None else read
 
             def rows(name, table):
@@ -2146,11 +2152,28 @@ def make_sharded_trainer(
 
                 return take
 
-            return kernel(
+            return by_position(kernel(
                 rows("input", params.input), rows("output", params.output),
                 toks, sents, negs, reduction, window=window,
                 num_negatives=num_negatives, skip_hits=skip_hits,
-            )  # fmt: skip
+            ), toks)  # fmt: skip
+
+        def by_position(g, toks):
+            """With subwords, the input side of ``g`` per block position: its
+            token (-1 for padding) and the update every row of that position
+            receives (the kernel gives each of a position's ``M`` rows the
+            same update), so that the exchange carries word-level sizes;
+            :func:`ids_grads` expands it back to the rows, bitwise."""
+            if subwords is None:
+                return g
+            rows = g.input_grads.reshape(toks.shape[0], rows_per_position, -1)
+            ok = g.input_ids.reshape(toks.shape[0], rows_per_position) >= 0
+            first_row = jnp.argmax(ok, axis=1)  # a row the position updates
+            update = jnp.take_along_axis(rows, first_row[:, None, None], axis=1)
+            return g._replace(
+                input_ids=jnp.where(toks >= 0, toks, PAD).astype(jnp.int32),
+                input_grads=update[:, 0],
+            )
 
         def apply(params, opt_state, ids, row_grads, progress):
             tables = {"input": params.input, "output": params.output}
@@ -2159,9 +2182,31 @@ def make_sharded_trainer(
             )
             return SkipGramParams(tables["input"], tables["output"]), opt_state
 
-        def ids_grads(g):
+        def exchanged(g):
+            """What crosses devices: the touched rows (with subwords, the
+            input side per position, see :func:`by_position`)."""
             ids = {"input": g.input_ids, "output": g.output_ids}
             return ids, {"input": g.input_grads, "output": g.output_grads}
+
+        def expand(ids, row_grads):
+            """:func:`exchanged`'s ids and updates as table rows: with
+            subwords each position's ``M`` rows (-1 padding), as the kernel
+            gives them. Leading axes (stacked updates) are kept."""
+            if subwords is None:
+                return ids, row_grads
+            pos, dx = ids["input"], row_grads["input"]
+            sub = subwords.astype(jnp.int32)[jnp.maximum(pos, 0)]  # [..., P, M]
+            ok = (sub >= 0) & (pos >= 0)[..., None]
+            lead = pos.shape[:-1]
+            flat = (*lead, pos.shape[-1] * rows_per_position)
+            ids = dict(ids, input=jnp.where(ok, sub, PAD).reshape(flat))
+            rows = jnp.where(ok[..., None], dx[..., None, :], 0).astype(dx.dtype)
+            row_grads = dict(row_grads, input=rows.reshape(*flat, dx.shape[-1]))
+            return ids, row_grads
+
+        def ids_grads(g):
+            """The rows ``g`` touches and their updates."""
+            return expand(*exchanged(g))
 
         def capped_grads(params, ids, row_grads, progress):
             """make_trainer's duplicate_rows / max_row_rate scaling, with the
@@ -2196,7 +2241,7 @@ def make_sharded_trainer(
             index, progress = xs
             g = grads(params, index)
             # Only the touched rows cross devices.
-            ids, row_grads = gather(ids_grads(g))
+            ids, row_grads = expand(*gather(exchanged(g)))
             if capped:
                 row_grads = capped_grads(params, ids, row_grads, progress)
             if sharded:  # each shard applies the rows it owns
@@ -2258,12 +2303,14 @@ def make_sharded_trainer(
                 return x.reshape(sync_every, (n - 1) * local.shape[1], *x.shape[3:])
 
             if n == 2:
-                ids, row_grads = swap(ids_grads(gs))
+                ids, row_grads = expand(*swap(exchanged(gs)))
             else:
-                ids, row_grads = jax.tree.map(
-                    theirs,
-                    gather(ids_grads(gs), axis=1, invarying=False),
-                    ids_grads(gs),
+                ids, row_grads = expand(
+                    *jax.tree.map(
+                        theirs,
+                        gather(exchanged(gs), axis=1, invarying=False),
+                        exchanged(gs),
+                    )
                 )
             params, opt_state = replay(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (gs.loss, gs.num_pairs)
@@ -2321,7 +2368,7 @@ def make_sharded_trainer(
                 lambda now, then: then if then.ndim == 0 else now, opt_state, scalars
             )
             # One exchange for the group: [S, n * rows] in device order.
-            ids, row_grads = gather(ids_grads(gs), axis=1, invarying=False)
+            ids, row_grads = expand(*gather(exchanged(gs), axis=1, invarying=False))
 
             params, opt_state = replay(params, opt_state, ids, row_grads, progress)
             return (params, opt_state), (gs.loss, gs.num_pairs)
