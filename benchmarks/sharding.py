@@ -24,6 +24,12 @@ Two tables:
 
     python benchmarks/sharding.py            # both tables
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
+    python benchmarks/sharding.py --only word2vec --subwords  # fastText rows
+
+With ``--subwords`` the word2vec table trains fastText skip-gram instead
+(``subwords=``: n-grams 3-6 in 2M buckets, the input table ``[V + 2M,
+100]``), on fewer configurations, against gensim's ``FastText`` with the same
+n-grams and buckets.
 
 The word2vec rows are medians of ``--repeats`` rounds (3 by default), each
 round running every configuration once.
@@ -166,14 +172,26 @@ def _wordsim(words, vectors) -> float:
     return float(jaxns.evaluation.word_similarity(vectors, words, pairs).spearman)
 
 
+# fastText's n-grams and buckets (gensim's FastText defaults) for --subwords.
+MIN_N, MAX_N, BUCKETS = 3, 6, 2_000_000
+
+
 def w2v_child(
-    devices: int, batch_size: int, split: int, sync_every: int, exact: int, quick: bool
+    devices: int,
+    batch_size: int,
+    split: int,
+    sync_every: int,
+    exact: int,
+    quick: bool,
+    subwords: bool = False,
 ) -> None:
     """One configuration in a fresh process: prints a JSON line.
 
     ``devices=0`` is the single-device trainer without a mesh
     (:func:`jaxns.word2vec.make_trainer`, on one core): the baseline the mesh
-    rows have to beat, since the mesh's exchange costs even on one device."""
+    rows have to beat, since the mesh's exchange costs even on one device.
+    ``subwords``: fastText skip-gram (vocabulary-split tables are not timed
+    with it)."""
     _host_devices(max(devices, 1), max(devices, 1))
     import jax
     import jax.numpy as jnp
@@ -199,6 +217,12 @@ def w2v_child(
         compiler_options={"xla_backend_optimization_level": 1},
     )
     sampler = jaxns.samplers.unigram(counts, power=0.75)
+    buckets = 0
+    if subwords:
+        options["subwords"] = jaxns.subwords.subword_table(
+            vocab.words, min_n=MIN_N, max_n=MAX_N, num_buckets=BUCKETS
+        )
+        buckets = BUCKETS
     if devices == 0:
         trainer = jaxns.word2vec.make_trainer(sampler, **options)
     else:
@@ -211,7 +235,12 @@ def w2v_child(
             exact_replicas=bool(exact),
             **options,
         )
-    params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
+    if subwords:
+        params = jaxns.word2vec.init_subword_params(
+            jax.random.key(0), rows, buckets, 100
+        )
+    else:
+        params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)
     if split:
         params = jaxns.word2vec.SkipGramParams(
             *(jaxns.sharding.shard_table(t, mesh, "data") for t in params)
@@ -246,17 +275,23 @@ def w2v_child(
     )
 
 
-def gensim_child(workers: int, quick: bool) -> None:
+def gensim_child(workers: int, quick: bool, subwords: bool = False) -> None:
     import lzma
 
-    from gensim.models import Word2Vec
+    from gensim.models import FastText, Word2Vec
 
     with lzma.open(ROOT / "jaxns" / "data" / "wordnet_glosses.txt.xz", "rt") as f:
         sentences = [line.split() for line in f if line.strip()]
     if quick:
         sentences = sentences[: len(sentences) // 8]
     raw = sum(map(len, sentences))
-    model = Word2Vec(sg=1, vector_size=100, workers=workers, min_count=5, seed=1)
+    if subwords:
+        model = FastText(
+            sg=1, vector_size=100, workers=workers, min_count=5, seed=1,
+            min_n=MIN_N, max_n=MAX_N, bucket=BUCKETS,
+        )  # fmt: skip
+    else:
+        model = Word2Vec(sg=1, vector_size=100, workers=workers, min_count=5, seed=1)
     model.build_vocab(sentences)
     # Two epochs in one call, as jaxns's rows (a warm-up epoch, then the
     # timed one); gensim has nothing to compile, so both are timed.
@@ -279,12 +314,13 @@ def _child(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def w2v_table(quick: bool, repeats: int) -> None:
+def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
     import statistics
 
     from _timing import record
 
     q = ["--quick"] if quick else []
+    q += ["--subwords"] if subwords else []
     # (devices, batch, vocab-split, sync_every, exact replicas): 128 centres
     # per device and update in the rows that add a device (batch 256 on 2).
     # Devices 0: make_trainer without a mesh, the one-core baseline.
@@ -292,6 +328,9 @@ def w2v_table(quick: bool, repeats: int) -> None:
     configs += ((2, 256, 1, 1, 1),)
     configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 8, 0))
     configs += ((2, 256, 0, 16, 0), (2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
+    if subwords:  # fastText: the replicated layout, fewer rows
+        configs = ((0, 128, 0, 1, 1), (1, 128, 0, 1, 1), (2, 256, 0, 1, 1))
+        configs += ((2, 256, 0, 4, 0), (1, 256, 0, 1, 1))
     jobs = []
     for devices, batch, split, sync, exact in configs:
         tables = ", vocab-split" if split else ""
@@ -307,9 +346,8 @@ def w2v_table(quick: bool, repeats: int) -> None:
         import gensim  # noqa: F401
 
         for workers in (1, 2):
-            jobs.append(
-                (f"gensim {workers} worker(s)", ["--gensim-child", str(workers)])
-            )
+            name = f"gensim{' FastText' if subwords else ''} {workers} worker(s)"
+            jobs.append((name, ["--gensim-child", str(workers)]))
     except ImportError:
         print("gensim: not installed")
     # Rounds over all configurations, so that a slow spell of the machine
@@ -324,10 +362,12 @@ def w2v_table(quick: bool, repeats: int) -> None:
         wps = statistics.median(w for w, _ in results)
         ws = statistics.median(s for _, s in results)
         rows.append((name, wps, ws))
-        record("word2vec data parallel", name, words_per_second=wps, wordsim353=ws)
+        group = "fastText data parallel" if subwords else "word2vec data parallel"
+        record(group, name, words_per_second=wps, wordsim353=ws)
     first = rows[0][1]
+    title = "fastText skip-gram" if subwords else "word2vec"
     print(
-        f"{'word2vec (builtin corpus, 2nd epoch)':46} {'raw words/s':>12} "
+        f"{title + ' (builtin corpus, 2nd epoch)':46} {'raw words/s':>12} "
         f"{'vs 1st':>7} {'WS353':>6}"
     )
     for name, wps, ws in rows:
@@ -346,14 +386,19 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="word2vec rounds (each row: the median; default 3, 1 with --quick)",
     )
+    p.add_argument(
+        "--subwords",
+        action="store_true",
+        help="word2vec table: fastText skip-gram (subwords=) vs gensim FastText",
+    )
     p.add_argument("--w2v-child", nargs=5, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.w2v_child:
-        return w2v_child(*args.w2v_child, args.quick)
+        return w2v_child(*args.w2v_child, args.quick, args.subwords)
     if args.gensim_child:
-        return gensim_child(args.gensim_child, args.quick)
+        return gensim_child(args.gensim_child, args.quick, args.subwords)
     if args.memory_child:
         if os.environ.get("JAX_PLATFORMS", "cpu") == "cpu":
             _host_devices(8, os.cpu_count() or 1)
@@ -369,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "word2vec"):
         print()
         repeats = args.repeats or (1 if args.quick else 3)
-        w2v_table(args.quick, repeats)
+        w2v_table(args.quick, repeats, args.subwords)
 
 
 if __name__ == "__main__":
