@@ -1443,7 +1443,7 @@ def block_gradients(
 
 def _block_gradients(
     input_rows, output_rows, tokens, sentence_ids, negatives, window_reduction, *,
-    model, window, num_negatives, skip_hits, subwords=None,
+    model, window, num_negatives, skip_hits, subwords=None, per_position=False,
 ):  # fmt: skip
     """:func:`block_gradients` on validated inputs, with the row reads supplied.
 
@@ -1452,6 +1452,9 @@ def _block_gradients(
     and ``output_rows(ids [G, C + Kc])`` the output table's ``[G, C + Kc, d]``
     rows (:func:`_output_reads`), as for :func:`_chunk_gradients`, so the
     vocabulary-sharded trainer can hand in rows it fetched from their owners.
+    With ``subwords`` and ``per_position``, the input side is returned per
+    block position (its token, ``-1`` for padding, and the update each of
+    its ``M`` rows receives) instead of per row: ``M`` times fewer floats.
     """
     tokens = tokens.astype(jnp.int32)
     valid = tokens >= 0
@@ -1477,7 +1480,7 @@ def _block_gradients(
         negatives, window_reduction, model=model, window=window,
         num_negatives=num_negatives, skip_hits=skip_hits,
     )  # fmt: skip
-    if subwords is None:
+    if subwords is None or per_position:
         in_ids = jnp.where(valid, tokens, PAD)
         in_grads = dx
     else:
@@ -1959,9 +1962,12 @@ def make_sharded_trainer(
     # Both kernels read the input rows of the block positions and the output
     # rows of each chunk's centres and negatives, through supplied reads.
     if subwords is not None:
-        # An input position reads its word's M subword rows: the touched
-        # input rows of a slice are [positions * M] ids, -1 for padding.
-        kernel = functools.partial(_block_gradients, model=model, subwords=subwords)
+        # An input position reads its word's M subword rows, which all get
+        # the position's update: the kernel returns it once per position, so
+        # the exchange carries word-level sizes (expand() makes the rows).
+        kernel = functools.partial(
+            _block_gradients, model=model, subwords=subwords, per_position=True
+        )
     elif model == "skipgram":
         kernel = _chunk_gradients
     else:
@@ -2117,8 +2123,8 @@ def make_sharded_trainer(
         def grads(params, index, read=None):
             """This device's slice of update ``index``, read from ``params``;
             ``read`` (a dict) receives the rows it read, as read. With
-            subwords, the input ids and updates are per position (see
-            :func:`by_position`)."""
+            subwords, the input ids and updates are per block position (the
+            kernel's ``per_position``): :func:`expand` makes them rows."""
             reduction, negs = jax.tree.map(lambda x: x[index - first], drawn)
             offset = index * batch_size + device * local_batch
             block = local_batch + 2 * window
@@ -2138,11 +2144,11 @@ def make_sharded_trainer(
                 x_rows, y_rows = fetch(tables, in_ids.reshape(-1), out_ids.reshape(-1))
                 x_rows = x_rows.reshape(*in_ids.shape, -1)
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
-                return by_position(kernel(
+                return kernel(
                     lambda ids: x_rows, lambda ids: y_rows, toks, sents, negs,
                     reduction, window=window, num_negatives=num_negatives,
                     skip_hits=skip_hits,
-                ), toks)  # fmt: skip
+                )  # fmt: skip
             read = {} if read is None else read
 
             def rows(name, table):
@@ -2152,28 +2158,11 @@ def make_sharded_trainer(
 
                 return take
 
-            return by_position(kernel(
+            return kernel(
                 rows("input", params.input), rows("output", params.output),
                 toks, sents, negs, reduction, window=window,
                 num_negatives=num_negatives, skip_hits=skip_hits,
-            ), toks)  # fmt: skip
-
-        def by_position(g, toks):
-            """With subwords, the input side of ``g`` per block position: its
-            token (-1 for padding) and the update every row of that position
-            receives (the kernel gives each of a position's ``M`` rows the
-            same update), so that the exchange carries word-level sizes;
-            :func:`ids_grads` expands it back to the rows, bitwise."""
-            if subwords is None:
-                return g
-            rows = g.input_grads.reshape(toks.shape[0], rows_per_position, -1)
-            ok = g.input_ids.reshape(toks.shape[0], rows_per_position) >= 0
-            first_row = jnp.argmax(ok, axis=1)  # a row the position updates
-            update = jnp.take_along_axis(rows, first_row[:, None, None], axis=1)
-            return g._replace(
-                input_ids=jnp.where(toks >= 0, toks, PAD).astype(jnp.int32),
-                input_grads=update[:, 0],
-            )
+            )  # fmt: skip
 
         def apply(params, opt_state, ids, row_grads, progress):
             tables = {"input": params.input, "output": params.output}
@@ -2184,7 +2173,7 @@ def make_sharded_trainer(
 
         def exchanged(g):
             """What crosses devices: the touched rows (with subwords, the
-            input side per position, see :func:`by_position`)."""
+            input side per block position, see ``grads``)."""
             ids = {"input": g.input_ids, "output": g.output_ids}
             return ids, {"input": g.input_grads, "output": g.output_grads}
 
