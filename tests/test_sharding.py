@@ -557,6 +557,18 @@ def test_bad_inputs_raise(call, error, match):
 # ---------------------------------------------------------------------------
 
 
+def _assert_trained_alike(got, want, *, adam=False):
+    """Tables, losses (and with ``adam`` the input table's second moment) of
+    two ``_train_word2vec`` results agree to float32 rounding: the same
+    updates, duplicate rows summed in another order."""
+    (params, state, losses), (ref, ref_state, ref_losses) = got, want
+    assert_close(params.input, ref.input, loose=True)
+    assert_close(params.output, ref.output, loose=True)
+    assert_close(losses, ref_losses, loose=True)
+    if adam:
+        assert_close(state["input"][0].nu, ref_state["input"][0].nu, loose=True)
+
+
 def _train_word2vec(
     trainer, ids, sents, vocab, dim=8, place=lambda table: table, num_buckets=None
 ):
@@ -1110,12 +1122,9 @@ def test_cbow_word2vec_equals_one_device(case):
         if split
         else (lambda t: t),
     )  # fmt: skip
-    # The same updates, duplicates summed in another order: rounding only.
-    assert_close(params.input, ref.input, loose=True)
-    assert_close(params.output, ref.output, loose=True)
-    assert_close(losses, ref_losses, loose=True)
-    if adam:
-        assert_close(state["input"][0].nu, ref_state["input"][0].nu, loose=True)
+    _assert_trained_alike(
+        (params, state, losses), (ref, ref_state, ref_losses), adam=adam
+    )
     if split:
         assert params.input.sharding.is_equivalent_to(
             sh.vocab_sharding(mesh, "data"), 2
@@ -1203,11 +1212,10 @@ def test_subword_word2vec_equals_one_device(case):
         place=(lambda t: t) if vocab_axis is None
         else functools.partial(sh.shard_table, mesh=mesh, vocab_axis=vocab_axis),
     )  # fmt: skip
-    assert_close(params.input, ref.input, loose=True)
-    assert_close(params.output, ref.output, loose=True)
-    assert_close(losses, ref_losses, loose=True)
+    _assert_trained_alike(
+        (params, state, losses), (ref, ref_state, ref_losses), adam=adam
+    )
     if adam:
-        assert_close(state["input"][0].nu, ref_state["input"][0].nu, loose=True)
         assert int(state["input"][0].count) == int(ref_state["input"][0].count)
     if vocab_axis is not None:  # V + B input rows split over the vocab axis
         n_v = mesh.shape[vocab_axis]
