@@ -1466,9 +1466,8 @@ def _block_gradients(
         x_sum = x_rows.astype(compute)
         x_count = valid.astype(compute)
     else:
-        sub = subwords.astype(jnp.int32)[safe]  # [n, M]
-        sub_ok = (sub >= 0) & valid[:, None]
-        x_rows = input_rows(jnp.where(sub_ok, sub, 0))  # [n, M, d]
+        sub, sub_ok = _position_rows(subwords, tokens)  # [n, M]
+        x_rows = input_rows(sub)  # [n, M, d]
         compute = _compute_dtype(x_rows)
         rows_in = x_rows.astype(compute)
         x_sum = jnp.einsum("nm,nmd->nd", sub_ok.astype(compute), rows_in)
@@ -1494,6 +1493,16 @@ def _block_gradients(
         output_ids=out_ids,
         output_grads=dy.astype(y_rows.dtype),
     )
+
+
+def _position_rows(subwords, tokens):
+    """The input rows of each token, ``int32 [..., M]`` (``subwords`` rows,
+    row 0 where there is none), and which of them are real (``bool``: the
+    token is not ``-1`` padding and the row not ``-1``)."""
+    tokens = tokens.astype(jnp.int32)
+    sub = subwords.astype(jnp.int32)[jnp.maximum(tokens, 0)]
+    ok = (sub >= 0) & (tokens >= 0)[..., None]
+    return jnp.where(ok, sub, 0), ok
 
 
 def _output_reads(safe, negatives, window_reduction, window):
@@ -2138,9 +2147,7 @@ def make_sharded_trainer(
                 out_ids = _output_reads(safe, negs, reduction, window)
                 in_ids = safe
                 if subwords is not None:  # [positions, M] subword rows
-                    sub = subwords.astype(jnp.int32)[safe]
-                    ok = (sub >= 0) & (toks >= 0)[:, None]
-                    in_ids = jnp.where(ok, sub, 0)
+                    in_ids, _ = _position_rows(subwords, toks)
                 x_rows, y_rows = fetch(tables, in_ids.reshape(-1), out_ids.reshape(-1))
                 x_rows = x_rows.reshape(*in_ids.shape, -1)
                 y_rows = y_rows.reshape(*out_ids.shape, -1)
@@ -2184,8 +2191,7 @@ def make_sharded_trainer(
             if subwords is None:
                 return ids, row_grads
             pos, dx = ids["input"], row_grads["input"]
-            sub = subwords.astype(jnp.int32)[jnp.maximum(pos, 0)]  # [..., P, M]
-            ok = (sub >= 0) & (pos >= 0)[..., None]
+            sub, ok = _position_rows(subwords, pos)  # [..., P, M]
             lead = pos.shape[:-1]
             flat = (*lead, pos.shape[-1] * rows_per_position)
             ids = dict(ids, input=jnp.where(ok, sub, PAD).reshape(flat))
