@@ -409,15 +409,21 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             )
 
         make_opt = OPTIMIZERS[args.optimizer]
-        subwords = None
+        subwords = compact = None
         if args.subwords:
-            subwords = jaxns.subwords.subword_table(
-                vocab.words,
-                min_n=args.min_n,
-                max_n=args.max_n,
-                num_buckets=args.buckets,
+            # Training only reaches the buckets the vocabulary's n-grams use
+            # (~110k of 2M on the built-in corpus): train those rows, renumbered
+            # (the same vectors, ~1.2x faster), and put them back at the end.
+            compact = jaxns.subwords.compact_table(
+                jaxns.subwords.subword_table(
+                    vocab.words,
+                    min_n=args.min_n,
+                    max_n=args.max_n,
+                    num_buckets=args.buckets,
+                )
             )
-        input_rows = len(vocab) + (args.buckets if args.subwords else 0)
+            subwords = compact.table
+        input_rows = len(compact.rows) if args.subwords else len(vocab)
         subword_rows = args.subword_rows
         linear = (
             make_opt is None
@@ -489,7 +495,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     init_key, key = jax.random.split(jax.random.key(args.seed))
     if args.subwords:
         params = jaxns.word2vec.init_subword_params(
-            init_key, len(vocab), args.buckets, args.dim
+            init_key, len(vocab), args.buckets, args.dim, rows=compact.rows
         )
     else:
         params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
@@ -574,6 +580,11 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     jax.block_until_ready(params)
     progress.close()
     train_time = time.perf_counter() - t_train
+    if args.subwords:  # the full table: the unused buckets as initialised
+        full = jaxns.word2vec.init_subword_params(
+            init_key, len(vocab), args.buckets, args.dim
+        )
+        params = params._replace(input=compact.expand(params.input, full.input))
     stats = {
         "raw_words": raw,
         "vocab_size": len(vocab),

@@ -1243,6 +1243,7 @@ def init_subword_params(
     dim: int,
     *,
     dtype: Any = jnp.float32,
+    rows: ArrayLike | None = None,
 ) -> SkipGramParams:
     """fastText's initialisation: inputs ``U(-1/dim, 1/dim)``, outputs 0.
 
@@ -1258,16 +1259,28 @@ def init_subword_params(
       num_buckets: number of n-gram buckets ``B`` (fastText's ``-bucket``).
       dim: embedding size ``d``.
       dtype: the tables' dtype.
+      rows: optional ``int [R]`` rows of the ``[V + B, dim]`` input table to
+        make, e.g. :attr:`jaxns.subwords.CompactSubwords.rows`: the input is
+        then ``[R, dim]``, bitwise those rows of the full table (each value
+        is a hash of its index), without making the full table.
 
     Returns:
-      :class:`SkipGramParams` with ``input`` ``[V + B, dim]`` and ``output``
-      ``[V, dim]``.
+      :class:`SkipGramParams` with ``input`` ``[V + B, dim]`` (``[R, dim]``
+      with ``rows``) and ``output`` ``[V, dim]``.
+
+    Raises:
+      ValueError: a size is negative, ``dim`` is 0 or a row lies outside
+        ``[0, V + B)``.
 
     Examples:
       >>> import jax, jaxns
       >>> p = jaxns.word2vec.init_subword_params(jax.random.key(0), 10, 50, 4)
       >>> p.input.shape, p.output.shape, bool(abs(p.input).max() <= 0.25)
       ((60, 4), (10, 4), True)
+      >>> q = jaxns.word2vec.init_subword_params(
+      ...     jax.random.key(0), 10, 50, 4, rows=[0, 42])
+      >>> bool((q.input == p.input[jax.numpy.array([0, 42])]).all())
+      True
 
     References:
       Bojanowski et al, `Enriching Word Vectors with Subword Information
@@ -1278,28 +1291,42 @@ def init_subword_params(
     vocab_size = _checks.size(fn, "vocab_size", vocab_size, minimum=1)
     num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=0)
     dim = _checks.size(fn, "dim", dim, minimum=1)
+    shape = (vocab_size + num_buckets, dim)
+    if rows is not None:
+        rows = _checks.int_array(fn, "rows", _checks.concrete(fn, "rows", rows), ndim=1)
+        _checks.values_in_range(fn, "rows", rows, 0, shape[0], what="row ids")
     with jax.named_scope("jaxns.word2vec.init_subword_params"):
         bound = 1.0 / dim
-        inp = _hash_uniform(key, (vocab_size + num_buckets, dim), dtype, bound)
+        if rows is None:
+            inp = _hash_uniform(key, shape, dtype, bound)
+        else:
+            inp = _hash_uniform(key, shape, dtype, bound, rows=rows)
         return SkipGramParams(inp, jnp.zeros((vocab_size, dim), dtype))
 
 
-def _hash_uniform(key, shape, dtype, bound):
+def _hash_uniform(key, shape, dtype, bound, rows=None):
     """``U(-bound, bound)`` of ``shape`` from a counter hash seeded by ``key``.
 
     Each element is murmur3's 32-bit finaliser of its index (Weyl-spaced and
     offset by 64 random bits of ``key``); its top 24 bits make the uniform
     (also for float64 tables). On CPU this is about 5x cheaper than
     ``jax.random.uniform`` (threefry), which took seconds for a 2M-row table.
+    With ``rows`` only those rows of the table are made (the same values).
     """
     if math.prod(shape) >= 2**32:
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
+        table = jax.random.uniform(key, shape, dtype, -bound, bound)
+        return table if rows is None else table[rows]
     # One fused pass: op by op, each step would write a table-sized array.
-    return _hash_uniform_fused(key, tuple(shape), jnp.dtype(dtype), float(bound))
+    if rows is None:
+        index = None
+    else:
+        index = jnp.asarray(rows, jnp.uint32)[:, None] * jnp.uint32(shape[1])
+        index = index + jnp.arange(shape[1], dtype=jnp.uint32)[None, :]
+    return _hash_uniform_fused(key, tuple(shape), jnp.dtype(dtype), float(bound), index)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _hash_uniform_fused(key, shape, dtype, bound):
+def _hash_uniform_fused(key, shape, dtype, bound, index=None):
     seed = jax.random.bits(key, (2,), jnp.uint32)
 
     def mix(x):
@@ -1307,10 +1334,12 @@ def _hash_uniform_fused(key, shape, dtype, bound):
         x = (x ^ (x >> 13)) * jnp.uint32(0xC2B2AE35)
         return x ^ (x >> 16)
 
-    x = jax.lax.iota(jnp.uint32, math.prod(shape)) * jnp.uint32(0x9E3779B9)
+    if index is None:
+        index = jax.lax.iota(jnp.uint32, math.prod(shape)).reshape(shape)
+    x = index * jnp.uint32(0x9E3779B9)
     x = mix(mix(x + seed[0]) ^ seed[1])
     u = (x >> 8).astype(jnp.float32) * jnp.float32(2.0**-23) - 1.0  # [-1, 1)
-    return (u * bound).astype(dtype).reshape(shape)
+    return (u * bound).astype(dtype)
 
 
 def block_gradients(
@@ -1627,7 +1656,12 @@ def _packed_page(packed: _PackedSubwords, words, ends, page, size):
     slot is not ok, its index is ``len(words)`` (out of range), its row -1."""
     g = page * size + jnp.arange(size, dtype=jnp.int32)
     ok = g < ends[-1]
-    pos = jnp.searchsorted(ends, g, side="right").astype(jnp.int32)  # [size]
+    # The slot's word: how many words end at or before it (searchsorted's
+    # side="right"), as a histogram of the ends within the page and its
+    # running sum (half the time of XLA:CPU's binary-search loop).
+    first = jnp.maximum(ends - page * size, 0)  # ends before the page: slot 0
+    marks = jnp.zeros(size, jnp.int32).at[first].add(1, mode="drop")
+    pos = jnp.cumsum(marks, dtype=jnp.int32)  # [size]
     at = jnp.minimum(pos, words.shape[0] - 1)
     word = words[at]
     k = g - (ends[at] - packed.counts[word])  # the slot's index in its word

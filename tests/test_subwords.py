@@ -330,3 +330,108 @@ def test_subword_rows_is_checked(kwargs, match):
     ) | kwargs  # fmt: skip
     with pytest.raises(ValueError, match=match):
         word2vec.make_trainer(jaxns.samplers.uniform(2), **args)
+
+
+def test_compact_table_by_hand():
+    """Every id renumbered by first use (row-major), padding and the words'
+    own rows kept, and ``rows`` mapping each compact row back."""
+    table = np.array([[0, 9, 12, -1], [1, 12, 5, 9], [2, -1, -1, -1], [3, 7, 7, 14]])
+    c = subwords.compact_table(table)
+    np.testing.assert_array_equal(
+        c.table, [[0, 4, 5, -1], [1, 5, 6, 4], [2, -1, -1, -1], [3, 7, 7, 8]]
+    )
+    np.testing.assert_array_equal(c.rows, [0, 1, 2, 3, 9, 12, 5, 7, 14])
+    assert c.table.dtype == np.int32 and c.rows.dtype == np.int32
+
+
+def test_compact_table_of_a_real_vocabulary():
+    """The compact ids point back at the same full rows; used buckets only."""
+    words = [f"{w}{i}" for i in range(40) for w in ("where", "naïve")] + WORDS
+    table = subwords.subword_table(words, num_buckets=100_000)
+    c = subwords.compact_table(table)
+    ok = table >= 0
+    np.testing.assert_array_equal(c.table >= 0, ok)
+    np.testing.assert_array_equal(c.rows[c.table[ok]], table[ok])
+    used = np.unique(table[ok])
+    assert len(c.rows) == used.size and set(c.rows.tolist()) == set(used.tolist())
+    assert len(c.rows) < len(words) + 100_000
+
+
+def test_init_subword_params_rows_are_the_full_tables_rows():
+    key = jax.random.key(7)
+    full = word2vec.init_subword_params(key, 30, 500, 6)
+    rows = np.array([0, 29, 30, 529, 300, 300, 1])
+    part = word2vec.init_subword_params(key, 30, 500, 6, rows=rows)
+    np.testing.assert_array_equal(np.asarray(part.input), np.asarray(full.input)[rows])
+    np.testing.assert_array_equal(np.asarray(part.output), np.asarray(full.output))
+    half = word2vec.init_subword_params(key, 30, 500, 6, dtype=jnp.bfloat16, rows=rows)
+    assert half.input.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "model,optimizer", [("skipgram", None), ("cbow", None), ("skipgram", "adam")]
+)
+def test_training_the_compact_table_equals_training_the_full_one(model, optimizer):
+    """Same vectors, renumbered: the compact table's trained rows written
+    back equal the full table trained directly, and the buckets no word
+    uses keep their initial values."""
+    rng = np.random.default_rng(2)
+    vocab, dim, buckets = 60, 8, 5_000
+    words = ["".join(rng.choice(list("abcdefgh"), rng.integers(1, 9))) + str(i)
+             for i in range(vocab)]  # fmt: skip
+    table = subwords.subword_table(words, min_n=2, max_n=4, num_buckets=buckets)
+    compact = subwords.compact_table(table)
+    counts = rng.integers(1, 50, vocab).astype(np.float64)
+    tokens = rng.integers(0, vocab, 3_000).astype(np.int32)
+    sent = (np.arange(tokens.size) // 11).astype(np.int32)
+    key = jax.random.key(1)
+
+    def trained(ids, rows):
+        trainer = word2vec.make_trainer(
+            jaxns.samplers.unigram(counts), learning_rate=optax.constant_schedule(0.1),
+            window=2, batch_size=32, chunk_size=8, negatives_per_chunk=8,
+            steps_per_call=4, model=model, subwords=ids,
+            optimizer=None if optimizer is None else optax.scale_by_adam(),
+        )  # fmt: skip
+        params = word2vec.init_subword_params(key, vocab, buckets, dim, rows=rows)
+        state = trainer.init(params)
+        keep = jaxns.text.keep_probability(counts, 0.0)
+        stream = trainer.stream(key, tokens, sent, keep)
+        for c in range(stream.num_calls(trainer.block_size)):
+            params, state, loss, num = trainer.train(
+                key, params, state, stream, c * trainer.block_size, (0.0, 1.0)
+            )
+        return params
+
+    full = trained(table, None)
+    small = trained(compact.table, compact.rows)
+    assert small.input.shape == (len(compact.rows), dim)
+    start = word2vec.init_subword_params(key, vocab, buckets, dim)
+    back = compact.expand(small.input, start.input)
+    # The same ops on the same values, renumbered: bit for bit.
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(full.input))
+    np.testing.assert_array_equal(np.asarray(small.output), np.asarray(full.output))
+    unused = np.setdiff1d(np.arange(vocab + buckets), compact.rows)
+    moved = np.abs(np.asarray(full.input) - np.asarray(start.input)).max(axis=1)
+    assert moved[compact.rows[vocab:]].min() > 0 and not moved[unused].any()
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [(lambda: subwords.compact_table(np.zeros((2, 3))), TypeError, "integer"),
+     (lambda: subwords.compact_table(np.arange(3)), ValueError, "must be 2-D"),
+     (lambda: subwords.compact_table(np.array([[1, 5], [0, 6]])), ValueError,
+      "start row i with i"),
+     (lambda: subwords.compact_table(np.array([[0, -2]])), ValueError, ">= 0 or -1"),
+     (lambda: subwords.compact_table(np.array([[0, 4]])).expand(
+         np.zeros((3, 2)), np.zeros((9, 2))), ValueError, "len\\(rows\\) = 2"),
+     (lambda: subwords.compact_table(np.array([[0, 4]])).expand(
+         np.zeros((2, 2)), np.zeros((4, 2))), ValueError, "more than max\\(rows\\)"),
+     (lambda: word2vec.init_subword_params(jax.random.key(0), 3, 4, 2, rows=[7]),
+      ValueError, "rows must hold row ids in \\[0, 7\\)"),
+     (lambda: word2vec.init_subword_params(jax.random.key(0), 3, 4, 2, rows=[0.5]),
+      TypeError, "rows must be an integer array")],
+)  # fmt: skip
+def test_compact_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
