@@ -580,11 +580,14 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     jax.block_until_ready(params)
     progress.close()
     train_time = time.perf_counter() - t_train
+    subword_table = None
     if args.subwords:  # the full table: the unused buckets as initialised
         full = jaxns.word2vec.init_subword_params(
             init_key, len(vocab), args.buckets, args.dim
         )
-        params = params._replace(input=compact.expand(params.input, full.input))
+        full = compact.expand(params.input, full.input, donate=True)
+        params = params._replace(input=full)
+        subword_table = np.where(compact.table >= 0, compact.rows[compact.table], -1)
     stats = {
         "raw_words": raw,
         "vocab_size": len(vocab),
@@ -595,6 +598,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         "setup_phases": phases,
         "first_call_seconds": first_call_seconds,
         "interrupted": interrupted,
+        # Each word's rows of the full input table (not part of the report).
+        "subword_table": subword_table,
     }
     return vocab, params, stats
 
@@ -655,11 +660,13 @@ def run(args: argparse.Namespace) -> dict:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     print(f"jaxns {jaxns.__version__} on {jax.devices()[0].device_kind}")
     vocab, params, stats = train(args)
+    subword_table = stats.pop("subword_table", None)
     oov_vector = None
     if args.subwords:
         subword_vectors = jaxns.wordvectors.SubwordVectors.from_input_table(
-            vocab.words, np.asarray(params.input), min_n=args.min_n, max_n=args.max_n
-        )
+            vocab.words, np.asarray(params.input), min_n=args.min_n,
+            max_n=args.max_n, subwords=subword_table,
+        )  # fmt: skip
         vectors, oov_vector = subword_vectors.vectors, subword_vectors.__getitem__
     else:
         vectors = np.asarray(params.input)

@@ -286,7 +286,9 @@ class CompactSubwords(NamedTuple):
     table: np.ndarray
     rows: np.ndarray
 
-    def expand(self, compact_input: ArrayLike, full_input: ArrayLike) -> jax.Array:
+    def expand(
+        self, compact_input: ArrayLike, full_input: ArrayLike, *, donate: bool = False
+    ) -> jax.Array:
         """Writes trained compact rows back into a full input table.
 
         Args:
@@ -294,6 +296,8 @@ class CompactSubwords(NamedTuple):
           full_input: ``[V + B, d]``, the full table the compact one was
             taken from (e.g. :func:`jaxns.word2vec.init_subword_params`
             without ``rows``: the buckets no word uses keep those values).
+          donate: write into ``full_input``'s buffer instead of a copy of it
+            (``full_input`` is deleted; saves copying a table of 2M rows).
 
         Returns:
           ``[V + B, d]``: ``full_input`` with row ``rows[i]`` replaced by
@@ -324,9 +328,16 @@ class CompactSubwords(NamedTuple):
                 f"{int(self.rows.max(initial=-1))} rows of size "
                 f"{compact_input.shape[1]}, got shape {full_input.shape}."
             )
-        return full_input.at[jnp.asarray(self.rows)].set(
-            compact_input.astype(full_input.dtype)
-        )
+        write = _write_rows_donated if donate else _write_rows
+        return write(full_input, jnp.asarray(self.rows), compact_input)
+
+
+def _set_rows(table, rows, values):
+    return table.at[rows].set(values.astype(table.dtype), unique_indices=True)
+
+
+_write_rows = jax.jit(_set_rows)
+_write_rows_donated = jax.jit(_set_rows, donate_argnums=0)
 
 
 def compact_table(subwords: ArrayLike) -> CompactSubwords:

@@ -329,7 +329,10 @@ class SubwordVectors:
     n-grams (:func:`jaxns.subwords.char_ngrams` of ``<word>``, hashed into
     ``num_buckets`` rows); a word outside the vocabulary gets the mean of its
     n-gram rows alone, and the zero vector when it has none (as Facebook
-    fastText and gensim's ``FastTextKeyedVectors``).
+    fastText and gensim's ``FastTextKeyedVectors``). ``subwords``, the
+    ``[V, M]`` rows of each word in the layout ``V`` word rows then the
+    buckets (:func:`jaxns.subwords.subword_table`, as given to the trainer),
+    skips hashing the vocabulary's n-grams again.
 
     Attributes:
       words: the vocabulary, a list of ``V`` str (row order).
@@ -359,8 +362,9 @@ class SubwordVectors:
         *,
         min_n: int = 3,
         max_n: int = 6,
+        subwords: ArrayLike | None = None,
     ):
-        from jaxns import subwords
+        from jaxns import subwords as _subwords
 
         caller = "wordvectors.SubwordVectors"
         words = _checks.strings(caller, "words", words, token=True, unique=True)
@@ -381,9 +385,26 @@ class SubwordVectors:
         self.ngram_rows = ngram_rows
         self.min_n, self.max_n = int(min_n), int(max_n)
         self._index = {w: i for i, w in enumerate(words)}
-        table = subwords.subword_table(
-            words, min_n=self.min_n, max_n=self.max_n, num_buckets=len(ngram_rows)
-        )
+        if subwords is None:
+            table = _subwords.subword_table(
+                words, min_n=self.min_n, max_n=self.max_n, num_buckets=len(ngram_rows)
+            )
+        else:  # the caller's table, e.g. the trainer's (skips hashing again)
+            table = np.asarray(subwords)
+            if table.ndim != 2 or table.shape[0] != len(words):
+                raise ValueError(
+                    f"{caller}: subwords must be [len(words), M] = "
+                    f"[{len(words)}, M], got shape {table.shape}"
+                )
+            if not np.issubdtype(table.dtype, np.integer):
+                raise TypeError(
+                    f"{caller}: subwords must be an integer array (row ids), "
+                    f"got dtype {table.dtype}"
+                )
+            _checks.values_in_range(
+                caller, "subwords", table, -1, len(words) + len(ngram_rows),
+                what="row ids (or -1)",
+            )  # fmt: skip
         self.vectors = _compose(word_rows, ngram_rows, table)
         self._unit: np.ndarray | None = None
 
@@ -400,6 +421,7 @@ class SubwordVectors:
         *,
         min_n: int = 3,
         max_n: int = 6,
+        subwords: ArrayLike | None = None,
     ) -> SubwordVectors:
         """From fastText's one input table: ``V`` word rows, then the buckets.
 
@@ -409,6 +431,10 @@ class SubwordVectors:
             :func:`jaxns.word2vec.init_subword_params`.
           min_n: shortest n-gram in characters.
           max_n: longest n-gram in characters.
+          subwords: optional ``int [V, M]`` rows of each word in
+            ``input_table`` (:func:`jaxns.subwords.subword_table` of ``words``
+            with these sizes, as given to the trainer): skips hashing the
+            vocabulary's n-grams again.
 
         Returns:
           The :class:`SubwordVectors`.
@@ -423,8 +449,9 @@ class SubwordVectors:
         table = np.asarray(input_table)
         words = list(words)
         return cls(
-            words, table[: len(words)], table[len(words) :], min_n=min_n, max_n=max_n
-        )
+            words, table[: len(words)], table[len(words) :], min_n=min_n,
+            max_n=max_n, subwords=subwords,
+        )  # fmt: skip
 
     def __contains__(self, word: object) -> bool:
         return word in self._index

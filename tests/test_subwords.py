@@ -164,6 +164,21 @@ def test_subword_vectors_compose_in_and_out_of_vocabulary():
     assert_close(np.array([c for _, c in got]), np.sort(cos)[::-1], loose=True)
     # an in-vocabulary query is left out of its own neighbours
     assert "here" not in [w for w, _ in sv.most_similar("here", topn=2)]
+    # the trainer's table given instead of hashed again: the same vectors
+    table = subwords.subword_table(words, num_buckets=50)
+    given = wordvectors.SubwordVectors.from_input_table(words, inp, subwords=table)
+    np.testing.assert_array_equal(given.vectors, sv.vectors)
+    shuffled = wordvectors.SubwordVectors.from_input_table(
+        words, inp, subwords=table[::-1]
+    )
+    assert not np.array_equal(shuffled.vectors, sv.vectors)  # it is read, not ignored
+    for bad, error, match in [
+        (table[:2], ValueError, "subwords must be \\[len\\(words\\), M\\]"),
+        (table.astype(float), TypeError, "subwords must be an integer array"),
+        (table + 60, ValueError, "subwords must hold row ids"),
+    ]:
+        with pytest.raises(error, match=match):
+            wordvectors.SubwordVectors.from_input_table(words, inp, subwords=bad)
 
 
 def test_subword_vectors_save_load_roundtrip(tmp_path):
@@ -408,6 +423,11 @@ def test_training_the_compact_table_equals_training_the_full_one(model, optimize
     assert small.input.shape == (len(compact.rows), dim)
     start = word2vec.init_subword_params(key, vocab, buckets, dim)
     back = compact.expand(small.input, start.input)
+    donated = compact.expand(
+        small.input, word2vec.init_subword_params(key, vocab, buckets, dim).input,
+        donate=True,
+    )  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(donated), np.asarray(back))
     # The same ops on the same values, renumbered: bit for bit.
     np.testing.assert_array_equal(np.asarray(back), np.asarray(full.input))
     np.testing.assert_array_equal(np.asarray(small.output), np.asarray(full.output))
