@@ -661,14 +661,15 @@ def run(args: argparse.Namespace) -> dict:
     print(f"jaxns {jaxns.__version__} on {jax.devices()[0].device_kind}")
     vocab, params, stats = train(args)
     subword_table = stats.pop("subword_table", None)
-    oov_vector = None
-    if args.subwords:
+    vectors = oov_vector = None
+    if args.subwords and (args.save or not args.no_eval):
+        # Composed only when asked for: the .bin file holds the tables.
         subword_vectors = jaxns.wordvectors.SubwordVectors.from_input_table(
             vocab.words, np.asarray(params.input), min_n=args.min_n,
             max_n=args.max_n, subwords=subword_table,
         )  # fmt: skip
         vectors, oov_vector = subword_vectors.vectors, subword_vectors.__getitem__
-    else:
+    elif not args.subwords:
         vectors = np.asarray(params.input)
     if args.save_fasttext:
         jaxns.wordvectors.save_fasttext_format(
