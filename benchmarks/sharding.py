@@ -26,6 +26,13 @@ Two tables:
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
     python benchmarks/sharding.py --only word2vec --subwords  # fastText rows
 
+3. **Exchange between two processes** (``--only exchange``): a collective
+   permute and an all-gather of blocks of 100-float rows (the touched rows
+   the data-parallel trainer exchanges) between two processes joined by
+   ``jax.distributed`` (one CPU device each, gloo over the loopback
+   interface), side by side with the same collectives between two host
+   devices of one process: median microseconds after compilation.
+
 With ``--subwords`` the word2vec table trains fastText skip-gram instead
 (``subwords=``: n-grams 3-6 in 2M buckets, the input table ``[V + 2M,
 100]``), on fewer configurations, against gensim's ``FastText`` with the same
@@ -376,10 +383,108 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
         print(f"(median of {repeats} rounds over all rows)")
 
 
+# ---------------------------------------------------------------------------
+# 3. exchange between two processes (gloo) and between two host devices
+# ---------------------------------------------------------------------------
+
+EXCHANGE_ROWS = (100, 1600, 6400)
+
+
+def exchange_child(process_id: int, port: int, quick: bool) -> None:
+    """Times a permute and an all-gather of row blocks over a 2-device mesh:
+    two processes (``process_id`` 0/1, ``port`` > 0) or, with ``port`` 0, two
+    host devices of this process. Process 0 prints the medians as JSON."""
+    import numpy as np
+
+    if port:
+        import jax
+
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(
+            coordinator_address=f"127.0.0.1:{port}",
+            num_processes=2,
+            process_id=process_id,
+            initialization_timeout=60,
+        )
+    else:
+        _host_devices(2, 2)
+        import jax
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:2]), ("d",))
+    spec = NamedSharding(mesh, P("d"))
+    calls = 10 if quick else 30
+    result = {}
+    for rows in EXCHANGE_ROWS[:1] if quick else EXCHANGE_ROWS:
+        x = jax.make_array_from_callback(
+            (2 * rows, 100), spec, lambda i, r=rows: np.ones((r, 100), np.float32)
+        )
+        ops = {
+            "permute": lambda a: jax.lax.ppermute(a, "d", [(0, 1), (1, 0)]),
+            "all_gather": lambda a: jax.lax.all_gather(a, "d", tiled=True),
+        }
+        for name, op in ops.items():
+            fn = jax.jit(
+                jax.shard_map(op, mesh=mesh, in_specs=P("d"), out_specs=P("d"))
+            )
+            for _ in range(3):  # compiles, and lets gloo set up its pairs
+                fn(x).block_until_ready()
+            times = []
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                fn(x).block_until_ready()
+                times.append(time.perf_counter() - t0)
+            result[f"{name} {rows}"] = sorted(times)[len(times) // 2] * 1e6
+    if port:
+        jax.distributed.shutdown()
+    if process_id == 0:
+        print(json.dumps(result))
+
+
+def exchange_table(quick: bool) -> None:
+    import socket
+
+    from _timing import record
+
+    with socket.socket() as sock:  # a free port for the coordinator
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    q = ["--quick"] if quick else []
+    other = subprocess.Popen(
+        [sys.executable, __file__, "--exchange-child", "1", str(port), *q],
+        cwd=ROOT,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        processes = _child(["--exchange-child", "0", str(port), *q])
+    finally:
+        other.wait(timeout=120)
+    devices = _child(["--exchange-child", "0", "0", *q])
+    print(
+        f"{'exchange of 100-float rows, 2 devices':40} {'2 processes':>12} "
+        f"{'1 process':>10} {'ratio':>7}"
+    )
+    for key, us in processes.items():
+        name, rows = key.split()
+        label = f"{name}, {int(rows):,} rows ({int(rows) * 400 / 1e6:.2f} MB)"
+        one = devices[key]
+        print(f"{label:40} {us:>10,.0f}us {one:>8,.0f}us {us / one:>6.1f}x")
+        record(
+            "exchange between processes",
+            label,
+            processes_us=us,
+            host_devices_us=devices[key],
+        )
+    print("(medians after compilation; processes: jax.distributed, gloo, loopback)")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
-    p.add_argument("--only", choices=("memory", "word2vec"), default=None)
+    p.add_argument("--only", choices=("memory", "word2vec", "exchange"), default=None)
     p.add_argument(
         "--repeats",
         type=int,
@@ -394,7 +499,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--w2v-child", nargs=5, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--exchange-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.exchange_child:
+        return exchange_child(*args.exchange_child, args.quick)
     if args.w2v_child:
         return w2v_child(*args.w2v_child, args.quick, args.subwords)
     if args.gensim_child:
@@ -415,6 +523,9 @@ def main(argv: list[str] | None = None) -> None:
         print()
         repeats = args.repeats or (1 if args.quick else 3)
         w2v_table(args.quick, repeats, args.subwords)
+    if args.only in (None, "exchange"):
+        print()
+        exchange_table(args.quick)
 
 
 if __name__ == "__main__":
