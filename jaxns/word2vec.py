@@ -1269,6 +1269,8 @@ def init_subword_params(
       with ``rows``) and ``output`` ``[V, dim]``.
 
     Raises:
+      TypeError: ``rows`` is not a concrete integer array (it is read on the
+        host: make it outside ``jit``).
       ValueError: a size is negative, ``dim`` is 0 or a row lies outside
         ``[0, V + B)``.
 
