@@ -391,16 +391,7 @@ class SubwordVectors:
             )
         else:  # the caller's table, e.g. the trainer's (skips hashing again)
             table = np.asarray(subwords)
-            if table.ndim != 2 or table.shape[0] != len(words):
-                raise ValueError(
-                    f"{caller}: subwords must be [len(words), M] = "
-                    f"[{len(words)}, M], got shape {table.shape}"
-                )
-            if not np.issubdtype(table.dtype, np.integer):
-                raise TypeError(
-                    f"{caller}: subwords must be an integer array (row ids), "
-                    f"got dtype {table.dtype}"
-                )
+            _checks.int_array(caller, "subwords", table, (len(words), None))
             _checks.values_in_range(
                 caller, "subwords", table, -1, len(words) + len(ngram_rows),
                 what="row ids (or -1)",

@@ -173,7 +173,7 @@ def test_subword_vectors_compose_in_and_out_of_vocabulary():
     )
     assert not np.array_equal(shuffled.vectors, sv.vectors)  # it is read, not ignored
     for bad, error, match in [
-        (table[:2], ValueError, "subwords must be \\[len\\(words\\), M\\]"),
+        (table[:2], ValueError, "subwords must have shape \\[3, \\?\\]"),
         (table.astype(float), TypeError, "subwords must be an integer array"),
         (table + 60, ValueError, "subwords must hold row ids"),
     ]:
