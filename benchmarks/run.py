@@ -63,6 +63,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "retrieval": ("retrieval_vs_recbole.py", ["--quick"], []),
     "contrastive": ("contrastive.py", ["--quick"], []),
     "sharding": ("sharding.py", ["--quick"], []),
+    "subwords": ("subwords.py", ["--quick"], []),
 }
 
 # Extra arguments when JAX runs on an accelerator: skip-gram then trains with
