@@ -34,9 +34,10 @@ Two tables:
    devices of one process: median microseconds after compilation.
 
 With ``--subwords`` the word2vec table trains fastText skip-gram instead
-(``subwords=``: n-grams 3-6 in 2M buckets, the input table ``[V + 2M,
-100]``), on fewer configurations, against gensim's ``FastText`` with the same
-n-grams and buckets.
+(``subwords=``: n-grams 3-6 in 2M buckets; as ``examples/skipgram.py``,
+the input table holds only the buckets the words use, renumbered by
+:func:`jaxns.subwords.compact_table`), on fewer configurations, against
+gensim's ``FastText`` with the same n-grams and buckets.
 
 The word2vec rows are medians of ``--repeats`` rounds (3 by default), each
 round running every configuration once.
@@ -224,11 +225,15 @@ def w2v_child(
         compiler_options={"xla_backend_optimization_level": 1},
     )
     sampler = jaxns.samplers.unigram(counts, power=0.75)
-    buckets = 0
+    buckets, compact = 0, None
     if subwords:
-        options["subwords"] = jaxns.subwords.subword_table(
-            vocab.words, min_n=MIN_N, max_n=MAX_N, num_buckets=BUCKETS
+        # Only the buckets the words use (the example's table).
+        compact = jaxns.subwords.compact_table(
+            jaxns.subwords.subword_table(
+                vocab.words, min_n=MIN_N, max_n=MAX_N, num_buckets=BUCKETS
+            )
         )
+        options["subwords"] = compact.table
         buckets = BUCKETS
     if devices == 0:
         trainer = jaxns.word2vec.make_trainer(sampler, **options)
@@ -244,7 +249,7 @@ def w2v_child(
         )
     if subwords:
         params = jaxns.word2vec.init_subword_params(
-            jax.random.key(0), rows, buckets, 100
+            jax.random.key(0), rows, buckets, 100, rows=compact.rows
         )
     else:
         params = jaxns.word2vec.init_params(jax.random.key(0), rows, 100)

@@ -1252,3 +1252,59 @@ def test_sharded_trainer_rejects_bad_subwords(subwords, error, match):
         )
         # 8 words and 8 buckets: 16 input rows.
         trainer.init(jaxns.word2vec.init_subword_params(jax.random.key(0), 8, 8, 2))
+
+
+@eight
+@pytest.mark.parametrize("model,hogwild", [("skipgram", False), ("cbow", True)])
+def test_sharded_trainer_on_the_compact_table(model, hogwild):
+    """The mesh trainer on jaxns.subwords.compact_table's table (the rows the
+    words use, renumbered) trains the full table's vectors: written back with
+    expand they equal the full table trained on the same mesh; every row of
+    the corpus's words moved, and the buckets no word uses did not."""
+    ids, sents, sampler, kw = _w2v_case(zipf=1.3, adam=False)
+    kw.update(model=model)
+    if hogwild:
+        kw.update(sync_every=2, exact_replicas=False)
+    buckets = 20_000
+    words = [f"w{i}" + "abcdefgh"[: i % 9] for i in range(W2V_VOCAB)]
+    table = jaxns.subwords.subword_table(words, min_n=3, max_n=4, num_buckets=buckets)
+    compact = jaxns.subwords.compact_table(table)
+    assert len(compact.rows) < W2V_VOCAB + buckets // 10
+    mesh = _mesh(2, "data")
+    key = jax.random.key(0)
+
+    def trained(subwords, rows):
+        trainer = jaxns.word2vec.make_sharded_trainer(
+            sampler, mesh=mesh, axis="data", subwords=subwords, **kw
+        )
+        params = jaxns.word2vec.init_subword_params(
+            key, W2V_VOCAB, buckets, W2V_DIM, rows=rows
+        )
+        state = trainer.init(params)
+        stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+        calls = stream.num_calls(trainer.block_size)
+        for c in range(calls):
+            progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+            params, state, _, _ = trainer.train(
+                jax.random.key(2), params, state, stream, c * trainer.block_size,
+                progress,
+            )  # fmt: skip
+        return params
+
+    full = trained(table, None)
+    small = trained(compact.table, compact.rows)
+    assert small.input.shape == (len(compact.rows), W2V_DIM)
+    start = jaxns.word2vec.init_subword_params(key, W2V_VOCAB, buckets, W2V_DIM)
+    back = np.asarray(compact.expand(small.input, start.input))
+    # The same updates on renumbered rows, in the same order: bit for bit.
+    np.testing.assert_array_equal(back, np.asarray(full.input))
+    np.testing.assert_array_equal(np.asarray(small.output), np.asarray(full.output))
+    moved = np.abs(np.asarray(full.input) - np.asarray(start.input)).max(axis=1)
+    # Training moved the rows of the corpus's words (nearly all: rows read
+    # only while the output table was still zero, fastText's start, get
+    # zero updates), and not the buckets no word uses.
+    seen = table[np.unique(np.asarray(ids))]
+    seen = np.unique(seen[seen >= 0])
+    assert (moved[seen] > 0).mean() > 0.9
+    unused = np.setdiff1d(np.arange(W2V_VOCAB + buckets), compact.rows)
+    assert not moved[unused].any()
