@@ -666,6 +666,9 @@ class Trainer(NamedTuple):
         (``None``: where :func:`make_stream` leaves them).
         :func:`make_sharded_trainer` replicates them over its mesh, once per
         stream, so that no ``train`` call copies them to the devices.
+      subword_rows: with ``subwords``, the input rows one update gathers in
+        its first page (:func:`make_trainer`'s ``subword_rows``, the default
+        resolved); ``None`` without subwords.
     """
 
     init: Callable[[SkipGramParams], Any]
@@ -675,6 +678,7 @@ class Trainer(NamedTuple):
     train_arrays: Callable[..., tuple[SkipGramParams, Any, jax.Array, jax.Array]]
     shuffle: bool = False
     stream_sharding: jax.sharding.Sharding | None = None
+    subword_rows: int | None = None
 
     def stream(
         self,
@@ -899,10 +903,15 @@ def make_trainer(
         ``subword_rows`` in one go, the rest (if a block of long words has
         more) in further pages of that size, so the result does not depend
         on it. The default, ``(batch_size + 2 * window)`` times the mean
-        number of rows of the vocabulary's words (rounded up), rarely needs a
-        second page. (Padding every position to the longest word's rows, as
-        :func:`block_gradients` does, moves 4-5x more rows than a block of
-        English text holds.)
+        number of rows of the vocabulary's words weighted by ``sampler``'s
+        distribution (unigram^0.75 for word2vec; by word for a sampler
+        over another number of ids), rounded up to a multiple of 64, is
+        what a block holds on average; a longer block takes a second page.
+        Smaller pages are faster (``examples/skipgram.py`` weights by the
+        frequency of the tokens subsampling keeps, which it knows); the
+        chosen size is :attr:`Trainer.subword_rows`. (Padding every
+        position to the longest word's rows, as :func:`block_gradients`
+        does, moves 4-5x more rows than a block of English text holds.)
         Further pages update the input table again, which equals one update
         only for the linear SGD step: with an ``optimizer`` or
         ``duplicate_rows`` other than ``"sum"`` the default (and the
@@ -1012,13 +1021,24 @@ def make_trainer(
         packed = _pack_subwords(subwords)
         block_rows = (batch_size + 2 * window) * subwords.shape[1]
         one_page = optimizer is not None or capped
-        if subword_rows is None:
-            rows_per_word = np.asarray(packed.counts[:-1])
-            mean = rows_per_word.sum() / max(rows_per_word.size, 1)
-            subword_rows = (
-                block_rows if one_page
-                else (batch_size + 2 * window) * max(1, math.ceil(mean))
-            )  # fmt: skip
+        if subword_rows is None and one_page:
+            subword_rows = block_rows
+        elif subword_rows is None:
+            # The rows a block holds on average: the words' rows weighted by
+            # the sampler's distribution where it covers the vocabulary
+            # (unigram^0.75 for word2vec, near the frequency of the tokens
+            # subsampling keeps), else by word.
+            rows_per_word = np.asarray(packed.counts[:-1], np.float64)
+            weights = np.ones_like(rows_per_word)
+            if getattr(sampler, "num_classes", None) == rows_per_word.size and callable(
+                getattr(sampler, "probs", None)
+            ):
+                probs = np.asarray(sampler.probs(), np.float64)
+                if np.isfinite(probs).all() and probs.sum() > 0:
+                    weights = probs
+            mean = float(weights @ rows_per_word) / max(float(weights.sum()), 1e-30)
+            per_block = (batch_size + 2 * window) * max(mean, 1.0)
+            subword_rows = 64 * math.ceil(per_block / 64)
         subword_rows = _checks.size(fn, "subword_rows", subword_rows, minimum=1)
         if one_page and subword_rows < block_rows:
             raise ValueError(
@@ -1229,6 +1249,7 @@ def make_trainer(
         window=window,
         train_arrays=train_arrays,
         shuffle=shuffle,
+        subword_rows=subword_rows if packed is not None else None,
     )
 
 

@@ -455,3 +455,43 @@ def test_training_the_compact_table_equals_training_the_full_one(model, optimize
 def test_compact_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_default_subword_rows_weights_the_words_by_the_sampler():
+    """The default first page: (batch + 2W) times the mean rows of a word,
+    weighted by the sampler's distribution (by word for a sampler over other
+    ids), rounded up to a multiple of 64; with an optimizer, the padded
+    block."""
+    rng = np.random.default_rng(0)
+    words = ["".join(rng.choice(list("abcdef"), rng.integers(1, 12))) + str(i)
+             for i in range(50)]  # fmt: skip
+    table = subwords.subword_table(words, min_n=2, max_n=4, num_buckets=999)
+    rows = (table >= 0).sum(axis=1).astype(np.float64)
+    # Frequent short words, as in text: the weighted mean is smaller.
+    counts = np.where(rows < np.median(rows), 1000.0, 1.0)
+    kw = dict(learning_rate=optax.constant_schedule(0.1), subwords=table,
+              batch_size=16, chunk_size=8, window=3)  # fmt: skip
+
+    def expected(weights):
+        per_block = 22 * float(weights @ rows) / weights.sum()
+        return 64 * int(np.ceil(per_block / 64))
+
+    p = counts**0.75
+    assert expected(p) < expected(np.ones(50))
+    trainer = word2vec.make_trainer(jaxns.samplers.unigram(counts), **kw)
+    assert trainer.subword_rows == expected(p)
+    trainer = word2vec.make_trainer(jaxns.samplers.uniform(50), **kw)
+    assert trainer.subword_rows == expected(np.ones(50))
+    # A sampler over more ids than words does not weight them.
+    trainer = word2vec.make_trainer(jaxns.samplers.unigram(np.ones(60)), **kw)
+    assert trainer.subword_rows == expected(np.ones(50))
+    trainer = word2vec.make_trainer(
+        jaxns.samplers.unigram(counts), optimizer=optax.scale_by_adam(), **kw
+    )
+    assert trainer.subword_rows == 22 * table.shape[1]
+    assert (
+        word2vec.make_trainer(
+            jaxns.samplers.unigram(counts), learning_rate=optax.constant_schedule(0.1)
+        ).subword_rows
+        is None
+    )
