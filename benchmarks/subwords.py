@@ -14,9 +14,12 @@ otherwise), for skip-gram and CBOW:
 * **compact table**: the same packed rows on the table of
   :func:`jaxns.subwords.compact_table`, only the buckets the vocabulary's
   n-grams hash to, renumbered in order of first use (about 110k of the 2M on
-  the built-in corpus).
+  the built-in corpus);
+* the compact table with :func:`jaxns.word2vec.make_trainer`'s default page
+  (the words' rows weighted by the sampler) and with the per-word mean
+  (the default before it).
 
-All three train the same vectors (SGD: bitwise for the two packed rows, see
+All of them train the same vectors (SGD: bitwise for the packed rows, see
 ``tests/test_subwords.py``); the table prints microseconds per update of 128
 centres (median of ``--repeats`` rounds, each timing one call of 128
 updates of every layout in turn, after a compiling call) and the input
@@ -82,18 +85,24 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         f"batch={BATCH}  subword_rows packed={packed_rows:,} padded={block_rows:,}"
     )
 
+    # The page of the compact table's last two rows: make_trainer's default
+    # (rows weighted by the sampler), and the per-word mean it replaced.
+    per_word = (BATCH + 2 * WINDOW) * math.ceil(float((full >= 0).sum(1).mean()))
     layouts = (
         ("padded", full, block_rows, None),
         ("full table", full, packed_rows, None),
         ("compact table", compact.table, packed_rows, compact.rows),
+        ("compact, library page", compact.table, None, compact.rows),
+        (f"compact, page {per_word}", compact.table, per_word, compact.rows),
     )
     results: dict[str, dict[str, float]] = {}
     print(
-        f"{'model':9} {'input table':14} {'MB':>7} {'us/update':>10} {'vs padded':>10}"
+        f"{'model':9} {'input table':22} {'page':>6} {'MB':>5} {'us/update':>10} "
+        f"{'vs padded':>10}"
     )
     for model in ("skipgram", "cbow"):
         group = f"fastText {model} update, {BATCH} centres"
-        calls = {}
+        calls, pages = {}, {}
         for name, table, rows_per_call, rows in layouts:
             trainer = jaxns.word2vec.make_trainer(
                 sampler,
@@ -126,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             jax.block_until_ready(call())  # compiles
             mb = params.input.size * params.input.dtype.itemsize / 1e6
             calls[name] = (call, trainer.block_size // BATCH, mb, [])
+            pages[name] = trainer.subword_rows
             del params
         # Rounds over the layouts, so that a slow spell of the machine
         # touches every row alike; each row is the median of its rounds.
@@ -134,14 +144,22 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 times.append(_timing.measure(call, repeats=1).times[0])
         base = None
         for name, (_, updates, mb, times) in calls.items():
+            page = pages[name]
             timing = _timing.Timing(tuple(times))
             _timing.record(
                 group, name, timing=timing, work={"updates": updates}, input_mb=mb
             )
             us = 1e6 * timing.median / updates
             base = base or us
-            results[f"{model} {name}"] = {"us_per_update": us, "input_mb": mb}
-            print(f"{model:9} {name:14} {mb:>7,.0f} {us:>10.1f} {base / us:>9.2f}x")
+            results[f"{model} {name}"] = {
+                "us_per_update": us,
+                "input_mb": mb,
+                "page": page,
+            }
+            print(
+                f"{model:9} {name:22} {page:>6} {mb:>5,.0f} {us:>10.1f} "
+                f"{base / us:>9.2f}x"
+            )
         del calls
     return results
 
