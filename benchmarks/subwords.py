@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 key, jnp.asarray(corpus.ids), jnp.asarray(corpus.sentence_ids),
                 jnp.asarray(keep),
             )  # fmt: skip
+            mb = params.input.size * params.input.dtype.itemsize / 1e6
             carry = {"params": params, "state": trainer.init(params), "call": 0}
 
             def call(trainer=trainer, carry=carry, stream=stream):
@@ -132,8 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 )  # fmt: skip
                 return carry["params"], loss
 
-            jax.block_until_ready(call())  # compiles
-            mb = params.input.size * params.input.dtype.itemsize / 1e6
+            jax.block_until_ready(call())  # compiles (params are donated)
             calls[name] = (call, trainer.block_size // BATCH, mb, [])
             pages[name] = trainer.subword_rows
             del params
