@@ -46,7 +46,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxns import _checks, optim, text
+from jaxns import _checks, optim, samplers, text
 from jaxns.text import PAD
 
 __all__ = [
@@ -1030,8 +1030,9 @@ def make_trainer(
             # subsampling keeps), else by word.
             rows_per_word = np.asarray(packed.counts[:-1], np.float64)
             weights = np.ones_like(rows_per_word)
-            if getattr(sampler, "num_classes", None) == rows_per_word.size and callable(
-                getattr(sampler, "probs", None)
+            if (
+                isinstance(sampler, samplers.Sampler)
+                and sampler.num_classes == rows_per_word.size
             ):
                 probs = np.asarray(sampler.probs(), np.float64)
                 if np.isfinite(probs).all() and probs.sum() > 0:
