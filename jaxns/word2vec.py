@@ -905,7 +905,8 @@ def make_trainer(
         on it. The default, ``(batch_size + 2 * window)`` times the mean
         number of rows of the vocabulary's words weighted by ``sampler``'s
         distribution (unigram^0.75 for word2vec; by word for a sampler
-        over another number of ids), rounded up to a multiple of 64, is
+        over another number of ids, or one that is not a
+        :class:`jaxns.samplers.Sampler`), rounded up to a multiple of 64, is
         what a block holds on average; a longer block takes a second page.
         Smaller pages are faster (``examples/skipgram.py`` weights by the
         frequency of the tokens subsampling keeps, which it knows); the
