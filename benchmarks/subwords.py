@@ -45,15 +45,6 @@ import jaxns
 BATCH, WINDOW, DIM = 128, 5, 100
 
 
-def _rows_per_block(vocab, keep, subwords) -> int:
-    """``examples/skipgram.py``'s ``subword_rows``: the rows a block of kept
-    tokens holds on average, rounded up to 256."""
-    kept = np.asarray(vocab.counts) * np.asarray(keep)
-    rows = (np.asarray(subwords) >= 0).sum(axis=1)
-    per_block = (BATCH + 2 * WINDOW) * float(kept @ rows) / max(kept.sum(), 1.0)
-    return 256 * max(1, math.ceil(per_block / 256))
-
-
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
@@ -75,7 +66,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         vocab.words, min_n=3, max_n=6, num_buckets=buckets
     )
     compact = jaxns.subwords.compact_table(full)
-    packed_rows = _rows_per_block(vocab, keep, full)
+    # The example's page: rows weighted by the kept tokens' frequency.
+    packed_rows = jaxns.subwords.rows_per_block(
+        full, np.asarray(vocab.counts) * np.asarray(keep), batch_size=BATCH,
+        window=WINDOW, multiple=256,
+    )  # fmt: skip
     block_rows = (BATCH + 2 * WINDOW) * full.shape[1]
     sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
     key = jax.random.key(0)

@@ -433,12 +433,13 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         if args.subwords and subword_rows is None and linear:
             # The rows a block of kept tokens holds on average: blocks repeat
             # words (gathered once), so few need a second pass.
-            kept = vocab.counts * np.asarray(keep_prob)
-            rows = (subwords >= 0).sum(axis=1)
-            per_block = (args.batch_size + 2 * args.window) * (
-                float(kept @ rows) / max(float(kept.sum()), 1.0)
+            subword_rows = jaxns.subwords.rows_per_block(
+                subwords,
+                vocab.counts * np.asarray(keep_prob),
+                batch_size=args.batch_size,
+                window=args.window,
+                multiple=256,
             )
-            subword_rows = 256 * max(1, math.ceil(per_block / 256))
         trainer = jaxns.word2vec.make_trainer(
             sampler,
             learning_rate=schedule,

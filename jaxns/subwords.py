@@ -20,6 +20,7 @@ word its rows in that layout, padded with ``-1``, for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ __all__ = [
     "compact_table",
     "fasttext_hash",
     "ngram_buckets",
+    "rows_per_block",
     "subword_table",
 ]
 
@@ -405,3 +407,69 @@ def compact_table(subwords: ArrayLike) -> CompactSubwords:
     ids[hit] = new[np.searchsorted(used, ids[hit])]
     rows = np.concatenate([np.arange(vocab_size), order]).astype(np.int32)
     return CompactSubwords(compact.astype(np.int32), rows)
+
+
+def rows_per_block(
+    subwords: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    batch_size: int,
+    window: int,
+    multiple: int = 64,
+) -> int:
+    """The input rows a fastText update's block holds on average.
+
+    A block of ``batch_size + 2 * window`` tokens gathers each token's own row
+    and n-gram rows; this is that many tokens times the mean rows per word,
+    weighted by how often each word occurs, rounded up to a multiple of
+    ``multiple``. It is the page size ``subword_rows`` of
+    :func:`jaxns.word2vec.make_trainer`: large enough that few blocks need a
+    second page, small enough not to move padding rows (frequent words are
+    short, so weighting matters: 2,560 rows on the built-in corpus by the
+    frequency of the tokens subsampling keeps, against 3,588 by word).
+
+    Args:
+      subwords: ``int [V, M]`` from :func:`subword_table` (``-1`` padding).
+      weights: optional non-negative ``[V]`` word weights (e.g. counts times
+        keep probabilities, or a sampler's probabilities); ``None`` weights
+        every word alike.
+      batch_size: centre words per update.
+      window: the maximum window ``W``.
+      multiple: round the result up to a multiple of this.
+
+    Returns:
+      A positive ``int``, a multiple of ``multiple``.
+
+    Examples:
+      >>> import numpy as np
+      >>> import jaxns
+      >>> table = jaxns.subwords.subword_table(["a", "abcdef"], num_buckets=10)
+      >>> jaxns.subwords.rows_per_block(table, batch_size=6, window=1)
+      128
+      >>> jaxns.subwords.rows_per_block(
+      ...     table, np.array([9.0, 1.0]), batch_size=6, window=1, multiple=1
+      ... )
+      30
+
+    References:
+      Bojanowski, Grave, Joulin and Mikolov (2017). Enriching Word Vectors
+      with Subword Information. TACL 5.
+    """
+    fn = "subwords.rows_per_block"
+    table = np.asarray(_checks.int_array(fn, "subwords", subwords, ndim=2))
+    batch_size = _checks.size(fn, "batch_size", batch_size, minimum=1)
+    window = _checks.size(fn, "window", window, minimum=0)
+    multiple = _checks.size(fn, "multiple", multiple, minimum=1)
+    rows = (table >= 0).sum(axis=1).astype(np.float64)
+    if weights is None:
+        w = np.ones_like(rows)
+    else:
+        w = _checks.nonnegative_weights(fn, "weights", weights)
+        if w.shape != rows.shape:
+            raise ValueError(
+                f"{fn}: weights must have shape [{rows.size}] (one per word of "
+                f"subwords), got {list(w.shape)}."
+            )
+    mean = float(w @ rows) / float(w.sum()) if w.sum() > 0 else 1.0
+    per_block = (batch_size + 2 * window) * max(mean, 1.0)
+    return multiple * math.ceil(per_block / multiple)

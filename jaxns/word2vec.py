@@ -47,6 +47,7 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxns import _checks, optim, samplers, text
+from jaxns import subwords as subwords_lib
 from jaxns.text import PAD
 
 __all__ = [
@@ -906,7 +907,8 @@ def make_trainer(
         number of rows of the vocabulary's words weighted by ``sampler``'s
         distribution (unigram^0.75 for word2vec; by word for a sampler
         over another number of ids, or one that is not a
-        :class:`jaxns.samplers.Sampler`), rounded up to a multiple of 64, is
+        :class:`jaxns.samplers.Sampler`), rounded up to a multiple of 64
+        (:func:`jaxns.subwords.rows_per_block`), is
         what a block holds on average; a longer block takes a second page.
         Smaller pages are faster (``examples/skipgram.py`` weights by the
         frequency of the tokens subsampling keeps, which it knows); the
@@ -1029,18 +1031,17 @@ def make_trainer(
             # the sampler's distribution where it covers the vocabulary
             # (unigram^0.75 for word2vec, near the frequency of the tokens
             # subsampling keeps), else by word.
-            rows_per_word = np.asarray(packed.counts[:-1], np.float64)
-            weights = np.ones_like(rows_per_word)
+            weights = None
             if (
                 isinstance(sampler, samplers.Sampler)
-                and sampler.num_classes == rows_per_word.size
+                and sampler.num_classes == subwords.shape[0]
             ):
                 probs = np.asarray(sampler.probs(), np.float64)
                 if np.isfinite(probs).all() and probs.sum() > 0:
                     weights = probs
-            mean = float(weights @ rows_per_word) / max(float(weights.sum()), 1e-30)
-            per_block = (batch_size + 2 * window) * max(mean, 1.0)
-            subword_rows = 64 * math.ceil(per_block / 64)
+            subword_rows = subwords_lib.rows_per_block(
+                subwords, weights, batch_size=batch_size, window=window
+            )
         subword_rows = _checks.size(fn, "subword_rows", subword_rows, minimum=1)
         if one_page and subword_rows < block_rows:
             raise ValueError(

@@ -495,3 +495,28 @@ def test_default_subword_rows_weights_the_words_by_the_sampler():
         ).subword_rows
         is None
     )
+
+
+def test_rows_per_block_by_hand_and_bad_input():
+    # Rows per word: "a" has 2 ("a", "<a>"), "abcdef" 19.
+    table = subwords.subword_table(["a", "abcdef"], num_buckets=10)
+    np.testing.assert_array_equal((table >= 0).sum(axis=1), [2, 19])
+    # 8 positions x 10.5 = 84 -> 128; x (9*2 + 19)/10 = 3.7 -> 29.6 -> 30.
+    assert subwords.rows_per_block(table, batch_size=6, window=1) == 128
+    weighted = subwords.rows_per_block(
+        table, np.array([9.0, 1.0]), batch_size=6, window=1, multiple=1
+    )
+    assert weighted == 30
+    bad = [
+        (dict(weights=np.array([1.0, np.nan])), ValueError, "weights must be finite"),
+        (dict(weights=np.array([1.0, -1.0])), ValueError, "non-negative"),
+        (dict(weights=np.ones(3)), ValueError, r"weights must have shape \[2\]"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(multiple=0), ValueError, "multiple"),
+    ]
+    for kwargs, error, match in bad:
+        kw = dict(batch_size=6, window=1) | kwargs
+        with pytest.raises(error, match=f"subwords.rows_per_block: .*{match}"):
+            subwords.rows_per_block(table, **kw)
+    with pytest.raises(TypeError, match="subwords.rows_per_block: subwords"):
+        subwords.rows_per_block(table.astype(np.float32), batch_size=6, window=1)
