@@ -80,14 +80,18 @@ def measure(
     work: dict[str, float] | None = None,
     bytes_moved: float | None = None,
     flops: float | None = None,
+    warmup: bool = True,
     **kwargs: Any,
 ) -> Timing:
     """Times ``fn(*args, **kwargs)``: one untimed call, then ``repeats`` timed.
 
     With ``label`` (and ``group``) the result is also recorded (see the module
     docstring); ``work``, ``bytes_moved`` and ``flops`` describe one call.
+    ``warmup=False`` skips the untimed call, for a caller that compiled and
+    warmed ``fn`` itself and times it in rounds.
     """
-    _block(fn(*args, **kwargs))
+    if warmup:
+        _block(fn(*args, **kwargs))
     times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         # touches every row alike; each row is the median of its rounds.
         for _ in range(repeats):
             for call, _, _, times in calls.values():
-                times.append(_timing.measure(call, repeats=1).times[0])
+                times.append(_timing.measure(call, repeats=1, warmup=False).times[0])
         base = None
         for name, (_, updates, mb, times) in calls.items():
             page = pages[name]
