@@ -846,7 +846,11 @@ def make_trainer(
     Args:
       sampler: a noise distribution with ``sample(key, shape)``, e.g.
         ``jaxns.samplers.unigram(counts, power=0.75)``; passed to the jitted
-        function as an argument of ``train``'s closure.
+        function as an argument of ``train``'s closure. A
+        :class:`jaxns.samplers.Sampler` must draw among exactly the
+        vocabulary's ids (its ``num_classes`` is the number of rows of
+        ``params.output``, and of ``subwords``); give zero weight to words
+        that must never be negatives.
       learning_rate: an Optax schedule of ``progress``.
       optimizer: an element-wise Optax transformation *without* learning rate
         (``optax.identity()`` for word2vec's SGD, the default;
@@ -906,8 +910,8 @@ def make_trainer(
         on it. The default, ``(batch_size + 2 * window)`` times the mean
         number of rows of the vocabulary's words weighted by ``sampler``'s
         distribution (unigram^0.75 for word2vec; by word for a sampler
-        over another number of ids, or one that is not a
-        :class:`jaxns.samplers.Sampler`), rounded up to a multiple of 64
+        that is not a :class:`jaxns.samplers.Sampler`), rounded up to a
+        multiple of 64
         (:func:`jaxns.subwords.rows_per_block`), is
         what a block holds on average; a longer block takes a second page.
         Smaller pages are faster (``examples/skipgram.py`` weights by the
@@ -948,11 +952,17 @@ def make_trainer(
 
     Raises:
       TypeError: for non-integer sizes or a sampler without ``sample``.
-      ValueError: for non-positive sizes or a ``batch_size`` that is not a
-        multiple of ``chunk_size``. ``train`` raises ``TypeError`` for a
-        non-key or a non-:class:`Stream` and ``ValueError`` for a key array,
-        a stream shorter than one block, or a concrete ``start`` that is not
-        a multiple of ``batch_size`` or lies past the stream's last block.
+      ValueError: for non-positive sizes, a ``batch_size`` that is not a
+        multiple of ``chunk_size``, or a :class:`jaxns.samplers.Sampler` over
+        another number of ids than ``subwords`` has words. ``init`` and
+        ``train`` raise ``ValueError`` for tables that do not fit the trainer
+        (``params.output``'s rows not the sampler's ids, input and output
+        tables of different shapes for word-level inputs, an input table
+        without every row ``subwords`` names). ``train`` raises
+        ``TypeError`` for a non-key or a non-:class:`Stream` and
+        ``ValueError`` for a key array, a stream shorter than one block, or a
+        concrete ``start`` that is not a multiple of ``batch_size`` or lies
+        past the stream's last block.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -1018,9 +1028,20 @@ def make_trainer(
     num_chunks = batch_size // chunk_size
     block_size = batch_size * steps_per_call
     model = _checks.choice(fn, "model", model, MODELS)
-    packed, block_rows = None, 0
+    packed, block_rows, table_rows = None, 0, None
     if subwords is not None:
         subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
+        # The largest row id a word reads: the input table must hold it.
+        table_rows = (subwords.shape[0], int(jnp.max(subwords, initial=-1)))
+        if (
+            isinstance(sampler, samplers.Sampler)
+            and sampler.num_classes != subwords.shape[0]
+        ):
+            raise ValueError(
+                f"{fn}: the sampler draws among {sampler.num_classes} ids, but "
+                f"subwords has {subwords.shape[0]} rows (one per word). Build "
+                "the sampler from the same vocabulary's counts."
+            )
         packed = _pack_subwords(subwords)
         block_rows = (batch_size + 2 * window) * subwords.shape[1]
         one_page = optimizer is not None or capped
@@ -1032,10 +1053,7 @@ def make_trainer(
             # (unigram^0.75 for word2vec, near the frequency of the tokens
             # subsampling keeps), else by word.
             weights = None
-            if (
-                isinstance(sampler, samplers.Sampler)
-                and sampler.num_classes == subwords.shape[0]
-            ):
+            if isinstance(sampler, samplers.Sampler):
                 probs = np.asarray(sampler.probs(), np.float64)
                 if np.isfinite(probs).all() and probs.sum() > 0:
                     weights = probs
@@ -1129,7 +1147,10 @@ def make_trainer(
         return g, page_grads, num_pages
 
     def init(params: SkipGramParams) -> Any:
-        return opt.init({"input": params.input, "output": params.output})
+        tables = _tables(
+            "word2vec.Trainer.init", params, sampler=sampler, subwords=table_rows
+        )
+        return opt.init(tables)
 
     def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
         def one_step(carry, xs):
@@ -1181,6 +1202,9 @@ def make_trainer(
 
         with jax.named_scope("jaxns.word2vec.train"):
             _checks.key("word2vec.Trainer.train", key)
+            _tables(
+                "word2vec.Trainer.train", params, sampler=sampler, subwords=table_rows
+            )
             for arg, x in (("tokens", tokens), ("sentence_ids", sentence_ids)):
                 x = _checks.int_array("word2vec.Trainer.train", arg, x, ndim=1)
                 if x.shape[0] < block_size + 2 * window:
@@ -1254,6 +1278,61 @@ def make_trainer(
         shuffle=shuffle,
         subword_rows=subword_rows if packed is not None else None,
     )
+
+
+def _tables(
+    where: str, params: Any, *, sampler: Any, subwords: tuple[int, int] | None
+) -> dict[str, Any]:
+    """The two tables of ``params``, raising where they cannot be the ones a
+    trainer built with ``sampler`` trains (static shapes only, so it runs at
+    trace time): a sampler over another number of words draws ids that are
+    no rows (their reads clamp and their updates drop), and so do subword
+    ids past the input table. ``subwords``: ``(vocab_size, largest row id)``
+    of the subword table, or None for word-level inputs."""
+    if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
+        raise TypeError(
+            f"{where}: params must be a SkipGramParams(input, output), got "
+            f"{type(params).__name__}."
+        )
+    tables = {"input": params[0], "output": params[1]}
+    shapes = {
+        name: _checks.float_array(where, f"params.{name}", table, ndim=2).shape
+        for name, table in tables.items()
+    }
+    if shapes["input"][1] != shapes["output"][1]:
+        raise ValueError(
+            f"{where}: params.input and params.output must have the same dim, "
+            f"got {shapes['input']} and {shapes['output']}."
+        )
+    words = shapes["output"][0]
+    if subwords is None and shapes["input"][0] != words:
+        raise ValueError(
+            f"{where}: params.input and params.output must have one row per "
+            f"word each, got {shapes['input']} and {shapes['output']} (subword "
+            "inputs need make_trainer(subwords=))."
+        )
+    if subwords is not None:
+        vocab, top_row = subwords
+        if words != vocab:
+            raise ValueError(
+                f"{where}: params.output must have one row per word of "
+                f"subwords, [{vocab}, dim], got {shapes['output']}."
+            )
+        if shapes["input"][0] <= top_row:
+            raise ValueError(
+                f"{where}: params.input must hold every row subwords names "
+                f"(at least {top_row + 1} rows: vocab_size + num_buckets, see "
+                f"init_subword_params), got {shapes['input']}."
+            )
+    drawn = sampler.num_classes if isinstance(sampler, samplers.Sampler) else None
+    if drawn is not None and drawn != words:
+        raise ValueError(
+            f"{where}: the sampler draws among {drawn} ids, but params.output "
+            f"has {words} rows (one per word). Build the sampler from the "
+            "same vocabulary's counts; give zero weight to words that must "
+            "never be negatives."
+        )
+    return tables
 
 
 # ---------------------------------------------------------------------------
@@ -1963,10 +2042,11 @@ def make_sharded_trainer(
             )
     model = _checks.choice(fn, "model", model, MODELS)
     sharded = vocab_axis is not None
+    table_rows = None
     if subwords is not None:
         subwords = np.asarray(_checks.int_array(fn, "subwords", subwords, ndim=2))
         # The largest row id a word reads: the input table must hold it.
-        top_row = int(np.max(subwords, initial=-1))
+        table_rows = (subwords.shape[0], int(np.max(subwords, initial=-1)))
         # Uncommitted: the jitted program may run on any mesh.
         subwords = jnp.asarray(subwords, jnp.int32)
     # The axes whose devices split an update: the data axis, and the
@@ -2044,31 +2124,16 @@ def make_sharded_trainer(
     rows_per_position = 1 if subwords is None else subwords.shape[1]
 
     def tables_of(where: str, params: Any) -> dict[str, Any]:
-        if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
-            raise TypeError(
-                f"{where}: params must be a SkipGramParams(input, output), got "
-                f"{type(params).__name__}."
-            )
-        tables = {"input": params[0], "output": params[1]}
-        if subwords is not None:
-            vocab = subwords.shape[0]
-            if len(tables["output"].shape) != 2 or tables["output"].shape[0] != vocab:
-                raise ValueError(
-                    f"{where}: params.output must have one row per word of "
-                    f"subwords, [{vocab}, dim], got {tuple(tables['output'].shape)}."
-                )
-            if len(tables["input"].shape) != 2 or tables["input"].shape[0] <= top_row:
-                raise ValueError(
-                    f"{where}: params.input must hold every row subwords names "
-                    f"(at least {top_row + 1} rows: vocab_size + num_buckets, "
-                    "see init_subword_params), got "
-                    f"{tuple(tables['input'].shape)}."
-                )
+        tables = _tables(where, params, sampler=sampler, subwords=table_rows)
         if sharded:
             for name, table in tables.items():
-                table = _checks.float_array(where, f"params.{name}", table, ndim=2)
                 _sharding._divisible(
-                    where, f"params.{name}", table.shape[0], mesh, vocab_axis, "rows"
+                    where,
+                    f"params.{name}",
+                    np.shape(table)[0],
+                    mesh,
+                    vocab_axis,
+                    "rows",
                 )
         return tables
 

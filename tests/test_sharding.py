@@ -1072,11 +1072,8 @@ def test_vocab_sharded_trainer_rejects_indivisible_tables_in_train():
     stream = trainer.stream(
         jax.random.key(1), jnp.arange(10), jnp.zeros(10, jnp.int32), jnp.ones(10)
     )
-    with pytest.raises(ValueError, match=r"params\.output has 10 rows"):
-        trainer.train(
-            jax.random.key(2), params._replace(input=params.input[:8]), None, stream,
-            0, (0.0, 1.0),
-        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"params\.input has 10 rows, which mesh"):
+        trainer.train(jax.random.key(2), params, None, stream, 0, (0.0, 1.0))
 
 
 # ---------------------------------------------------------------------------

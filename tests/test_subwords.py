@@ -459,9 +459,9 @@ def test_compact_bad_arguments(call, error, match):
 
 def test_default_subword_rows_weights_the_words_by_the_sampler():
     """The default first page: (batch + 2W) times the mean rows of a word,
-    weighted by the sampler's distribution (by word for a sampler over other
-    ids), rounded up to a multiple of 64; with an optimizer, the padded
-    block."""
+    weighted by the sampler's distribution (by word for an object that is
+    not a Sampler), rounded up to a multiple of 64; with an optimizer, the
+    padded block."""
     rng = np.random.default_rng(0)
     words = ["".join(rng.choice(list("abcdef"), rng.integers(1, 12))) + str(i)
              for i in range(50)]  # fmt: skip
@@ -482,9 +482,14 @@ def test_default_subword_rows_weights_the_words_by_the_sampler():
     assert trainer.subword_rows == expected(p)
     trainer = word2vec.make_trainer(jaxns.samplers.uniform(50), **kw)
     assert trainer.subword_rows == expected(np.ones(50))
-    # A sampler over more ids than words does not weight them.
-    trainer = word2vec.make_trainer(jaxns.samplers.unigram(np.ones(60)), **kw)
+    # A user's sampler that is not a jaxns Sampler is weighted by word.
+    uniform = jaxns.samplers.uniform(50)
+    user = type("UserSampler", (), {"sample": staticmethod(uniform.sample)})()
+    trainer = word2vec.make_trainer(user, **kw)
     assert trainer.subword_rows == expected(np.ones(50))
+    # A Sampler over another number of ids than words is refused.
+    with pytest.raises(ValueError, match="draws among 60 ids, but subwords has 50"):
+        word2vec.make_trainer(jaxns.samplers.unigram(np.ones(60)), **kw)
     trainer = word2vec.make_trainer(
         jaxns.samplers.unigram(counts), optimizer=optax.scale_by_adam(), **kw
     )
@@ -495,6 +500,40 @@ def test_default_subword_rows_weights_the_words_by_the_sampler():
         ).subword_rows
         is None
     )
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
+def test_trainers_refuse_tables_that_do_not_fit_the_subwords(sharded):
+    """A table too small for the subword ids, or an output table of another
+    vocabulary, would clamp reads and drop updates: init and train refuse."""
+    words = ["ab", "abc", "bcd", "cd"]
+    table = subwords.subword_table(words, min_n=2, max_n=3, num_buckets=50)
+    top = int(table.max())
+    make, kw = word2vec.make_trainer, {}
+    if sharded:  # on a one-device mesh
+        make = word2vec.make_sharded_trainer
+        kw["mesh"] = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+    trainer = make(
+        jaxns.samplers.uniform(4), learning_rate=optax.constant_schedule(0.1),
+        subwords=table, batch_size=4, chunk_size=2, window=1, **kw,
+    )  # fmt: skip
+    key = jax.random.key(0)
+    good = word2vec.init_subword_params(key, 4, 50, 3)
+    state = trainer.init(good)
+    ids = jnp.asarray(np.arange(12) % 4, jnp.int32)
+    stream = trainer.stream(key, ids, jnp.zeros(12, jnp.int32), jnp.ones(4))
+    bad = [
+        (word2vec.SkipGramParams(good.input[: top - 3], good.output),
+         f"at least {top + 1} rows"),
+        (word2vec.SkipGramParams(good.input, good.output[:3]),
+         r"one row per word of subwords, \[4, dim\], got \(3, 3\)"),
+    ]  # fmt: skip
+    for params, match in bad:
+        with pytest.raises(ValueError, match=match):
+            trainer.init(params)
+        with pytest.raises(ValueError, match=match):
+            trainer.train(key, params, state, stream, 0, (0.0, 1.0))
+    trainer.train(key, good, state, stream, 0, (0.0, 1.0))  # fits
 
 
 def test_rows_per_block_by_hand_and_bad_input():

@@ -423,6 +423,19 @@ _BAD_TRAIN = [
      "at least block_size"),
     ("progress scalar", lambda k, s: dict(progress=0.5), TypeError,
      "progress must be a pair"),
+    ("tables of another vocabulary", lambda k, s: dict(
+        params=word2vec.init_params(k, 8, 4)), ValueError,
+     r"sampler draws among 10 ids, but params.output has 8 rows"),
+    ("input rows differ", lambda k, s: dict(params=word2vec.SkipGramParams(
+        jnp.zeros((12, 4)), jnp.zeros((10, 4)))), ValueError,
+     r"one row per word each, got \(12, 4\) and \(10, 4\)"),
+    ("dims differ", lambda k, s: dict(params=word2vec.SkipGramParams(
+        jnp.zeros((10, 4)), jnp.zeros((10, 3)))), ValueError, "the same dim"),
+    ("integer table", lambda k, s: dict(params=word2vec.SkipGramParams(
+        jnp.zeros((10, 4), jnp.int32), jnp.zeros((10, 4)))), TypeError,
+     "params.input must be a floating-point array"),
+    ("one table", lambda k, s: dict(params=jnp.zeros((10, 4))), TypeError,
+     r"params must be a SkipGramParams\(input, output\)"),
 ]  # fmt: skip
 
 
@@ -445,6 +458,9 @@ def test_train_rejects_bad_input(make, error, match, sharded):
     args.update(make(args["key"], stream))
     with pytest.raises(error, match=match):
         t.train(**args)
+    if args["params"] is not params:  # init checks the tables alike
+        with pytest.raises(error, match=match.replace("Trainer.train", "")):
+            t.init(args["params"])
 
 
 def _np_softplus(z):
