@@ -565,6 +565,23 @@ def real_array(
     return _shaped(fn, arg, x, shape, ndim)
 
 
+def counts(fn: str, arg: str, value: Any, length: int) -> np.ndarray:
+    """Host ``int64 [length]`` counts: an integer array, none negative."""
+    x = real_array(fn, arg, value, (length,), host=True)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(
+            f"{fn}: {arg} must be an integer array, got dtype {x.dtype}. "
+            f"Cast it with {arg}.astype(np.int64)."
+        )
+    x = x.astype(np.int64)
+    if np.any(x < 0):
+        raise ValueError(
+            f"{fn}: {arg} must be non-negative, got {x.min()} at index "
+            f"{int(np.argmin(x))}."
+        )
+    return x
+
+
 def strings(
     fn: str,
     arg: str,

@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -75,19 +75,7 @@ class Vocabulary:
     def __init__(self, words: Sequence[str], counts: ArrayLike):
         fn = "text.Vocabulary"
         words = tuple(_checks.strings(fn, "words", words, unique=True))
-        counts = _checks.real_array(fn, "counts", counts, host=True)
-        _checks.check_shape(fn, "counts", counts, (len(words),))
-        if not np.issubdtype(counts.dtype, np.integer):
-            raise TypeError(
-                f"{fn}: counts must be an integer array, got dtype {counts.dtype}. "
-                "Cast it with counts.astype(np.int64)."
-            )
-        counts = counts.astype(np.int64)
-        if np.any(counts < 0):
-            raise ValueError(
-                f"{fn}: counts must be non-negative, got {counts.min()} at index "
-                f"{int(np.argmin(counts))}."
-            )
+        counts = _checks.counts(fn, "counts", counts, len(words))
         index = {w: i for i, w in enumerate(words)}
         object.__setattr__(self, "words", words)
         object.__setattr__(self, "counts", counts)
@@ -112,7 +100,9 @@ class Vocabulary:
           The :class:`Vocabulary`, most frequent word first.
 
         Raises:
-          TypeError: if ``min_count`` or ``max_size`` is not an int.
+          TypeError: if ``min_count`` or ``max_size`` is not an int, or
+            ``sentences`` is a str or its first sentence is (a sentence is a
+            sequence of words: split lines into words first).
           ValueError: if ``min_count < 1``, ``max_size < 1``, the corpus is
             empty, or no word reaches ``min_count``.
 
@@ -130,6 +120,7 @@ class Vocabulary:
         fn = "text.Vocabulary.build"
         min_count = _checks.size(fn, "min_count", min_count, minimum=1)
         max_size = _checks.optional_size(fn, "max_size", max_size, minimum=1)
+        sentences = _tokenized(fn, sentences)
         counter = collections.Counter(itertools.chain.from_iterable(sentences))
         if not counter:
             raise ValueError(f"{fn}: the corpus is empty (no words).")
@@ -156,7 +147,22 @@ class Vocabulary:
         return word in self._index
 
     def index(self, word: str) -> int:
-        """Returns the id of ``word``; raises ``KeyError`` if it is unknown."""
+        """The id of ``word``: its row in every table trained on the vocabulary.
+
+        Args:
+          word: a word of the vocabulary.
+
+        Returns:
+          Its id, an int in ``[0, len(self))``.
+
+        Raises:
+          KeyError: if ``word`` is not in the vocabulary.
+
+        Examples:
+          >>> import jaxns
+          >>> jaxns.text.Vocabulary(["a", "b"], [3, 2]).index("b")
+          1
+        """
         return self._index[word]
 
     def encode(self, sentences: Iterable[Sequence[str]]) -> EncodedCorpus:
@@ -172,6 +178,9 @@ class Vocabulary:
           An :class:`EncodedCorpus` with ``ids`` and ``sentence_ids`` of shape
           ``[num_tokens]`` (``int32``) and the raw word count.
 
+        Raises:
+          TypeError: if ``sentences`` is a str or its first sentence is.
+
         Examples:
           >>> import jaxns
           >>> vocab = jaxns.text.Vocabulary(["a", "b"], [3, 2])
@@ -179,6 +188,7 @@ class Vocabulary:
           >>> enc.ids.tolist(), enc.sentence_ids.tolist(), enc.num_raw_words
           ([0, 1, 1], [0, 0, 1], 4)
         """
+        sentences = _tokenized("text.Vocabulary.encode", sentences)
         if not isinstance(sentences, Sequence):
             sentences = list(sentences)  # read twice below
         # The loops run in C (map, chain, np.fromiter); unknown words get -1.
@@ -211,9 +221,14 @@ class Vocabulary:
           >>> jaxns.text.Vocabulary.load(path).words
           ('a', 'b')
 
+        Raises:
+          ValueError: if a word is empty or holds whitespace (the file
+            separates fields by whitespace, so it could not be read back).
+
         References:
           Mikolov et al, word2vec.c ``-save-vocab`` format, 2013.
         """
+        _checks.strings("text.Vocabulary.save", "words", self.words, token=True)
         with open(path, "w", encoding="utf-8") as f:
             for w, c in zip(self.words, self.counts.tolist(), strict=True):
                 f.write(f"{w} {c}\n")
@@ -257,6 +272,31 @@ class Vocabulary:
                 words.append(parts[0])
                 counts.append(int(parts[1]))
         return cls(words, counts)
+
+
+def _tokenized(fn: str, sentences: Any) -> Iterable[Sequence[str]]:
+    """``sentences`` unchanged (or, for an iterator, an equal one), raising
+    for the usual slip of passing lines of text instead of lists of words,
+    which would silently count characters. Only the first sentence is looked
+    at, so a long corpus costs nothing."""
+    hint = "Split each line into words first, e.g. [line.split() for line in lines]."
+    if isinstance(sentences, str | bytes):
+        raise TypeError(
+            f"{fn}: sentences must be an iterable of sentences, each a sequence "
+            f"of words, got one {type(sentences).__name__}. {hint}"
+        )
+    if isinstance(sentences, Sequence):
+        first = sentences[0] if len(sentences) else None
+    else:
+        sentences = iter(sentences)
+        first = next(sentences, None)
+        sentences = itertools.chain(() if first is None else (first,), sentences)
+    if isinstance(first, str | bytes):
+        raise TypeError(
+            f"{fn}: each sentence must be a sequence of words (str), got a "
+            f"{type(first).__name__} as the first sentence: {first[:40]!r}. {hint}"
+        )
+    return sentences
 
 
 def keep_probability(counts: ArrayLike, sample: float) -> np.ndarray:

@@ -70,6 +70,16 @@ _BAD_VOCABULARY = [
      "counts must be an integer array"),
     ("a word that is not a str", lambda: text.Vocabulary(["a", 3], [1, 1]),
      TypeError, r"words\[1\] must be a str"),
+    ("lines, not lists of words", lambda: text.Vocabulary.build(["the cat", "a"]),
+     TypeError, "build: each sentence must be a sequence of words .* 'the cat'"),
+    ("lines from a generator", lambda: text.Vocabulary.build(
+        line for line in ["the cat"]), TypeError, "first sentence: 'the cat'"),
+    ("one str", lambda: text.Vocabulary.build("the cat"), TypeError,
+     "build: sentences must be an iterable of sentences.* got one str"),
+    ("encode lines", lambda: text.Vocabulary(["a"], [1]).encode(["a b"]),
+     TypeError, "encode: each sentence must be a sequence of words"),
+    ("encode one str", lambda: text.Vocabulary(["a"], [1]).encode("a"),
+     TypeError, "encode: sentences must be an iterable of sentences"),
 ]  # fmt: skip
 
 
@@ -81,6 +91,26 @@ _BAD_VOCABULARY = [
 def test_vocabulary_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("word", ["new york", "a\xa0b", "x\x1cy", "", "two\nlines"])
+def test_vocabulary_save_refuses_words_it_could_not_read_back(tmp_path, word):
+    path = tmp_path / "vocab.txt"
+    with pytest.raises(ValueError, match=r"save: words\[0\] must be a non-empty"):
+        text.Vocabulary([word, "b"], [2, 1]).save(path)
+    assert not path.exists()
+    # Words of other scripts are fine and come back as they were.
+    vocab = text.Vocabulary(["caf\u00e9", "\u8bcd", "b"], [3, 2, 1])
+    vocab.save(path)
+    assert text.Vocabulary.load(path).words == vocab.words
+
+
+def test_build_and_encode_take_iterators_of_sentences():
+    vocab = text.Vocabulary.build(iter(SENTENCES), min_count=1)
+    assert vocab.words == text.Vocabulary.build(SENTENCES, min_count=1).words
+    a, b = vocab.encode(iter(SENTENCES)), vocab.encode(SENTENCES)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    assert vocab.encode([]).num_raw_words == 0
 
 
 def test_vocabulary_load_names_the_bad_line(tmp_path):
