@@ -588,7 +588,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         )
         full = compact.expand(params.input, full.input, donate=True)
         params = params._replace(input=full)
-        subword_table = np.where(compact.table >= 0, compact.rows[compact.table], -1)
+        subword_table = compact  # SubwordVectors maps it to the full rows
     stats = {
         "raw_words": raw,
         "vocab_size": len(vocab),

@@ -63,9 +63,9 @@ def save_word2vec_format(
       binary: binary format (word2vec.c ``-binary 1``) instead of text.
 
     Raises:
-      ValueError: ``vectors`` is not 2-D, its rows differ from ``len(words)``,
-        a word is empty, holds whitespace or is repeated, or a value is not
-        finite.
+      ValueError: ``vectors`` is not 2-D or has no column, its rows differ
+        from ``len(words)``, a word is empty, holds whitespace or is
+        repeated, or a value is not finite.
       TypeError: ``words`` is not a sequence of str, ``vectors`` is not
         real, ``binary`` not a bool or ``path`` not a path.
 
@@ -94,6 +94,10 @@ def save_word2vec_format(
     _checks.path(fn, "path", path)
     binary = _checks.flag(fn, "binary", binary)
     array = _checks.real_array(fn, "vectors", vectors, ndim=2, host=True)
+    if array.shape[1] < 1:  # the format has no way to write an empty row
+        raise ValueError(
+            f"{fn}: vectors must have at least one column, got shape {array.shape}."
+        )
     # The format separates fields with spaces: words are tokens.
     words = _checks.strings(
         fn,
@@ -329,10 +333,13 @@ class SubwordVectors:
     n-grams (:func:`jaxns.subwords.char_ngrams` of ``<word>``, hashed into
     ``num_buckets`` rows); a word outside the vocabulary gets the mean of its
     n-gram rows alone, and the zero vector when it has none (as Facebook
-    fastText and gensim's ``FastTextKeyedVectors``). ``subwords``, the
-    ``[V, M]`` rows of each word in the layout ``V`` word rows then the
-    buckets (:func:`jaxns.subwords.subword_table`, as given to the trainer),
-    skips hashing the vocabulary's n-grams again.
+    fastText and gensim's ``FastTextKeyedVectors``). ``subwords`` skips
+    hashing the vocabulary's n-grams again: the ``[V, M]`` rows of each word
+    in the full layout, ``V`` word rows then the buckets
+    (:func:`jaxns.subwords.subword_table` of ``words`` with these sizes), or
+    the :class:`jaxns.subwords.CompactSubwords` a compact trainer was given
+    (its ``table`` numbers the compact rows, so it is mapped back through
+    ``rows``; the compact ``table`` itself is not this layout).
 
     Attributes:
       words: the vocabulary, a list of ``V`` str (row order).
@@ -383,8 +390,16 @@ class SubwordVectors:
         self.words = words
         self.word_rows = word_rows
         self.ngram_rows = ngram_rows
-        self.min_n, self.max_n = int(min_n), int(max_n)
+        self.min_n = _checks.size(caller, "min_n", min_n, minimum=1)
+        self.max_n = _checks.size(caller, "max_n", max_n, minimum=0)
         self._index = {w: i for i, w in enumerate(words)}
+        if isinstance(subwords, _subwords.CompactSubwords):
+            # The trainer's compact ids, back in the full table's rows.
+            compact = subwords
+            _checks.int_array(caller, "subwords.table", compact.table, ndim=2)
+            subwords = np.where(
+                compact.table >= 0, np.asarray(compact.rows)[compact.table], -1
+            )
         if subwords is None:
             table = _subwords.subword_table(
                 words, min_n=self.min_n, max_n=self.max_n, num_buckets=len(ngram_rows)
@@ -422,10 +437,13 @@ class SubwordVectors:
             :func:`jaxns.word2vec.init_subword_params`.
           min_n: shortest n-gram in characters.
           max_n: longest n-gram in characters.
-          subwords: optional ``int [V, M]`` rows of each word in
-            ``input_table`` (:func:`jaxns.subwords.subword_table` of ``words``
-            with these sizes, as given to the trainer): skips hashing the
-            vocabulary's n-grams again.
+          subwords: optional: skips hashing the vocabulary's n-grams again.
+            The ``int [V, M]`` rows of each word in ``input_table``'s full
+            layout (:func:`jaxns.subwords.subword_table` of ``words`` with
+            these sizes), or the :class:`jaxns.subwords.CompactSubwords` of
+            a trainer that trained the compact table (after
+            :meth:`~jaxns.subwords.CompactSubwords.expand` wrote it back into
+            ``input_table``).
 
         Returns:
           The :class:`SubwordVectors`.
@@ -629,7 +647,10 @@ def save_fasttext_format(
       None.
 
     Raises:
-      ValueError: shapes that do not agree, a bad word or a non-finite value.
+      TypeError: non-integer counts or sizes, a non-number ``sample``.
+      ValueError: shapes that do not agree, a bad word, a non-finite value,
+        negative counts, sizes below 1 (``max_n`` below 0) or a negative
+        ``sample``.
 
     Examples:
       >>> import os, tempfile, numpy as np, jaxns
@@ -649,14 +670,17 @@ def save_fasttext_format(
     words = _checks.strings(caller, "words", words, token=True, unique=True)
     if any("\0" in w for w in words):
         raise ValueError(f"{caller}: words must not contain NUL characters")
-    counts = np.asarray(counts, np.int64)
+    vocab_size = len(words)
+    counts = _checks.counts(caller, "counts", counts, vocab_size)
+    min_n = _checks.size(caller, "min_n", min_n, minimum=1)
+    max_n = _checks.size(caller, "max_n", max_n, minimum=0)
+    window = _checks.size(caller, "window", window, minimum=1)
+    epochs = _checks.size(caller, "epochs", epochs, minimum=1)
+    min_count = _checks.size(caller, "min_count", min_count, minimum=1)
+    num_negatives = _checks.size(caller, "num_negatives", num_negatives, minimum=1)
+    sample = float(_checks.number(caller, "sample", sample, nonnegative=True))
     inp = np.asarray(input_table, np.float32)
     out = np.asarray(output_table, np.float32)
-    vocab_size = len(words)
-    if counts.shape != (vocab_size,):
-        raise ValueError(
-            f"{caller}: counts must have shape ({vocab_size},), got {counts.shape}"
-        )
     if inp.ndim != 2 or inp.shape[0] < vocab_size:
         raise ValueError(
             f"{caller}: input_table must be [len(words) + num_buckets, dim], got "
@@ -717,7 +741,8 @@ def load_fasttext_format(path: str | os.PathLike[str]) -> SubwordVectors:
 
     Raises:
       FileNotFoundError: no such file.
-      ValueError: not a fastText model of a supported kind.
+      ValueError: not a fastText model of a supported kind, or a file that is
+        truncated or corrupt (the message names it and where it ends).
 
     Examples:
       >>> import os, tempfile, numpy as np, jaxns
@@ -737,7 +762,7 @@ def load_fasttext_format(path: str | os.PathLike[str]) -> SubwordVectors:
         raise FileNotFoundError(f"{caller}: no such file: {path}")
     data = path.read_bytes()
     head = struct.calcsize("<2i12id")
-    if len(data) < head + 24:
+    if len(data) < head + struct.calcsize("<3i2q"):
         raise ValueError(f"{caller}: {path} is too short for a fastText model")
     magic, version, dim, *_, buckets, min_n, max_n, _, _ = struct.unpack_from(
         "<2i12id", data
@@ -747,26 +772,56 @@ def load_fasttext_format(path: str | os.PathLike[str]) -> SubwordVectors:
             f"{caller}: {path} is not a fastText model of version <= 12 "
             f"(magic {magic}, version {version})"
         )
+    if min_n < 1 or max_n < 0 or buckets < 0 or dim < 1:
+        raise ValueError(
+            f"{caller}: {path}: a corrupt header (dim {dim}, bucket {buckets}, "
+            f"minn {min_n}, maxn {max_n})"
+        )
     size, nwords, nlabels, _, prune = struct.unpack_from("<3i2q", data, head)
     if nlabels:
         raise ValueError(f"{caller}: {path} is a supervised model (labels)")
+    if not 0 <= nwords <= size:
+        raise ValueError(
+            f"{caller}: {path}: a corrupt dictionary ({nwords} words of {size})"
+        )
+
+    def truncated(what: str) -> ValueError:
+        return ValueError(
+            f"{caller}: {path} is truncated or corrupt: it ends inside {what} "
+            f"({len(data)} bytes)"
+        )
+
     pos = head + struct.calcsize("<3i2q")
     words = []
     for _ in range(size):
-        end = data.index(b"\0", pos)
+        end = data.find(b"\0", pos)
+        if end < 0 or end + 10 > len(data):
+            raise truncated("the dictionary")
         words.append(data[pos:end].decode("utf-8", errors="backslashreplace"))
         pos = end + 1 + 9
     pos += 8 * max(prune, 0)
-    quant, rows, cols = struct.unpack_from("<?2q", data, pos)
-    if quant:
-        raise ValueError(f"{caller}: {path} is quantised (.ftz), not supported")
-    pos += struct.calcsize("<?2q")
-    matrix = np.frombuffer(data, "<f4", rows * cols, pos).reshape(rows, cols)
-    if rows != nwords + buckets or cols != dim:
-        raise ValueError(
-            f"{caller}: {path}: input matrix {rows}x{cols} does not match "
-            f"{nwords} words + {buckets} buckets of dim {dim}"
+    matrices = []
+    for name, want in (("input", nwords + buckets), ("output", nwords)):
+        if pos + struct.calcsize("<?2q") > len(data):
+            raise truncated(f"the {name} matrix's header")
+        quant, rows, cols = struct.unpack_from("<?2q", data, pos)
+        if quant:
+            raise ValueError(f"{caller}: {path} is quantised (.ftz), not supported")
+        if rows != want or cols != dim:
+            raise ValueError(
+                f"{caller}: {path}: {name} matrix {rows}x{cols} does not match "
+                f"{nwords} words"
+                + (f" + {buckets} buckets" if name == "input" else "")
+                + f" of dim {dim}"
+            )
+        pos += struct.calcsize("<?2q")
+        if pos + 4 * rows * cols > len(data):
+            raise truncated(f"the {name} matrix")
+        matrices.append(
+            np.frombuffer(data, "<f4", rows * cols, pos).reshape(rows, cols)
         )
+        pos += 4 * rows * cols
+    matrix = matrices[0]
     return SubwordVectors(
         words[:nwords], matrix[:nwords], matrix[nwords:], min_n=min_n, max_n=max_n
     )

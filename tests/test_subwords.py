@@ -172,6 +172,18 @@ def test_subword_vectors_compose_in_and_out_of_vocabulary():
         words, inp, subwords=table[::-1]
     )
     assert not np.array_equal(shuffled.vectors, sv.vectors)  # it is read, not ignored
+    # A compact trainer's CompactSubwords: mapped back to the full rows.
+    compact = subwords.compact_table(table)
+    assert not np.array_equal(compact.table, table)
+    given = wordvectors.SubwordVectors.from_input_table(words, inp, subwords=compact)
+    np.testing.assert_array_equal(given.vectors, sv.vectors)
+    for kwargs, error, match in [
+        (dict(min_n=2.7), TypeError, "min_n must be a Python int"),
+        (dict(min_n=0), ValueError, "min_n must be >= 1, got 0"),
+        (dict(max_n="6"), TypeError, "max_n must be a Python int"),
+    ]:
+        with pytest.raises(error, match="wordvectors.SubwordVectors: " + match):
+            wordvectors.SubwordVectors.from_input_table(words, inp, **kwargs)
     for bad, error, match in [
         (table[:2], ValueError, "subwords must have shape \\[3, \\?\\]"),
         (table.astype(float), TypeError, "subwords must be an integer array"),
@@ -230,22 +242,54 @@ def test_fasttext_bin_reads_gensims_own_files(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs,match",
+    "kwargs,error,match",
     [
-        (dict(counts=[1]), "counts must have shape"),
-        (dict(output_table=np.zeros((2, 3))), "output_table must have shape"),
-        (dict(model="sg"), "model must be one of"),
-        (dict(input_table=np.full((5, 4), np.nan)), "NaN"),
+        (dict(counts=[1]), ValueError, "counts must have shape"),
+        (dict(counts=[2.5, 1.0]), TypeError, "counts must be an integer array"),
+        (dict(counts=[-3, 2]), ValueError, "counts must be non-negative, got -3"),
+        (dict(output_table=np.zeros((2, 3))), ValueError,
+         "output_table must have shape"),
+        (dict(model="sg"), ValueError, "model must be one of"),
+        (dict(input_table=np.full((5, 4), np.nan)), ValueError, "the tables hold NaN"),
+        (dict(min_n=0), ValueError, "min_n must be >= 1, got 0"),
+        (dict(max_n=-1), ValueError, "max_n must be >= 0, got -1"),
+        (dict(window=2.5), TypeError, "window must be a Python int"),
+        (dict(num_negatives=0), ValueError, "num_negatives must be >= 1"),
+        (dict(epochs=0), ValueError, "epochs must be >= 1"),
+        (dict(sample=-1.0), ValueError, "sample must be finite and >= 0"),
     ],
-)
-def test_save_fasttext_format_rejects_bad_input(tmp_path, kwargs, match):
+)  # fmt: skip
+def test_save_fasttext_format_rejects_bad_input(tmp_path, kwargs, error, match):
     args = dict(
         path=tmp_path / "m.bin", words=["a", "b"], counts=[2, 1],
         input_table=np.zeros((5, 4)), output_table=np.zeros((2, 4)),
     ) | kwargs  # fmt: skip
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match="wordvectors.save_fasttext_format: " + match):
         wordvectors.save_fasttext_format(**args)
     assert not (tmp_path / "m.bin").exists()
+
+
+def test_load_fasttext_format_names_a_truncated_file(tmp_path):
+    """Every cut of a valid file raises a ValueError naming the function and
+    the file; none loads (the output matrix's end is checked too)."""
+    path = tmp_path / "m.bin"
+    rng = np.random.default_rng(3)
+    words = ["où", "b"]
+    counts, inp, out = _random_model(rng, words, buckets=5, dim=3)
+    wordvectors.save_fasttext_format(path, words, counts, inp, out, min_n=1, max_n=2)
+    data = path.read_bytes()
+    assert wordvectors.load_fasttext_format(path).words == words
+    cut = tmp_path / "cut.bin"
+    for end in range(len(data)):
+        cut.write_bytes(data[:end])
+        with pytest.raises(ValueError, match=r"load_fasttext_format: .*cut\.bin"):
+            wordvectors.load_fasttext_format(cut)
+    # A header whose n-gram sizes are impossible is named as corrupt.
+    bad = bytearray(data)
+    bad[4 * 11 : 4 * 12] = (0).to_bytes(4, "little", signed=True)  # minn
+    cut.write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match="corrupt header .*minn 0"):
+        wordvectors.load_fasttext_format(cut)
 
 
 def test_subword_trainer_param_init_bounds():

@@ -147,6 +147,7 @@ def test_missing_file(tmp_path):
         (["a", 1], np.zeros((2, 2)), TypeError, r"words\[1\] must be a str"),
         (["a"], np.zeros((2, 2)), ValueError, r"len\(words\) must equal .* 2, got 1"),
         (["a"], np.zeros(2), ValueError, "must be 2-D"),
+        (["a"], np.zeros((1, 0)), ValueError, "at least one column, got shape"),
         (["a"], np.array([[np.nan, 1.0]]), ValueError, "NaN"),
         ("ab", np.zeros((2, 2)), TypeError, "sequence of str"),
         (["a"], np.array([["x"]]), TypeError, "real numbers"),
