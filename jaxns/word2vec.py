@@ -444,8 +444,24 @@ class Stream(NamedTuple):
     num_tokens: jax.Array
 
     def num_calls(self, block_size: int) -> int:
-        """``max(1, ceil(num_tokens / block_size))``: the :attr:`Trainer.train`
-        calls that cover the stream (reads ``num_tokens`` back to the host).
+        """The number of :attr:`Trainer.train` calls that cover the stream.
+
+        Reads ``num_tokens`` back to the host (not under ``jit``).
+
+        Args:
+          block_size: the tokens one call trains on
+            (:attr:`Trainer.block_size`).
+
+        Returns:
+          ``max(1, ceil(num_tokens / block_size))``, an int.
+
+        Examples:
+          >>> import jax, jax.numpy as jnp, jaxns
+          >>> stream = jaxns.word2vec.make_stream(
+          ...     jax.random.key(0), jnp.arange(10), jnp.zeros(10, jnp.int32),
+          ...     jnp.ones(10), window=1, block_size=4)
+          >>> stream.num_calls(4)
+          3
         """
         block_size = _checks.size(
             "word2vec.Stream.num_calls", "block_size", block_size, minimum=1
