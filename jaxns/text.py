@@ -373,7 +373,9 @@ def subsample(
 
     Raises:
       TypeError: for non-integer ids.
-      ValueError: for a key array or mismatched shapes.
+      ValueError: for a key array, mismatched shapes, or concrete ids outside
+        ``[-1, vocab_size)`` (under ``jit`` such an id reads the nearest
+        word's probability and is kept or dropped with it).
 
     Examples:
       >>> import jax, jax.numpy as jnp, jaxns
@@ -391,6 +393,9 @@ def subsample(
     _checks.key(fn, key)
     ids = _checks.int_array(fn, "ids", ids, ndim=1)
     keep_prob = _checks.float_array(fn, "keep_prob", keep_prob, ndim=1)
+    _checks.values_in_range(
+        fn, "ids", ids, PAD, keep_prob.shape[0], what="word ids (or -1 padding)"
+    )
     if sentence_ids is None:
         sentence_ids = jnp.full(ids.shape, PAD, jnp.int32)
     sentence_ids = _checks.int_array(fn, "sentence_ids", sentence_ids, ndim=1)

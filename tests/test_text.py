@@ -213,6 +213,12 @@ _BAD_SUBSAMPLE = [
     ("short sentence_ids", (jax.random.key(0), _IDS, jnp.ones(2),
                             jnp.zeros(2, jnp.int32)),
      ValueError, "sentence_ids and ids must have the same shape"),
+    ("id past the vocabulary", (jax.random.key(0), jnp.array([0, 5, 1]),
+                                jnp.ones(3)),
+     ValueError, r"ids must hold word ids \(or -1 padding\) in \[-1, 3\), got 5 "
+     "at index 1"),
+    ("id below padding", (jax.random.key(0), jnp.array([-2, 0]), jnp.ones(3)),
+     ValueError, r"in \[-1, 3\), got -2 at index 0"),
 ]  # fmt: skip
 
 
