@@ -290,17 +290,28 @@ def sgns(
 
 
 def _true_negs(fn: str, pos: jax.Array, neg: jax.Array) -> bool:
-    """Checks shapes for losses that accept [B] or [B, num_true] positives."""
-    if pos.ndim == neg.ndim and pos.shape[:-1] == neg.shape[:-1] and pos.ndim >= 1:
+    """Checks shapes for losses that accept [B] or [B, num_true] positives.
+
+    Returns True for ``[B, num_true]`` positives. Only positives with two or
+    more axes can carry a ``num_true`` axis: ``pos [B]`` with ``neg [B]`` is a
+    batch missing its negatives axis, not one example with ``B`` true classes.
+    """
+    if pos.ndim >= 2 and pos.ndim == neg.ndim and pos.shape[:-1] == neg.shape[:-1]:
         if pos.shape[-1] < 1:
-            raise ValueError(f"{fn}: num_true must be >= 1, got pos {pos.shape}.")
+            raise ValueError(
+                f"{fn}: num_true must be >= 1, got pos_logits {pos.shape}."
+            )
         return True
     if neg.ndim == pos.ndim + 1 and neg.shape[:-1] == pos.shape:
         return False
+    hint = ""
+    if pos.ndim == neg.ndim == 1:
+        hint = " For one negative per example pass neg_logits[:, None]."
     raise ValueError(
         f"{fn}: pos_logits must be [batch] or [batch, num_true] and neg_logits "
-        f"[batch, num_negatives] with the same batch shape, got pos_logits "
-        f"{pos.shape} and neg_logits {neg.shape}."
+        f"[batch, num_negatives] with the same batch shape (neg_logits one axis "
+        f"more than [batch] pos_logits), got pos_logits {pos.shape} and "
+        f"neg_logits {neg.shape}.{hint}"
     )
 
 

@@ -641,6 +641,32 @@ def test_contrastive_fully_masked_rows():
     assert float(out) == 0.0 and bool((g == 0).all())
 
 
+def test_multi_true_needs_a_batch_axis():
+    # pos [T] with neg [T] used to be read as one example with T true classes;
+    # pos [1, T] with neg [1, K] is that example, and neg with one more axis
+    # than pos is a batch of single positives.
+    rng = np.random.default_rng(21)
+    pos, neg = rng.normal(size=4), rng.normal(size=4)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    for fn in (L.sampled_softmax, lambda p, n: L.nce(p, n, 0 * p, 0 * n)):
+        with pytest.raises(ValueError, match="neg_logits"):
+            fn(f32(pos), f32(neg))
+    out = L.sampled_softmax(f32(pos[None]), f32(neg[None]))
+    assert out.shape == (1,)
+    ref = logsumexp(np.concatenate([pos, neg])) - pos.mean()
+    assert_close(out[0], ref, loose=True)
+    out = L.sampled_softmax(f32(pos), f32(neg[:, None]))
+    ref = [logsumexp([p, n]) - p for p, n in zip(pos, neg, strict=True)]
+    assert_close(out, np.array(ref), loose=True)
+    # A single example: pos [] with neg [K].
+    out = L.sampled_softmax(f32(pos[0]), f32(neg))
+    assert_close(out, logsumexp(np.concatenate([pos[:1], neg])) - pos[0], loose=True)
+    # num_true > 1 with num_true == num_negatives stays multi-true.
+    out = L.nce(f32(pos[None]), f32(neg[None]), f32(0 * pos[None]), f32(0 * neg))
+    ref = (0.25 * np_softplus(-pos) + 0.75 * np_softplus(pos)).sum()
+    assert_close(out[0], ref + np_softplus(neg).sum(), loose=True)
+
+
 # ---------------------------------------------------------------------------
 # Bad inputs raise at trace time, naming the function and the argument.
 # ---------------------------------------------------------------------------
@@ -689,6 +715,23 @@ def _bad_cases():
             ValueError,
             "sampled_softmax: pos_logits must be",
             lambda: L.sampled_softmax(jnp.zeros(4), neg),
+        ),
+        # [batch] positives with [batch] negatives: a missing negatives axis,
+        # not one example with `batch` true classes.
+        (
+            ValueError,
+            r"sampled_softmax: .*got pos_logits \(3,\) and neg_logits \(3,\)",
+            lambda: L.sampled_softmax(pos, pos),
+        ),
+        (
+            ValueError,
+            r"nce: .*got pos_logits \(3,\) and neg_logits \(3,\)",
+            lambda: L.nce(pos, pos, pos, pos),
+        ),
+        (
+            ValueError,
+            r"sampled_softmax: .*got pos_logits \(3, 2\) and neg_logits \(4, 2\)",
+            lambda: L.sampled_softmax(jnp.zeros((3, 2)), jnp.zeros((4, 2))),
         ),
         (
             ValueError,
