@@ -487,8 +487,9 @@ def full_softmax(
     ``where`` drops classes from the normaliser (e.g. other known positives in
     filtered ranking); the label's class is always kept.
 
-    .. warning:: Labels outside ``[0, num_classes)`` give NaN (gather with
-       ``mode="fill"``); they are not checked under ``jit``.
+    .. warning:: Labels outside ``[0, num_classes)``, negative ones included,
+       give a NaN loss for their row (and a NaN gradient for that row's
+       logits; other rows are unaffected); they are not checked under ``jit``.
 
     Args:
       logits: ``[batch, num_classes]`` (any leading axes).
@@ -525,9 +526,20 @@ def full_softmax(
             f"(logits shape {logits.shape})."
         )
     mask = _checks.mask(fn, "where", where, logits.shape)
-    pos = jnp.take_along_axis(logits, labels[..., None], axis=-1, mode="fill")
-    classes = jnp.arange(logits.shape[-1]).reshape((1,) * labels.ndim + (-1,))
-    not_label = classes != labels[..., None]
+    num_classes = logits.shape[-1]
+    # A negative index would wrap to a real class (and keep it in the
+    # normaliser too), so every label outside [0, num_classes) is turned into
+    # NaN here, not left to the gather.
+    valid = labels >= 0
+    if num_classes <= jnp.iinfo(labels.dtype).max:
+        valid = valid & (labels < num_classes)
+    index = jnp.where(valid, labels, 0).astype(jnp.int32)[..., None]
+    pos = jnp.take_along_axis(logits, index, axis=-1)
+    pos = jnp.where(valid[..., None], pos, jnp.asarray(jnp.nan, pos.dtype))
+    classes = jnp.arange(num_classes, dtype=jnp.int32)
+    classes = classes.reshape((1,) * labels.ndim + (-1,))
+    # An invalid row keeps every class, so all of its gradient is NaN too.
+    not_label = (classes != index) | ~valid[..., None]
     loss = _softmax_xent(pos, logits, _and(not_label, mask))
     return _finish(fn, loss, weights, out_dtype)
 

@@ -399,6 +399,38 @@ def test_sampled_softmax_over_all_classes_equals_full_softmax():
     np.testing.assert_allclose(full(logits), ref, rtol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "bad_label, label_dtype",
+    [
+        (-1, jnp.int32),
+        (-3, jnp.int32),
+        (3, jnp.int32),
+        (-1, jnp.int8),
+        (127, jnp.int8),
+        (2**31 - 1, jnp.int32),
+        (255, jnp.uint8),
+    ],
+)
+def test_full_softmax_out_of_range_labels_give_nan(bad_label, label_dtype):
+    # Negative labels used to wrap to the last class and count it twice.
+    rng = np.random.default_rng(22)
+    logits = rng.normal(size=(3, 3))
+    labels = np.array([0, bad_label, 2])
+    f = lambda x: L.full_softmax(x, jnp.asarray(labels, label_dtype))  # noqa: E731
+    out = np.asarray(f(jnp.asarray(logits, jnp.float32)))
+    assert np.isnan(out[1])
+    ok = [0, 2]
+    ref = logsumexp(logits[ok], axis=1) - logits[ok, labels[ok]]
+    assert_close(out[ok], ref, loose=True)
+    # The bad row's gradient is NaN; the other rows get softmax - onehot.
+    g = np.asarray(jax.jit(jax.grad(lambda x: f(x).sum()))(jnp.asarray(logits)))
+    assert np.isnan(g[1]).all()
+    soft = np.exp(logits[ok] - logsumexp(logits[ok], axis=1, keepdims=True))
+    assert_close(g[ok], soft - np.eye(3)[labels[ok]], loose=True)
+    # jit == eager.
+    np.testing.assert_array_equal(jax.jit(f)(jnp.asarray(logits, jnp.float32)), out)
+
+
 @pytest.mark.parametrize("num_true", [1, 3])
 def test_nce_and_sampled_softmax_match_tensorflow_formulas(num_true):
     rng = np.random.default_rng(8 + num_true)
