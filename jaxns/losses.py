@@ -1128,7 +1128,7 @@ def clip(
       ``[batch]`` losses in the input's float dtype.
 
     Raises:
-      TypeError: for non-float inputs.
+      TypeError: for non-float inputs or a non-bool ``normalize``.
       ValueError: for mismatched shapes, ``batch < 2``, both or neither of
         ``temperature``/``logit_scale``, or ``temperature <= 0``.
 
@@ -1153,7 +1153,7 @@ def clip(
     scale = _scale(fn, temperature, logit_scale, x.dtype)
     mask = _checks.mask(fn, "where", where, (x.shape[0], x.shape[0]))
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
-    if normalize:
+    if _checks.flag(fn, "normalize", normalize):
         x, y = scoring.normalize(x), scoring.normalize(y)
     if block_size is not None:
         st = _blockwise.stats(
@@ -1223,7 +1223,7 @@ def siglip(
       ``[batch]`` losses in the input's float dtype.
 
     Raises:
-      TypeError: for non-float inputs.
+      TypeError: for non-float inputs or a non-bool ``normalize``.
       ValueError: for mismatched shapes or non-scalar scale/bias.
 
     Examples:
@@ -1247,7 +1247,7 @@ def siglip(
     n = x.shape[0]
     mask = _checks.mask(fn, "where", where, (n, n))
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
-    if normalize:
+    if _checks.flag(fn, "normalize", normalize):
         x, y = scoring.normalize(x), scoring.normalize(y)
     if block_size is not None:
         st = _blockwise.stats(

@@ -163,7 +163,8 @@ class Sampler:
           ``int32`` ids of exactly ``shape``, in ``[0, num_classes)``.
 
         Raises:
-          TypeError: if ``key`` is not a typed key or ``shape`` not a tuple.
+          TypeError: if ``key`` is not a typed key, ``shape`` not a tuple or
+            ``replace`` not a bool.
           ValueError: for a key array, negative sizes, draws from an empty
             vocabulary, or ``replace=False`` with ``shape[-1] > num_support``.
 
@@ -187,6 +188,7 @@ class Sampler:
         name = f"{self.family}.sample"
         key = _checks.key(name, key)
         shape = _checks.shape(name, "shape", shape)
+        replace = _checks.flag(name, "replace", replace)
         if math.prod(shape) == 0:
             return jnp.zeros(shape, jnp.int32)
         if self.num_support == 0:

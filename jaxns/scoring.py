@@ -408,7 +408,8 @@ def transe(
 
     Raises:
       ValueError: for shapes that do not broadcast or ``norm`` not in (1, 2).
-      TypeError: if an input is not floating point.
+      TypeError: if an input is not floating point, or ``norm`` is not an int
+        (``True`` and ``1.0`` are refused).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -424,6 +425,7 @@ def transe(
       <https://papers.nips.cc/paper/5071-translating-embeddings-for-modeling-multi-relational-data>`_,
       2013.
     """
+    norm = _checks.size("scoring.transe", "norm", norm)
     if norm not in (1, 2):
         raise ValueError(f"scoring.transe: norm must be 1 or 2, got {norm!r}.")
     head, relation, tail = _kg_args(

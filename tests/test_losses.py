@@ -838,6 +838,22 @@ def _bad_cases():
             lambda: L.ntxent(emb, emb, temperature=-0.1),
         ),
         (ValueError, "clip: give exactly one", lambda: L.clip(emb, emb)),
+        # A truthy string or None was read as a flag.
+        (
+            TypeError,
+            "losses.clip: normalize must be a bool, got str 'no'",
+            lambda: L.clip(emb, emb, temperature=1.0, normalize="no"),
+        ),
+        (
+            TypeError,
+            "losses.clip: normalize must be a bool",
+            lambda: L.clip(emb, emb, temperature=1.0, normalize=None, block_size=2),
+        ),
+        (
+            TypeError,
+            "losses.siglip: normalize must be a bool",
+            lambda: L.siglip(emb, emb, normalize=1),
+        ),
         (
             ValueError,
             "clip: give exactly one",

@@ -814,6 +814,22 @@ BAD = {
         "samplers.sample_candidates: num_samples must be a Python int",
         lambda: samplers.sample_candidates(_KEY, _SAMPLER, 2.0, jnp.array([1])),
     ),
+    # A truthy/falsy non-bool replace was read as a flag (None: no replacement).
+    "sample replace None": (
+        TypeError,
+        "unigram.sample: replace must be a bool, got NoneType None",
+        lambda: _SAMPLER.sample(_KEY, (2, 3), replace=None),
+    ),
+    "sample replace int": (
+        TypeError,
+        "uniform.sample: replace must be a bool",
+        lambda: samplers.uniform(9).sample(_KEY, (2, 3), replace=0),
+    ),
+    "sample replace str on empty shape": (
+        TypeError,
+        "uniform.sample: replace must be a bool",
+        lambda: samplers.uniform(9).sample(_KEY, (0,), replace="no"),
+    ),
 }
 
 

@@ -204,6 +204,22 @@ BAD = {
         "scoring.transe: norm must be 1 or 2",
         lambda: scoring.transe(_Q, _Q, _Q, norm=3),
     ),
+    # True == 1 and 2.0 == 2 used to pass the `in (1, 2)` test.
+    "norm bool": (
+        TypeError,
+        "scoring.transe: norm must be a Python int",
+        lambda: scoring.transe(_Q, _Q, _Q, norm=True),
+    ),
+    "norm float": (
+        TypeError,
+        "scoring.transe: norm must be a Python int",
+        lambda: scoring.transe(_Q, _Q, _Q, norm=2.0),
+    ),
+    "norm str": (
+        TypeError,
+        "scoring.transe: norm must be a Python int",
+        lambda: scoring.transe(_Q, _Q, _Q, norm="1"),
+    ),
     "phase": (
         ValueError,
         "must be phases",
