@@ -1215,7 +1215,8 @@ def corrupt_triples(
       num_entities: number of entities ``n >= 2`` (Python int).
       num_negatives: negatives per triple (Python int, keyword-only).
       mode: ``"uniform"`` or ``"bernoulli"``.
-      head_prob: ``float[num_relations]``, required for ``"bernoulli"``.
+      head_prob: ``float[num_relations]``, required for ``"bernoulli"`` and
+        refused for ``"uniform"`` (which would ignore it).
 
     Returns:
       ``int32[batch, num_negatives, 3]`` corrupted triples.
@@ -1223,7 +1224,13 @@ def corrupt_triples(
     Raises:
       TypeError: for a non-typed key or non-integer triples.
       ValueError: for a key array, ``num_entities < 2``, a bad shape, an
-        unknown mode or a missing ``head_prob``.
+        unknown mode, a missing ``head_prob`` with ``"bernoulli"``, one given
+        with ``"uniform"``, or (concrete triples) relation ids outside
+        ``[0, len(head_prob))`` with ``"bernoulli"``.
+
+    .. warning:: Under ``jit`` the relation ids cannot be checked: with
+       ``mode="bernoulli"`` an id below 0 reads ``head_prob[0]`` and one at or
+       above ``len(head_prob)`` reads ``head_prob[-1]`` (the gather clamps).
 
     Examples:
       >>> import jax, jaxns
@@ -1252,6 +1259,23 @@ def corrupt_triples(
             f"{name}: mode='bernoulli' needs head_prob [num_relations], got None. "
             "Compute it with jaxns.samplers.bernoulli_head_prob(triples, ...)."
         )
+    if mode == "uniform" and head_prob is not None:
+        raise ValueError(
+            f"{name}: head_prob is only used with mode='bernoulli' (mode='uniform' "
+            "corrupts the head with probability 1/2); pass mode='bernoulli' or "
+            "drop head_prob."
+        )
+    if mode == "bernoulli":
+        head_prob = _checks.float_array(name, "head_prob", head_prob, ndim=1)
+        # The gather below clamps; concrete (eager) relation ids are checked.
+        _checks.values_in_range(
+            name,
+            "triples[:, 1]",
+            triples[:, 1],
+            0,
+            head_prob.shape[0],
+            what="relation ids (indices into head_prob)",
+        )
     triples = triples.astype(jnp.int32)
     batch = triples.shape[0]
     shape = (batch, k)
@@ -1259,7 +1283,6 @@ def corrupt_triples(
     if mode == "uniform":
         p_head = jnp.full((batch, 1), 0.5, jnp.float32)
     else:
-        head_prob = _checks.float_array(name, "head_prob", head_prob, ndim=1)
         head_prob = head_prob.astype(jnp.float32)
         p_head = jnp.take(head_prob, triples[:, 1], mode="clip")[:, None]
     corrupt_head = jax.random.uniform(key_side, shape) < p_head

@@ -554,6 +554,25 @@ def test_bernoulli_head_prob_and_mode():
     np.testing.assert_allclose(head_rate, p[triples[:2, 1]], atol=0.015)
 
 
+def test_bernoulli_relation_ids_clamp_under_jit():
+    # Documented: traced relation ids are not checked; the gather clamps, so -1
+    # reads head_prob[0] and 7 reads head_prob[-1]. Eagerly they raise.
+    triples = jnp.array([[0, -1, 1], [0, 7, 1], [0, 1, 1]])
+    head_prob = jnp.array([0.0, 1.0])
+
+    def corrupt(t):
+        return samplers.corrupt_triples(
+            jax.random.key(3), t, 10, num_negatives=50, mode="bernoulli",
+            head_prob=head_prob,
+        )  # fmt: skip
+
+    neg = np.asarray(jax.jit(corrupt)(triples))
+    head_rate = (neg[..., 0] != 0).mean(-1)
+    np.testing.assert_array_equal(head_rate, [0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="got -1 at index 0"):
+        corrupt(triples)
+
+
 # ------------------------------------------------------------- bad inputs
 
 
@@ -792,6 +811,52 @@ BAD = {
         "head_prob",
         lambda: samplers.corrupt_triples(
             _KEY, _TRIPLE, 5, num_negatives=2, mode="bernoulli"
+        ),
+    ),
+    # Relation ids outside head_prob were clamped silently, even eagerly.
+    "corrupt relation past head_prob": (
+        ValueError,
+        r"samplers.corrupt_triples: triples\[:, 1\] must hold relation ids "
+        r"\(indices into head_prob\) in \[0, 2\), got 5 at index 1",
+        lambda: samplers.corrupt_triples(
+            _KEY,
+            jnp.array([[0, 1, 1], [0, 5, 1]]),
+            10,
+            num_negatives=2,
+            mode="bernoulli",
+            head_prob=jnp.array([0.0, 1.0]),
+        ),  # fmt: skip
+    ),
+    "corrupt negative relation": (
+        ValueError,
+        r"in \[0, 2\), got -2 at index 0",
+        lambda: samplers.corrupt_triples(
+            _KEY,
+            jnp.array([[0, -2, 1]]),
+            10,
+            num_negatives=2,
+            mode="bernoulli",
+            head_prob=jnp.array([0.0, 1.0]),
+        ),  # fmt: skip
+    ),
+    "corrupt empty head_prob": (
+        ValueError,
+        r"in \[0, 0\), got 0",
+        lambda: samplers.corrupt_triples(
+            _KEY,
+            _TRIPLE,
+            10,
+            num_negatives=2,
+            mode="bernoulli",
+            head_prob=jnp.zeros(0),
+        ),  # fmt: skip
+    ),
+    # head_prob was silently ignored with mode="uniform".
+    "corrupt uniform with head_prob": (
+        ValueError,
+        "samplers.corrupt_triples: head_prob is only used with mode='bernoulli'",
+        lambda: samplers.corrupt_triples(
+            _KEY, _TRIPLE, 10, num_negatives=2, head_prob=jnp.array([1.0])
         ),
     ),
     "corrupt triples shape": (
