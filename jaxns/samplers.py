@@ -827,7 +827,9 @@ def _inclusion_probability(sampler: Sampler, ids: jax.Array, k: int) -> jax.Arra
 
     def newton(_, t):
         e = jnp.exp(-t * all_p)
-        f = jnp.sum(1.0 - e) - k
+        # -expm1, not 1 - exp: with V >> k each term is ~k/V and 1 - exp loses
+        # most of its float32 digits to cancellation (1e-3 relative at V=1e6).
+        f = jnp.sum(-jnp.expm1(-t * all_p)) - k
         return t - f / jnp.maximum(jnp.sum(all_p * e), jnp.float32(1e-30))
 
     t = jax.lax.fori_loop(0, 30, newton, jnp.float32(k))

@@ -325,6 +325,39 @@ def test_expected_count_without_replacement():
     )
 
 
+def _np_rosen(p, k):
+    """Rosen's pi = 1 - exp(-t p) with sum(pi) = k, solved in float64."""
+    from scipy.optimize import brentq
+
+    t = brentq(lambda t: -np.expm1(-t * p).sum() - k, 0.0, 1e3 * k / p[p > 0].min())
+    return -np.expm1(-t * p)
+
+
+@pytest.mark.parametrize("num_classes", [100_000, 1_000_000])
+def test_expected_count_without_replacement_many_classes(num_classes):
+    # Equal weights through the alias family (not `uniform`'s exact k/V path):
+    # Rosen's pi is exactly k/V. `1 - exp` in the float32 Newton solve was
+    # off by ~1e-3 at V = 1e6 and its pi did not sum to k.
+    k = 10
+    sampler = samplers.categorical(np.ones(num_classes))
+    ids = jnp.arange(num_classes)
+    got = np.asarray(samplers.expected_count(sampler, ids, k, replace=False))
+    np.testing.assert_allclose(got, k / num_classes, rtol=2e-6)
+    assert abs(got.astype(np.float64).sum() - k) < 2e-5 * k
+    log_got = samplers.log_expected_count(sampler, ids[:3], k, replace=False)
+    np.testing.assert_allclose(log_got, np.log(k / num_classes), rtol=1e-6)
+
+
+def test_expected_count_without_replacement_zipf_matches_float64():
+    v, k = 100_000, 10
+    weights = 1.0 / np.arange(1, v + 1)
+    sampler = samplers.categorical(weights)
+    p = np.asarray(sampler.probs(), np.float64)
+    got = np.asarray(samplers.expected_count(sampler, jnp.arange(v), k, replace=False))
+    np.testing.assert_allclose(got, _np_rosen(p, k), rtol=1e-5)
+    assert abs(got.astype(np.float64).sum() - k) < 1e-5 * k
+
+
 # ------------------------------------------------------------ exclusion
 
 
