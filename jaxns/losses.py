@@ -52,6 +52,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxns import _blockwise, _checks, scoring
@@ -125,6 +126,26 @@ def _embeddings(fn: str, a_name: str, a, b_name: str, b):
 
 def _optional_ids(fn: str, name: str, ids, shape: tuple) -> jax.Array | None:
     return None if ids is None else _checks.int_array(fn, name, ids, shape)
+
+
+def _common_ids(
+    fn: str, a_name: str, a: jax.Array, b_name: str, b: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Two id arrays in one dtype that holds every value of both, so neither is
+    cut down to the other's (int32 300 cast to int8 would equal the id 44).
+
+    NumPy's promotion lattice is used (JAX's refuses mixed widths under strict
+    promotion); a pair that needs 64 bits without ``jax_enable_x64`` (int32
+    with uint32) is refused rather than wrapped.
+    """
+    wide = np.promote_types(a.dtype, b.dtype)
+    if jax.dtypes.canonicalize_dtype(wide) != wide:
+        raise TypeError(
+            f"{fn}: {a_name} ({a.dtype}) and {b_name} ({b.dtype}) have no common "
+            f"integer dtype without jax_enable_x64 (it would be {wide}); cast "
+            f"both to one dtype, e.g. {b_name}.astype({a_name}.dtype)."
+        )
+    return a.astype(wide), b.astype(wide)
 
 
 # ---------------------------------------------------------------------------
@@ -731,7 +752,9 @@ def in_batch_softmax(
       ``[batch]`` losses in the input's float dtype.
 
     Raises:
-      TypeError: for non-float embeddings or non-integer ids.
+      TypeError: for non-float embeddings or non-integer ids, or
+        ``candidate_ids`` and ``extra_ids`` whose common dtype needs 64 bits
+        without ``jax_enable_x64`` (int32 with uint32).
       ValueError: for mismatched shapes, ``batch == 1`` without extra
         candidates, ``temperature <= 0``, inconsistent ``log_q``/``ids``
         arguments, or ``num_hard_negatives`` with ``block_size``.
@@ -808,7 +831,10 @@ def in_batch_softmax(
                 extra_hits = jnp.zeros((batch, num_extra), bool)
             else:
                 e_ids = _optional_ids(fn, "extra_ids", extra_ids, (num_extra,))
-                extra_hits = e_ids[None, :] == ids[:, None].astype(e_ids.dtype)
+                row_ids, e_ids = _common_ids(
+                    fn, "candidate_ids", ids, "extra_ids", e_ids
+                )
+                extra_hits = e_ids[None, :] == row_ids[:, None]
             hits = jnp.concatenate([hits, extra_hits], axis=1)
     if block_size is not None:
         loss = _in_batch_blocked(
@@ -850,8 +876,7 @@ def _in_batch_blocked(
             extra = jnp.full((num_cols - batch,), none, ids.dtype)
         else:
             extra = _optional_ids(fn, "extra_ids", extra_ids, (num_cols - batch,))
-            wide = jnp.promote_types(ids.dtype, extra.dtype)
-            ids, extra = ids.astype(wide), extra.astype(wide)
+            ids, extra = _common_ids(fn, "candidate_ids", ids, "extra_ids", extra)
         col_ids = jnp.concatenate([ids, extra])
     st = _blockwise.stats(
         query,

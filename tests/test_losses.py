@@ -496,6 +496,36 @@ def np_retrieval(scores, temperature, log_q, ids, where, hard):
     return np.array(out)
 
 
+@pytest.mark.parametrize(
+    "ids, extra_ids",
+    [
+        # int32 300 and 200 wrap to int8 44 and -56: not the extra ids 44, -56.
+        (np.array([300, 5, 200, 44], np.int32), np.array([44, -56, 5], np.int8)),
+        (np.array([44, 5, -56, 7], np.int8), np.array([300, 200, 7], np.int32)),
+        (np.array([255, 1, 128, 44], np.uint8), np.array([-1, -128, 1], np.int8)),
+    ],
+)
+def test_in_batch_softmax_ids_of_different_dtypes(ids, extra_ids):
+    # The dense path cast candidate_ids down to extra_ids' dtype before
+    # comparing (false accidental hits); both paths now compare promoted ids.
+    rng = np.random.default_rng(23)
+    b, m, d = 4, 3, 5
+    q, c, e = rng.normal(size=(b, d)), rng.normal(size=(b, d)), rng.normal(size=(m, d))
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    kw = dict(
+        temperature=0.5,
+        candidate_ids=jnp.asarray(ids),
+        extra_candidates=f32(e),
+        extra_ids=jnp.asarray(extra_ids),
+    )
+    all_ids = np.concatenate([ids.astype(np.int64), extra_ids.astype(np.int64)])
+    ref = np_retrieval(q @ np.concatenate([c, e]).T, 0.5, None, all_ids, None, None)
+    dense = L.in_batch_softmax(f32(q), f32(c), **kw)
+    blocked = L.in_batch_softmax(f32(q), f32(c), block_size=2, **kw)
+    assert_close(dense, ref, loose=True)
+    assert_close(blocked, ref, loose=True)
+
+
 @pytest.mark.parametrize("hard", [None, 2])
 def test_in_batch_softmax_matches_bruteforce(hard):
     rng = np.random.default_rng(9)
@@ -816,6 +846,19 @@ def _bad_cases():
             TypeError,
             "losses.in_batch_softmax: candidate_ids must be an integer array",
             lambda: L.in_batch_softmax(emb, emb, candidate_ids=pos),
+        ),
+        (
+            TypeError,
+            r"in_batch_softmax: candidate_ids \(int32\) and extra_ids \(uint32\) "
+            "have no common integer dtype",
+            lambda: L.in_batch_softmax(
+                emb,
+                emb,
+                candidate_ids=jnp.arange(3),
+                extra_candidates=emb,
+                extra_ids=jnp.arange(3, dtype=jnp.uint32),
+                block_size=2,
+            ),  # fmt: skip
         ),
         (
             ValueError,
