@@ -282,7 +282,10 @@ def _open_text(path: pathlib.Path, caller: str) -> Iterator[IO[str]]:
             binary = stack.enter_context(archive.open(members[0]))
         else:
             binary = raw
-        yield io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline="")
+        # utf-8-sig drops a leading byte-order mark (Windows tools write one).
+        yield io.TextIOWrapper(
+            binary, encoding="utf-8-sig", errors="strict", newline=""
+        )
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -397,7 +400,8 @@ def load_corpus(
     whitespace (``str.split``); gzip, xz, bzip2 and single-file zip archives are
     decompressed transparently (recognised by their magic bytes). Lines longer
     than ``max_sentence_length`` tokens are cut into chunks of that length
-    (the last one shorter); empty lines are dropped.
+    (the last one shorter); empty lines are dropped. A leading UTF-8
+    byte-order mark is dropped.
 
     Loading is linear-time string splitting on large blocks (text8 loads in a
     few seconds), and every distinct word is stored once.

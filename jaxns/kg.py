@@ -146,7 +146,7 @@ class TripleDataset:
 def _read_labels(path: pathlib.Path) -> list[tuple[str, str, str, int]]:
     """Tab-separated ``head, relation, tail`` lines with their line numbers."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM is dropped
     except FileNotFoundError:
         raise FileNotFoundError(f"load_triples: {path} does not exist") from None
     except UnicodeDecodeError as err:
@@ -266,12 +266,13 @@ def load_triples(source: str | os.PathLike[str]) -> TripleDataset:
     """Loads a knowledge graph's train/valid/test triples with PyKEEN's ids.
 
     ``source`` is a directory holding ``train.txt``, ``valid.txt`` and
-    ``test.txt`` (one triple a line, ``head<TAB>relation<TAB>tail``; blank
-    lines are skipped), or one of :data:`KG_DATASETS`. Entity ids number the
-    sorted labels of the training heads and tails, relation ids the sorted
-    training relations (PyKEEN's ``TriplesFactory.from_path``), and each split
-    is de-duplicated and sorted by id (PyKEEN's ``np.unique``), so results
-    compare with PyKEEN's id for id.
+    ``test.txt`` (UTF-8, one triple a line, ``head<TAB>relation<TAB>tail``;
+    blank lines and a leading byte-order mark are skipped), or one of
+    :data:`KG_DATASETS`. Entity ids number the sorted labels of the training
+    heads and tails, relation ids the sorted training relations (PyKEEN's
+    ``TriplesFactory.from_path``), and each split is de-duplicated and sorted
+    by id (PyKEEN's ``np.unique``), so results compare with PyKEEN's id for
+    id.
 
     A name is resolved, in order, from ``<cache>/kg/<name>/``
     (:func:`jaxns.datasets.default_cache_dir`, ``$JAXNS_CACHE``), from

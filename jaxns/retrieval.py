@@ -244,8 +244,10 @@ def _number(path: Any, lineno: int, column: str, text: str) -> float:
 
 
 def _read_text(path: pathlib.Path, *, encoding: str = "utf-8") -> str:
+    """``path``'s text; for UTF-8, a leading byte-order mark is dropped."""
+    codec = "utf-8-sig" if encoding == "utf-8" else encoding
     try:
-        return path.read_bytes().decode(encoding)
+        return path.read_bytes().decode(codec)
     except UnicodeDecodeError as err:
         raise ValueError(
             f"load_interactions: {path} is not {encoding} text ({err})."
@@ -363,7 +365,7 @@ def _ml100k_zip(path: pathlib.Path) -> Interactions:
                 raise ValueError(f"load_interactions: {path} holds no u.data.")
             for name in ("u.data", "u.user", "u.item", "u.genre"):
                 if name in names:
-                    enc = "utf-8" if name in ("u.data", "u.user") else "latin-1"
+                    enc = "utf-8-sig" if name in ("u.data", "u.user") else "latin-1"
                     raw = archive.read(names[name]).decode(enc)
                     files[name] = (raw, f"{path}:{names[name]}")
     except zipfile.BadZipFile as err:
@@ -599,6 +601,9 @@ def load_interactions(
       ``user``, ``userId``), an item column (``item_id``, ``item``,
       ``movieId``) and optionally ``rating`` and ``timestamp`` (delimiter
       sniffed among ``, ; tab |``).
+
+    Text files are UTF-8 (``u.item`` and ``u.genre``: Latin-1); a leading
+    byte-order mark, as Excel's "CSV UTF-8" writes, is dropped.
 
     Args:
       source: ``"movielens-100k"`` or a path.

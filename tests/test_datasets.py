@@ -502,6 +502,32 @@ def test_similarity_file_formats(tmp_path):
     assert load_similarity(gz) == load_similarity(path)
 
 
+_BOM = "\ufeff"
+
+
+@pytest.mark.parametrize("kind", ["plain", "gz", "zip"])
+@pytest.mark.parametrize(
+    "reader, text, expected",
+    [
+        (
+            load_similarity,
+            "cat\tdog\t8.0\ncar\ttruck\t9.0\n",
+            [("cat", "dog", 8.0), ("car", "truck", 9.0)],
+        ),
+        (load_analogies, ": s\na b c d\n", {"s": [("a", "b", "c", "d")]}),
+        (load_corpus, "cat dog\ncar\n", [["cat", "dog"], ["car"]]),
+    ],
+)
+def test_readers_drop_a_utf8_byte_order_mark(tmp_path, kind, reader, text, expected):
+    # Excel's "CSV UTF-8" and many Windows tools start files with U+FEFF.
+    path = _write(tmp_path / f"bom.{kind}", _BOM + text, kind)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf") == (kind == "plain")
+    assert reader(path) == expected
+    # Only a leading mark is dropped: one inside the text stays a character.
+    inner = _write(tmp_path / f"inner.{kind}", "x y\n" + _BOM + "z\n", kind)
+    assert load_corpus(inner) == [["x", "y"], [_BOM + "z"]]
+
+
 @pytest.mark.parametrize(
     "content, match",
     [

@@ -48,6 +48,20 @@ def test_load_triples_ids_as_pykeen(tmp_path):
         data.entity_to_id["new"] = 3
 
 
+@pytest.mark.parametrize("marked", ["train", "valid", "test"])
+def test_load_triples_drop_a_utf8_byte_order_mark(tmp_path, marked):
+    # Windows tools often start UTF-8 files with U+FEFF; it is no label's part.
+    directory = _write(tmp_path, train=TRAIN, valid=VALID, test=TEST)
+    path = directory / f"{marked}.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data = kg.load_triples(directory)
+    assert dict(data.entity_to_id) == {"alpha": 0, "beta": 1, "zeta": 2}
+    assert dict(data.relation_to_id) == {"r1": 0, "r2": 1}
+    assert data.train.tolist() == [[0, 0, 1], [1, 0, 2], [2, 1, 0]]
+    assert data.valid.tolist() == [[1, 1, 0]]
+    assert data.test.tolist() == [[2, 0, 1]]
+
+
 @pytest.mark.parametrize(
     "splits, error, words",
     [

@@ -112,6 +112,66 @@ def test_csv(tmp_path):
     assert only.ratings is None and only.timestamps is None
 
 
+def _write_source(directory: pathlib.Path, kind: str, bom: tuple[str, ...]):
+    """A tiny source of ``kind``; the files named in ``bom`` start with U+FEFF."""
+    directory.mkdir()
+
+    def put(name: str, text: str, encoding: str = "utf-8") -> None:
+        mark = b"\xef\xbb\xbf" if name in bom else b""
+        (directory / name).write_bytes(mark + text.encode(encoding))
+
+    if kind == "inter":
+        put("toy.inter", INTER)
+        put("toy.user", "user_id:token\tage:token\nu2\t30\n")
+        return directory / "toy.inter"
+    if kind == "csv":
+        put("x.csv", "userId,movieId,rating\n7,a,4.5\n8,b,1\n")
+        return directory / "x.csv"
+    put("u.data", U_DATA)
+    put("u.user", U_USER)
+    put("u.genre", U_GENRE)
+    put("u.item", U_ITEM, "latin-1")
+    if kind == "zip":
+        with zipfile.ZipFile(directory / "ml-100k.zip", "w") as z:
+            for name in ("u.data", "u.user", "u.item", "u.genre"):
+                z.write(directory / name, f"ml-100k/{name}")
+        return directory / "ml-100k.zip"
+    return directory if kind == "dir" else directory / "u.data"
+
+
+@pytest.mark.parametrize(
+    ("kind", "bom"),
+    [
+        ("u.data", ("u.data",)),
+        ("u.data", ("u.user",)),
+        ("dir", ("u.data", "u.user")),
+        ("zip", ("u.data", "u.user")),
+        ("inter", ("toy.inter",)),
+        ("inter", ("toy.user",)),
+        ("csv", ("x.csv",)),
+    ],
+)
+def test_readers_drop_a_utf8_byte_order_mark(tmp_path, kind, bom):
+    # Excel's "CSV UTF-8" export and many Windows tools write U+FEFF first.
+    want = retrieval.load_interactions(_write_source(tmp_path / "plain", kind, ()))
+    got = retrieval.load_interactions(_write_source(tmp_path / "bom", kind, bom))
+    assert got.users.tolist() == want.users.tolist()
+    assert got.items.tolist() == want.items.tolist()
+    assert got.ratings.tolist() == want.ratings.tolist()
+    assert dict(got.user_to_id) == dict(want.user_to_id)
+    assert dict(got.item_to_id) == dict(want.item_to_id)
+    assert set(got.user_features) == set(want.user_features)
+    for name, feature in want.user_features.items():
+        assert got.user_features[name].vocabulary == feature.vocabulary
+        assert got.user_features[name].codes.tolist() == feature.codes.tolist()
+
+
+def test_load_split_drops_a_utf8_byte_order_mark(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_bytes("0, 2\n1\n".encode("utf-8-sig"))
+    assert retrieval.load_split(path, _data([0, 1, 0])).codes.tolist() == [0, 2, 1]
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
