@@ -1485,6 +1485,11 @@ class RankingTask:
         parts that are not relevant, padded with ``num_items``.
       num_items: the item vocabulary size (static).
       part: ``"valid"`` or ``"test"`` (static).
+      num_user_ids: the user vocabulary size (static), the rows
+        :func:`evaluate_ranking` needs in ``user_embeddings``; ``None`` for a
+        task built by hand without it (then only ids below the table's rows
+        are checked, and only outside ``jit``). :attr:`num_users` is the
+        number of *evaluated* users.
     """
 
     users: jax.Array
@@ -1492,6 +1497,7 @@ class RankingTask:
     exclude: jax.Array
     num_items: int
     part: str
+    num_user_ids: int | None = None
 
     @property
     def num_users(self) -> int:
@@ -1501,7 +1507,7 @@ class RankingTask:
 jax.tree_util.register_dataclass(
     RankingTask,
     data_fields=["users", "relevant", "exclude"],
-    meta_fields=["num_items", "part"],
+    meta_fields=["num_items", "part", "num_user_ids"],
 )
 
 
@@ -1584,6 +1590,7 @@ def ranking_task(data: Interactions, split: Split, part: str = "test") -> Rankin
         exclude=_to_device(exclude),
         num_items=int(data.num_items),
         part=part,
+        num_user_ids=int(data.num_users),
     )
 
 
@@ -1606,7 +1613,8 @@ def evaluate_ranking(
 
     Args:
       task: from :func:`ranking_task`.
-      user_embeddings: float ``[num_users, dim]`` indexed by user id.
+      user_embeddings: float ``[num_user_ids, dim]`` indexed by user id: one
+        row per user of the data (``task.num_user_ids``).
       item_embeddings: float ``[num_items, dim]``.
       ks: cut-offs (static).
       batch_size: users per batch (static), or ``None`` for all at once.
@@ -1616,7 +1624,8 @@ def evaluate_ranking(
 
     Raises:
       TypeError: non-float embeddings or a non-:class:`RankingTask`.
-      ValueError: mismatched widths or item counts, bad ks or batch size.
+      ValueError: mismatched widths, user or item counts, bad ks or batch
+        size.
 
     Examples:
       >>> import jax.numpy as jnp, numpy as np
@@ -1660,6 +1669,20 @@ def evaluate_ranking(
             f"{fn}: item_embeddings has {items_e.shape[0]} rows, the task "
             f"{task.num_items} items."
         )
+    # A missing user row would be clamped by the gather to another user's.
+    if task.num_user_ids is not None:
+        if users_e.shape[0] != task.num_user_ids:
+            raise ValueError(
+                f"{fn}: user_embeddings has {users_e.shape[0]} rows, the task "
+                f"{task.num_user_ids} users."
+            )
+    elif not isinstance(task.users, jax.core.Tracer) and task.num_users:
+        top = int(np.max(np.asarray(task.users)))
+        if top >= users_e.shape[0]:
+            raise ValueError(
+                f"{fn}: user_embeddings has {users_e.shape[0]} rows, but the "
+                f"task evaluates user {top}."
+            )
     ks = _checks.sorted_sizes(
         fn, "ks", ks, maximum=task.num_items, maximum_is="the number of items"
     )

@@ -632,6 +632,72 @@ def test_ranking_task_bad_inputs():
         retrieval.evaluate_ranking("x", jnp.ones((2, 3)), jnp.ones((3, 3)))
 
 
+def _three_user_task():
+    # user u's only test item is item u; train rows give every user history.
+    data = _data([0, 0, 1, 1, 2, 2], [0, 1, 2, 1, 0, 2])
+    data = retrieval.Interactions(
+        **{**data.__dict__, "user_to_id": {"a": 0, "b": 1, "c": 2, "d": 3}}
+    )
+    split = retrieval.split_from_codes(data, [2, 0, 0, 2, 0, 2])
+    return data, retrieval.ranking_task(data, split)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (1, "user_embeddings has 1 rows, the task 4 users"),
+        (3, "user_embeddings has 3 rows, the task 4 users"),  # user 3: no rows
+        (5, "user_embeddings has 5 rows, the task 4 users"),
+    ],
+)
+def test_evaluate_ranking_checks_user_rows(rows, message):
+    data, task = _three_user_task()
+    assert task.num_user_ids == data.num_users == 4 and task.num_users == 3
+    with pytest.raises(ValueError, match=message):
+        retrieval.evaluate_ranking(task, jnp.eye(rows, 3), jnp.eye(3), ks=(1,))
+    # Under jit too: the count is a static field of the task.
+    with pytest.raises(ValueError, match=message):
+        jax.jit(retrieval.evaluate_ranking, static_argnames="ks")(
+            task, jnp.eye(rows, 3), jnp.eye(3), ks=(1,)
+        )
+
+
+def test_evaluate_ranking_user_rows_give_each_user_their_own_scores():
+    _, task = _three_user_task()
+    # User u's row scores item u highest, and item u is u's test item.
+    users = jnp.eye(4, 3)
+    got = retrieval.evaluate_ranking(task, users, jnp.eye(3), ks=(1,))
+    assert float(got["hit@1"]) == 1.0 and float(got["mrr@1"]) == 1.0
+    # The RecBole protocol written out in NumPy for another user table.
+    rng = np.random.default_rng(0)
+    ue = rng.normal(size=(4, 3)).astype(np.float32)
+    ie = rng.normal(size=(3, 3)).astype(np.float32)
+    rel = np.zeros((4, 3), bool)
+    hist = np.zeros((4, 3), bool)
+    rel[[0, 1, 2], [0, 1, 2]] = True
+    hist[[0, 1, 2], [1, 2, 0]] = True
+    want = _reference((ue @ ie.T)[:3], rel[:3], hist[:3], (1, 2))
+    got = retrieval.evaluate_ranking(task, ue, ie, ks=(1, 2))
+    for name, value in got.items():
+        assert_close(value, want[name], loose=True, err_msg=name)
+
+
+def test_evaluate_ranking_hand_built_task_checks_user_ids():
+    _, task = _three_user_task()
+    hand = retrieval.RankingTask(
+        users=task.users,
+        relevant=task.relevant,
+        exclude=task.exclude,
+        num_items=task.num_items,
+        part=task.part,
+    )
+    assert hand.num_user_ids is None
+    with pytest.raises(ValueError, match="has 2 rows, but the task evaluates user 2"):
+        retrieval.evaluate_ranking(hand, jnp.eye(2, 3), jnp.eye(3), ks=(1,))
+    got = retrieval.evaluate_ranking(hand, jnp.eye(3), jnp.eye(3), ks=(1,))
+    assert float(got["hit@1"]) == 1.0
+
+
 # ---------------------------------------------------------------------------
 # objectives: values and query gradients against float64 NumPy references
 # ---------------------------------------------------------------------------
