@@ -41,6 +41,7 @@ import math
 import os
 import pathlib
 import types
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -548,21 +549,9 @@ def _how_to_get(cache: pathlib.Path) -> str:
     )
 
 
-def _resolve_movielens(download: bool) -> Interactions:
-    cache = datasets.default_cache_dir() / "movielens-100k"
-    extracted = cache / "ml-100k"
-    if (extracted / "u.data").exists():
-        return _ml100k_dir(extracted)
-    archive = cache / MOVIELENS_100K.filename
-    # A cached archive is verified (and replaced if corrupt) by download().
-    if not archive.exists():
-        recbole = _recbole_ml100k()
-        if recbole is not None:
-            return _load_atomic(recbole)
-        if not download:
-            raise FileNotFoundError(f"load_interactions: {_how_to_get(cache)}")
+def _download_movielens(cache: pathlib.Path) -> pathlib.Path:
     try:
-        path = datasets.download(MOVIELENS_100K, cache_dir=cache)
+        return datasets.download(MOVIELENS_100K, cache_dir=cache)
     except OSError as err:
         # download()'s own message repeats the URL and a shorter advice.
         reason = err.__cause__ if err.__cause__ is not None else err
@@ -570,7 +559,34 @@ def _resolve_movielens(download: bool) -> Interactions:
             f"load_interactions: could not download {MOVIELENS_100K.url} "
             f"({reason}). " + _how_to_get(cache)
         ) from None
-    return _ml100k_zip(path)
+
+
+def _resolve_movielens(download: bool) -> Interactions:
+    cache = datasets.default_cache_dir() / "movielens-100k"
+    extracted = cache / "ml-100k"
+    if (extracted / "u.data").exists():
+        return _ml100k_dir(extracted)
+    archive = cache / MOVIELENS_100K.filename
+    if archive.exists():
+        problem = datasets._verify(archive, MOVIELENS_100K)
+        if problem is None:
+            return _ml100k_zip(archive)
+        if download:
+            # download() deletes the corrupt copy (with a warning) and refetches.
+            return _ml100k_zip(_download_movielens(cache))
+        # Without leave to download, the copy is neither deleted nor replaced.
+        warnings.warn(
+            f"load_interactions: cached {archive} is corrupt ({problem}); "
+            "ignoring it (download=False).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    recbole = _recbole_ml100k()
+    if recbole is not None:
+        return _load_atomic(recbole)
+    if not download:
+        raise FileNotFoundError(f"load_interactions: {_how_to_get(cache)}")
+    return _ml100k_zip(_download_movielens(cache))
 
 
 def load_interactions(
@@ -589,6 +605,10 @@ def load_interactions(
       zip, downloaded once and verified against its pinned SHA-256 (with
       ``download=True``). Without any of them the error says how to get it;
       MovieLens's terms forbid redistributing it, so jaxns ships none of it.
+      A cached zip is checked against the same SHA-256: a corrupt one is
+      replaced by a fresh download with ``download=True``, and with
+      ``download=False`` it is ignored with a :class:`RuntimeWarning` (kept,
+      and no URL is ever opened).
     * MovieLens-100k's ``u.data`` (tab-separated user, item, rating, timestamp;
       ``u.user`` and ``u.item``/``u.genre`` beside it give the features age,
       gender, occupation, zip_code and title, release_year, genre), the
@@ -608,7 +628,8 @@ def load_interactions(
     Args:
       source: ``"movielens-100k"`` or a path.
       download: whether ``"movielens-100k"`` may be downloaded when it is
-        found nowhere locally.
+        found nowhere locally (or its cached zip is corrupt). ``False`` never
+        opens a URL.
 
     Returns:
       An :class:`Interactions` with rows in file order.

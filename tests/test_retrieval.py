@@ -6,6 +6,7 @@ Every file here is written by the test itself; no MovieLens data is used.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pathlib
 import zipfile
@@ -233,6 +234,62 @@ def test_movielens_offline_says_how_to_get_it(tmp_path, monkeypatch):
     assert retrieval.MOVIELENS_100K.url in text
     assert "pip install --no-deps recbole" in text
     assert str(tmp_path / "movielens-100k" / "ml-100k.zip") in text
+
+
+def _no_network(monkeypatch):
+    def urlopen(url, *args, **kwargs):
+        pytest.fail(f"download=False opened {url}")
+
+    monkeypatch.setattr(retrieval.datasets.urllib.request, "urlopen", urlopen)
+
+
+@pytest.mark.parametrize("with_recbole", [False, True])
+def test_movielens_offline_ignores_a_corrupt_cached_zip(
+    tmp_path, monkeypatch, with_recbole
+):
+    monkeypatch.setenv("JAXNS_CACHE", str(tmp_path))
+    _no_network(monkeypatch)
+    archive = tmp_path / "movielens-100k" / "ml-100k.zip"
+    archive.parent.mkdir()
+    archive.write_bytes(b"PK\x03\x04 truncated partial download")
+    inter = tmp_path / "recbole" / "ml-100k.inter"
+    inter.parent.mkdir()
+    inter.write_text(INTER)
+    monkeypatch.setattr(
+        retrieval, "_recbole_ml100k", lambda: inter if with_recbole else None
+    )
+    with pytest.warns(RuntimeWarning, match="corrupt .*ignoring it"):
+        if with_recbole:
+            data = retrieval.load_interactions("movielens-100k", download=False)
+            assert data.num_rows == 3 and data.source == str(inter)
+        else:
+            with pytest.raises(FileNotFoundError, match="pip install --no-deps"):
+                retrieval.load_interactions("movielens-100k", download=False)
+    # Kept as it was: download=False neither deletes nor replaces it.
+    assert archive.read_bytes() == b"PK\x03\x04 truncated partial download"
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_movielens_verified_cached_zip_is_read_without_network(
+    tmp_path, monkeypatch, download
+):
+    monkeypatch.setenv("JAXNS_CACHE", str(tmp_path))
+    _no_network(monkeypatch)
+    monkeypatch.setattr(retrieval, "_recbole_ml100k", lambda: pytest.fail("recbole"))
+    source = _write_source(tmp_path / "src", "zip", ())
+    archive = tmp_path / "movielens-100k" / "ml-100k.zip"
+    archive.parent.mkdir()
+    archive.write_bytes(source.read_bytes())
+    pinned = retrieval.datasets.RemoteFile(
+        url="https://example.invalid/ml-100k.zip",
+        filename="ml-100k.zip",
+        algorithm="sha256",
+        digest=hashlib.sha256(archive.read_bytes()).hexdigest(),
+        size=archive.stat().st_size,
+    )
+    monkeypatch.setattr(retrieval, "MOVIELENS_100K", pinned)
+    data = retrieval.load_interactions("movielens-100k", download=download)
+    assert data.users.tolist() == [0, 1, 0] and data.items.tolist() == [0, 1, 2]
 
 
 def test_corrupt_cached_zip_is_rejected(tmp_path, monkeypatch):
