@@ -39,10 +39,11 @@ device for the same global candidates (:meth:`ShardedSampler.candidates`
 reproduces them).
 
 What crosses devices per step (``B`` examples, ``d`` dims, ``n`` shards):
-sampled softmax and SGNS all-reduce ``3 B`` floats (positive logit, partial
-max, partial sum) plus, in the backward pass, the ``[B, d]`` gradient of the
-replicated queries; a gather all-reduces ``[N, d]`` rows; the in-batch losses
-all-gather ``[B, d]`` candidates (and send their gradients back with one
+sampled softmax all-reduces ``3 B`` floats (positive logit, partial max,
+partial sum) and SGNS ``B`` (its per-example loss, a sum over shards), plus,
+in the backward pass, the ``[B, d]`` gradient of the replicated queries; a
+gather all-reduces ``[N, d]`` rows; the in-batch losses all-gather ``[B, d]``
+candidates (and send their gradients back with one
 reduce-scatter); the SigLIP ring sends ``n - 1`` blocks of ``[B / n, d]`` to a
 neighbour. See ``docs/scaling.md``.
 """
@@ -57,7 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
@@ -218,11 +219,28 @@ def shard_table(table: ArrayLike, mesh: Mesh, vocab_axis: str = "vocab") -> jax.
     return jax.device_put(table, NamedSharding(mesh, P(vocab_axis, None)))
 
 
+def _replicated(x: jax.Array) -> jax.Array:
+    """``x`` readable whole on one device: an array split over Explicit mesh
+    axes (``jax.make_mesh``'s default) refuses plain indexing, so it is
+    resharded to replicated; other arrays pass unchanged."""
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    mesh = getattr(sharding, "mesh", None)
+    if mesh is None or AxisType.Explicit not in tuple(getattr(mesh, "axis_types", ())):
+        return x
+    return jax.sharding.reshard(x, NamedSharding(mesh, P()))
+
+
 def _owned(ids: jax.Array, rows_per_shard: int, vocab_axis: str):
-    """Local row of each global id on this shard, and whether the shard owns it."""
+    """Local row of each global id on this shard, and whether the shard owns it.
+
+    Whether an id is a row at all is decided in its own dtype (as
+    :mod:`jaxns.optim` does), so int64 ids past the int32 range cannot wrap
+    into the table; inside ``shard_map`` over ``vocab_axis``."""
+    vocab = rows_per_shard * jax.lax.axis_size(vocab_axis)
+    safe, valid = optim._valid_int32_ids(ids, vocab)
     first = jax.lax.axis_index(vocab_axis) * rows_per_shard
-    local = ids.astype(jnp.int32) - first.astype(jnp.int32)
-    own = (local >= 0) & (local < rows_per_shard)
+    local = safe.reshape(ids.shape) - first.astype(jnp.int32)
+    own = valid.reshape(ids.shape) & (local >= 0) & (local < rows_per_shard)
     return jnp.where(own, local, 0), own
 
 
@@ -388,8 +406,13 @@ def row_sparse(
         specs = _table_specs("sharding.row_sparse.update", table)
         state_specs = _state_specs(table)
         lead = P(batch_axis) if batch_axis is not None else P()
+        fn2 = "sharding.row_sparse.update"
+        for i in jax.tree.leaves(ids):
+            i = _checks.int_array(fn2, "ids", i)
+            if batch_axis is not None:
+                _checks.int_array(fn2, "ids", i, ndim=range(1, 64))
+                _divisible(fn2, "ids", i.shape[0], mesh, batch_axis, "entries")
         id_specs = jax.tree.map(lambda _: lead, ids)
-        first = jax.tree.leaves(table)[0].shape[0] // mesh.shape[vocab_axis]
 
         def body(ids, grads, state, table, extra):
             if batch_axis is not None:
@@ -399,12 +422,11 @@ def row_sparse(
                     ),
                     (ids, grads),
                 )
-            start = jax.lax.axis_index(vocab_axis) * first
 
             def localise(i, t):
-                n = t.shape[0]
-                local = i.astype(jnp.int32) - start.astype(jnp.int32)
-                return jnp.where((local >= 0) & (local < n), local, -1)
+                # Each table by its own rows per shard (t is the local slice).
+                local, own = _owned(i, t.shape[0], vocab_axis)
+                return jnp.where(own, local, -1)
 
             local_ids = jax.tree.map(localise, ids, table)
             return inner.update(local_ids, grads, state, table, **extra)
@@ -485,8 +507,9 @@ class ShardedSampler:
         key = _checks.key(fn, key)
         m = _checks.size(fn, "num_per_shard", num_per_shard, minimum=1)
         ids, log_e = [], []
+        tables, log_probs = _replicated(self.tables), _replicated(self.log_probs)
         for s in range(self.num_shards):
-            local, le = _draw(key, s, self.tables[s], self.log_probs[s], self, m)
+            local, le = _draw(key, s, tables[s], log_probs[s], self, m)
             ids.append(local + s * self._rows)
             log_e.append(le)
         return jnp.concatenate(ids), jnp.concatenate(log_e)
@@ -516,7 +539,7 @@ class ShardedSampler:
         ids = _checks.int_array(fn, "ids", ids)
         m = _checks.size(fn, "num_per_shard", num_per_shard, minimum=1)
         ids = jnp.clip(ids.astype(jnp.int32), 0, self.num_classes - 1)
-        lp = self.log_probs[ids // self._rows, ids % self._rows]
+        lp = _replicated(self.log_probs)[ids // self._rows, ids % self._rows]
         return lp + jnp.float32(math.log(m))
 
     @property
@@ -681,9 +704,9 @@ def _sampled_scores(key, h, labels, table, sampler, m, vocab_axis, remove_hits):
     local, log_e = _draw(key, s, sampler.tables[0], sampler.log_probs[0], sampler, m)
     neg = h @ table[local].T  # [b, m]
     keep = jnp.broadcast_to(sampler.mass[s] > 0, neg.shape)
-    if remove_hits:
-        keep = keep & (local[None, :] + s * rows != labels[:, None])
     row, own = _owned(labels, rows, vocab_axis)
+    if remove_hits:  # a draw of this shard that is the example's own label
+        keep = keep & ~(own[:, None] & (local[None, :] == row[:, None]))
     pos = jnp.sum(h * table[row], axis=-1)
     pos_log_e = sampler.log_probs[0][row] + jnp.float32(math.log(m))
     return pos, pos_log_e, own, neg, log_e, keep
@@ -1253,10 +1276,8 @@ def siglip(
         "text_embeddings",
         text_embeddings,
     )
-    t = jnp.asarray(logit_scale, x.dtype)
-    b = jnp.asarray(logit_bias, x.dtype)
-    for name, v in (("logit_scale", t), ("logit_bias", b)):
-        _checks.check_shape(fn, name, v, ())
+    t = losses._scalar(fn, "logit_scale", logit_scale, x.dtype)
+    b = losses._scalar(fn, "logit_bias", logit_bias, x.dtype)
     normalize = _checks.flag(fn, "normalize", normalize)
     n = mesh.shape[axis]
     ring = [(i, (i + 1) % n) for i in range(n)]

@@ -179,6 +179,82 @@ def test_row_sparse_with_batch_axis_gathers_the_touched_rows():
     assert_close(t, expected)
 
 
+@eight
+def test_row_sparse_tables_of_different_sizes_each_localise_their_own_rows():
+    """A pytree of tables with different rows per shard (fastText's V + B
+    input rows and V output rows): each table's ids are its own."""
+    rng = np.random.default_rng(5)
+    tables = {"a": jnp.asarray(rng.normal(size=(8, 3)), jnp.float32),
+              "b": jnp.asarray(rng.normal(size=(32, 3)), jnp.float32)}  # fmt: skip
+    ids = {"a": jnp.array([1, 7, 7]), "b": jnp.array([5, 20, 31])}
+    grads = {k: jnp.asarray(rng.normal(size=(3, 3)), jnp.float32) for k in ids}
+    mesh = _mesh(4)
+    opt = sh.row_sparse(optax.adam(0.1), mesh=mesh)
+    ref = jaxns.optim.row_sparse(optax.adam(0.1))
+    t = {k: sh.shard_table(v, mesh) for k, v in tables.items()}
+    t, state = jax.jit(opt.update)(ids, grads, opt.init(t), t)
+    want, ref_state = ref.update(ids, grads, ref.init(tables), tables)
+    for k in tables:
+        assert_close(t[k], want[k])
+        moved = np.flatnonzero(np.any(np.asarray(t[k]) != np.asarray(tables[k]), 1))
+        assert moved.tolist() == sorted(set(np.asarray(ids[k]).tolist()))
+    for got, want in zip(
+        jax.tree.leaves(state), jax.tree.leaves(ref_state), strict=True
+    ):
+        assert_close(got, want)
+
+
+@eight
+def test_row_sparse_and_gather_do_not_wrap_int64_ids():
+    """Ids past the int32 range are no rows (decided in their own dtype)."""
+    table = jnp.arange(16.0).reshape(8, 2)
+    mesh = _mesh(2)
+    t = sh.shard_table(table, mesh)
+    opt = sh.row_sparse(optax.sgd(1.0), mesh=mesh)
+    grads, state = jnp.ones((2, 2), jnp.float32), opt.init(t)
+    with jax.enable_x64(True):
+        ids = jnp.array([2**32 + 3, 3], jnp.int64)
+        rows = sh.gather_rows(t, ids, mesh=mesh)
+        new, _ = opt.update(ids, grads, state, t)
+    assert_close(rows, np.array([[0.0, 0.0], [6.0, 7.0]]))
+    expected = np.asarray(table).copy()
+    expected[3] -= 1.0
+    assert_close(new, expected)
+
+
+@eight
+def test_sharded_sampler_reference_methods_on_an_explicit_mesh():
+    """candidates and log_expected_count read the shards' tables whole, also
+    when they are split over Explicit axes (jax.make_mesh's default)."""
+    *_, counts = _data()
+    base = jaxns.samplers.unigram(counts, power=0.75)
+    explicit = jax.make_mesh((4,), ("vocab",))
+    assert jax.sharding.AxisType.Explicit in explicit.axis_types
+    auto = sh.shard_sampler(base, 4, mesh=_mesh(4))
+    s = sh.shard_sampler(base, 4, mesh=explicit)
+    key = jax.random.key(3)
+    for got, want in zip(s.candidates(key, 5), auto.candidates(key, 5), strict=True):
+        np.testing.assert_array_equal(got, want)
+    ids = jnp.arange(0, V, 7)
+    np.testing.assert_array_equal(
+        s.log_expected_count(ids, 5), auto.log_expected_count(ids, 5)
+    )
+
+
+@eight
+@pytest.mark.parametrize("dtype", [jnp.uint8, jnp.int16, jnp.uint32])
+def test_sampled_losses_take_labels_of_any_integer_dtype(dtype):
+    table, hidden, labels, counts = _data()
+    mesh = _mesh(4)
+    s = sh.shard_sampler(jaxns.samplers.unigram(counts, power=0.75), 4, mesh=mesh)
+    t = sh.shard_table(table, mesh)
+    key = jax.random.key(1)
+    for loss in (sh.sampled_softmax, functools.partial(sh.sgns, num_negatives=5)):
+        want = loss(key, hidden, labels, t, s, num_per_shard=4, mesh=mesh)
+        got = loss(key, hidden, labels.astype(dtype), t, s, num_per_shard=4, mesh=mesh)
+        np.testing.assert_array_equal(got, want)
+
+
 # ---------------------------------------------------------------------------
 # sampled softmax and SGNS over a vocabulary-sharded output table
 # ---------------------------------------------------------------------------
@@ -544,6 +620,42 @@ def test_contrastive_steps_never_hold_the_global_logits(name):
             ),
             ValueError,
             "different mesh axes",
+        ),
+        (
+            lambda m: sh.row_sparse(optax.sgd(1.0), mesh=m).update(
+                jnp.array([1.7, 5.9]), jnp.ones((2, 2)), (), jnp.ones((8, 2))
+            ),
+            TypeError,
+            "sharding.row_sparse.update: ids must be an integer array",
+        ),
+        (
+            lambda m: sh.row_sparse(
+                optax.sgd(1.0), mesh=_mesh2(4, 2), batch_axis="batch"
+            ).update(jnp.arange(6), jnp.ones((6, 2)), (), jnp.ones((8, 2))),
+            ValueError,
+            "sharding.row_sparse.update: ids has 6 entries, which mesh axis 'batch'",
+        ),
+        (
+            lambda m: sh.siglip(
+                jnp.ones((8, 3)),
+                jnp.ones((8, 3)),
+                mesh=m,
+                axis="vocab",
+                logit_scale=float("nan"),
+            ),
+            ValueError,
+            "sharding.siglip: logit_scale must be finite",
+        ),
+        (
+            lambda m: sh.siglip(
+                jnp.ones((8, 3)),
+                jnp.ones((8, 3)),
+                mesh=m,
+                axis="vocab",
+                logit_bias=jnp.array(1, jnp.int32),
+            ),
+            TypeError,
+            "sharding.siglip: logit_bias must be a float scalar",
         ),
     ],
 )
