@@ -30,7 +30,7 @@ if [ "$backend" = "cpu" ] || [ "$backend" = "none" ]; then
     driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
     extra="cuda13"; [ "${driver%%.*}" -lt 580 ] 2>/dev/null && extra="cuda12"
     echo "installing jax[$extra] (driver $driver)"
-    "$py" -m pip install -q -U "jax[$extra]" optax chex || echo "install failed: running on $backend"
+    "$py" -m pip install -q -U "jax[$extra]" optax || echo "install failed: running on $backend"
   fi
 fi
 "$py" -c 'import jax; print("devices:", jax.devices())'
