@@ -293,6 +293,10 @@ class Sampler:
             for i, c in enumerate(self.components):
                 out = out + self.probabilities[i] * c._prob(ids)
             return out
+        if self.num_classes == 0:
+            # Every id is outside an empty vocabulary (and there is no row 0
+            # to gather).
+            return jnp.zeros(ids.shape, jnp.float32)
         inside = (ids >= 0) & (ids < self.num_classes)
         p = jnp.take(self.probabilities, jnp.where(inside, ids, 0), mode="clip")
         return jnp.where(inside, p, 0.0)

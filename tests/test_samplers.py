@@ -629,17 +629,37 @@ def test_unigram_rejects_bad_counts(counts, error, match):
         samplers.unigram(counts)
 
 
-def test_empty_vocabulary():
-    for sampler in (
-        samplers.unigram([]),
-        samplers.categorical(np.zeros(0)),
-        samplers.uniform(0),
-    ):
-        assert sampler.num_classes == 0
-        assert sampler.sample(jax.random.key(0), (3, 0)).shape == (3, 0)
-        assert sampler.probs().shape == (0,)
-        with pytest.raises(ValueError, match="empty vocabulary"):
-            sampler.sample(jax.random.key(0), (3, 1))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: samplers.unigram([]),
+        lambda: samplers.categorical(np.zeros(0)),
+        lambda: samplers.categorical([]),
+        lambda: samplers.uniform(0),
+        lambda: samplers.log_uniform(0),
+        lambda: samplers.mixture([samplers.unigram([]), samplers.uniform(0)], [1, 1]),
+    ],
+    ids=["unigram", "categorical zeros", "categorical list", "uniform",
+         "log_uniform", "mixture"],
+)  # fmt: skip
+def test_empty_vocabulary(make):
+    sampler = make()
+    assert sampler.num_classes == 0
+    assert sampler.sample(jax.random.key(0), (3, 0)).shape == (3, 0)
+    assert sampler.probs().shape == (0,)
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        sampler.sample(jax.random.key(0), (3, 1))
+    # Every id is out of range: log_prob -inf, as documented (the alias
+    # families raised IndexError gathering from an empty table).
+    ids = jnp.array([-1, 0, 5])
+    np.testing.assert_array_equal(sampler.log_prob(ids), -np.inf)
+    np.testing.assert_array_equal(jax.jit(sampler.log_prob)(ids), -np.inf)
+    tiny_log = np.log(np.finfo(np.float32).tiny)
+    for replace in (True, False):
+        count = samplers.expected_count(sampler, ids, 0, replace=replace)
+        np.testing.assert_array_equal(count, np.finfo(np.float32).tiny)
+        log_count = samplers.log_expected_count(sampler, ids, 0, replace=replace)
+        np.testing.assert_allclose(log_count, tiny_log, rtol=1e-6)
 
 
 def test_empty_draws_need_no_support():
