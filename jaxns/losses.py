@@ -12,7 +12,8 @@ Conventions shared by every loss in this module:
   logits never reach a ``max`` or ``exp`` (they are replaced with ``jnp.where``
   first), so their gradient is exactly 0 even when the masked value is ``1e4``,
   ``inf`` or NaN. A row whose negatives are all masked contributes nothing from
-  its negatives (softmax-type losses give exactly 0, with zero gradient).
+  its negatives (softmax-type losses with one positive give exactly 0, with
+  zero gradient; see :func:`sampled_softmax` for several true classes).
 * ``weights=`` multiplies the per-example result (shape of the output).
 * Hyperparameters are keyword-only. Python hyperparameters are validated at
   trace time; array hyperparameters (learned temperatures) are not.
@@ -440,7 +441,9 @@ def sampled_softmax(
     ``pos_log_q`` and ``neg_log_q`` or neither, since correcting one side only
     biases the loss (as :class:`jaxns.nn.SampledSoftmaxHead`). Accidental hits
     are removed with ``where`` (TensorFlow subtracts ``FLT_MAX`` instead).
-    A row with every negative masked gives exactly 0.
+    A row with every negative masked gives exactly 0 with one true class; with
+    ``T > 1`` true classes it gives the softmax over the true classes alone,
+    ``logsumexp(z+) - mean(z+)``, which is at least ``log T``.
 
     Args:
       pos_logits: ``[batch]`` or ``[batch, num_true]`` (each true class gets

@@ -399,6 +399,20 @@ def test_sampled_softmax_over_all_classes_equals_full_softmax():
     np.testing.assert_allclose(full(logits), ref, rtol=1e-5)
 
 
+@pytest.mark.parametrize("num_true", [1, 2, 4])
+def test_sampled_softmax_all_negatives_masked(num_true):
+    # The docstring's claim: 0 with one true class, the softmax over the true
+    # classes alone (>= log T) with T > 1.
+    rng = np.random.default_rng(24)
+    pos, neg = rng.normal(size=(3, num_true)) * 2, rng.normal(size=(3, 5))
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    p = f32(pos) if num_true > 1 else f32(pos[:, 0])
+    out = L.sampled_softmax(p, f32(neg), where=jnp.zeros((3, 5), bool))
+    ref = logsumexp(pos, axis=1) - pos.mean(1)
+    assert_close(out, ref, loose=True)
+    assert np.all(np.asarray(out) >= np.log(num_true) - 1e-6)
+
+
 @pytest.mark.parametrize(
     "bad_label, label_dtype",
     [
