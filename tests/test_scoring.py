@@ -90,13 +90,45 @@ def test_cosine_zero_vector_gradient_is_finite():
     assert bool(jnp.isfinite(g).all())
 
 
-def test_cosine_bfloat16_computes_in_float32(rng):
-    q = rng.normal(size=(3, 8)) * 1e3
-    c = rng.normal(size=(3, 5, 8)) * 1e3
-    out = scoring.cosine(jnp.asarray(q, jnp.bfloat16), jnp.asarray(c, jnp.bfloat16))
+def _bfloat16_only_normalize(x):
+    """x / ||x|| with every step in bfloat16: each partial sum of squares is
+    rounded to bfloat16 (what a reduction without an upcast does)."""
+
+    def step(total, column):
+        return total + column * column, None
+
+    zero = jnp.zeros(x.shape[:-1], x.dtype)
+    total, _ = jax.lax.scan(step, zero, jnp.moveaxis(x, -1, 0))
+    return x * jax.lax.rsqrt(total)[..., None]
+
+
+def test_cosine_bfloat16_computes_in_float32():
+    # dim 512: a bfloat16 running sum of squares loses whole terms once it is
+    # 256x larger than each of them (8 bits of mantissa), a float32 one does
+    # not. Candidates include the query itself, a negative multiple and a
+    # correlated vector, so the similarities cover [-1, 1].
+    rng = np.random.default_rng(25)
+    q = rng.normal(size=(3, 512)) * 1e3
+    c = rng.normal(size=(3, 5, 512)) * 1e3
+    c[:, 0], c[:, 1], c[:, 2] = q, -0.5 * q, q + 0.5 * c[:, 2]
+    qb, cb = jnp.asarray(q, jnp.bfloat16), jnp.asarray(c, jnp.bfloat16)
+    out = scoring.cosine(qb, cb)
     assert out.dtype == jnp.bfloat16
-    ref = np.einsum("bd,bkd->bk", np_normalize(q), np_normalize(c))
-    np.testing.assert_allclose(np.asarray(out, np.float32), ref, atol=5e-2)
+    # Reference on the bfloat16-rounded inputs, in float64.
+    q64, c64 = np.asarray(qb, np.float64), np.asarray(cb, np.float64)
+    ref = np.einsum("bd,bkd->bk", np_normalize(q64), np_normalize(c64))
+    # About one bfloat16 ulp below 1 (2**-8): the rounding of the output and
+    # of the normalised vectors.
+    atol = 4e-3
+    lib_error = np.abs(np.asarray(out, np.float64) - ref).max()
+    assert lib_error <= atol
+    # The same scores with the normalisation in bfloat16 fail that tolerance:
+    # the test can tell the two apart.
+    norm16 = jax.jit(_bfloat16_only_normalize)
+    naive = jnp.einsum("bd,bkd->bk", norm16(qb), norm16(cb))
+    assert naive.dtype == jnp.bfloat16
+    naive_error = np.abs(np.asarray(naive, np.float64) - ref).max()
+    assert naive_error > 10 * atol > 10 * lib_error
 
 
 def test_gradients_float64(rng):
