@@ -284,7 +284,28 @@ def check_shape(
         )
 
 
+def _fits_int32(fn: str, arg: str, value: Any) -> None:
+    """Without x64, JAX turns 64-bit host integers into int32 by wrapping
+    (2**32 becomes 0), so an id past the int32 range would silently read
+    another row: host arrays are checked before the conversion."""
+    if jax.config.jax_enable_x64 or not isinstance(value, np.ndarray | np.integer):
+        return
+    if value.dtype.kind not in "iu" or value.dtype.itemsize < 8 or value.size == 0:
+        return
+    info = np.iinfo(np.int32)
+    low, high = int(np.min(value)), int(np.max(value))
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise ValueError(
+            f"{fn}: {arg} must fit int32 (JAX without x64 would wrap it), got "
+            f"{bad}. Enable x64 (jax.config.update('jax_enable_x64', True)) or "
+            "use smaller ids."
+        )
+
+
 def _typed_array(fn, arg, value, shape, ndim, *, integer: bool) -> jax.Array:
+    if integer:
+        _fits_int32(fn, arg, value)
     x = _as_array(fn, arg, value)
     if integer and not jnp.issubdtype(x.dtype, jnp.integer):
         raise TypeError(

@@ -7,6 +7,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import scipy.stats
 
@@ -970,3 +971,27 @@ def test_log_prob_out_of_range_and_dtypes():
     assert math.isclose(
         float(samplers.uniform(8).log_prob(jnp.array(3))), -math.log(8), rel_tol=1e-6
     )
+
+
+_BIG = np.array([2**32 + 3, 1], np.int64)  # 3 after JAX's int32 wrap
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: jaxns.samplers.uniform(10).log_prob(_BIG), "uniform.log_prob: ids"),
+        (lambda: jaxns.samplers.accidental_hits(_BIG, _BIG[:, None]),
+         "samplers.accidental_hits: true_ids"),
+        (lambda: jaxns.optim.row_sparse(optax.sgd(1.0)).update(
+            _BIG, jnp.ones((2, 2)), (), jnp.ones((10, 2))),
+         "optim.row_sparse.update: ids"),
+    ],
+)  # fmt: skip
+def test_int64_host_ids_past_int32_are_refused_without_x64(call, name):
+    """Without x64 JAX wraps 64-bit host ids into int32 (2**32 + 3 -> 3): an
+    id past the vocabulary would read row 3. The checks refuse it first."""
+    assert not jax.config.jax_enable_x64
+    with pytest.raises(ValueError, match=f"{name} must fit int32 .* 4294967299"):
+        call()
+    with jax.enable_x64(True):  # with x64 the id is itself and out of range
+        assert float(jaxns.samplers.uniform(10).log_prob(_BIG)[0]) == -np.inf
