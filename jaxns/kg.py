@@ -778,8 +778,8 @@ def evaluate(
 
     Raises:
       TypeError: for non-integer triples.
-      ValueError: for a bad shape, ids outside the entity range of ``known``
-        or a non-positive batch size.
+      ValueError: for a bad shape, ids outside the entity or relation range
+        of ``known`` or a non-positive batch size.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -807,6 +807,10 @@ def evaluate(
     e = known.num_entities
     if t.size and (t[:, [0, 2]].min() < 0 or t[:, [0, 2]].max() >= e):
         raise ValueError(f"{fn}: triples have entity ids outside [0, {e}).")
+    # A relation id past the table reads NaN or a clamped row: plausible ranks.
+    _checks.values_in_range(
+        fn, "triples[:, 1]", t[:, 1], 0, known.num_relations, what="relation ids"
+    )
     n = t.shape[0]
     b = min(b, max(n, 1))
     padded = np.zeros((math.ceil(n / b) * b, 3), np.int32)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import pathlib
@@ -365,11 +366,27 @@ def test_evaluate_matches_brute_force():
         assert got[side]["hits@3"] == pytest.approx(np.mean(rr <= 3), rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "triples, words",
+    [
+        ([[0, 0, 2]], "entity ids outside \\[0, 2\\)"),
+        ([[-1, 0, 1]], "entity ids outside \\[0, 2\\)"),
+        ([[0, 1, 1]], "relation ids in \\[0, 1\\), got 1 at index 0"),
+        ([[0, 0, 1], [1, 7, 0]], "relation ids in \\[0, 1\\), got 7 at index 1"),
+        ([[0, -1, 1]], "relation ids in \\[0, 1\\), got -1"),
+    ],
+)
+def test_evaluate_rejects_ids_outside_known(triples, words):
+    known = kg.known_triples([[0, 0, 1]], 2, 1)
+    params = kg.init_params(jax.random.key(0), "distmult", 2, 1, 4)
+    score = functools.partial(kg.score_triples, model="distmult")
+    with pytest.raises(ValueError, match=words):
+        kg.evaluate(score, params, np.array(triples), known)
+
+
 def test_evaluate_bad_inputs():
     known = kg.known_triples([[0, 0, 1]], 2, 1)
     table = jnp.zeros((2, 1, 2))
-    with pytest.raises(ValueError, match="outside"):
-        kg.evaluate(_table_score, table, np.array([[0, 0, 2]]), known)
     with pytest.raises(TypeError, match="integer"):
         kg.evaluate(_table_score, table, np.zeros((1, 3)), known)
     with pytest.raises(ValueError, match="batch_size"):
