@@ -667,3 +667,16 @@ def labelled_rows(
         fn, labels_arg, labels, length=matrix.shape[0], length_of=f"{arg}.shape[0]"
     )
     return matrix, names
+
+
+def transformation(fn: str, arg: str, value: Any) -> Any:
+    """An Optax-style gradient transformation: callable ``init`` and ``update``."""
+    if not (
+        callable(getattr(value, "init", None))
+        and callable(getattr(value, "update", None))
+    ):
+        raise TypeError(
+            f"{fn}: {arg} must be an Optax gradient transformation (with init "
+            f"and update, e.g. optax.adam(1e-3)), got {_describe(value)}."
+        )
+    return value

@@ -1535,9 +1535,11 @@ def make_trainer(
       A :class:`Trainer`.
 
     Raises:
-      TypeError: for bad argument types.
+      TypeError: for bad argument types, or an ``optimizer`` without
+        ``init`` and ``update``.
       ValueError: for unknown names, non-positive sizes, ``num_entities < 2``,
-        or a non-finite or non-positive learning rate.
+        a non-finite or non-positive learning rate, or a negative or
+        non-finite ``margin`` or ``adversarial_temperature``.
 
     Examples:
       >>> import jax, jaxns
@@ -1575,6 +1577,14 @@ def make_trainer(
     _checks.flag(fn, "subsampling", subsampling)
     _checks.flag(fn, "both_sides", both_sides)
     _checks.number(fn, "init_scale", init_scale, positive=True)
+    # slcwa_loss's checks, here rather than at the first train_epoch.
+    if margin is not None:
+        _checks.number(fn, "margin", margin, nonnegative=True)
+    _checks.number(
+        fn, "adversarial_temperature", adversarial_temperature, nonnegative=True
+    )
+    if optimizer is not None:
+        _checks.transformation(fn, "optimizer", optimizer)
     regularizer = _checks.choice(fn, "regularizer", regularizer, REGULARIZERS)
     if model in ("complex", "rotate") and d % 2:
         raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")

@@ -839,11 +839,35 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
         (dict(regularizer="l1"), ValueError, "regularizer"),
         (dict(init_scale=0.0), ValueError, "init_scale"),
         (dict(init_scale=float("inf")), ValueError, "init_scale"),
+        (dict(optimizer="adam"), TypeError, "optimizer must be an Optax .* str 'adam'"),
+        (dict(optimizer=object()), TypeError, "optimizer must be an Optax"),
+        (dict(margin=-1.0), ValueError, "margin must be finite and >= 0, got -1.0"),
+        (dict(margin=float("inf")), ValueError, "margin must be finite"),
+        (dict(margin="9"), TypeError, "margin must be a real number"),
+        (dict(adversarial_temperature=float("nan")), ValueError,
+         "adversarial_temperature must be finite and >= 0, got nan"),
+        (dict(adversarial_temperature=-0.5), ValueError, "adversarial_temperature"),
     ],
-)
+)  # fmt: skip
 def test_make_trainer_bad_inputs(kwargs, error, words):
     with pytest.raises(error, match=words):
         kg.make_trainer([[0, 0, 1]], 2, 1, **kwargs)
+
+
+def test_make_trainer_accepts_the_edge_of_the_checks():
+    optax = pytest.importorskip("optax")
+    # margin 0 and temperature 0 are slcwa_loss's edges, and any object with
+    # init and update is an optimizer; one step of SGD moves the tables.
+    t = kg.make_trainer(
+        [[0, 0, 1]], 2, 1, model="distmult", dim=4, num_negatives=1,
+        batch_size=1, margin=0.0, adversarial_temperature=0.0,
+        optimizer=optax.sgd(0.1),
+    )  # fmt: skip
+    params, state = t.init(jax.random.key(0))
+    before = np.array(params["entity"])  # train_epoch donates params
+    params, _, loss = t.train_epoch(params, state, jax.random.key(1))
+    assert bool(jnp.isfinite(loss))
+    assert not np.allclose(params["entity"], before)
 
 
 # --------------------------------------------------------------------------
