@@ -955,9 +955,13 @@ class IdTower(nnx.Module):
     def __call__(self, ids: ArrayLike) -> jax.Array:
         """Embeddings of integer ids.
 
+        .. warning:: Ids are not checked under ``jit``. As in
+           :class:`flax.nnx.Embed` (``jnp.take``), ids ``>= num_ids`` or
+           ``< -num_ids`` gather NaN rows (the embedding is NaN) and negative
+           ids count from the end.
+
         Args:
-          ids: integer ids ``[...]`` in ``[0, num_ids)`` (out-of-range ids are
-            clamped by the gathers, as everywhere in JAX).
+          ids: integer ids ``[...]`` in ``[0, num_ids)``.
 
         Returns:
           ``[..., features]`` embeddings (unit norm if ``normalize``).

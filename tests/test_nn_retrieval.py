@@ -48,6 +48,20 @@ def test_tower_is_id_row_plus_mean_of_feature_rows():
     )
 
 
+@pytest.mark.parametrize("side", [False, True])
+def test_out_of_range_ids_give_nan_rows_as_documented(side):
+    codes = [np.array([[0], [1], [-1]])] if side else []
+    tower = jaxns.nn.IdTower(3, 2, side_features=codes, rngs=nnx.Rngs(0))
+    out = np.asarray(tower(jnp.array([3, 7, -4, -1, -3, 2, 0])))
+    # Not clamped to the last row: NaN past either end, wrapped from -3 to -1.
+    assert np.isnan(out[:3]).all()
+    np.testing.assert_array_equal(out[3], out[5])
+    np.testing.assert_array_equal(out[4], out[6])
+    assert np.isfinite(out[3:]).all()
+    doc = jaxns.nn.IdTower.__call__.__doc__
+    assert "gather NaN rows" in doc and "clamped" not in doc
+
+
 def test_init_is_xavier_normal():
     tower = jaxns.nn.IdTower(2000, 64, rngs=nnx.Rngs(1))
     table = _np(tower.embedding.embedding)
