@@ -1070,20 +1070,23 @@ def _split_of(fn: str, data: Interactions, split: Any) -> Split:
     return split
 
 
-def _rows(fn: str, data: Interactions, split: Split, parts: Sequence[str]):
-    codes = [PARTS.index(_checks.choice(fn, "parts", p, PARTS)) for p in parts]
+def _rows(fn: str, data: Interactions, split: Split, parts: str | Sequence[str]):
+    # One name is one part: "test" means ("test",), not its letters.
+    names = [parts] if isinstance(parts, str) else _checks.strings(fn, "parts", parts)
+    codes = [PARTS.index(_checks.choice(fn, "parts", p, PARTS)) for p in names]
     return np.flatnonzero(np.isin(split.codes, codes))
 
 
 def item_counts(
-    data: Interactions, split: Split, *, parts: Sequence[str] = ("train",)
+    data: Interactions, split: Split, *, parts: str | Sequence[str] = ("train",)
 ) -> np.ndarray:
     """How often each item occurs in the given parts (popularity).
 
     Args:
       data: the interactions.
       split: the split.
-      parts: the parts to count, default the training part.
+      parts: the parts to count, default the training part; one name such
+        as ``"test"`` is the same as ``("test",)``.
 
     Returns:
       ``int64[num_items]`` counts.
@@ -1217,14 +1220,15 @@ def user_items(
     data: Interactions,
     split: Split | None = None,
     *,
-    parts: Sequence[str] = ("train",),
+    parts: str | Sequence[str] = ("train",),
 ) -> UserItems:
     """Each user's items in the given parts of a split (all rows without one).
 
     Args:
       data: the interactions.
       split: optional split; with it only the rows of ``parts`` count.
-      parts: the parts to collect (default the training part).
+      parts: the parts to collect (default the training part); one name such
+        as ``"test"`` is the same as ``("test",)``.
 
     Returns:
       A :class:`UserItems` (a pytree, pass it into ``jit``).

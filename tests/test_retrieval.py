@@ -464,6 +464,53 @@ def test_split_bad_arguments(call, error, message):
         call(_data([0, 1, 0], timestamps=[1, 2, 3]))
 
 
+def _parts_problem():
+    users = [0, 1, 0, 2, 1, 2, 0]
+    items = [3, 0, 1, 3, 2, 2, 3]
+    codes = [0, 2, 2, 1, 0, 2, 1]
+    data = _data(users, items)
+    return data, retrieval.split_from_codes(data, codes), users, items, codes
+
+
+@pytest.mark.parametrize(
+    "parts", ["test", ("test",), ["valid", "test"], "valid", ("train", "valid")]
+)
+def test_parts_one_name_or_several(parts):
+    data, split, users, items, codes = _parts_problem()
+    names = (parts,) if isinstance(parts, str) else parts
+    keep = [c in [retrieval.PARTS.index(p) for p in names] for c in codes]
+    # Independent reference: Python counting and sets over the kept rows.
+    counts = [0] * data.num_items
+    sets = [set() for _ in range(data.num_users)]
+    for u, i, k in zip(users, items, keep, strict=True):
+        if k:
+            counts[i] += 1
+            sets[u].add(i)
+    assert retrieval.item_counts(data, split, parts=parts).tolist() == counts
+    known = retrieval.user_items(data, split, parts=parts)
+    offsets, flat = known.offsets.tolist(), known.items.tolist()
+    got = [flat[offsets[u] : offsets[u + 1]] for u in range(data.num_users)]
+    assert got == [sorted(x) for x in sets]
+
+
+@pytest.mark.parametrize(
+    ("parts", "error", "message"),
+    [
+        ("tset", ValueError, "parts must be one of .*got 'tset'"),
+        ("", ValueError, "parts must be one of"),
+        (("test", "dev"), ValueError, "got 'dev'"),
+        (3, TypeError, "parts must be a sequence of str, got int 3"),
+        (("test", 1), TypeError, "parts\\[1\\] must be a str"),
+        (b"test", TypeError, "parts must be a sequence of str"),
+    ],
+)
+@pytest.mark.parametrize("function", [retrieval.item_counts, retrieval.user_items])
+def test_parts_bad_values(function, parts, error, message):
+    data, split, *_ = _parts_problem()
+    with pytest.raises(error, match=message):
+        function(data, split, parts=parts)
+
+
 # ---------------------------------------------------------------------------
 # RecBole's negative sampler
 # ---------------------------------------------------------------------------
