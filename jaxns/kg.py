@@ -1236,6 +1236,7 @@ def init_params(
         raise ValueError(f"{fn}: dim must be even for {model} (real, imag), got {d}.")
     if normalize_entities is None:
         normalize_entities = model == "transe"
+    normalize_entities = _checks.flag(fn, "normalize_entities", normalize_entities)
     k_ent, k_rel = jax.random.split(key)
     with jax.named_scope("jaxns.kg.init_params"):
         if model == "complex":
@@ -1594,6 +1595,7 @@ def make_trainer(
     known = known_triples(triples, e, r)  # also checks shapes and id ranges
     if normalize_entities is None:
         normalize_entities = model == "transe"
+    normalize_entities = _checks.flag(fn, "normalize_entities", normalize_entities)
     if regularization is None:
         regularization = _REGULARIZATION.get(model, 0.0) if regularizer == "l2" else 0.0
     _checks.number(fn, "regularization", regularization, nonnegative=True)

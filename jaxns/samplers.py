@@ -1231,8 +1231,9 @@ def corrupt_triples(
       TypeError: for a non-typed key or non-integer triples.
       ValueError: for a key array, ``num_entities < 2``, a bad shape, an
         unknown mode, a missing ``head_prob`` with ``"bernoulli"``, one given
-        with ``"uniform"``, or (concrete triples) relation ids outside
-        ``[0, len(head_prob))`` with ``"bernoulli"``.
+        with ``"uniform"``, or (concrete triples) entity ids outside
+        ``[0, num_entities)`` or relation ids outside ``[0, len(head_prob))``
+        with ``"bernoulli"``.
 
     .. warning:: Under ``jit`` the relation ids cannot be checked: with
        ``mode="bernoulli"`` an id below 0 reads ``head_prob[0]`` and one at or
@@ -1282,6 +1283,10 @@ def corrupt_triples(
             head_prob.shape[0],
             what="relation ids (indices into head_prob)",
         )
+    # A corrupted entity is drawn among the others of [0, n): a head or tail
+    # outside it would be kept in the negatives as it is.
+    for column, arg in ((0, "triples[:, 0]"), (2, "triples[:, 2]")):
+        _checks.values_in_range(name, arg, triples[:, column], 0, n, what="entity ids")
     triples = triples.astype(jnp.int32)
     batch = triples.shape[0]
     shape = (batch, k)

@@ -1030,6 +1030,8 @@ def make_trainer(
             f"{fn}: sampler must have a sample(key, shape) method (e.g. "
             f"jaxns.samplers.unigram(counts)), got {type(sampler).__name__}."
         )
+    if optimizer is not None:
+        _checks.transformation(fn, "optimizer", optimizer)
     if not callable(learning_rate):
         raise TypeError(
             f"{fn}: learning_rate must be an Optax schedule (a function of the "

@@ -847,6 +847,8 @@ def test_trainer_learns_a_tiny_graph(model, loss, sampler, filtered):
         (dict(adversarial_temperature=float("nan")), ValueError,
          "adversarial_temperature must be finite and >= 0, got nan"),
         (dict(adversarial_temperature=-0.5), ValueError, "adversarial_temperature"),
+        (dict(normalize_entities="no"), TypeError,
+         "kg.make_trainer: normalize_entities must be a bool, got str 'no'"),
     ],
 )  # fmt: skip
 def test_make_trainer_bad_inputs(kwargs, error, words):

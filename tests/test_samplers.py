@@ -881,6 +881,22 @@ BAD = {
             head_prob=jnp.array([0.0, 1.0]),
         ),  # fmt: skip
     ),
+    # A head or tail outside [0, n) was kept in the negatives as it was.
+    "corrupt entity past num_entities": (
+        ValueError,
+        r"samplers.corrupt_triples: triples\[:, 2\] must hold entity ids in "
+        r"\[0, 5\), got 7 at index 1",
+        lambda: samplers.corrupt_triples(
+            _KEY, jnp.array([[0, 0, 1], [2, 0, 7]]), 5, num_negatives=2
+        ),
+    ),
+    "corrupt negative head": (
+        ValueError,
+        r"triples\[:, 0\] must hold entity ids in \[0, 5\), got -1 at index 0",
+        lambda: samplers.corrupt_triples(
+            _KEY, jnp.array([[-1, 0, 1]]), 5, num_negatives=2
+        ),
+    ),
     "corrupt negative relation": (
         ValueError,
         r"in \[0, 2\), got -2 at index 0",

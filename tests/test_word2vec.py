@@ -147,6 +147,11 @@ def test_chunk_gradients_validate_shapes():
             jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
             batch_size=10, chunk_size=4,
         )  # fmt: skip
+    with pytest.raises(TypeError, match="optimizer must be an Optax .* str 'adam'"):
+        word2vec.make_trainer(
+            jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
+            optimizer="adam",
+        )  # fmt: skip
 
 
 def test_sgd_updates_equal_gradient_steps_of_the_brute_force_loss():
