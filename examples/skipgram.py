@@ -239,9 +239,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="do not keep compiled XLA programs in the jaxns cache directory",
     )
     args = p.parse_args(argv)
+    if args.threads is not None and args.threads < 0:
+        p.error("--threads must be >= 0 (0: all cores)")
     if args.threads is None:
         args.threads = 0 if _accelerator_plugin_installed() else 1
-    for name in ("epochs", "dim", "window", "negatives", "min_count", "batch_size"):
+    for name in (
+        "epochs", "dim", "window", "negatives", "min_count", "batch_size",
+        "chunk_size",
+    ):  # fmt: skip
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size % args.chunk_size:
@@ -278,12 +283,22 @@ _CONFIG_KEYS = (
 )  # fmt: skip
 
 
-def _fingerprint(args: argparse.Namespace) -> str:
+def _fingerprint(args: argparse.Namespace, vocab, raw: int) -> str:
+    """The settings and the corpus they read: the corpus *path* alone would
+    resume (and save vectors under the wrong words) after the file changed.
+    The vocabulary (words and counts) and the raw word count stand for the
+    corpus: hashing them is cheap, hashing the whole corpus is not."""
     config = {k: getattr(args, k) for k in _CONFIG_KEYS}
+    digest = hashlib.sha256("\n".join(vocab.words).encode())
+    digest.update(np.asarray(vocab.counts, dtype="<i8").tobytes())
+    config["vocabulary"] = digest.hexdigest()
+    config["raw_words"] = int(raw)
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def save_checkpoint(directory, args, params, opt_state, epoch, call) -> None:
+def save_checkpoint(
+    directory, args, vocab, raw, params, opt_state, epoch, call, loss
+) -> None:
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree.leaves((params, opt_state))
@@ -291,29 +306,45 @@ def save_checkpoint(directory, args, params, opt_state, epoch, call) -> None:
     tmp = directory / "checkpoint.tmp.npz"
     np.savez(
         tmp,
-        fingerprint=np.array(_fingerprint(args)),
+        fingerprint=np.array(_fingerprint(args, vocab, raw)),
         epoch=np.array(epoch),
         call=np.array(call),
+        loss=np.array(loss, dtype=np.float64),
         **arrays,
     )
     os.replace(tmp, directory / "checkpoint.npz")
 
 
-def load_checkpoint(directory, args, params, opt_state):
+def load_checkpoint(directory, args, vocab, raw, params, opt_state):
+    """``(params, opt_state, epoch, call, loss)`` saved in ``directory``, or
+    None when there is no checkpoint; ValueError when it belongs to other
+    settings, another corpus or holds arrays of other shapes."""
     path = pathlib.Path(directory) / "checkpoint.npz"
     if not path.exists():
         return None
+    refuse = (
+        f"checkpoint {path} was written with other settings or another corpus; "
+        "use another --checkpoint directory or the same flags and corpus"
+    )
     with np.load(path) as data:
-        if str(data["fingerprint"]) != _fingerprint(args):
-            raise ValueError(
-                f"checkpoint {path} was written with other settings; use another "
-                "--checkpoint directory or the same flags"
-            )
+        if str(data["fingerprint"]) != _fingerprint(args, vocab, raw):
+            raise ValueError(refuse)
+        expected = jax.tree.leaves((params, opt_state))
         treedef = jax.tree.structure((params, opt_state))
-        n = treedef.num_leaves
-        leaves = [jnp.asarray(data[f"leaf_{i}"]) for i in range(n)]
+        names = [f"leaf_{i}" for i in range(len(expected))]
+        if any(name not in data.files for name in names):
+            raise ValueError(f"{refuse} (it holds other arrays)")
+        leaves = []
+        for name, like in zip(names, expected, strict=True):
+            stored = data[name]
+            if stored.shape != like.shape:
+                raise ValueError(
+                    f"{refuse} ({name} has shape {stored.shape}, expected {like.shape})"
+                )
+            leaves.append(jnp.asarray(stored, dtype=like.dtype))
         params, opt_state = jax.tree.unflatten(treedef, leaves)
-        return params, opt_state, int(data["epoch"]), int(data["call"])
+        loss = float(data["loss"]) if "loss" in data.files else float("nan")
+        return params, opt_state, int(data["epoch"]), int(data["call"]), loss
 
 
 # --------------------------------------------------------------------------
@@ -502,11 +533,21 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         params = jaxns.word2vec.init_params(init_key, len(vocab), args.dim)
     opt_state = trainer.init(params)
     epoch0, call0 = 0, 0
+    # The loss of the last read; a finished checkpoint keeps its final loss.
+    last_loss = float("nan")
     if args.checkpoint:
-        restored = load_checkpoint(args.checkpoint, args, params, opt_state)
+        restored = load_checkpoint(args.checkpoint, args, vocab, raw, params, opt_state)
         if restored is not None:
-            params, opt_state, epoch0, call0 = restored
-            print(f"resuming from {args.checkpoint}: epoch {epoch0 + 1}, step {call0}")
+            params, opt_state, epoch0, call0, last_loss = restored
+            if epoch0 >= args.epochs:
+                print(
+                    f"checkpoint {args.checkpoint}: the run is complete "
+                    f"({args.epochs} epochs); nothing left to train"
+                )
+            else:
+                print(
+                    f"resuming from {args.checkpoint}: epoch {epoch0 + 1}, step {call0}"
+                )
 
     ids = jnp.asarray(corpus.ids)
     sentence_ids = jnp.asarray(corpus.sentence_ids)
@@ -522,7 +563,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     # Device scalars of the calls since the last read; summing them with JAX
     # ops here would dispatch (and first compile) extra work every call.
     pending: list = []
-    last_loss, last_save = float("nan"), time.perf_counter()
+    last_save = time.perf_counter()
     interrupted = False
     first_call_seconds = 0.0
     for epoch in range(epoch0, args.epochs):
@@ -568,8 +609,9 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
             due = time.perf_counter() - last_save > args.checkpoint_every
             if args.checkpoint and (due or stopping):
                 save_checkpoint(
-                    args.checkpoint, args, params, opt_state, epoch, call + 1
-                )
+                    args.checkpoint, args, vocab, raw, params, opt_state, epoch,
+                    call + 1, last_loss,
+                )  # fmt: skip
                 last_save = time.perf_counter()
             if stopping:
                 interrupted = True
@@ -577,7 +619,10 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         if interrupted:
             break
         if args.checkpoint:
-            save_checkpoint(args.checkpoint, args, params, opt_state, epoch + 1, 0)
+            save_checkpoint(
+                args.checkpoint, args, vocab, raw, params, opt_state, epoch + 1, 0,
+                last_loss,
+            )  # fmt: skip
     jax.block_until_ready(params)
     progress.close()
     train_time = time.perf_counter() - t_train
@@ -594,7 +639,8 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         "vocab_size": len(vocab),
         "train_seconds": train_time,
         "words_per_second": words_done / max(train_time, 1e-9),
-        "final_loss": last_loss,
+        # None (JSON null) when no loss was read: JSON has no NaN.
+        "final_loss": last_loss if math.isfinite(last_loss) else None,
         "setup_seconds": t_train - t_start,
         "setup_phases": phases,
         "first_call_seconds": first_call_seconds,
@@ -687,10 +733,12 @@ def run(args: argparse.Namespace) -> dict:
         )
         print(f"saved {len(vocab):,} vectors to {args.save}")
     stats["wall_seconds_to_vectors"] = time.perf_counter() - t0
+    final_loss = stats["final_loss"]
+    shown = "-" if final_loss is None else f"{final_loss:.4f}"
     print(
         f"trained {args.epochs} epochs in {stats['train_seconds']:.1f} s: "
         f"{stats['words_per_second']:,.0f} raw words/s, final loss "
-        f"{stats['final_loss']:.4f} (wall {stats['wall_seconds_to_vectors']:.1f} s)"
+        f"{shown} (wall {stats['wall_seconds_to_vectors']:.1f} s)"
     )
     if not args.no_eval:
         results = evaluate(vocab.words, vectors, oov_vector)

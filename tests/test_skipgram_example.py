@@ -3,6 +3,7 @@
 
 import collections
 import importlib.util
+import json
 import pathlib
 import re
 
@@ -79,6 +80,58 @@ def test_resume_after_interruption_equals_uninterrupted_run(
         for flag in (large[:1], large[1:]):
             _, alone, _ = skipgram.train(_args(skipgram, corpus, *flag))
             assert not np.allclose(np.asarray(alone.input), np.asarray(full.input))
+
+
+def test_checkpoint_of_another_corpus_is_refused(skipgram, corpus, tmp_path):
+    """The same path with other contents (new words appended) must not resume."""
+    text = tmp_path / "topics.txt"
+    text.write_text(corpus.read_text())
+    ckpt = tmp_path / "ckpt"
+    args = _args(skipgram, text, "--checkpoint", str(ckpt))
+    _, _, stats = skipgram.train(args, stop_after_calls=2)
+    assert stats["interrupted"]
+    extra = [" ".join(f"w{30 + (i + j) % 10}" for j in range(10)) for i in range(50)]
+    with text.open("a") as f:
+        f.write("\n".join(extra) + "\n")
+    with pytest.raises(ValueError, match="another corpus"):
+        skipgram.train(args)
+    # Same words, other counts: refused too.
+    text.write_text(corpus.read_text() + "w0 w1\n")
+    with pytest.raises(ValueError, match="another corpus"):
+        skipgram.train(args)
+
+
+def test_checkpoint_arrays_of_other_shapes_are_refused(skipgram, corpus, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    args = _args(skipgram, corpus, "--checkpoint", str(ckpt))
+    vocab, params, stats = skipgram.train(args, stop_after_calls=1)
+    raw = stats["raw_words"]
+    wrong = params._replace(input=jnp.zeros((len(vocab) + 1, 8)))
+    skipgram.save_checkpoint(ckpt, args, vocab, raw, wrong, (), 0, 1, 1.0)
+    with pytest.raises(ValueError, match=r"leaf_0 has shape \(31, 8\), expected"):
+        skipgram.train(args)
+
+
+def test_finished_checkpoint_reports_complete_and_its_loss(
+    skipgram, corpus, tmp_path, capsys
+):
+    ckpt, report = tmp_path / "ckpt", tmp_path / "report.json"
+    flags = [
+        "--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--window", "2",
+        "--batch-size", "64", "--chunk-size", "8", "--steps-per-call", "4",
+        "--min-count", "1", "--no-progress", "--no-eval", "--no-compile-cache",
+        "--checkpoint", str(ckpt), "--report", str(report),
+    ]  # fmt: skip
+    first = skipgram.main(flags)
+    assert np.isfinite(first["final_loss"])
+    capsys.readouterr()
+    again = skipgram.main(flags)
+    out = capsys.readouterr().out
+    assert "the run is complete (1 epochs)" in out and "resuming" not in out
+    assert again["final_loss"] == first["final_loss"]
+    text = report.read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["final_loss"] == first["final_loss"]
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -193,6 +246,9 @@ _BAD_OUTPUT = [
     ("max-row-rate zero", ["--max-row-rate", "0"], "argument --max-row-rate: .* > 0"),
     ("max-row-rate inf", ["--max-row-rate", "inf"],
      "argument --max-row-rate: .*finite"),
+    ("chunk-size zero", ["--chunk-size", "0"], "--chunk-size must be >= 1"),
+    ("chunk-size negative", ["--chunk-size", "-8"], "--chunk-size must be >= 1"),
+    ("threads negative", ["--threads", "-1"], "--threads must be >= 0"),
 ]  # fmt: skip
 
 
