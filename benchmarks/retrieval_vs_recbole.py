@@ -78,6 +78,7 @@ AT10 = ("recall@10", "mrr@10", "ndcg@10", "hit@10")
 SCORES = ["--normalize", "--temperature", "0.2", "--lr", "0.001"]
 SCORES += ["--batch-size", "512"]
 RECIPE = ["--loss", "mixed", "--negatives", "256", *SCORES]
+IN_BATCH = ["--loss", "in_batch", *SCORES]  # the recipe less its 256 negatives
 SAMPLED = ["--loss", "sampled_softmax", "--negatives", "512", *SCORES]
 # The earlier, untuned softmax recipe, for reference.
 UNTUNED = ["--normalize", "--temperature", "0.1", "--lr", "0.005"]
@@ -86,8 +87,8 @@ ABLATION = [
     ("BPR (RecBole's settings)", []),
     ("recipe: mixed (in-batch + 256 uniform), logQ", RECIPE),
     ("recipe, no logQ", [*RECIPE, "--no-logq"]),
-    ("recipe, in-batch only, logQ", [*RECIPE, "--loss", "in_batch"]),
-    ("recipe, in-batch only, no logQ", [*RECIPE, "--loss", "in_batch", "--no-logq"]),
+    ("recipe, in-batch only, logQ", IN_BATCH),
+    ("recipe, in-batch only, no logQ", [*IN_BATCH, "--no-logq"]),
     ("recipe, sampled 512 popularity, logQ", [*SAMPLED, "--sampler", "popularity"]),
     (
         "recipe, sampled 512 popularity, no logQ",

@@ -80,9 +80,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split", choices=("recbole", "loo", "temporal"), default="recbole")
     p.add_argument("--split-file", help="one code per interaction row: 0/1/2")
     p.add_argument("--loss", choices=retrieval.OBJECTIVES, default="bpr")
-    p.add_argument("--sampler", choices=("uniform", "popularity"), default="uniform")
     p.add_argument(
-        "--alpha", type=float, default=1.0, help="popularity proposal: count**alpha"
+        "--sampler",
+        choices=("uniform", "popularity"),
+        default=None,
+        help="negatives of sampled_softmax and mixed (default uniform)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="popularity proposal: count**alpha (default 1)",
     )
     p.add_argument(
         "--negatives",
@@ -121,9 +129,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.patience < 0:
         p.error("--patience must be >= 0")
-    if not args.alpha >= 0 or not math.isfinite(args.alpha):
+    if args.alpha is not None and not (math.isfinite(args.alpha) and args.alpha >= 0):
         p.error("--alpha must be finite and >= 0")
+    # Flags the loss would ignore are refused, not silently dropped.
+    ignored = {
+        "bpr": (
+            ("--sampler popularity", args.sampler == "popularity"),
+            ("--alpha", args.alpha is not None),
+            ("--no-logq", args.no_logq),
+        ),
+        "in_batch": (
+            ("--negatives", args.negatives is not None),
+            ("--sampler", args.sampler is not None),
+        ),
+    }
+    for flag, given in ignored.get(args.loss, ()):
+        if given:
+            p.error(f"{flag} has no effect with --loss {args.loss}")
+    if args.sampler is None:
+        args.sampler = "uniform"
+    if args.alpha is None:
+        args.alpha = 1.0
     if args.report:
+        if pathlib.Path(args.report).expanduser().is_dir():
+            p.error(f"--report {args.report}: is a directory; give a file name")
         parent = pathlib.Path(args.report).expanduser().resolve().parent
         if not parent.is_dir() or not os.access(parent, os.W_OK):
             p.error(f"--report: cannot write to {parent}")

@@ -80,6 +80,21 @@ def test_split_file(tmp_path):
         (["--lr", "0"], "--lr: must be finite and > 0"),
         (["--lr", "nan"], "--lr: must be finite and > 0"),
         (["--report", "/nonexistent/dir/r.json"], "--report: cannot write"),
+        (["--report", "."], "--report .: is a directory"),
+        (
+            ["--sampler", "popularity"],
+            "--sampler popularity has no effect with --loss bpr",
+        ),
+        (["--alpha", "0.5"], "--alpha has no effect with --loss bpr"),
+        (["--no-logq"], "--no-logq has no effect with --loss bpr"),
+        (
+            ["--loss", "in_batch", "--negatives", "8"],
+            "--negatives has no effect with --loss in_batch",
+        ),
+        (
+            ["--loss", "in_batch", "--sampler", "uniform"],
+            "--sampler has no effect with --loss in_batch",
+        ),
     ],
 )
 def test_errors_are_one_line(flags, message, capsys):
