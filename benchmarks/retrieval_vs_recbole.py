@@ -188,7 +188,7 @@ def jaxns_run(
         rng = np.random.default_rng(0)
 
         def epoch(state, key):  # the host's shuffle and negatives count
-            orders, negatives = trainer.draw(rng, rng, 1)
+            orders, negatives = trainer.draw(rng, 0, 1)
             return trainer.train_epoch(
                 state, key, orders[0], None if negatives is None else negatives[0]
             )

@@ -355,12 +355,15 @@ class Trainer:
         }
         return carry, jax.random.key(self.args.seed)
 
-    def draw(
-        self, rng: np.random.Generator, negatives_rng: np.random.Generator, epochs: int
-    ):
+    def draw(self, rng: np.random.Generator, first_epoch: int, epochs: int):
         """Each epoch's order of the training rows (``int32[epochs, rows]``)
         and, for BPR, each row's negatives (``int32[epochs, rows, k]``, else
-        ``None``), drawn on the host.
+        ``None``), drawn on the host for the epochs ``first_epoch`` (from 0)
+        to ``first_epoch + epochs - 1``.
+
+        The orders are ``rng``'s next permutations; an epoch's negatives come
+        from a generator of ``(seed, 3, epoch)`` alone: the results do not
+        depend on how many epochs one call draws (``--epochs-per-call``).
 
         RecBole shuffles and draws its BPR negatives on the host too; on the
         device, ``jax.random.permutation`` is two XLA:CPU sorts, as long as the
@@ -373,8 +376,12 @@ class Trainer:
         if self.known is None:
             return orders, None
         k = self.objective.num_negatives
-        users = np.repeat(self.users_host[orders][..., None], k, axis=-1)
-        return orders, host_negatives(negatives_rng, self.known, users)
+        negatives = []
+        for epoch, order in enumerate(orders, start=first_epoch):
+            users = np.repeat(self.users_host[order][:, None], k, axis=-1)
+            epoch_rng = np.random.default_rng([self.args.seed, 3, epoch])
+            negatives.append(host_negatives(epoch_rng, self.known, users))
+        return orders, np.stack(negatives)
 
     def _train_epoch(self, state, key, order, negatives, inputs):
         graphdef, obj, batch = self.graphdef, inputs["objective"], self.args.batch_size
@@ -516,16 +523,15 @@ def fit(args, data, split, *, progress: bool = True) -> dict:
     trainer = Trainer(args, data, split)
     carry, key = trainer.init(trainer.tables)
     rng = np.random.default_rng([args.seed, 2])  # the shuffles
-    negatives_rng = np.random.default_rng([args.seed, 3])  # BPR's negatives
     bar = _Progress(args.epochs, progress and not args.no_progress)
     done, calls = 0, []
-    drawn = trainer.draw(rng, negatives_rng, args.epochs_per_call)
+    drawn = trainer.draw(rng, 0, args.epochs_per_call)
     while True:
         start = time.perf_counter()
         last = np.int32(min(done + args.epochs_per_call, args.epochs))
         carry = trainer.run_epochs(carry, key, *drawn, last)
         if last < args.epochs:  # while the device trains
-            drawn = trainer.draw(rng, negatives_rng, args.epochs_per_call)
+            drawn = trainer.draw(rng, int(last), args.epochs_per_call)
         epoch, bad, finite, losses, scores = jax.device_get(
             tuple(carry[k] for k in ("epoch", "bad", "finite", "losses", "scores"))
         )

@@ -152,3 +152,38 @@ def test_trainer_starts_from_the_host_tables(tmp_path):
     assert_close(model.query_tower.embedding.embedding[...], expected[0])
     assert_close(model.candidate_tower.embedding.embedding[...], expected[1])
     assert int(carry["epoch"]) == 0 and int(carry["best_score"]) == -1
+
+
+def test_ignored_flags_pass_where_they_have_an_effect():
+    args = two_tower.parse_args(["--loss", "bpr", "--negatives", "2"])
+    assert (args.sampler, args.alpha, args.no_logq) == ("uniform", 1.0, False)
+    args = two_tower.parse_args(
+        ["--loss", "sampled_softmax", "--sampler", "popularity", "--alpha", "0.5",
+         "--no-logq"]
+    )  # fmt: skip
+    assert (args.sampler, args.alpha, args.no_logq) == ("popularity", 0.5, True)
+    args = two_tower.parse_args(["--loss", "in_batch", "--no-logq"])
+    assert args.sampler == "uniform" and args.negatives is None
+
+
+def test_bpr_results_do_not_depend_on_epochs_per_call(tmp_path):
+    path = _csv(tmp_path / "x.csv")
+    data = retrieval.load_interactions(path)
+    split = retrieval.split_random(jax.random.key(0), data)
+    results = []
+    for per_call in ("1", "3"):
+        args = two_tower.parse_args(
+            ["--data", str(path), "--dim", "8", "--epochs", "4", "--batch-size",
+             "64", "--patience", "10", "--epochs-per-call", per_call,
+             "--negatives", "2", "--no-progress", "--no-compile-cache"]
+        )  # fmt: skip
+        results.append(two_tower.fit(args, data, split, progress=False))
+    one, three = results
+    assert one["epochs"] == three["epochs"] == 4
+    assert len(one["epoch_calls"]) == 4 and len(three["epoch_calls"]) == 2
+    assert one["valid_mrr10_curve"] == three["valid_mrr10_curve"]
+    assert one["test"] == three["test"]
+    for a, b in zip(
+        jax.tree.leaves(one["state"]), jax.tree.leaves(three["state"]), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
