@@ -136,7 +136,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--siglip-bias",
         type=float,
         default=-10.0,
-        help="initial SigLIP bias (the paper's -10; the scale starts at log 10)",
+        help="initial SigLIP bias (the paper's -10); the learned scale starts at "
+        "log 10 in simclr mode and at log(1/0.07) in clip mode",
     )
     p.add_argument(
         "--block-size", type=_positive_int, help="compute the losses over blocks"
@@ -539,11 +540,14 @@ class Bag(nnx.Module):
 
 
 class TwoTower(nnx.Module):
-    def __init__(self, vocab: int, *, rngs: nnx.Rngs, dim: int = 128):
+    """The word and gloss towers, CLIP's learned scale (starting at
+    log(1/0.07), CLIP's) and SigLIP's learned bias (``--siglip-bias``)."""
+
+    def __init__(self, vocab: int, *, bias: float, rngs: nnx.Rngs, dim: int = 128):
         self.word = Bag(NGRAM_BUCKETS, dim, dim, rngs=rngs)
         self.gloss = Bag(vocab, dim, dim, rngs=rngs)
         self.logit_scale = nnx.Param(jnp.asarray(math.log(1 / 0.07)))
-        self.logit_bias = nnx.Param(jnp.asarray(-10.0))
+        self.logit_bias = nnx.Param(jnp.asarray(bias))
 
 
 def run_clip(args) -> dict:
@@ -581,9 +585,14 @@ def run_clip(args) -> dict:
 
 
 def _train_clip(name, words, glosses, train_idx, test_idx, vocab, args) -> dict:
-    model = TwoTower(len(vocab) + 1, rngs=nnx.Rngs(args.seed))
-    graphdef, params = nnx.split(model)
     per_epoch = len(train_idx) // args.batch_size
+    if per_epoch < 1:
+        raise ValueError(
+            f"--batch-size {args.batch_size} exceeds the {len(train_idx)} training "
+            "pairs"
+        )
+    model = TwoTower(len(vocab) + 1, bias=args.siglip_bias, rngs=nnx.Rngs(args.seed))
+    graphdef, params = nnx.split(model)
     steps = per_epoch * args.epochs
     tx = _optimizer(args, steps)
     opt_state = tx.init(params)

@@ -119,3 +119,28 @@ def test_tiny_runs_write_reports(example, tmp_path, standard_promotion):
     saved = json.loads(report.read_text())
     assert 0 <= saved["retrieval"]["siglip"]["recall@1"] <= 1
     assert saved["held_out"] == 100
+
+
+def test_clip_batch_larger_than_the_pairs_is_one_line(example, capsys):
+    argv = ["--mode", "clip", "--pairs", "600", "--held-out", "100", "--epochs",
+            "1", "--batch-size", "1024", "--no-progress"]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        example.main(argv)
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "contrastive.py: error: --batch-size 1024 exceeds the 500 training pairs"
+    )
+
+
+def test_clip_mode_uses_the_siglip_bias(example, standard_promotion):
+    argv = ["--mode", "clip", "--loss", "siglip", "--pairs", "300", "--held-out",
+            "44", "--epochs", "1", "--batch-size", "128", "--no-progress"]  # fmt: skip
+    losses = {}
+    for bias in ("-10", "0"):
+        out = example.main([*argv, "--siglip-bias", bias])
+        losses[bias] = out["retrieval"]["siglip"]["final_loss"]
+    default = example.main(argv)["retrieval"]["siglip"]["final_loss"]
+    assert default == losses["-10"]  # the default is the paper's -10
+    # Bias 0 makes every pair's logit larger by 10: a much larger loss.
+    assert losses["0"] > losses["-10"] + 1, losses
