@@ -294,9 +294,12 @@ def run(args: argparse.Namespace) -> dict:
         "final_loss": loss,
         "train_seconds": train_seconds,
         "first_epoch_seconds": first_epoch,
-        # after compilation: epochs 2.. only
-        "steady_positives_per_second": (args.epochs - 1) * len(data.train)
-        / max(train_seconds - first_epoch, 1e-9),
+        # after compilation: epochs 2.. only; None (null) with one epoch
+        "steady_positives_per_second": (
+            (args.epochs - 1) * len(data.train)
+            / max(train_seconds - first_epoch, 1e-9)
+            if args.epochs > 1 else None
+        ),
         "positives_per_second": args.epochs * len(data.train)
         / max(train_seconds, 1e-9),
         "wall_seconds": wall,

@@ -919,7 +919,23 @@ def test_example_trains_and_reports(tmp_path, capsys):
     assert saved["test"]["both"]["mrr"] == pytest.approx(out["test"]["both"]["mrr"])
     assert set(saved["test"]) == {"head", "tail", "both"}
     assert saved["history"][0]["epoch"] == 2 and len(saved["history"]) == 1
+    assert saved["steady_positives_per_second"] > 0
     assert "filtered test metrics" in capsys.readouterr().out
+
+
+def test_example_one_epoch_has_no_steady_rate(tmp_path):
+    example = _example()
+    report = tmp_path / "report.json"
+    example.main(
+        ["--dataset", str(_tiny_graph(tmp_path / "g")), "--epochs", "1", "--dim",
+         "8", "--negatives", "4", "--batch-size", "16", "--report", str(report),
+         "--no-progress", "--model", "transe", "--margin", "12"]
+    )  # fmt: skip
+    import json
+
+    saved = json.loads(report.read_text())
+    assert saved["steady_positives_per_second"] is None
+    assert saved["positives_per_second"] > 0
 
 
 @pytest.mark.parametrize(
