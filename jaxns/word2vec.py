@@ -227,6 +227,11 @@ def chunk_gradients(
     )
     num_chunks, chunk = window_reduction.shape
     _checks.check_shape(fn, "negatives", negatives, (num_chunks, None))
+    if negatives.shape[1] < 1:
+        raise ValueError(
+            f"{fn}: negatives must hold at least one draw per chunk, got shape "
+            f"{tuple(negatives.shape)}."
+        )
     _checks.check_shape(fn, "tokens", tokens, (num_chunks * chunk + 2 * window,))
     _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
     if not isinstance(params, SkipGramParams | tuple) or len(params) != 2:
@@ -318,8 +323,11 @@ def _chunk_gradients(
 
     in_ids = jnp.where(valid, tokens, PAD)
     dx = _fold_windows(dx, chunk, window)
+    # A chunk without pairs uses none of its draws: they are not touched
+    # (no optimizer state moves for them, and no row counts them).
+    used = jnp.any(live, axis=(1, 2))[:, None]
     out_ids = jnp.concatenate(
-        [jnp.where(ctr_ok, ctr_tok, PAD), negatives], axis=1
+        [jnp.where(ctr_ok, ctr_tok, PAD), jnp.where(used, negatives, PAD)], axis=1
     ).reshape(-1)
     return ChunkGradients(
         loss=loss,
@@ -571,6 +579,8 @@ def _shuffle_sentences(key, kept, sents, num_kept, max_runs=None):
     sentence ids; padding after the prefix stays last. With ``max_runs``
     (static) only the runs are sorted when there are at most that many."""
     n = kept.shape[0]
+    if n == 0:  # an empty corpus: nothing to order
+        return kept, sents
     position = jnp.arange(n, dtype=jnp.int32)
     real = position < num_kept
     starts = jnp.concatenate([jnp.ones((1,), bool), sents[1:] != sents[:-1]])
@@ -845,13 +855,19 @@ def make_trainer(
     ``learning_rate(progress)`` times them. ``progress`` is interpolated
     linearly from ``progress0`` to ``progress1`` across the call's updates
     (update ``i`` of ``n`` uses ``progress0 + i / n * (progress1 -
-    progress0)``), so a schedule over raw words processed (gensim's linear
-    decay, see :func:`call_progress`) is exact to within one update.
+    progress0)``). :func:`call_progress` spreads an epoch's raw words evenly
+    over its calls, so a schedule over raw words processed (gensim's linear
+    decay) is followed to within one call: the last call of an epoch is
+    partly padding (updates without centres), and its real updates see a
+    progress up to one call's span lower than the words they read. With
+    ``steps_per_call=1`` that is one update.
 
-    A training loop over epochs reads::
+    A training loop over epochs reads (a fresh key per epoch, so that each
+    epoch subsamples and draws anew)::
 
         trainer = make_trainer(sampler, learning_rate=schedule)
         for epoch in range(epochs):
+            k_sub, k_train = jax.random.split(jax.random.fold_in(key, epoch))
             stream = trainer.stream(k_sub, corpus.ids, corpus.sentence_ids, keep)
             n = stream.num_calls(trainer.block_size)
             for call in range(n):
@@ -963,8 +979,11 @@ def make_trainer(
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
       block_size + 2 * window]`` (a :class:`Stream` has ``window`` padding
       tokens first). The keys of update ``i`` are derived from ``key`` and
-      ``start // batch_size + i`` alone, so the result does not depend on
-      ``steps_per_call``.
+      ``start // batch_size + i`` alone, so the draws do not depend on
+      ``steps_per_call``, and neither does the result for a constant
+      learning rate (with a decaying one, see the progress above). An update
+      without centres (padding at a stream's end) changes nothing, with any
+      optimizer.
 
     Raises:
       TypeError: for non-integer sizes or a sampler without ``sample``.
@@ -1196,13 +1215,23 @@ def make_trainer(
                 out_grads = out_grads * _row_scale(
                     g.output_ids, params.output.shape[0], step_cap, out_grads
                 )
-            tables, opt_state = opt.update(
+
+            def apply(operands):
+                ids, grads, state, tabs = operands
+                return opt.update(ids, grads, state, tabs, progress=progress)
+
+            operands = (
                 {"input": g.input_ids, "output": g.output_ids},
                 {"input": in_grads, "output": out_grads},
                 opt_state,
                 {"input": params.input, "output": params.output},
-                progress=progress,
             )
+            if linear:  # SGD: an update without centres adds zeros
+                tables, opt_state = apply(operands)
+            else:  # leaves the tables and the state (Adam's count) alone
+                tables, opt_state = jax.lax.cond(
+                    g.num_pairs > 0, apply, lambda o: (o[3], o[2]), operands
+                )
             params = SkipGramParams(tables["input"], tables["output"])
             if packed is not None and subword_rows < block_rows:
                 # The further pages of a block of long words (SGD: the sum
@@ -1414,6 +1443,7 @@ def init_subword_params(
     vocab_size = _checks.size(fn, "vocab_size", vocab_size, minimum=1)
     num_buckets = _checks.size(fn, "num_buckets", num_buckets, minimum=0)
     dim = _checks.size(fn, "dim", dim, minimum=1)
+    dtype = _checks.dtype(fn, "dtype", dtype)
     shape = (vocab_size + num_buckets, dim)
     if rows is not None:
         rows = _checks.int_array(fn, "rows", _checks.concrete(fn, "rows", rows), ndim=1)
@@ -1572,6 +1602,11 @@ def block_gradients(
     )
     num_chunks, chunk = window_reduction.shape
     _checks.check_shape(fn, "negatives", negatives, (num_chunks, None))
+    if negatives.shape[1] < 1:
+        raise ValueError(
+            f"{fn}: negatives must hold at least one draw per chunk, got shape "
+            f"{tuple(negatives.shape)}."
+        )
     _checks.check_shape(fn, "tokens", tokens, (num_chunks * chunk + 2 * window,))
     _checks.same_shape(fn, "sentence_ids", sentence_ids, "tokens", tokens)
     u = _checks.float_array(fn, "params.input", params[0], ndim=2)
@@ -1585,6 +1620,15 @@ def block_gradients(
     if subwords is not None:
         subwords = _checks.int_array(fn, "subwords", subwords, ndim=2)
         _checks.check_shape(fn, "subwords", subwords, (v.shape[0], None))
+        _checks.values_in_range(
+            fn, "subwords", subwords, PAD, u.shape[0], what="input rows (or -1)"
+        )
+    # Gathers clamp out-of-range ids under jit; concrete ids are checked here.
+    _checks.values_in_range(
+        fn, "tokens", tokens, PAD, v.shape[0], what="token ids, -1 for padding"
+    )
+    _checks.values_in_range(fn, "negatives", negatives, 0, v.shape[0], what="ids")
+    _checks.values_in_range(fn, "window_reduction", window_reduction, 0, window)
     with jax.named_scope("jaxns.word2vec.block_gradients"):
         return _block_gradients(
             u.__getitem__, v.__getitem__, tokens, sentence_ids, negatives,
@@ -1740,8 +1784,10 @@ def _block_scores(
         num = jnp.sum(alive, dtype=jnp.int32)
 
     dx = _fold_windows(dx, chunk, window)  # [n, d] per block position
+    # A chunk without pairs uses none of its draws (see _chunk_gradients).
+    used = jnp.any(live, axis=(1, 2))[:, None]
     out_ids = jnp.concatenate(
-        [jnp.where(ctr_ok, ctr_tok, PAD), negatives], axis=1
+        [jnp.where(ctr_ok, ctr_tok, PAD), jnp.where(used, negatives, PAD)], axis=1
     ).reshape(-1)
     dy = jnp.concatenate([dy_pos, dy_neg], axis=1).reshape(-1, dim)
     return loss, num, dx, out_ids, dy

@@ -570,7 +570,8 @@ def test_block_gradients_equal_brute_force(model, chunk, kc, skip_hits):
     rng = np.random.default_rng(10 + chunk)
     window, vocab, dim, k = 3, 12, 4, 5
     tokens, sent, negs, red = _random_block(rng, 3, chunk, window, vocab, kc)
-    negs[:, 0] = tokens[window : window + 3 * chunk : chunk]  # plant some hits
+    starts = tokens[window : window + 3 * chunk : chunk]
+    negs[:, 0] = np.where(starts >= 0, starts, negs[:, 0])  # plant some hits
     with jax.enable_x64(True):
         u = rng.normal(size=(vocab, dim))
         v = rng.normal(size=(vocab, dim))
@@ -667,6 +668,101 @@ def test_block_gradients_reject_bad_arguments(kwargs, error, match):
             p, jnp.zeros(6, jnp.int32), jnp.zeros(6, jnp.int32),
             jnp.zeros((1, 2), jnp.int32), jnp.zeros((1, 4), jnp.int32), **args,
         )  # fmt: skip
+
+
+_TOK, _NEG, _RED = (
+    jnp.zeros(6, jnp.int32),
+    jnp.zeros((1, 2), jnp.int32),
+    jnp.zeros((1, 4), jnp.int32),
+)
+
+
+@pytest.mark.parametrize("fn", ["chunk", "block"])
+@pytest.mark.parametrize(
+    "arrays,match",
+    [
+        (dict(tokens=_TOK.at[2].set(9)), r"tokens must hold token ids.* got 9"),
+        (dict(negatives=_NEG.at[0, 1].set(7)), r"negatives must hold ids .* got 7"),
+        (dict(window_reduction=_RED.at[0, 0].set(3)),
+         r"window_reduction must hold values in \[0, 1\), got 3"),
+        (dict(negatives=jnp.zeros((1, 0), jnp.int32)),
+         r"negatives must hold at least one draw per chunk, got shape \(1, 0\)"),
+    ],
+)  # fmt: skip
+def test_gradients_refuse_ids_outside_the_tables(fn, arrays, match):
+    """Concrete ids past the tables would read clamped rows while their
+    gradients went to rows the update drops: both functions refuse them."""
+    p = word2vec.init_params(jax.random.key(0), 5, 3)
+    args = dict(tokens=_TOK, sentence_ids=jnp.zeros(6, jnp.int32), negatives=_NEG,
+                window_reduction=_RED) | arrays  # fmt: skip
+    call = word2vec.chunk_gradients if fn == "chunk" else word2vec.block_gradients
+    extra = {} if fn == "chunk" else {"model": "skipgram"}
+    with pytest.raises(ValueError, match=f"word2vec.{fn}_gradients: {match}"):
+        call(p, **args, window=1, num_negatives=2, **extra)
+
+
+def test_block_gradients_refuse_subword_rows_past_the_input_table():
+    p = word2vec.init_subword_params(jax.random.key(0), 5, 4, 3)  # 9 input rows
+    table = np.tile(np.arange(5, dtype=np.int32)[:, None], (1, 2))
+    table[3, 1] = 9
+    with pytest.raises(ValueError, match=r"subwords must hold input rows \(or -1\)"):
+        word2vec.block_gradients(
+            p, _TOK, jnp.zeros(6, jnp.int32), _NEG, _RED, model="cbow", window=1,
+            num_negatives=2, subwords=table,
+        )  # fmt: skip
+
+
+def test_init_subword_params_refuses_an_integer_dtype():
+    with pytest.raises(
+        TypeError, match="init_subword_params: dtype must be a floating"
+    ):
+        word2vec.init_subword_params(jax.random.key(0), 5, 4, 3, dtype=jnp.int32)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+def test_steps_per_call_invariance_with_a_partly_padded_last_call(optimizer):
+    """40 tokens in updates of 8 centres: 5 updates. With 4 updates per call
+    the second call holds 3 updates of padding only; they change nothing, so
+    the tables and the optimizer's state equal those of one update per call
+    (Adam's count included), and an all-padding update moves no row."""
+    tx = optax.scale_by_adam() if optimizer == "adam" else optax.scale_by_rss()
+    vocab = 12
+    ids = jnp.asarray(np.random.default_rng(0).integers(0, vocab, 40), jnp.int32)
+    sents = jnp.asarray(np.repeat(np.arange(8), 5), jnp.int32)
+    sampler = jaxns.samplers.unigram(jnp.ones(vocab))
+
+    def run(steps):
+        t = word2vec.make_trainer(
+            sampler, learning_rate=optax.constant_schedule(0.5), optimizer=tx,
+            window=2, batch_size=8, chunk_size=4, negatives_per_chunk=4,
+            steps_per_call=steps,
+        )  # fmt: skip
+        p = word2vec.init_params(jax.random.key(0), vocab, 4)
+        state = t.init(p)
+        stream = t.stream(jax.random.key(1), ids, sents, jnp.ones(vocab))
+        for c in range(stream.num_calls(t.block_size)):
+            p, state, _, _ = t.train(
+                jax.random.key(2), p, state, stream, c * t.block_size, (0.0, 0.0)
+            )
+        return p, state
+
+    (a, sa), (b, sb) = run(1), run(4)
+    for x, y in zip(jax.tree.leaves((a, sa)), jax.tree.leaves((b, sb)), strict=True):
+        np.testing.assert_array_equal(x, y)
+    if optimizer == "adam":
+        counts = [int(x) for x in jax.tree.leaves(sb) if np.ndim(x) == 0]
+        assert counts and set(counts) == {5}, counts
+
+
+def test_make_stream_shuffles_an_empty_corpus():
+    empty = jnp.zeros(0, jnp.int32)
+    for shuffle in (False, True):
+        s = word2vec.make_stream(
+            jax.random.key(0), empty, empty, jnp.ones(3), window=1, block_size=2,
+            shuffle=shuffle,
+        )  # fmt: skip
+        assert int(s.num_tokens) == 0
+        assert (np.asarray(s.tokens) == -1).all()
 
 
 def train_on_topics(model, *, subwords=None, num_buckets=0, lr=0.05, epochs=4):
