@@ -1961,7 +1961,11 @@ def make_sharded_trainer(
       skip_hits: leave out negatives equal to the pair's centre.
       sync_every: updates between two exchanges of the touched rows (see
         *Delayed exchange*); a divisor of ``steps_per_call``. Values above
-        1 need replicated tables (``vocab_axis=None``).
+        1 need replicated tables (``vocab_axis=None``). With
+        ``sync_every=1`` an update without centres on any device (padding
+        at a stream's end) leaves an ``optimizer``'s state alone, as in
+        :func:`make_trainer`; with larger values such an update still
+        advances the state's count (e.g. Adam's).
       exact_replicas: with ``sync_every > 1``, keep the replicas bitwise
         identical (undo and replay) or, if False, only equal up to rounding
         (faster; plain SGD only).
@@ -2431,7 +2435,14 @@ def make_sharded_trainer(
             if sharded:  # each shard applies the rows it owns
                 tables = {"input": params.input, "output": params.output}
                 ids = {name: own_only(ids[name], tables[name]) for name in ids}
-            params, opt_state = apply(params, opt_state, ids, row_grads, progress)
+            args = (params, opt_state, ids, row_grads, progress)
+            if linear:  # SGD: an update without centres adds zeros
+                params, opt_state = apply(*args)
+            else:  # without centres on any device: tables and state stay
+                total = jax.lax.psum(g.num_pairs, names)
+                params, opt_state = jax.lax.cond(
+                    total > 0, lambda a: apply(*a), lambda a: (a[0], a[1]), args
+                )
             return (params, opt_state), (g.loss, g.num_pairs)
 
         def rows_of(tree, ids, like):

@@ -719,8 +719,9 @@ def test_init_subword_params_refuses_an_integer_dtype():
         word2vec.init_subword_params(jax.random.key(0), 5, 4, 3, dtype=jnp.int32)
 
 
+@pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
 @pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
-def test_steps_per_call_invariance_with_a_partly_padded_last_call(optimizer):
+def test_steps_per_call_invariance_with_a_partly_padded_last_call(optimizer, sharded):
     """40 tokens in updates of 8 centres: 5 updates. With 4 updates per call
     the second call holds 3 updates of padding only; they change nothing, so
     the tables and the optimizer's state equal those of one update per call
@@ -731,11 +732,16 @@ def test_steps_per_call_invariance_with_a_partly_padded_last_call(optimizer):
     sents = jnp.asarray(np.repeat(np.arange(8), 5), jnp.int32)
     sampler = jaxns.samplers.unigram(jnp.ones(vocab))
 
+    make, kw = word2vec.make_trainer, {}
+    if sharded:  # the mesh trainer on a one-device mesh
+        make = word2vec.make_sharded_trainer
+        kw["mesh"] = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+
     def run(steps):
-        t = word2vec.make_trainer(
+        t = make(
             sampler, learning_rate=optax.constant_schedule(0.5), optimizer=tx,
             window=2, batch_size=8, chunk_size=4, negatives_per_chunk=4,
-            steps_per_call=steps,
+            steps_per_call=steps, **kw,
         )  # fmt: skip
         p = word2vec.init_params(jax.random.key(0), vocab, 4)
         state = t.init(p)
