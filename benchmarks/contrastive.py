@@ -119,7 +119,7 @@ def parse_args(argv=None):
     p.add_argument("--no-dense", action="store_true", help="blocked runs only")
     p.add_argument("--torch-python", help="a python with torch (separate venv)")
     p.add_argument("--json", help="write all numbers here")
-    p.add_argument("--quick", action="store_true", help="B = 1024, 2048; 3 repeats")
+    p.add_argument("--quick", action="store_true", help="B = 512, 1024; 3 repeats")
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.repeats = [512, 1024], 3
