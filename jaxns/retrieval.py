@@ -367,8 +367,14 @@ def _ml100k_zip(path: pathlib.Path) -> Interactions:
             for name in ("u.data", "u.user", "u.item", "u.genre"):
                 if name in names:
                     enc = "utf-8-sig" if name in ("u.data", "u.user") else "latin-1"
-                    raw = archive.read(names[name]).decode(enc)
-                    files[name] = (raw, f"{path}:{names[name]}")
+                    where = f"{path}:{names[name]}"
+                    try:
+                        raw = archive.read(names[name]).decode(enc)
+                    except UnicodeDecodeError as err:
+                        raise ValueError(
+                            f"load_interactions: {where} is not utf-8 text ({err})."
+                        ) from None
+                    files[name] = (raw, where)
     except zipfile.BadZipFile as err:
         raise ValueError(
             f"load_interactions: {path} is not a zip file ({err})."

@@ -193,6 +193,19 @@ def test_bad_files_name_file_and_line(tmp_path, name, text, message):
         retrieval.load_interactions(tmp_path / name)
 
 
+def test_non_utf8_member_of_a_zip_names_the_member(tmp_path):
+    """u.data that is not UTF-8 inside ml-100k.zip: a ValueError naming the
+    archive and its member, as for a folder (it was a raw UnicodeDecodeError)."""
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ml-100k/u.data", b"1\t2\t3\t4\n\xff\xfe\t2\t3\t4\n")
+    with pytest.raises(ValueError, match=r"ml-100k.zip:ml-100k/u.data is not utf-8"):
+        retrieval.load_interactions(archive)
+    (tmp_path / "u.data").write_bytes(b"1\t2\t3\t4\n\xff\xfe\t2\t3\t4\n")
+    with pytest.raises(ValueError, match=r"u.data is not utf-8 text"):
+        retrieval.load_interactions(tmp_path)
+
+
 def test_missing_and_wrong_sources(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         retrieval.load_interactions(tmp_path / "nope.csv")
