@@ -411,8 +411,7 @@ def row_sparse(
             "optim.row_sparse: transformation must be an optax.GradientTransformation, "
             f"got {type(transformation).__name__}."
         )
-    if not isinstance(dedup, bool):
-        raise TypeError(f"row_sparse: dedup must be a bool, got {dedup!r}.")
+    dedup = _checks.flag("optim.row_sparse", "dedup", dedup)
     tx = optax.with_extra_args_support(transformation)
 
     def init(table: Any) -> Any:

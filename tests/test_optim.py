@@ -462,6 +462,11 @@ def _bad_cases():
     tables = {"a": table, "b": table}
     up = "optim.row_sparse.update"
     return {
+        "dedup not a bool": (
+            TypeError,
+            "optim.row_sparse: dedup must be a bool, got str 'yes'",
+            lambda: jaxns.optim.row_sparse(optax.sgd(LR), dedup="yes"),
+        ),
         "float ids": (
             TypeError,
             f"{up}: ids must be an integer",
