@@ -43,9 +43,9 @@ sampled softmax all-reduces ``3 B`` floats (positive logit, partial max,
 partial sum) and SGNS ``B`` (its per-example loss, a sum over shards), plus,
 in the backward pass, the ``[B, d]`` gradient of the replicated queries; a
 gather all-reduces ``[N, d]`` rows; the in-batch losses all-gather ``[B, d]``
-candidates (and send their gradients back with one
-reduce-scatter); the SigLIP ring sends ``n - 1`` blocks of ``[B / n, d]`` to a
-neighbour. See ``docs/scaling.md``.
+candidates (and send their gradients back with one reduce-scatter); the
+SigLIP ring sends ``n - 1`` blocks of ``[B / n, d]`` to a neighbour. See
+``docs/scaling.md``.
 """
 
 from __future__ import annotations
@@ -408,9 +408,10 @@ def row_sparse(
         lead = P(batch_axis) if batch_axis is not None else P()
         fn2 = "sharding.row_sparse.update"
         for i in jax.tree.leaves(ids):
-            i = _checks.int_array(fn2, "ids", i)
-            if batch_axis is not None:
-                _checks.int_array(fn2, "ids", i, ndim=range(1, 64))
+            if batch_axis is None:
+                _checks.int_array(fn2, "ids", i)
+            else:  # split along their first axis
+                i = _checks.int_array(fn2, "ids", i, ndim=range(1, 64))
                 _divisible(fn2, "ids", i.shape[0], mesh, batch_axis, "entries")
         id_specs = jax.tree.map(lambda _: lead, ids)
 
