@@ -34,6 +34,37 @@ if [ "$backend" = "cpu" ] || [ "$backend" = "none" ]; then
   fi
 fi
 "$py" -c 'import jax; print("devices:", jax.devices())'
+
+# The bench extra (gensim: skip-gram's peer; flax: the retrieval benchmark's
+# towers; matplotlib: the plots), installed from pyproject.toml's requirement
+# strings, so that nothing is built (the benchmarks run from this checkout),
+# after JAX so that pip keeps the accelerator build.
+if ! "$py" -c 'import flax, gensim, matplotlib' >/dev/null 2>&1; then
+  bench=$("$py" - <<'PY'
+import tomllib
+
+with open("pyproject.toml", "rb") as f:
+    extras = tomllib.load(f)["project"]["optional-dependencies"]
+
+
+def expand(name):
+    for req in extras[name]:
+        if req.startswith("jax-negsampling["):
+            for inner in req[req.index("[") + 1 : req.index("]")].split(","):
+                yield from expand(inner.strip())
+        else:
+            yield req
+
+
+print(" ".join(dict.fromkeys(expand("bench"))))
+PY
+)
+  links=""; [ -d .whl ] && links="--find-links .whl"
+  echo "installing the bench extra: $bench"
+  # shellcheck disable=SC2086  # one word per requirement
+  "$py" -m pip install -q $links $bench \
+    || echo "could not install the bench extra: peers and plots that need it are skipped"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 
 slug=$("$py" -c 'import jax; k=jax.devices()[0].device_kind; print("".join(c if c.isalnum() else "-" for c in k.lower()).strip("-"))')

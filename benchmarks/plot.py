@@ -22,11 +22,13 @@ import json
 import pathlib
 from typing import Any
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:  # main() says how to install it
+    plt = None
 
 
 def load(paths: list[pathlib.Path]) -> list[dict[str, Any]]:
@@ -184,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="+", type=pathlib.Path)
     parser.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("."))
     args = parser.parse_args(argv)
+    if plt is None:
+        raise SystemExit(
+            "plot.py: error: matplotlib is not installed: "
+            "pip install 'jax-negsampling[bench]' (in a checkout: -e '.[bench]')"
+        )
     runs = load(args.results)
     args.out.mkdir(parents=True, exist_ok=True)
     for path in (

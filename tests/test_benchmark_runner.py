@@ -7,6 +7,7 @@ the right markdown, and a result file into three PNGs.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -373,3 +374,90 @@ def test_retrieval_reports_missing_data_and_records_nothing(
     assert bench.main(["--quick"]) == {}
     assert "movielens-100k: not available" in capsys.readouterr().out
     assert not record.exists()
+
+
+_FAKE_PYTHON = """\
+import json, os, pathlib, shutil, sys
+
+# A bare machine's python: pip only records what it is asked to install, the
+# runner writes the canned result file, and flax, gensim and matplotlib fail to
+# import until the bench extra has been "installed".
+here = pathlib.Path(__file__).parent
+args = sys.argv[1:]
+with open(here / "calls.jsonl", "a") as f:
+    f.write(json.dumps(args) + "\\n")
+if args[:2] == ["-m", "pip"]:
+    if any(a.startswith("matplotlib") for a in args):
+        (here / "installed").touch()
+    sys.exit(0)
+if args and args[0].endswith("run.py"):
+    shutil.copy(here / "result.json", args[args.index("--out") + 1])
+    sys.exit(0)
+env = dict(os.environ)
+if not (here / "installed").exists():
+    env["PYTHONPATH"] = str(here / "bare") + os.pathsep + env.get("PYTHONPATH", "")
+os.execve(REAL, [REAL, *args], env)
+"""
+
+_BARE_SITE = """\
+import importlib.abc, sys
+
+
+class _Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("flax", "gensim", "matplotlib"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Missing())
+"""
+
+
+def test_accelerator_script_installs_the_bench_extra_before_plotting(tmp_path):
+    # benchmarks/accelerator.sh on a machine with JAX but without the bench
+    # extra: it installs the extra's requirements (read from pyproject.toml)
+    # after JAX and before the plots, which then come out.
+    path, _ = _run_json(tmp_path)
+    (tmp_path / "result.json").write_text(path.read_text())
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "sitecustomize.py").write_text(_BARE_SITE)
+    fake = tmp_path / "python"
+    fake.write_text(f"#!{sys.executable}\nREAL = {sys.executable!r}\n" + _FAKE_PYTHON)
+    fake.chmod(0o755)
+    out = tmp_path / "out dir"
+    proc = subprocess.run(
+        ["bash", str(BENCH / "accelerator.sh")],
+        env={**os.environ, "PYTHON": str(fake), "OUT": str(out)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = [
+        json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()
+    ]
+    pips = [i for i, c in enumerate(calls) if c[:2] == ["-m", "pip"]]
+    plot = [i for i, c in enumerate(calls) if c and c[0].endswith("plot.py")]
+    assert len(pips) == 1 and len(plot) == 1, calls
+    assert pips[0] < plot[0]
+    for package in ("flax", "gensim", "matplotlib"):
+        assert any(a.startswith(package) for a in calls[pips[0]]), calls[pips[0]]
+    for name in ("speedup.png", "roofline.png", "scaling.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path):
+    path, _ = _run_json(tmp_path)
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "sitecustomize.py").write_text(_BARE_SITE)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "plot.py"), str(path), "-o", str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "bare")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("plot.py: error: matplotlib is not installed")
+    assert proc.stderr.count("\n") == 1 and "[bench]" in proc.stderr
