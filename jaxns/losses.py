@@ -137,9 +137,17 @@ def _common_ids(
 
     NumPy's promotion lattice is used (JAX's refuses mixed widths under strict
     promotion); a pair that needs 64 bits without ``jax_enable_x64`` (int32
-    with uint32) is refused rather than wrapped.
+    with uint32) is refused rather than wrapped, and so is int64 with uint64,
+    which NumPy promotes to float64 (ids above 2**53 would compare equal).
     """
     wide = np.promote_types(a.dtype, b.dtype)
+    if not np.issubdtype(wide, np.integer):
+        raise TypeError(
+            f"{fn}: {a_name} ({a.dtype}) and {b_name} ({b.dtype}) have no common "
+            f"integer dtype (NumPy would compare them as {wide}, which merges "
+            f"large ids); cast both to one dtype, e.g. "
+            f"{b_name}.astype({a_name}.dtype)."
+        )
     if jax.dtypes.canonicalize_dtype(wide) != wide:
         raise TypeError(
             f"{fn}: {a_name} ({a.dtype}) and {b_name} ({b.dtype}) have no common "
@@ -756,8 +764,8 @@ def in_batch_softmax(
 
     Raises:
       TypeError: for non-float embeddings or non-integer ids, or
-        ``candidate_ids`` and ``extra_ids`` whose common dtype needs 64 bits
-        without ``jax_enable_x64`` (int32 with uint32).
+        ``candidate_ids`` and ``extra_ids`` without a common integer dtype
+        (int32 with uint32 without ``jax_enable_x64``, int64 with uint64).
       ValueError: for mismatched shapes, ``batch == 1`` without extra
         candidates, ``temperature <= 0``, inconsistent ``log_q``/``ids``
         arguments, or ``num_hard_negatives`` with ``block_size``.

@@ -540,6 +540,29 @@ def test_in_batch_softmax_ids_of_different_dtypes(ids, extra_ids):
     assert_close(blocked, ref, loose=True)
 
 
+@pytest.mark.parametrize("block_size", [None, 2])
+def test_in_batch_softmax_refuses_int64_with_uint64_ids(block_size):
+    # NumPy promotes int64 with uint64 to float64, where 2**60 and 2**60 + 1
+    # are one number: the extra column was taken for an accidental hit.
+    emb = jnp.ones((3, 2))
+    with jax.enable_x64(True):
+        ids = jnp.array([2**60, 5, 3], jnp.int64)
+        extra_ids = jnp.array([2**60 + 1, 7], jnp.uint64)
+        with pytest.raises(
+            TypeError,
+            match=r"in_batch_softmax: candidate_ids \(int64\) and extra_ids \(uint64\) "
+            "have no common integer dtype",
+        ):
+            L.in_batch_softmax(
+                emb,
+                emb,
+                candidate_ids=ids,
+                extra_candidates=emb[:2],
+                extra_ids=extra_ids,
+                block_size=block_size,
+            )
+
+
 @pytest.mark.parametrize("hard", [None, 2])
 def test_in_batch_softmax_matches_bruteforce(hard):
     rng = np.random.default_rng(9)
