@@ -866,6 +866,30 @@ def in_batch_softmax(
     return _finish(fn, loss, weights, out_dtype)
 
 
+def _absent_id(ids: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``ids`` (1-D) and an id of their dtype that none of them holds.
+
+    One below the smallest or above the largest id, or else (the ids reach both
+    ends of their dtype) one inside a gap between sorted ids. Ids narrower than
+    32 bits are widened to int32 first (exactly), so a batch of uint8 ids that
+    holds all 256 values still leaves one free; wider dtypes have more values
+    than any batch.
+    """
+    if ids.dtype.itemsize < 4:
+        ids = ids.astype(jnp.int32)
+    info = jnp.iinfo(ids.dtype)
+    lowest, highest = (jnp.asarray(v, ids.dtype) for v in (info.min, info.max))
+    s = jnp.sort(ids)
+    low, high = s[0], s[-1]
+    inner = high  # unused unless both ends of the dtype are taken (n >= 2 then)
+    if s.shape[0] > 1:
+        # s[k] < s[k + 1] rules out s[k] == max, so s[k] + 1 does not wrap.
+        gap = (s[:-1] < s[1:]) & (s[:-1] + 1 != s[1:])
+        inner = s[jnp.argmax(gap)] + 1
+    none = jnp.where(low > lowest, low - 1, jnp.where(high < highest, high + 1, inner))
+    return ids, none
+
+
 def _in_batch_blocked(
     fn, query, candidates, cands, temperature, log_q, ids, extra_ids, where, bs
 ):
@@ -880,10 +904,8 @@ def _in_batch_blocked(
     if ids is not None and num_cols > batch:
         if extra_ids is None:
             # Extra columns without ids are never hits: give them an id that no
-            # row has (one below the smallest, or above the largest at the
-            # bottom of the integer range).
-            low = jnp.min(ids)
-            none = jnp.where(low > jnp.iinfo(ids.dtype).min, low - 1, jnp.max(ids) + 1)
+            # row has.
+            ids, none = _absent_id(ids)
             extra = jnp.full((num_cols - batch,), none, ids.dtype)
         else:
             extra = _optional_ids(fn, "extra_ids", extra_ids, (num_cols - batch,))

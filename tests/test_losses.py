@@ -2,6 +2,8 @@
 """Tests of jaxns.losses: NumPy float64 references, closed-form gradients,
 TensorFlow's published formulas, stability, masks, dtypes and bad inputs."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -538,6 +540,34 @@ def test_in_batch_softmax_ids_of_different_dtypes(ids, extra_ids):
     blocked = L.in_batch_softmax(f32(q), f32(c), block_size=2, **kw)
     assert_close(dense, ref, loose=True)
     assert_close(blocked, ref, loose=True)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        # Ids at both ends of their dtype: the blocked path's id for extra
+        # columns (min - 1 or max + 1) wrapped onto a row's id, 0 or -128,
+        # and that row lost its extra negatives.
+        np.array([0, 255, 3, 0], np.uint8),
+        np.array([-128, 127, 3, 5], np.int8),
+        np.array([0, 2**32 - 1, 3, 7], np.uint32),
+        np.array([-(2**31), 2**31 - 1, -(2**31) + 1, 2**31 - 2], np.int32),
+        np.arange(256).astype(np.uint8),  # every uint8 value
+    ],
+    ids=["uint8", "int8", "uint32", "int32", "uint8-all"],
+)
+def test_in_batch_softmax_extra_columns_without_ids_are_never_hits(ids):
+    rng = np.random.default_rng(29)
+    b, m, d = len(ids), 3, 4
+    q, c, e = rng.normal(size=(b, d)), rng.normal(size=(b, d)), rng.normal(size=(m, d))
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    kw = dict(temperature=0.5, candidate_ids=jnp.asarray(ids), extra_candidates=f32(e))
+    # The extra columns get ids that no row holds.
+    all_ids = np.concatenate([ids.astype(np.int64), 2**40 + np.arange(m)])
+    ref = np_retrieval(q @ np.concatenate([c, e]).T, 0.5, None, all_ids, None, None)
+    assert_close(L.in_batch_softmax(f32(q), f32(c), **kw), ref, loose=True)
+    blocked = jax.jit(functools.partial(L.in_batch_softmax, block_size=2, **kw))
+    assert_close(blocked(f32(q), f32(c)), ref, loose=True)
 
 
 @pytest.mark.parametrize("block_size", [None, 2])
