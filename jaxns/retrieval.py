@@ -1187,8 +1187,12 @@ class UserItems:
         items = _checks.int_array(fn, "items", items)
         with jax.named_scope("jaxns.retrieval.UserItems.contains"):
             users, items = jnp.broadcast_arrays(users, items)
+            if items.dtype != self.items.dtype:
+                # int8 or int64 ids against the int32 rows: compare in the
+                # default int (explicitly, for strict dtype promotion).
+                items = items.astype(jax.dtypes.canonicalize_dtype(jnp.int64))
             lo, hi = self._search(self.items, users, items, strict=True)
-            return (lo < hi) & (self.items[lo] == items)
+            return (lo < hi) & (self.items[lo].astype(items.dtype) == items)
 
     def _search(self, values, users, x, *, strict: bool):
         """Within each user's row of ``values``: first index with value >= x
@@ -1200,7 +1204,7 @@ class UserItems:
             lo, hi = bounds
             live = lo < hi
             mid = (lo + hi) // 2
-            v = values[mid]
+            v = values[mid].astype(x.dtype)
             right = (v < x) if strict else (v <= x)
             return jnp.where(live & right, mid + 1, lo), jnp.where(
                 live & ~right, mid, hi

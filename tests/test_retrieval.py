@@ -597,6 +597,32 @@ def test_negatives_jit_and_bad_inputs():
         retrieval.sample_negatives(key, known, users.astype(float))
 
 
+@pytest.mark.parametrize(
+    "user_dtype, item_dtype, x64",
+    [
+        (np.int8, np.int8, False),
+        (np.uint8, np.int16, False),
+        (np.int32, np.uint8, False),
+        (np.int64, np.int64, True),
+        (np.int32, np.int64, True),
+    ],
+)
+def test_contains_takes_ids_of_any_integer_dtype(user_dtype, item_dtype, x64):
+    """Brute force over every (user, item): the answer does not depend on the
+    ids' dtype (under strict promotion int8 or int64 ids met the int32 rows)."""
+    sets = [[0, 3, 4], [], [1, 2, 3, 4, 5], [5]]
+    users = np.concatenate([[u] * len(s) for u, s in enumerate(sets)])
+    data = _data(users, np.concatenate(sets))
+    known = retrieval.user_items(data)
+    u, i = np.meshgrid(np.arange(len(sets)), np.arange(7), indexing="ij")
+    expected = [[item in s for item in range(7)] for s in sets]
+    with jax.enable_x64(x64):
+        got = known.contains(u.astype(user_dtype), i.astype(item_dtype))
+        jitted = jax.jit(known.contains)(u.astype(user_dtype), i.astype(item_dtype))
+    assert np.asarray(got).tolist() == expected
+    assert np.asarray(jitted).tolist() == expected
+
+
 # ---------------------------------------------------------------------------
 # metrics: brute-force float64 NumPy evaluator
 # ---------------------------------------------------------------------------
