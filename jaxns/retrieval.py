@@ -1998,10 +1998,12 @@ class Objective:
             keep = ~samplers.accidental_hits(item_ids, negative_ids)
             pos_lq = neg_lq = None
             if self.log_q_correction:
+                # In the logits' dtype: the hard-negative ranking below
+                # subtracts it from float64 logits under x64 (strict promotion).
                 count = samplers.log_expected_count
-                pos_lq = count(self.sampler, item_ids, k)
+                pos_lq = count(self.sampler, item_ids, k).astype(pos.dtype)
                 neg_lq = jnp.broadcast_to(
-                    count(self.sampler, negative_ids, k), neg.shape
+                    count(self.sampler, negative_ids, k).astype(neg.dtype), neg.shape
                 )
             if hard is not None and hard < k:
                 corrected = neg if neg_lq is None else neg - neg_lq

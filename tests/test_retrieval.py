@@ -973,6 +973,36 @@ def test_objective_hard_negatives_keep_the_hardest():
     assert np.all(np.asarray(top) < np.asarray(full))  # fewer terms in the sum
 
 
+@pytest.mark.parametrize("sampler", ["uniform", "popularity"])
+def test_objective_hard_negatives_with_log_q_in_float64(sampler):
+    """x64 and float64 embeddings: the hardest corrected negatives, against a
+    float64 NumPy reference (the logQ subtraction met float32 counts)."""
+    obj, data, _, rng = _objective_problem(
+        "sampled_softmax",
+        num_negatives=6,
+        num_hard_negatives=2,
+        sampler=sampler,
+        temperature=0.5,
+    )
+    q = rng.normal(size=(3, 4))
+    table = rng.normal(size=(data.num_items, 4))
+    items = np.array([0, 3, 5], np.int32)
+    ids = np.array([3, 1, 2, 8, 6, 4], np.int32)  # 3 is row 1's positive
+    with jax.enable_x64(True):
+        loss = obj.loss(q, table[items], table[ids], items, ids)
+    assert loss.dtype == jnp.float64
+    log_e = np.log(6 * np.asarray(obj.sampler.probs(), np.float64))
+    pos = (q * table[items]).sum(1) / 0.5 - log_e[items]
+    neg = q @ table[ids].T / 0.5 - log_e[ids][None, :]
+    ref = []
+    for row in range(3):
+        live = neg[row][ids != items[row]]
+        hardest = np.sort(live)[-2:]
+        ref.append(np.logaddexp.reduce(np.r_[pos[row], hardest]) - pos[row])
+    # The samplers' log expected counts are float32 (1e-7 relative).
+    assert_close(loss, ref, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
