@@ -1928,7 +1928,8 @@ class Objective:
             are nobody's negative.
 
         Returns:
-          ``[batch]`` losses.
+          ``[batch]`` losses in the embeddings' dtype (computed in float32 or
+          wider).
 
         Raises:
           TypeError: non-float embeddings or non-integer ids.
@@ -1962,7 +1963,7 @@ class Objective:
           <https://doi.org/10.1145/3366424.3386195>`_, 2020.
         """
         fn = "Objective.loss"
-        (q, p, n), _ = _checks.floats(
+        (q, p, n), out_dtype = _checks.floats(
             fn, query=query, positives=positives, negatives=negatives
         )
         _checks.check_shape(fn, "query", q, ("batch", "dim"))
@@ -1979,7 +1980,8 @@ class Objective:
             )
         with jax.named_scope(f"jaxns.retrieval.Objective.loss.{self.kind}"):
             out = self._loss(q, p, n, item_ids, negative_ids, where)
-            return out if where is None else jnp.where(where, out, 0.0)
+            out = out if where is None else jnp.where(where, out, 0.0)
+            return out.astype(out_dtype)
 
     def _loss(self, q, p, n, item_ids, negative_ids, where):
         t = self.temperature

@@ -959,6 +959,23 @@ def test_objective_value_and_gradient(kind, kwargs):
     assert_close(grad, ref_grad, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["bpr", "sampled_softmax", "in_batch", "mixed"])
+def test_objective_loss_returns_the_embeddings_dtype(kind):
+    """bfloat16 embeddings: computed in float32 (the same numbers as float32
+    embeddings of the same values), returned in bfloat16 like every loss."""
+    obj, data, _, rng = _objective_problem(kind, num_negatives=3)
+    users = np.array([0, 1, 2, 3], np.int32)
+    items = np.array([1, 4, 4, 0], np.int32)
+    neg_ids = obj.negatives(jax.random.key(3), users, items)
+    table = jnp.asarray(rng.normal(size=(data.num_items, 3)), jnp.bfloat16)
+    q = jnp.asarray(rng.normal(size=(4, 3)), jnp.bfloat16)
+    args = (q, table[items], table[neg_ids])
+    half = obj.loss(*args, items, neg_ids)
+    full = obj.loss(*(x.astype(jnp.float32) for x in args), items, neg_ids)
+    assert half.dtype == jnp.bfloat16 and full.dtype == jnp.float32
+    assert_close(half, np.asarray(full, np.float64))
+
+
 def test_objective_hard_negatives_keep_the_hardest():
     obj, data, _, rng = _objective_problem("sampled_softmax", num_negatives=6)
     hard, _, _, _ = _objective_problem(
