@@ -551,7 +551,8 @@ def _how_to_get(cache: pathlib.Path) -> str:
         f"available: download {MOVIELENS_100K.url} and put it at "
         f"{cache / MOVIELENS_100K.filename} (sha256 {MOVIELENS_100K.digest}); "
         "or `pip install --no-deps recbole` (its wheel ships the dataset); "
-        "or set JAXNS_CACHE to a directory that holds ml-100k.zip."
+        "or set JAXNS_CACHE to a directory whose movielens-100k/ folder holds "
+        "ml-100k.zip (or its extracted ml-100k/ folder)."
     )
 
 

@@ -247,6 +247,9 @@ def test_movielens_offline_says_how_to_get_it(tmp_path, monkeypatch):
     assert retrieval.MOVIELENS_100K.url in text
     assert "pip install --no-deps recbole" in text
     assert str(tmp_path / "movielens-100k" / "ml-100k.zip") in text
+    # The advice about JAXNS_CACHE names the layout the loader reads.
+    advice = text[text.index("JAXNS_CACHE") :]
+    assert "movielens-100k/ folder holds ml-100k.zip" in advice
 
 
 def _no_network(monkeypatch):
