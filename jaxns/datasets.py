@@ -116,8 +116,10 @@ def _data_file(name: str) -> pathlib.Path:
 def default_cache_dir() -> pathlib.Path:
     """The directory where jaxns caches downloads.
 
-    ``$JAXNS_CACHE`` if set, else ``$XDG_CACHE_HOME/jaxns``, else
-    ``~/.cache/jaxns``. The directory is not created here.
+    ``$JAXNS_CACHE`` if set, else ``$XDG_CACHE_HOME/jaxns`` if that is an
+    absolute path (the XDG specification says to ignore a relative one), else
+    ``~/.cache/jaxns``; a leading ``~`` is expanded. The directory is not
+    created here.
 
     Returns:
       The cache directory as a :class:`pathlib.Path`.
@@ -136,8 +138,9 @@ def default_cache_dir() -> pathlib.Path:
     """
     if os.environ.get("JAXNS_CACHE"):
         return pathlib.Path(os.environ["JAXNS_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return pathlib.Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "jaxns"
+    xdg = pathlib.Path(os.environ.get("XDG_CACHE_HOME", "")).expanduser()
+    if xdg.is_absolute():
+        return xdg / "jaxns"
     return pathlib.Path.home() / ".cache" / "jaxns"
 
 

@@ -296,6 +296,20 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "jaxns"
 
 
+@pytest.mark.parametrize("xdg", ["relative/cache", "cache", "./cache"])
+def test_default_cache_dir_ignores_a_relative_xdg_cache_home(
+    monkeypatch, tmp_path, xdg
+):
+    """The XDG specification: a relative path in XDG_CACHE_HOME is invalid and
+    ignored (it put the cache under whatever directory Python started in)."""
+    monkeypatch.delenv("JAXNS_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "jaxns"
+    monkeypatch.setenv("XDG_CACHE_HOME", "~/xdg")
+    assert default_cache_dir() == tmp_path / "home" / "xdg" / "jaxns"
+
+
 def _remote_for(path, **changes):
     data = path.read_bytes()
     remote = RemoteFile(
