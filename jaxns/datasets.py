@@ -176,8 +176,8 @@ def download(
 
     Args:
       remote: what to fetch (for example :data:`TEXT8`).
-      cache_dir: the cache directory; default :func:`default_cache_dir`.
-        Created if missing.
+      cache_dir: the cache directory (a leading ``~`` is expanded); default
+        :func:`default_cache_dir`. Created if missing.
 
     Returns:
       The path of the verified file in the cache.
@@ -213,7 +213,11 @@ def download(
         )
     if cache_dir is not None:
         _checks.path("datasets.download", "cache_dir", cache_dir)
-    cache = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = (
+        pathlib.Path(cache_dir).expanduser()
+        if cache_dir is not None
+        else default_cache_dir()
+    )
     target = cache / remote.filename
     if target.exists():
         problem = _verify(target, remote)
@@ -414,8 +418,8 @@ def load_corpus(
       lowercase: lowercase the text before splitting (``str.lower``).
       max_sentence_length: the longest sentence returned; positive.
         word2vec.c uses 1,000 (``MAX_SENTENCE_LENGTH``), gensim 10,000.
-      cache_dir: download cache for ``"text8"`` and ``"debian"``; default
-        :func:`default_cache_dir`.
+      cache_dir: download cache for ``"text8"`` and ``"debian"`` (a leading
+        ``~`` is expanded); default :func:`default_cache_dir`.
 
     Returns:
       The sentences, ``list[list[str]]``, in file order.
@@ -454,7 +458,7 @@ def load_corpus(
     elif name_or_path == "text8":
         path = download(TEXT8, cache_dir=cache_dir)
     elif name_or_path == "debian":
-        cache = pathlib.Path(cache_dir) if cache_dir is not None else None
+        cache = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else None
         path = (cache or default_cache_dir()) / _DEBIAN_FILE
         if not path.exists():
             raise FileNotFoundError(

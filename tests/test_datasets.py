@@ -310,6 +310,22 @@ def test_default_cache_dir_ignores_a_relative_xdg_cache_home(
     assert default_cache_dir() == tmp_path / "home" / "xdg" / "jaxns"
 
 
+def test_cache_dir_argument_expands_a_tilde(monkeypatch, tmp_path):
+    """cache_dir="~/c" is the home's c, as JAXNS_CACHE="~/c" is (it made a
+    directory named "~" in the working directory)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"some bytes\n")
+    path = download(_remote_for(source), cache_dir="~/c")
+    assert path == home / "c" / "file.bin" and path.read_bytes() == b"some bytes\n"
+    (home / "c" / "debian_english.txt.xz").write_bytes(lzma.compress(b"a b\nc\n"))
+    assert load_corpus("debian", cache_dir="~/c") == [["a", "b"], ["c"]]
+    assert list(work.iterdir()) == []
+
+
 def _remote_for(path, **changes):
     data = path.read_bytes()
     remote = RemoteFile(
