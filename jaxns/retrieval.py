@@ -1015,7 +1015,8 @@ def load_split(path: str | os.PathLike[str], data: Interactions) -> Split:
     (one per line is usual), in the order of the interaction file's rows.
 
     Args:
-      path: the split file.
+      path: the split file (a leading ``~`` is expanded, as in
+        :func:`load_interactions`).
       data: the interactions it refers to.
 
     Returns:
@@ -1047,7 +1048,7 @@ def load_split(path: str | os.PathLike[str], data: Interactions) -> Split:
     """
     fn = "load_split"
     data = _interactions(fn, data)
-    path = pathlib.Path(path)
+    path = pathlib.Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"{fn}: no such file: {path}")
     codes = []

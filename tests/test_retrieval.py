@@ -442,6 +442,14 @@ def test_split_from_codes_rejects(codes, error, message):
         retrieval.split_from_codes(_data([0, 1, 0]), np.array(codes))
 
 
+def test_load_split_expands_a_tilde(tmp_path, monkeypatch):
+    """A path "~/s.txt" is read from the home, as load_interactions reads one."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "s.txt").write_text("0\n2\n1\n")
+    split = retrieval.load_split("~/s.txt", _data([0, 1, 0]))
+    assert split.codes.tolist() == [0, 2, 1]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("0\n1\n", "holds 2 codes, but test has 3"), ("0\n1\nx\n", "line 3: 'x'")],
