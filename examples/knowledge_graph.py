@@ -128,11 +128,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="loss margin gamma (default: 9 for nssa, 1 for margin)",
     )
-    p.add_argument("--adversarial-temperature", type=_nonnegative_float, default=1.0)
+    p.add_argument(
+        "--adversarial-temperature",
+        type=_nonnegative_float,
+        default=None,
+        help="nssa: the negatives' weights softmax(this * score); softmax: "
+        "multiplies the scores (default 1)",
+    )
     p.add_argument(
         "--rotate-variant",
         choices=("pykeen", "sun"),
-        default="pykeen",
+        default=None,
         help="RotatE as PyKEEN scores it (L2 norm) or as Sun et al. (phases, "
         "sum of moduli)",
     )
@@ -157,6 +163,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--eval-every must be >= 0")
     if args.model in ("complex", "rotate") and args.dim % 2:
         p.error(f"--dim must be even for {args.model} (real and imaginary parts)")
+    # Flags the loss or the model would ignore are refused, not dropped.
+    if args.margin is not None and args.loss not in ("nssa", "margin"):
+        p.error(f"--margin has no effect with --loss {args.loss}")
+    if args.adversarial_temperature is not None and args.loss not in (
+        "nssa",
+        "softmax",
+    ):
+        p.error(f"--adversarial-temperature has no effect with --loss {args.loss}")
+    if args.rotate_variant is not None and args.model != "rotate":
+        p.error(f"--rotate-variant has no effect with --model {args.model}")
+    if args.adversarial_temperature is None:
+        args.adversarial_temperature = 1.0
+    if args.rotate_variant is None:
+        args.rotate_variant = "pykeen"
     if args.report:
         _check_writable(p, args.report)
     return args
