@@ -65,6 +65,7 @@ SHARED = {
     "negatives": int, "min_count": int, "sample": float, "lr": float,
     "min_lr": float, "seed": int, "min_n": int, "max_n": int, "buckets": int,
 }  # fmt: skip
+SUBWORD_ONLY = ("min_n", "max_n", "buckets")  # with --subwords only
 
 
 def example_defaults() -> dict:
@@ -156,8 +157,9 @@ def _common_flags(args: argparse.Namespace) -> list[str]:
     """Every shared hyperparameter spelt out, so no child relies on a default."""
     flags = []
     for name in SHARED:
-        if name != "seed":  # set per run
-            flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+        if name == "seed" or (name in SUBWORD_ONLY and not args.subwords):
+            continue  # the seed is set per run; the example refuses n-gram flags
+        flags += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if args.subwords:
         flags.append("--subwords")
     return flags

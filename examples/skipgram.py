@@ -138,11 +138,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="fastText: a word's input vector is the mean of its own and its "
         "character n-grams' hashed rows (vectors for unseen words too)",
     )
-    p.add_argument("--min-n", type=int, default=3, help="shortest n-gram (--subwords)")
-    p.add_argument("--max-n", type=int, default=6, help="longest n-gram (--subwords)")
-    p.add_argument(
-        "--buckets", type=int, default=2_000_000, help="n-gram rows (--subwords)"
-    )
+    p.add_argument("--min-n", type=int, help="shortest n-gram (--subwords; 3)")
+    p.add_argument("--max-n", type=int, help="longest n-gram (--subwords; 6)")
+    p.add_argument("--buckets", type=int, help="n-gram rows (--subwords; 2,000,000)")
     p.add_argument(
         "--subword-rows",
         type=int,
@@ -211,10 +209,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save", help="write the vectors here (word2vec text format)")
-    p.add_argument("--binary", action="store_true", help="save in binary format")
+    p.add_argument("--binary", action="store_true", help="--save in binary format")
     p.add_argument("--checkpoint", help="directory for periodic checkpoints")
     p.add_argument(
-        "--checkpoint-every", type=float, default=60.0, help="seconds between saves"
+        "--checkpoint-every",
+        type=float,
+        help="seconds between --checkpoint saves (default 60)",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -251,6 +251,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.batch_size % args.chunk_size:
         p.error("--batch-size must be a multiple of --chunk-size")
+    # Flags that would change nothing are refused, not silently dropped.
+    needs = (
+        ("--min-n", args.min_n is not None, "--subwords", args.subwords),
+        ("--max-n", args.max_n is not None, "--subwords", args.subwords),
+        ("--buckets", args.buckets is not None, "--subwords", args.subwords),
+        ("--binary", args.binary, "--save", args.save),
+        (
+            "--checkpoint-every",
+            args.checkpoint_every is not None,
+            "--checkpoint",
+            args.checkpoint,
+        ),
+    )
+    for flag, given, needed, present in needs:
+        if given and not present:
+            p.error(f"{flag} has no effect without {needed}")
+    defaults = {"min_n": 3, "max_n": 6, "buckets": 2_000_000, "checkpoint_every": 60.0}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
+        p.error(
+            f"--checkpoint-every must be finite and >= 0, got {args.checkpoint_every}"
+        )
     if args.subwords and (args.min_n < 1 or args.max_n < 0 or args.buckets < 0):
         p.error("--min-n must be >= 1, --max-n and --buckets >= 0")
     if args.save_fasttext and not args.subwords:

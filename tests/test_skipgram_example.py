@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of examples/skipgram.py on small local corpora."""
 
+import argparse
 import collections
 import importlib.util
 import json
@@ -249,6 +250,19 @@ _BAD_OUTPUT = [
     ("chunk-size zero", ["--chunk-size", "0"], "--chunk-size must be >= 1"),
     ("chunk-size negative", ["--chunk-size", "-8"], "--chunk-size must be >= 1"),
     ("threads negative", ["--threads", "-1"], "--threads must be >= 0"),
+    ("min-n without subwords", ["--min-n", "2"],
+     "--min-n has no effect without --subwords"),
+    ("max-n without subwords", ["--max-n", "4"],
+     "--max-n has no effect without --subwords"),
+    ("buckets without subwords", ["--buckets", "100"],
+     "--buckets has no effect without --subwords"),
+    ("binary without save", ["--binary"], "--binary has no effect without --save"),
+    ("checkpoint-every without checkpoint", ["--checkpoint-every", "5"],
+     "--checkpoint-every has no effect without --checkpoint"),
+    ("checkpoint-every nan", ["--checkpoint", "{tmp}/c", "--checkpoint-every",
+     "nan"], "--checkpoint-every must be finite and >= 0, got nan"),
+    ("checkpoint-every negative", ["--checkpoint", "{tmp}/c", "--checkpoint-every",
+     "-5"], "--checkpoint-every must be finite and >= 0, got -5.0"),
 ]  # fmt: skip
 
 
@@ -274,6 +288,34 @@ def test_writable_outputs_pass_the_checks(skipgram, tmp_path):
          "--checkpoint", str(tmp_path / "new" / "ckpt")]
     )  # fmt: skip
     assert args.save.endswith("v.txt") and not (tmp_path / "new").exists()
+
+
+def test_flags_pass_where_they_have_an_effect(skipgram, tmp_path):
+    args = skipgram.parse_args([])
+    assert (args.min_n, args.max_n, args.buckets) == (3, 6, 2_000_000)
+    assert args.checkpoint_every == 60.0
+    args = skipgram.parse_args(
+        ["--subwords", "--min-n", "2", "--max-n", "4", "--buckets", "100",
+         "--save", str(tmp_path / "v.bin"), "--binary",
+         "--checkpoint", str(tmp_path / "c"), "--checkpoint-every", "0"]
+    )  # fmt: skip
+    assert (args.min_n, args.max_n, args.buckets) == (2, 4, 100)
+    assert args.binary and args.checkpoint_every == 0.0
+
+
+def test_benchmark_passes_the_example_only_flags_it_accepts(skipgram, monkeypatch):
+    # benchmarks/skipgram_vs_gensim.py spells out every shared hyperparameter.
+    spec = importlib.util.spec_from_file_location(
+        "skipgram_vs_gensim", ROOT / "benchmarks" / "skipgram_vs_gensim.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec.loader.exec_module(bench)
+    for subwords in (False, True):
+        args = argparse.Namespace(**bench.example_defaults(), subwords=subwords)
+        parsed = skipgram.parse_args(bench._common_flags(args))
+        assert parsed.subwords == subwords
+        assert (parsed.min_n, parsed.max_n, parsed.buckets) == (3, 6, 2_000_000)
 
 
 def test_library_errors_print_one_line(skipgram, tmp_path, capsys, monkeypatch):
