@@ -112,7 +112,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=_positive_int, default=300)
     p.add_argument("--batch-size", type=_positive_int, default=2048)
     p.add_argument("--lr", type=_positive_float, default=1e-3)
-    p.add_argument("--temperature", type=_positive_float, default=1.0)
+    p.add_argument(
+        "--temperature",
+        type=_positive_float,
+        default=None,
+        help="softmax temperature (not bpr; default 1)",
+    )
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=2020)
     p.add_argument(
@@ -137,6 +142,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             ("--sampler popularity", args.sampler == "popularity"),
             ("--alpha", args.alpha is not None),
             ("--no-logq", args.no_logq),
+            ("--temperature", args.temperature is not None),
         ),
         "in_batch": (
             ("--negatives", args.negatives is not None),
@@ -148,8 +154,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             p.error(f"{flag} has no effect with --loss {args.loss}")
     if args.sampler is None:
         args.sampler = "uniform"
+    if args.alpha is not None and args.sampler != "popularity":
+        p.error(f"--alpha has no effect with --sampler {args.sampler}")
     if args.alpha is None:
         args.alpha = 1.0
+    if args.temperature is None:
+        args.temperature = 1.0
     if args.report:
         if pathlib.Path(args.report).expanduser().is_dir():
             p.error(f"--report {args.report}: is a directory; give a file name")

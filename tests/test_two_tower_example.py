@@ -148,6 +148,19 @@ def test_split_file(tmp_path):
             ["--loss", "in_batch", "--sampler", "uniform"],
             "--sampler has no effect with --loss in_batch",
         ),
+        (["--temperature", "0.1"], "--temperature has no effect with --loss bpr"),
+        (
+            ["--loss", "sampled_softmax", "--alpha", "0.5"],
+            "--alpha has no effect with --sampler uniform",
+        ),
+        (
+            ["--loss", "mixed", "--sampler", "uniform", "--alpha", "0.5"],
+            "--alpha has no effect with --sampler uniform",
+        ),
+        (
+            ["--loss", "in_batch", "--alpha", "0.5"],
+            "--alpha has no effect with --sampler uniform",
+        ),
     ],
 )
 def test_errors_are_one_line(flags, message, capsys):
@@ -217,6 +230,9 @@ def test_ignored_flags_pass_where_they_have_an_effect():
     assert (args.sampler, args.alpha, args.no_logq) == ("popularity", 0.5, True)
     args = two_tower.parse_args(["--loss", "in_batch", "--no-logq"])
     assert args.sampler == "uniform" and args.negatives is None
+    assert args.temperature == 1.0
+    args = two_tower.parse_args(["--loss", "in_batch", "--temperature", "0.2"])
+    assert args.temperature == 0.2
 
 
 def test_bpr_results_do_not_depend_on_epochs_per_call(tmp_path):
