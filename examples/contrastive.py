@@ -135,21 +135,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--siglip-bias",
         type=float,
-        default=-10.0,
+        default=None,
         help="initial SigLIP bias (the paper's -10); the learned scale starts at "
         "log 10 in simclr mode and at log(1/0.07) in clip mode",
     )
     p.add_argument(
         "--block-size", type=_positive_int, help="compute the losses over blocks"
     )
-    p.add_argument("--pairs", type=_positive_int, default=20000, help="clip mode")
-    p.add_argument("--held-out", type=_positive_int, default=1000, help="clip mode")
+    p.add_argument("--pairs", type=_positive_int, help="clip mode (default 20000)")
+    p.add_argument("--held-out", type=_positive_int, help="clip mode (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--draws",
         type=_positive_int,
-        default=DRAWS,
-        help="random label subsets averaged at 1 %% and 10 %% (simclr mode)",
+        help=f"random label subsets averaged at 1 %% and 10 %% (simclr mode; "
+        f"default {DRAWS})",
     )
     p.add_argument("--report", help="write settings and results as JSON here")
     p.add_argument("--plot", help="write a PNG of probe accuracy (simclr mode)")
@@ -167,6 +167,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error(f"--warmup-epochs must be finite and >= 0, got {args.warmup_epochs}")
     if args.plot and args.mode != "simclr":
         p.error("--plot draws the simclr probe; it needs --mode simclr")
+    # Flags that would change nothing are refused, not silently dropped.
+    losses = " ".join(args.loss)
+    for flag, given, effective, setting in (
+        ("--pairs", args.pairs, args.mode == "clip", f"--mode {args.mode}"),
+        ("--held-out", args.held_out, args.mode == "clip", f"--mode {args.mode}"),
+        ("--draws", args.draws, args.mode == "simclr", f"--mode {args.mode}"),
+        (
+            "--temperature",
+            args.temperature,
+            any(loss in TEMPERATURES for loss in args.loss),
+            f"--loss {losses} (they learn theirs)",
+        ),
+        ("--siglip-bias", args.siglip_bias, "siglip" in args.loss, f"--loss {losses}"),
+    ):
+        if given is not None and not effective:
+            p.error(f"{flag} has no effect with {setting}")
+    if args.siglip_bias is not None and not math.isfinite(args.siglip_bias):
+        p.error(f"--siglip-bias must be finite, got {args.siglip_bias}")
+    defaults = {"pairs": 20000, "held_out": 1000, "draws": DRAWS, "siglip_bias": -10.0}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     _check_writable(p, "--report", args.report)
     _check_writable(p, "--plot", args.plot)
     return args

@@ -71,6 +71,22 @@ def test_definitions_ship_with_unique_headwords(example):
         (["--loss", "clip"], "--loss clip is not a simclr loss"),
         (["--mode", "clip", "--plot", "x.png"], "--plot draws the simclr probe"),
         (["--report", "/nonexistent-dir/r.json"], "does not exist"),
+        (["--pairs", "600"], "--pairs has no effect with --mode simclr"),
+        (["--held-out", "60"], "--held-out has no effect with --mode simclr"),
+        (["--mode", "clip", "--draws", "3"], "--draws has no effect with --mode clip"),
+        (
+            ["--mode", "clip", "--temperature", "0.1"],
+            "--temperature has no effect with --loss clip siglip (they learn theirs)",
+        ),
+        (
+            ["--loss", "siglip", "--temperature", "0.1"],
+            "--temperature has no effect with --loss siglip",
+        ),
+        (
+            ["--loss", "ntxent", "dcl", "--siglip-bias", "0"],
+            "--siglip-bias has no effect with --loss ntxent dcl",
+        ),
+        (["--siglip-bias", "nan"], "--siglip-bias must be finite, got nan"),
     ],
 )
 def test_bad_arguments_fail_at_parse_time(example, capsys, argv, message):
@@ -144,3 +160,16 @@ def test_clip_mode_uses_the_siglip_bias(example, standard_promotion):
     assert default == losses["-10"]  # the default is the paper's -10
     # Bias 0 makes every pair's logit larger by 10: a much larger loss.
     assert losses["0"] > losses["-10"] + 1, losses
+
+
+def test_flags_pass_where_they_have_an_effect(example):
+    args = example.parse_args([])
+    assert (args.pairs, args.held_out, args.draws, args.siglip_bias) == (
+        20000, 1000, example.DRAWS, -10.0
+    )  # fmt: skip
+    args = example.parse_args(
+        ["--mode", "clip", "--pairs", "600", "--held-out", "60", "--siglip-bias", "-5"]
+    )
+    assert (args.pairs, args.held_out, args.siglip_bias) == (600, 60, -5.0)
+    args = example.parse_args(["--loss", "siglip", "ntxent", "--temperature", "0.3"])
+    assert args.temperature == 0.3 and args.draws == example.DRAWS
