@@ -124,7 +124,7 @@ def _sum_duplicates(
         keys = jnp.where(valid, keys, num_embeddings)
     if n == 0:
         return keys, row_grads
-    acc_dtype = jnp.promote_types(row_grads.dtype, jnp.float32)
+    acc_dtype = _checks.compute_dtype(row_grads.dtype)
     grads = jnp.where(valid[:, None], row_grads.astype(acc_dtype), 0)
     order = jnp.argsort(keys, stable=True)
     sorted_keys = keys[order]

@@ -8,6 +8,7 @@ import optax
 import pytest
 
 import jaxns
+from tests.helpers import assert_close
 
 V, D, N = 20, 3, 12
 LR = 0.05
@@ -126,6 +127,29 @@ def test_matches_numpy_lazy_reference(name):
         )
         for new, old in zip(_row_leaves(state), old_leaves, strict=True):
             np.testing.assert_array_equal(np.asarray(new)[untouched], old[untouched])
+
+
+@pytest.mark.parametrize(
+    ("name", "dedup"),
+    [("sgd", True), ("sgd", False), ("adam", True), ("adagrad", True)],
+)
+def test_float64_tables_under_x64_match_numpy(name, dedup):
+    """float64 tables and gradients (x64, strict promotion) at float64 accuracy."""
+    with jax.enable_x64(True):
+        opt = jaxns.optim.row_sparse(TRANSFORMATIONS[name](), dedup=dedup)
+        table = jnp.asarray(_table().astype(np.float64))
+        state = opt.init(table)
+        ref_table, ref_state = _table().astype(np.float64), _np_init(name)
+        for step in range(3):
+            ids, grads, where = _batch(step)
+            grads = np.random.default_rng(step).normal(size=grads.shape)
+            table, state = jax.jit(opt.update)(
+                ids.astype(np.int64), grads, state, table, where=where
+            )
+            rows = _np_dedup(ids, grads, where)
+            ref_table, ref_state = _np_lazy_step(name, ref_table, ref_state, step, rows)
+            assert table.dtype == jnp.float64
+            assert_close(table, ref_table)
 
 
 @pytest.mark.parametrize("name", ["adam", "momentum", "rmsprop", "adamw"])
