@@ -632,7 +632,9 @@ def save_fasttext_format(
       path: the output file (by convention ``.bin``).
       words: the ``V`` words, most frequent first.
       counts: ``[V]`` their corpus counts.
-      input_table: ``[V + B, d]`` word rows then n-gram rows.
+      input_table: ``[V + B, d]`` word rows then n-gram rows. With
+        ``max_n < min_n`` (no n-grams) only the ``V`` word rows are written,
+        with ``bucket`` 0, as fastText's ``-maxn 0``.
       output_table: ``[V, d]`` the output (negative-sampling) rows.
       min_n: shortest n-gram in characters.
       max_n: longest n-gram in characters.
@@ -697,6 +699,11 @@ def save_fasttext_format(
     # table.
     if not all(np.isfinite(m.sum(dtype=np.float64)) for m in (inp, out)):
         raise ValueError(f"{caller}: the tables hold NaN or infinite values")
+    if max_n < min_n:
+        # No word has an n-gram, so no bucket row is ever read: write none, as
+        # fastText's own -maxn 0 does (Args::parseArgs sets bucket 0); gensim
+        # reads no other layout for such a model.
+        inp = inp[:vocab_size]
     dim, buckets = inp.shape[1], inp.shape[0] - vocab_size
     header = struct.pack(
         "<2i12id",

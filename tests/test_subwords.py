@@ -229,6 +229,28 @@ def test_fasttext_bin_loads_in_gensim_with_the_same_vectors(tmp_path, model):
     np.testing.assert_array_equal(back.ngram_rows, inp[len(words) :])
 
 
+@pytest.mark.parametrize(("min_n", "max_n"), [(3, 0), (4, 3)])
+def test_fasttext_bin_without_ngrams_loads_in_gensim(tmp_path, min_n, max_n):
+    """No n-grams: no bucket rows are written (fastText's -maxn 0), so gensim
+    reads the model (it refused one with bucket rows) and the vectors agree."""
+    ft = pytest.importorskip("gensim.models.fasttext")
+    rng = np.random.default_rng(5)
+    words = ["the", "où", "日本"]
+    counts, inp, out = _random_model(rng, words, buckets=11, dim=4)
+    path = tmp_path / "model.bin"
+    wordvectors.save_fasttext_format(
+        path, words, counts, inp, out, min_n=min_n, max_n=max_n
+    )
+    loaded = ft.load_facebook_model(str(path))
+    assert list(loaded.wv.index_to_key) == words and loaded.wv.bucket == 0
+    back = wordvectors.load_fasttext_format(path)
+    assert back.num_buckets == 0 and (back.min_n, back.max_n) == (min_n, max_n)
+    for i, w in enumerate(words):
+        np.testing.assert_array_equal(loaded.wv[w], inp[i])
+        np.testing.assert_array_equal(back[w], inp[i])
+    np.testing.assert_array_equal(back["unseen"], np.zeros(4, np.float32))
+
+
 def test_fasttext_bin_reads_gensims_own_files(tmp_path):
     ft = pytest.importorskip("gensim.models.fasttext")
     sentences = [["where", "here", "there", "été"], ["here", "where", "naïve"]] * 5
