@@ -38,6 +38,7 @@ import dataclasses
 import gc
 import gzip
 import hashlib
+import http.client
 import importlib.resources
 import io
 import lzma
@@ -186,8 +187,9 @@ def download(
       ValueError: the downloaded file fails verification; the message names
         the URL, the file, the algorithm, and the expected and actual
         digests (or sizes). The bad download is deleted.
-      OSError: the download itself failed (no network, HTTP error); the
-        message says where to put a manually downloaded copy.
+      OSError: the download itself failed (no network, HTTP error, a
+        connection cut in the middle); the message says where to put a
+        manually downloaded copy.
 
     Examples:
       >>> import hashlib, pathlib, tempfile
@@ -241,7 +243,9 @@ def download(
                 with urllib.request.urlopen(remote.url, timeout=60) as response:
                     while chunk := response.read(_CHUNK_BYTES):
                         out.write(chunk)
-            except (urllib.error.URLError, OSError) as err:
+            # http.client's errors (a connection cut inside a chunked
+            # response: IncompleteRead) are not OSErrors.
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
                 raise OSError(
                     f"download: could not download {remote.url} ({err}). Download "
                     f"it by other means and place it at {target} "

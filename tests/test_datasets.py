@@ -9,6 +9,8 @@ import bz2
 import dataclasses
 import gzip
 import hashlib
+import http.client
+import io
 import lzma
 import os
 import pathlib
@@ -408,6 +410,29 @@ def test_network_failure_says_where_to_put_the_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=r"could not download .*x\.zip.*place it at"):
         download(remote, cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+class _CutResponse(io.BytesIO):
+    """A chunked HTTP response whose connection drops after some bytes."""
+
+    def read(self, size=-1):
+        if self.tell():
+            raise http.client.IncompleteRead(b"", 1024)
+        return super().read(100)
+
+
+def test_connection_cut_mid_download_is_an_oserror_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    """http.client.IncompleteRead is no OSError: it escaped the documented
+    error and its advice (and load_interactions' how-to-get message)."""
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *a, **k: _CutResponse(b"x" * 1000)
+    )
+    remote = RemoteFile("http://example.invalid/x.zip", "x.zip", "sha1", "ab" * 20)
+    with pytest.raises(OSError, match=r"could not download .*IncompleteRead.*place"):
+        download(remote, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no partial file
 
 
 def test_text8_through_the_download_path(tmp_path, monkeypatch):
