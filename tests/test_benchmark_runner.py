@@ -181,6 +181,22 @@ def test_kg_records_pair_jaxns_and_pykeen_per_configuration(
     assert "4.5x" in capsys.readouterr().out
 
 
+def test_kg_without_pykeen_prints_jaxns_alone(tmp_path, monkeypatch, capsys):
+    import kg_vs_pykeen
+
+    monkeypatch.setenv("JAXNS_BENCH_RECORD", str(tmp_path / "records.jsonl"))
+    monkeypatch.setattr(kg_vs_pykeen, "_train_size", lambda dataset: 1000)
+    monkeypatch.setattr(kg_vs_pykeen, "_pykeen_python", lambda requested: None)
+    monkeypatch.setattr(kg_vs_pykeen, "_jaxns", lambda a, c, t: _kg_result(2.0))
+    kg_vs_pykeen.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "PyKEEN: not installed" in out and "nan" not in out
+    lines = {line[:28].strip(): line[28:].split() for line in out.splitlines()}
+    assert lines["MRR both"] == ["-", "0.400"]
+    assert lines["Hits@10 both"] == ["-", "0.900"]
+    assert lines["positives/s (train loop)"] == ["-", "500"]
+
+
 def test_kg_reports_a_missing_data_set_and_records_nothing(
     tmp_path, monkeypatch, capsys
 ):
