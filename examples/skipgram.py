@@ -787,8 +787,21 @@ def run(args: argparse.Namespace) -> dict:
         for q, nn in zip(queries, neighbours, strict=True):
             print(f"  {q:>8}: " + ", ".join(w for w, _ in nn))
     if args.report:
-        pathlib.Path(args.report).write_text(json.dumps(stats, indent=2))
+        # Strict JSON: a score without a pair to score (nan) is written as null.
+        text = json.dumps(_finite_or_none(stats), indent=2, allow_nan=False)
+        pathlib.Path(args.report).write_text(text)
     return stats
+
+
+def _finite_or_none(value):
+    """``value`` with every NaN or infinite float (nested) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 if __name__ == "__main__":

@@ -135,6 +135,24 @@ def test_finished_checkpoint_reports_complete_and_its_loss(
     assert json.loads(text)["final_loss"] == first["final_loss"]
 
 
+def test_report_is_strict_json_when_no_pair_can_be_scored(skipgram, corpus, tmp_path):
+    # The corpus's words (w0, w1, ...) are in no similarity pair: the Spearman
+    # scores are nan, written as null (NaN is not JSON).
+    report = tmp_path / "report.json"
+    stats = skipgram.main(
+        ["--corpus", str(corpus), "--epochs", "1", "--dim", "8", "--min-count",
+         "1", "--no-progress", "--no-compile-cache", "--report", str(report)]
+    )  # fmt: skip
+    assert np.isnan(stats["wordsim353"]) and np.isnan(stats["simlex999"])
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    saved = json.loads(report.read_text(), parse_constant=refuse)
+    assert saved["wordsim353"] is None and saved["simlex999"] is None
+    assert saved["analogy_questions"] == 0 and saved["vocab_size"] == 30
+
+
 @pytest.mark.parametrize("binary", [False, True])
 def test_saved_vectors_read_by_gensim_in_frequency_order(
     skipgram, corpus, tmp_path, binary
