@@ -245,7 +245,8 @@ class Vocabulary:
 
         Raises:
           FileNotFoundError: if ``path`` does not exist.
-          ValueError: if a line is not ``word count``.
+          ValueError: if a line is not ``word count`` or the file is not
+            UTF-8.
 
         Examples:
           >>> import jaxns, tempfile, os
@@ -259,18 +260,26 @@ class Vocabulary:
           Mikolov et al, word2vec.c ``-read-vocab`` format, 2013.
         """
         words, counts = [], []
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                if len(parts) != 2 or not parts[1].isdigit():
-                    raise ValueError(
-                        f"text.Vocabulary.load: {os.fspath(path)!r} line {lineno} "
-                        f"is not 'word count': {line.rstrip()!r}."
-                    )
-                words.append(parts[0])
-                counts.append(int(parts[1]))
+        lineno = 0
+        try:
+            with open(path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, 1):
+                    parts = line.split()
+                    if not parts:
+                        continue
+                    # isdecimal, not isdigit: int() refuses digits such as "²".
+                    if len(parts) != 2 or not parts[1].isdecimal():
+                        raise ValueError(
+                            f"text.Vocabulary.load: {os.fspath(path)!r} line "
+                            f"{lineno} is not 'word count': {line.rstrip()!r}."
+                        )
+                    words.append(parts[0])
+                    counts.append(int(parts[1]))
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"text.Vocabulary.load: {os.fspath(path)!r} is not UTF-8 text "
+                f"(after line {lineno}): {err}."
+            ) from None
         return cls(words, counts)
 
 

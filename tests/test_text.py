@@ -113,10 +113,18 @@ def test_build_and_encode_take_iterators_of_sentences():
     assert vocab.encode([]).num_raw_words == 0
 
 
-def test_vocabulary_load_names_the_bad_line(tmp_path):
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"the 3\ncat three\n", "line 2 is not 'word count'"),
+        ("the 3\ncat \u00b2\n".encode(), "line 2 is not 'word count'"),
+        (b"the 3\ncaf\xe9 2\n", "is not UTF-8 text"),
+    ],
+)
+def test_vocabulary_load_names_the_bad_line(tmp_path, content, match):
     bad = tmp_path / "bad.txt"
-    bad.write_text("the 3\ncat three\n")
-    with pytest.raises(ValueError, match="bad.txt.*line 2"):
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=f"Vocabulary.load: .*bad.txt.* {match}"):
         text.Vocabulary.load(bad)
 
 
