@@ -267,7 +267,7 @@ def subword_table(
     table = np.full((vocab_size, width), -1, np.int32)
     table[:, 0] = np.arange(vocab_size)
     row = np.repeat(np.arange(vocab_size), counts)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first = np.cumsum(counts) - counts  # each word's first n-gram
     column = 1 + np.arange(len(grams)) - np.repeat(first, counts)
     table[row, column] = vocab_size + buckets
     return table

@@ -75,6 +75,9 @@ def test_subword_table_layout():
     np.testing.assert_array_equal(
         subwords.subword_table(WORDS, num_buckets=0), np.arange(vocab)[:, None]
     )
+    # An empty vocabulary: no rows, the one column of the word's own row.
+    empty = subwords.subword_table([], num_buckets=1000)
+    assert empty.shape == (0, 1) and empty.dtype == np.int32
 
 
 @pytest.mark.parametrize(
