@@ -566,9 +566,12 @@ class SubwordVectors:
         path = pathlib.Path(path)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
         try:
+            # The words as UTF-8 bytes, one per line (they hold no
+            # whitespace): a NumPy str array would drop trailing NULs.
+            text = "\n".join(self.words).encode("utf-8")
             np.savez(
                 tmp,
-                words=np.array(self.words, dtype=str),
+                words_utf8=np.frombuffer(text, np.uint8),
                 word_rows=self.word_rows,
                 ngram_rows=self.ngram_rows,
                 ngram_lengths=np.array([self.min_n, self.max_n]),
@@ -597,10 +600,13 @@ class SubwordVectors:
         """
         with np.load(path, allow_pickle=False) as data:
             min_n, max_n = (int(x) for x in data["ngram_lengths"])
-            return cls(
-                data["words"].tolist(), data["word_rows"], data["ngram_rows"],
-                min_n=min_n, max_n=max_n,
-            )  # fmt: skip
+            word_rows = data["word_rows"]
+            if "words_utf8" in data:
+                text = data["words_utf8"].tobytes().decode("utf-8")
+                words = text.split("\n") if len(word_rows) else []
+            else:  # files written before words were stored as UTF-8 bytes
+                words = data["words"].tolist()
+            return cls(words, word_rows, data["ngram_rows"], min_n=min_n, max_n=max_n)
 
 
 def save_fasttext_format(

@@ -209,6 +209,32 @@ def test_subword_vectors_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back["gamma"], sv["gamma"])
 
 
+@pytest.mark.parametrize(
+    "words", [["a\x00", "\x00b", "c\x00\x00"], ["日本", "🙂"], ["solo"], []]
+)
+def test_subword_vectors_save_load_keeps_every_word(tmp_path, words):
+    """Words come back exactly (NumPy str arrays drop trailing NULs), and so
+    do their vectors, which hash the words' n-grams."""
+    rng = np.random.default_rng(3)
+    _, inp, _ = _random_model(rng, words, buckets=13)
+    sv = wordvectors.SubwordVectors.from_input_table(words, inp, min_n=1, max_n=3)
+    sv.save(tmp_path / "sv.npz")
+    back = wordvectors.SubwordVectors.load(tmp_path / "sv.npz")
+    assert back.words == words
+    np.testing.assert_array_equal(back.vectors, sv.vectors)
+
+
+def test_subword_vectors_load_reads_files_with_a_str_array_of_words(tmp_path):
+    rows = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+    np.savez(
+        tmp_path / "old.npz", words=np.array(["ab", "c"]), word_rows=rows[:2],
+        ngram_rows=rows[2:], ngram_lengths=np.array([1, 2]),
+    )  # fmt: skip
+    back = wordvectors.SubwordVectors.load(tmp_path / "old.npz")
+    assert back.words == ["ab", "c"] and (back.min_n, back.max_n) == (1, 2)
+    np.testing.assert_array_equal(back.word_rows, rows[:2])
+
+
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_fasttext_bin_loads_in_gensim_with_the_same_vectors(tmp_path, model):
     ft = pytest.importorskip("gensim.models.fasttext")
