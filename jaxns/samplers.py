@@ -1296,7 +1296,9 @@ def corrupt_triples(
     else:
         head_prob = head_prob.astype(jnp.float32)
         p_head = jnp.take(head_prob, triples[:, 1], mode="clip")[:, None]
-    corrupt_head = jax.random.uniform(key_side, shape) < p_head
+    # float32 as p_head (and the same draws with x64 on: a float64 coin would
+    # differ, and meet p_head's float32 under strict promotion).
+    corrupt_head = jax.random.uniform(key_side, shape, jnp.float32) < p_head
     heads = jnp.broadcast_to(triples[:, :1], shape)
     tails = jnp.broadcast_to(triples[:, 2:], shape)
     original = jnp.where(corrupt_head, heads, tails)

@@ -506,6 +506,38 @@ def test_key_semantics_of_exclusion_and_corruption():
     )
 
 
+def _every_draw(key):
+    triples = jnp.array([[0, 0, 1], [2, 1, 3], [4, 0, 2]], jnp.int32)
+    head_prob = jnp.array([0.3, 0.8], jnp.float32)
+    out = [s.sample(key, (3, 4)) for s in _all_samplers()]
+    out += [s.sample(key, (3, 4), replace=False) for s in _all_samplers()]
+    out.append(samplers.sample_excluding(key, 9, jnp.array([[1, 2], [3, 3]]), (2, 5)))
+    out.append(samplers.sample_candidates(key, _all_samplers()[2], 5, triples).ids)
+    out.append(samplers.corrupt_triples(key, triples, 5, num_negatives=8))
+    out.append(
+        samplers.corrupt_triples(
+            key, triples, 5, num_negatives=8, mode="bernoulli", head_prob=head_prob
+        )
+    )
+    return out
+
+
+def test_x64_draws_the_same_int32_ids():
+    # With jax_enable_x64 (and the suite's strict promotion) every random
+    # function runs and returns the ids it returns without x64: corrupt_triples
+    # drew its head-or-tail coin in float64 there (other draws, and a float64
+    # vs float32 comparison that strict promotion refuses).
+    key = jax.random.key(7)
+    expected = [np.asarray(x) for x in _every_draw(key)]
+    with jax.enable_x64(True):
+        got = _every_draw(key)
+        jitted = jax.jit(_every_draw)(key)
+    for e, g, j in zip(expected, got, jitted, strict=True):
+        assert g.dtype == jnp.int32 and j.dtype == jnp.int32
+        np.testing.assert_array_equal(g, e)
+        np.testing.assert_array_equal(j, e)
+
+
 def test_no_retrace_and_sampler_as_jit_argument():
     counts = _zipf_counts(100)
 
