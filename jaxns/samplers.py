@@ -796,9 +796,13 @@ def sample_excluding(
     m = exclude.shape[-1]
     batch = shape[:-1]
     # [*batch, m]; a shared set is broadcast (sorting it per row costs O(m log m)).
-    e = jnp.broadcast_to(exclude.astype(jnp.int32), (*batch, m))
+    # The range test runs before the cast to int32: with x64 a 64-bit id past
+    # the int32 range would wrap into [0, n) (2**32 + 3 -> 3) and exclude it.
+    e = exclude if exclude.dtype.itemsize > 4 else exclude.astype(jnp.int32)
+    e = jnp.broadcast_to(e, (*batch, m))
     big = jnp.iinfo(jnp.int32).max - m  # sentinel: e_i - i stays above any r
-    e = jnp.sort(jnp.where((e >= 0) & (e < n), e, big), axis=-1)
+    e = jnp.where((e >= 0) & (e < n), e, big).astype(jnp.int32)
+    e = jnp.sort(e, axis=-1)
     previous = jnp.concatenate([jnp.full((*batch, 1), -1, jnp.int32), e[..., :-1]], -1)
     e = jnp.sort(jnp.where(e == previous, big, e), axis=-1)
     num_excluded = jnp.sum(e < big, axis=-1, dtype=jnp.int32, keepdims=True)

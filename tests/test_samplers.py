@@ -392,6 +392,19 @@ def test_sample_excluding_shared_set_and_edges():
     ).shape == (3, 0)
 
 
+def test_sample_excluding_ignores_64_bit_ids_outside_the_range():
+    # With x64, ids past the int32 range are ids outside [0, n) like -1: they
+    # exclude nothing (2**32 + 3 wrapped to 3 and excluded it).
+    with jax.enable_x64(True):
+        far = jnp.array([[2**32 + 3, 2**33, -(2**32) + 1, 2]] * 2, jnp.int64)
+        pad = jnp.array([[-1, -1, -1, 2]] * 2, jnp.int64)
+        key = jax.random.key(0)
+        f = jax.jit(lambda e: samplers.sample_excluding(key, 5, e, (2, 400)))
+        ids = np.asarray(f(far))
+        np.testing.assert_array_equal(ids, f(pad))
+        np.testing.assert_array_equal(np.unique(ids), [0, 1, 3, 4])
+
+
 # ------------------------------------------------- accidental hits, hard
 
 
