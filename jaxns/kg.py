@@ -405,7 +405,7 @@ class KnownTriples:
                 f"{fn}: triples must have shape [..., 3], got {triples.shape}."
             )
         with jax.named_scope("jaxns.kg.KnownTriples.contains"):
-            t = triples.astype(jnp.int32)
+            t = _int32_queries(triples)
             query = (t[..., 0], t[..., 1], t[..., 2])
             n = self.by_head.shape[0]
             if n == 0:
@@ -453,7 +453,7 @@ class KnownTriples:
         side = _checks.choice(fn, "side", side, ("head", "tail"))
         triples = _checks.int_array(fn, "triples", triples, (None, 3))
         with jax.named_scope("jaxns.kg.KnownTriples.filter_mask"):
-            t = triples.astype(jnp.int32)
+            t = _int32_queries(triples)
             if side == "tail":
                 table, first, width = self.by_head, t[:, 0], self.max_tails
             else:
@@ -473,6 +473,20 @@ class KnownTriples:
             ids = jnp.where(live, ids, self.num_entities)
             rows = jnp.broadcast_to(jnp.arange(batch)[:, None], ids.shape)
             return out.at[rows, ids].set(True, mode="drop")
+
+
+def _int32_queries(triples: jax.Array) -> jax.Array:
+    """Query ids as int32; an id outside the int32 range becomes -1.
+
+    The set's ids are in ``[0, num_entities)``, so such a query matches no
+    triple; a plain cast would wrap a 64-bit id (x64) onto another one
+    (``2**32 + 1 -> 1``) and report a triple that is not in the set.
+    """
+    t = triples.astype(jnp.int32)
+    if triples.dtype.itemsize > 4:
+        fits = (triples >= 0) & (triples <= jnp.iinfo(jnp.int32).max)
+        t = jnp.where(fits, t, -1)
+    return t
 
 
 def _lower_bound(table: jax.Array, query: tuple[jax.Array, ...]) -> jax.Array:

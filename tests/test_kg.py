@@ -189,6 +189,24 @@ def test_filter_mask_matches_brute_force(side):
     np.testing.assert_array_equal(got, expected)
 
 
+def test_known_triples_64_bit_queries_outside_int32_match_nothing():
+    # With x64 a query id past the int32 range is in no triple; it wrapped
+    # onto another id (2**32 + 1 -> 1) and reported triples not in the set.
+    known = kg.known_triples([[0, 0, 1], [1, 0, 0], [1, 0, 1]], 2, 1)
+    with jax.enable_x64(True):
+        far = np.array(
+            [[2**32, 0, 1], [0, 0, 2**32 + 1], [1, 2**32, 0], [-(2**32) + 1, 0, 0],
+             [1, 0, 1]],
+            np.int64,
+        )  # fmt: skip
+        got = jax.jit(lambda k, q: k.contains(q))(known, far)
+        assert got.tolist() == [False, False, False, False, True]
+        tails = known.filter_mask(far, "tail").astype(int).tolist()
+        heads = known.filter_mask(far, "head").astype(int).tolist()
+    assert tails == [[0, 0], [0, 1], [0, 0], [0, 0], [1, 1]]
+    assert heads == [[1, 1], [0, 0], [0, 0], [0, 1], [1, 1]]
+
+
 @pytest.mark.parametrize(
     "args, error, words",
     [
