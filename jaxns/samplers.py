@@ -517,7 +517,8 @@ def _alias_from_words(w0, w1, table, bits: int) -> jax.Array:
 def _alias_sampler(weights: np.ndarray, family: str) -> Sampler:
     v = weights.size
     if v == 0:
-        return Sampler(family, 0, 0, 0, jnp.zeros((0, 2), jnp.int32), jnp.zeros(0))
+        empty = jnp.zeros(0, jnp.float32)  # float32 as documented, x64 or not
+        return Sampler(family, 0, 0, 0, jnp.zeros((0, 2), jnp.int32), empty)
     q, table, b = _alias_table(weights)
     probs = (q[:v] / float((1 << b) * _UNITS)).astype(np.float32)
     return Sampler(

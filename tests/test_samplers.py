@@ -693,6 +693,9 @@ def test_empty_vocabulary(make):
     assert sampler.num_classes == 0
     assert sampler.sample(jax.random.key(0), (3, 0)).shape == (3, 0)
     assert sampler.probs().shape == (0,)
+    assert sampler.probs().dtype == jnp.float32
+    with jax.enable_x64(True):  # float32[V] as documented (was float64 here)
+        assert make().probs().dtype == jnp.float32
     with pytest.raises(ValueError, match="empty vocabulary"):
         sampler.sample(jax.random.key(0), (3, 1))
     # Every id is out of range: log_prob -inf, as documented (the alias
