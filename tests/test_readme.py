@@ -17,3 +17,18 @@ def test_readme_python_blocks_run():
             exec(compile(block, f"README.md block {i}", "exec"), namespace)
         except Exception as e:  # name the failing block
             raise AssertionError(f"README python block {i} failed: {e!r}") from e
+
+
+def test_readme_names_every_package_of_the_extras_it_lists():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    text = (ROOT / "README.md").read_text()
+    setup = " ".join(text[text.index("Core dependencies:") :].split("\n\n")[0].split())
+    for extra in ("flax", "examples", "bench", "dev"):  # `docs` is not spelt out
+        for requirement in extras[extra]:
+            name = re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0]
+            if name != "jax-negsampling":  # another extra, named by itself
+                assert name in setup, (extra, name)
