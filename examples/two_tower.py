@@ -593,6 +593,13 @@ def run(args) -> dict:
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     data = retrieval.load_interactions(args.data, download=not args.offline)
+    if args.features and not (
+        side_features(data.user_features) or side_features(data.item_features)
+    ):
+        raise ValueError(
+            f"--features: {data.source} has no categorical side features "
+            "(fields shared by several users or items) to use"
+        )
     split = make_split(args, data)
     train, valid, test = split.sizes
     print(

@@ -171,6 +171,19 @@ def test_errors_are_one_line(flags, message, capsys):
     assert message in text and "Traceback" not in text
 
 
+def test_features_without_side_features_are_refused(tmp_path, capsys):
+    # A CSV has no side features: --features would train the plain model.
+    path = _csv(tmp_path / "x.csv")
+    with pytest.raises(SystemExit) as err:
+        two_tower.main(["--data", str(path), "--features", "--no-compile-cache"])
+    assert err.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"two_tower: error: --features: {path} has no categorical side features "
+        "(fields shared by several users or items) to use"
+    )
+
+
 def test_mrr_at_10_equals_topk_metrics():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(40, 30)).astype(np.float32)
