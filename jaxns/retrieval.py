@@ -1154,7 +1154,9 @@ class UserItems:
 
     def degree(self, users: ArrayLike) -> jax.Array:
         """``int32`` number of items of each user (shape of ``users``)."""
-        users = jnp.asarray(users)
+        # int32 before ``+ 1``: uint8 user 255 + 1 wrapped to user 0.
+        users = _checks.int_array("UserItems.degree", "users", users)
+        users = users.astype(jnp.int32)
         return self.offsets[users + 1] - self.offsets[users]
 
     def contains(self, users: ArrayLike, items: ArrayLike) -> jax.Array:
@@ -1199,6 +1201,7 @@ class UserItems:
     def _search(self, values, users, x, *, strict: bool):
         """Within each user's row of ``values``: first index with value >= x
         (``strict``) or > x; returns (index, row end)."""
+        users = users.astype(jnp.int32)  # ``users + 1`` must not wrap (uint8 255)
         lo = self.offsets[users]
         end = self.offsets[users + 1]
 

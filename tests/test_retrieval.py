@@ -634,6 +634,22 @@ def test_contains_takes_ids_of_any_integer_dtype(user_dtype, item_dtype, x64):
     assert np.asarray(jitted).tolist() == expected
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_degree_and_contains_of_the_last_user_of_a_small_dtype(dtype):
+    """The largest id of uint8 (255) or int8 (127): ``users + 1`` wrapped
+    (degree -510, known items not found) or overflowed."""
+    num_users = int(np.iinfo(dtype).max) + 1
+    sets = [[u % 4] for u in range(num_users - 1)] + [[0, 1, 2]]
+    users = np.concatenate([[u] * len(s) for u, s in enumerate(sets)])
+    known = retrieval.user_items(_data(users, np.concatenate(sets)))
+    ids = np.arange(num_users - 3, num_users)
+    degree = [len(sets[u]) for u in ids]
+    assert np.asarray(known.degree(ids.astype(dtype))).tolist() == degree
+    u, i = np.meshgrid(ids, np.arange(4), indexing="ij")
+    got = known.contains(u.astype(dtype), i.astype(dtype))
+    assert np.asarray(got).tolist() == [[i in sets[u] for i in range(4)] for u in ids]
+
+
 # ---------------------------------------------------------------------------
 # metrics: brute-force float64 NumPy evaluator
 # ---------------------------------------------------------------------------
