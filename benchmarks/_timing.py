@@ -189,3 +189,22 @@ def peer_path(python: str | None, package: str, *parts: str) -> pathlib.Path | N
         return None
     path = pathlib.Path(out.stdout.strip())
     return path if out.returncode == 0 and path.exists() else None
+
+
+def read_result(path: pathlib.Path, prog: str) -> dict[str, Any]:
+    """One result file of ``benchmarks/run.py``, or a one-line error naming it."""
+    try:
+        run = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SystemExit(
+            f"{prog}: error: cannot read {path}: {err.strerror} "
+            "(benchmarks/run.py --out writes the result files)"
+        ) from None
+    except ValueError as err:
+        raise SystemExit(f"{prog}: error: {path} is not JSON: {err}") from None
+    if not isinstance(run, dict) or not {"device_kind", "device_count"} <= set(run):
+        raise SystemExit(
+            f"{prog}: error: {path} is not a result file of benchmarks/run.py "
+            "(it has no device_kind and device_count)"
+        )
+    return run

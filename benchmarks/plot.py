@@ -18,9 +18,10 @@ Every figure names the device(s) in its title.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 from typing import Any
+
+import _timing
 
 try:
     import matplotlib
@@ -34,7 +35,7 @@ except ImportError:  # main() says how to install it
 def load(paths: list[pathlib.Path]) -> list[dict[str, Any]]:
     runs = []
     for p in paths:
-        run = json.loads(p.read_text(encoding="utf-8"))
+        run = _timing.read_result(p, "plot.py")
         run["_name"] = f"{run['device_kind']} x{run['device_count']}"
         runs.append(run)
     if not runs:

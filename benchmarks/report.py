@@ -13,9 +13,10 @@ markers stays. The markers are appended if the file has none.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 from typing import Any
+
+import _timing
 
 BEGIN = "<!-- runner: begin -->"
 END = "<!-- runner: end -->"
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         help="path of the PNGs relative to the markdown file",
     )
     args = parser.parse_args(argv)
-    runs = [json.loads(p.read_text(encoding="utf-8")) for p in args.results]
+    runs = [_timing.read_result(p, "report.py") for p in args.results]
     md = args.results_md
     old = md.read_text(encoding="utf-8") if md.exists() else "# Benchmark results\n"
     md.write_text(splice(old, render(runs, args.plots)), encoding="utf-8")

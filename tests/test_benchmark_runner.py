@@ -477,3 +477,33 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.startswith("plot.py: error: matplotlib is not installed")
     assert proc.stderr.count("\n") == 1 and "[bench]" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["plot.py", "report.py"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ("{", "{path} is not JSON: Expecting property name"),
+        ("[1, 2]", "{path} is not a result file of benchmarks/run.py"),
+        ('{"suite": "quick"}', "{path} is not a result file of benchmarks/run.py"),
+    ],
+)
+def test_plot_and_report_refuse_a_bad_result_file_in_one_line(
+    tmp_path, script, content, message
+):
+    path = tmp_path / "results" / "cpu.json"  # as the README's glob, unmatched
+    if content is not None:
+        path.parent.mkdir()
+        path.write_text(content)
+    md = tmp_path / "RESULTS.md"
+    extra = ["--results-md", str(md)] if script == "report.py" else ["-o", str(md)]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), str(path), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1 and not md.exists()
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"{script}: error: " + message.format(path=path)), line
