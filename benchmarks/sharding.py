@@ -491,7 +491,7 @@ def exchange_table(quick: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--only", choices=("memory", "word2vec", "exchange"), default=None)
     p.add_argument(

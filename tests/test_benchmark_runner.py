@@ -507,3 +507,14 @@ def test_plot_and_report_refuse_a_bad_result_file_in_one_line(
     assert proc.returncode == 1 and not md.exists()
     (line,) = proc.stderr.splitlines()
     assert line.startswith(f"{script}: error: " + message.format(path=path)), line
+
+
+def test_sharding_help_states_its_whole_first_sentence():
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "sharding.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The description was the docstring's first line, cut after "and".
+    assert "word2vec against gensim's worker threads." in " ".join(proc.stdout.split())
