@@ -255,12 +255,22 @@ def _read_text(path: pathlib.Path, *, encoding: str = "utf-8") -> str:
         ) from None
 
 
+def _lines(text: str) -> list[str]:
+    r"""Lines ended by ``\n``, ``\r\n`` or ``\r``, as Python's text files and
+    pandas (RecBole's reader) split them. ``str.splitlines`` also splits at
+    U+2028, U+0085 (Latin-1 byte 0x85), form feeds, ... inside a field."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 # ------------------------------------------------------------- MovieLens-100k
 
 
 def _read_ml100k_ratings(text: str, path: Any):
     users, items, ratings, times = [], [], [], []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -281,7 +291,7 @@ def _read_ml100k_ratings(text: str, path: Any):
 def _read_ml100k_users(text: str, path: Any) -> dict[str, dict[str, list[str]]]:
     fields = ("age", "gender", "occupation", "zip_code")
     rows: dict[str, dict[str, list[str]]] = {f: {} for f in fields}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         parts = line.split("|")
@@ -299,7 +309,7 @@ def _read_ml100k_items(
 ) -> dict[str, dict[str, list[str]]]:
     rows: dict[str, dict[str, list[str]]] = {"title": {}, "release_year": {}}
     rows["genre"] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         parts = line.split("|")
@@ -325,7 +335,7 @@ def _read_ml100k_items(
 
 def _read_ml100k_genres(text: str) -> list[str]:
     out = []
-    for line in text.splitlines():
+    for line in _lines(text):
         if "|" in line:
             out.append(line.split("|")[0])
     return out
@@ -402,7 +412,7 @@ def _atomic_header(path: pathlib.Path, line: str) -> list[tuple[str, str]]:
 
 def _read_atomic(path: pathlib.Path) -> tuple[list[tuple[str, str]], list[Any]]:
     text = _read_text(path)
-    lines = text.splitlines()
+    lines = _lines(text)
     if not lines:
         raise ValueError(f"load_interactions: {path} is empty.")
     header = _atomic_header(path, lines[0])
@@ -1052,7 +1062,7 @@ def load_split(path: str | os.PathLike[str], data: Interactions) -> Split:
     if not path.exists():
         raise FileNotFoundError(f"{fn}: no such file: {path}")
     codes = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), 1):
+    for lineno, line in enumerate(_lines(_read_text(path)), 1):
         for token in line.replace(",", " ").split():
             if token not in ("0", "1", "2"):
                 raise ValueError(

@@ -167,6 +167,37 @@ def test_readers_drop_a_utf8_byte_order_mark(tmp_path, kind, bom):
         assert got.user_features[name].codes.tolist() == feature.codes.tolist()
 
 
+@pytest.mark.parametrize("char", ["\u2028", "\x85", "\x0c", "\x1e"])
+def test_line_breaks_are_newlines_only_as_in_text_files(tmp_path, char):
+    """U+2028, NEL (Latin-1 byte 0x85), form feed and record separator inside
+    a field: Python's text files and pandas (RecBole's reader) keep them in
+    the field; str.splitlines broke the line and the loader refused the file."""
+    (tmp_path / "a.inter").write_text(
+        "user_id:token\titem_id:token\r\nu1\ti1\r\nu2\ti2\r\n"
+    )
+    (tmp_path / "a.item").write_text(
+        f"item_id:token\ttitle:token_seq\ni1\tOne{char}Two x\ni2\ty\n"
+    )
+    data = retrieval.load_interactions(tmp_path / "a.inter")
+    title = data.item_features["title"]
+    assert title.vocabulary == (f"One{char}Two", "x", "y")
+    assert title.codes.tolist() == [[0, 1], [2, -1]]
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    (folder / "u.data").write_text("1\t10\t4\t5\r\n2\t20\t3\t6\n")
+    (folder / "u.user").write_text(f"1|24|M|tech{char}nician|1\r\n2|5|F|x|2\n")
+    if char != "\u2028":  # u.item is Latin-1
+        item = f"10|A{char}B (1995)|01-Jan-1995||x|1\r\n20|C (1994)|||y|0\n"
+        (folder / "u.item").write_bytes(item.encode("latin-1"))
+    movies = retrieval.load_interactions(folder)
+    assert movies.items.tolist() == [0, 1]
+    jobs = movies.user_features["occupation"].vocabulary
+    assert jobs == (f"tech{char}nician", "x")
+    if char != "\u2028":
+        titles = movies.item_features["title"].vocabulary
+        assert titles == (f"A{char}B (1995)", "C (1994)")
+
+
 def test_load_split_drops_a_utf8_byte_order_mark(tmp_path):
     path = tmp_path / "s.txt"
     path.write_bytes("0, 2\n1\n".encode("utf-8-sig"))
