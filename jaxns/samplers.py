@@ -828,6 +828,8 @@ def _inclusion_probability(sampler: Sampler, ids: jax.Array, k: int) -> jax.Arra
     p = sampler._prob(ids)
     if k >= sampler.num_support:  # every id of the support is drawn
         return jnp.where(p > 0, 1.0, 0.0).astype(jnp.float32)
+    if k == 1:  # one draw is the same with or without replacement: exactly p
+        return p
     # Rosen's approximation for successive (Gumbel-top-k) sampling:
     # pi_i = 1 - exp(-t p_i) with t solving sum_i pi_i = k. f(t) is concave
     # and increasing, so Newton from t = k (a lower bound) increases
@@ -861,8 +863,9 @@ def expected_count(
     * ``replace=True``: ``num_samples * p(id)`` (exact).
     * ``replace=False``: the probability that the id is among the
       ``num_samples`` distinct ids of one row. Exact for ``uniform``
-      (``num_samples / V``) and when ``num_samples >= num_support`` (1 on the
-      support). Otherwise (Gumbel-top-k, i.e. successive sampling) Rosén's
+      (``num_samples / V``), for ``num_samples == 1`` (``p(id)``) and when
+      ``num_samples >= num_support`` (1 on the support). Otherwise
+      (Gumbel-top-k, i.e. successive sampling) Rosén's
       approximation :math:`\pi_i = 1 - e^{-t p_i}` with ``t`` solving
       :math:`\sum_i \pi_i = k` by 30 Newton steps over the whole distribution
       (O(V) per call); more accurate than TF's

@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 import scipy.stats
+from helpers import assert_close
 
 import jaxns
 from jaxns import samplers
@@ -324,6 +325,28 @@ def test_expected_count_without_replacement():
         samplers.expected_count(full, jnp.arange(3), 2, replace=False),
         [1.0, np.finfo(np.float32).tiny, 1.0],
     )
+
+
+@pytest.mark.parametrize(
+    "weights", [[5, 3, 2], [1e9, 1], [1, 0, 4, 4, 1]], ids=["small", "skewed", "zero"]
+)
+def test_expected_count_of_one_draw_without_replacement_is_p(weights):
+    # One draw without replacement is one categorical draw: the inclusion
+    # probability is the table's p exactly (Rosen's approximation gave 0.465
+    # for p = 0.5, and 1.9e-8 for p = 1e-9).
+    sampler = samplers.categorical(weights)
+    p = _implied_alias_distribution(sampler)[: len(weights)]
+    ids = jnp.arange(len(weights))
+    got = samplers.expected_count(sampler, ids, 1, replace=False)
+    assert_close(got, np.where(p > 0, p, np.finfo(np.float32).tiny))
+    log_got = samplers.log_expected_count(sampler, ids, 1, replace=False)
+    tiny_log = np.log(np.finfo(np.float32).tiny)
+    with np.errstate(divide="ignore"):
+        assert_close(log_got, np.where(p > 0, np.log(p), tiny_log))
+    candidates = samplers.sample_candidates(
+        jax.random.key(0), sampler, 1, ids, replace=False
+    )
+    assert_close(candidates.pos_log_q, log_got)
 
 
 def _np_rosen(p, k):
