@@ -514,7 +514,7 @@ def nonnegative_weights(
         raise ValueError(f"{fn}: {arg} must be finite, got NaN or inf.")
     if np.any(w < 0):
         raise ValueError(f"{fn}: {arg} must be non-negative, got min {w.min()}.")
-    if w.size and not w.sum() > 0:
+    if w.size and not w.max() > 0:  # not the sum: it can overflow float64
         raise ValueError(f"{fn}: {arg} must have a positive sum, got all zeros.")
     return w
 

@@ -449,6 +449,16 @@ def _log_uniform_from_words(w0, w1, n: int) -> jax.Array:
     return first + offset
 
 
+def _normalised(weights: np.ndarray) -> np.ndarray:
+    """``weights / weights.sum()``, also where the sum overflows float64."""
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):  # finite weights, e.g. 1e308 + 1e308
+        weights = weights / weights.max()
+        total = weights.sum()
+    return weights / total
+
+
 def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Walker/Vose alias table in exact integer arithmetic, vectorised.
 
@@ -474,7 +484,7 @@ def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     slots = 1 << b
     total = slots * _UNITS
     scaled = np.zeros(slots)
-    scaled[:v] = weights / weights.sum() * float(total)
+    scaled[:v] = _normalised(weights) * float(total)
     q = np.floor(scaled).astype(np.int64)
     rest = total - int(q.sum())
     positive = np.flatnonzero(scaled > 0)  # only these may gain a unit
@@ -485,7 +495,9 @@ def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         q[positive] += 1
     else:  # float64 rounding of huge units; put the residue on the largest id
         q[np.argmax(q)] += rest
-    lost = (q == 0) & (scaled > 0)
+    # A positive weight whose share underflows float64 (1e-300 beside 1e300)
+    # has scaled == 0 but must stay drawable too.
+    lost = (q == 0) & np.pad(weights > 0, (0, slots - v))
     if lost.any():  # keep every positive weight drawable
         q[lost] = 1
         q[np.argmax(q)] -= int(lost.sum())
@@ -673,7 +685,7 @@ def mixture(samplers: Sequence[Sampler], weights: ArrayLike) -> Sampler:
             f"mixture: weights shape {w.shape} must be ({len(samplers)},), one "
             "weight per sampler"
         )
-    w = w / w.sum()
+    w = _normalised(w)
     keep = [i for i in range(len(samplers)) if w[i] > 0]
     samplers = tuple(samplers[i] for i in keep)
     w = jnp.asarray(w[keep], jnp.float32)

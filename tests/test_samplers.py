@@ -94,6 +94,31 @@ def test_alias_table_never_aliases_zero_weight_ids_at_4m():
     assert ids.min() >= 0 and ids.max() < v
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [[1e308, 1e308], [1.7e308, 1e308, 1.0], [1e300, 1e-300, 1.0], [1e9, 1.0]],
+    ids=["sum-overflows", "sum-overflows-tail", "share-underflows", "skewed"],
+)
+def test_extreme_finite_weights_give_their_distribution(weights):
+    # The float64 sum of finite weights can overflow (all mass went to id 0,
+    # with a RuntimeWarning) and a tiny share can underflow to 0 (a positive
+    # weight was never drawn). Each positive weight keeps at least one unit
+    # (2**-32 of a slot), which the largest gives up.
+    w = np.asarray(weights, np.float64)
+    exact = (w / w.max()) / (w / w.max()).sum()
+    sampler = samplers.categorical(w)
+    implied = _implied_alias_distribution(sampler)
+    unit = 1.0 / (UNITS * implied.size)
+    np.testing.assert_allclose(implied[: w.size], exact, rtol=0, atol=w.size * unit)
+    assert np.all(implied[: w.size] > 0) and sampler.num_support == w.size
+    assert_close(sampler.probs(), implied[: w.size])
+    mixed = samplers.mixture(
+        [samplers.uniform(w.size), samplers.categorical(np.ones(w.size))],
+        w[:2],
+    )
+    assert_close(mixed.probs(), np.full(w.size, 1 / w.size))
+
+
 def test_categorical_matches_normalised_probs():
     p = np.random.default_rng(1).dirichlet(np.ones(300)) * 7.0
     p[::7] = 0
