@@ -702,8 +702,8 @@ def rank_metrics(
       ks: the cut-offs of Hits@k (Python ints >= 1).
 
     Returns:
-      ``{"mrr", "mean_rank", "hits@k" for each k}``, float32 scalars (NaN
-      for no ranks).
+      ``{"mrr", "mean_rank", "hits@k" for each k}``, float32 scalars
+      (float64 for float64 ranks; NaN for no ranks).
 
     Raises:
       TypeError: for non-float ranks or non-int ``ks``.

@@ -333,6 +333,13 @@ def test_rank_metrics_match_numpy():
         assert_close(m[f"hits@{k}"], np.mean(real <= k))
     ranks = kg.Ranks(jnp.ones(2, jnp.int32), jnp.ones(2, jnp.int32), jnp.ones(2))
     assert float(kg.rank_metrics(ranks)["hits@1"]) == 1.0
+    with jax.enable_x64(True):  # float64 ranks: float64 metrics, 1e-12 close
+        real64 = real + np.arange(real.size) * 1e-9
+        m = kg.rank_metrics(jnp.asarray(real64), ks=(3,))
+        assert all(v.dtype == jnp.float64 for v in m.values())
+        assert_close(m["mrr"], np.mean(1 / real64))
+        assert_close(m["mean_rank"], np.mean(real64))
+        assert_close(m["hits@3"], np.mean(real64 <= 3))
 
 
 @pytest.mark.parametrize(
