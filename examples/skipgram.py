@@ -281,7 +281,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--save-fasttext needs --subwords")
     if args.subword_rows is not None and (not args.subwords or args.subword_rows < 1):
         p.error("--subword-rows needs --subwords and must be >= 1")
-    # Output locations are checked now: a bad path must not cost a training run.
+    # Output locations are checked now: a bad path must not cost a training run;
+    # a quoted ~ is expanded once, so that the check and the writes agree.
+    for name in ("save", "report", "save_fasttext", "checkpoint"):
+        if getattr(args, name):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
     for flag, path in (
         ("--save", args.save),
         ("--report", args.report),

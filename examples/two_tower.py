@@ -161,6 +161,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.temperature is None:
         args.temperature = 1.0
     if args.report:
+        args.report = os.path.expanduser(args.report)  # where it is written too
         if pathlib.Path(args.report).expanduser().is_dir():
             p.error(f"--report {args.report}: is a directory; give a file name")
         parent = pathlib.Path(args.report).expanduser().resolve().parent

@@ -336,6 +336,19 @@ def test_benchmark_passes_the_example_only_flags_it_accepts(skipgram, monkeypatc
         assert (parsed.min_n, parsed.max_n, parsed.buckets) == (3, 6, 2_000_000)
 
 
+def test_output_paths_expand_a_quoted_tilde(skipgram, tmp_path, monkeypatch):
+    # The checks looked at ~/..., the writes at a folder named "~" in the
+    # working directory (failing after training).
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = skipgram.parse_args(
+        ["--subwords", "--save", "~/v.txt", "--report", "~/r.json",
+         "--save-fasttext", "~/m.bin", "--checkpoint", "~/ckpt"]
+    )  # fmt: skip
+    assert (args.save, args.report, args.save_fasttext, args.checkpoint) == tuple(
+        str(tmp_path / name) for name in ("v.txt", "r.json", "m.bin", "ckpt")
+    )
+
+
 def test_library_errors_print_one_line(skipgram, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("JAXNS_DEBUG", raising=False)
     missing = tmp_path / "missing.txt"

@@ -184,6 +184,19 @@ def test_features_without_side_features_are_refused(tmp_path, capsys):
     )
 
 
+def test_report_under_a_quoted_tilde_lands_in_home(tmp_path, monkeypatch):
+    # The check expanded ~, the write did not: the run failed after training.
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    two_tower.main(
+        ["--data", str(_csv(tmp_path / "x.csv")), "--epochs", "1", "--dim", "4",
+         "--no-progress", "--no-compile-cache", "--report", "~/r.json"]
+    )  # fmt: skip
+    assert json.loads((home / "r.json").read_text())["epochs"] == 1
+
+
 def test_mrr_at_10_equals_topk_metrics():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(40, 30)).astype(np.float32)
