@@ -189,6 +189,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    for name in ("report", "plot"):  # a quoted ~ too
+        if getattr(args, name):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
     _check_writable(p, "--report", args.report)
     _check_writable(p, "--plot", args.plot)
     return args

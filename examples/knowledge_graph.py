@@ -178,6 +178,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.rotate_variant is None:
         args.rotate_variant = "pykeen"
     if args.report:
+        args.report = os.path.expanduser(args.report)  # a quoted ~ too
         _check_writable(p, args.report)
     return args
 

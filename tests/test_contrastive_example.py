@@ -173,3 +173,12 @@ def test_flags_pass_where_they_have_an_effect(example):
     assert (args.pairs, args.held_out, args.siglip_bias) == (600, 60, -5.0)
     args = example.parse_args(["--loss", "siglip", "ntxent", "--temperature", "0.3"])
     assert args.temperature == 0.3 and args.draws == example.DRAWS
+
+
+def test_output_paths_expand_a_quoted_tilde(example, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = example.parse_args(["--report", "~/r.json", "--plot", "~/p.png"])
+    assert (args.report, args.plot) == (
+        str(tmp_path / "r.json"),
+        str(tmp_path / "p.png"),
+    )

@@ -53,3 +53,9 @@ def test_flags_without_effect_are_refused(flags, message, capsys):
 def test_flags_pass_where_they_have_an_effect(flags, expected):
     args = knowledge_graph.parse_args(flags)
     assert (args.margin, args.adversarial_temperature, args.rotate_variant) == expected
+
+
+def test_report_expands_a_quoted_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = knowledge_graph.parse_args(["--report", "~/r.json"])
+    assert args.report == str(tmp_path / "r.json")
