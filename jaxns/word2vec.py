@@ -678,7 +678,8 @@ class Trainer(NamedTuple):
         (params, opt_state, loss_sum, num_pairs)``: runs the updates of the
         ``block_size`` centres from ``stream.tokens[start + window]`` on,
         with the learning rate at raw-word progress interpolated linearly
-        across ``progress = (progress0, progress1)``. ``params`` and
+        across ``progress = (progress0, progress1)`` (real numbers of any
+        type, computed in float32). ``params`` and
         ``opt_state`` are donated. ``start`` must be a multiple of the batch
         size (checked when it is a concrete number). ``train.lower`` compiles
         ahead of time, as ``jax.jit`` does.
@@ -759,6 +760,13 @@ class Trainer(NamedTuple):
         if self.stream_sharding is None:
             return stream
         return jax.device_put(stream, self.stream_sharding)
+
+
+def _float32_progress(*progress: ArrayLike) -> tuple[jax.Array, ...]:
+    """``progress`` as float32, whatever number type it comes as: Python
+    numbers already trace as (weak) float32, while NumPy integers or x64
+    float64 would not combine with float32 under strict promotion."""
+    return tuple(jnp.asarray(p).astype(jnp.float32) for p in progress)
 
 
 def _update_draws(
@@ -1266,6 +1274,7 @@ def make_trainer(
             )
             steps = jnp.arange(steps_per_call, dtype=jnp.int32)
             frac = steps.astype(jnp.float32) / steps_per_call
+            progress0, progress1 = _float32_progress(progress0, progress1)
             progress = progress0 + frac * (progress1 - progress0)
             # Micro-steps are indexed from the stream's start, so the keys (and
             # the result) do not depend on how many steps one call fuses.
@@ -2587,6 +2596,7 @@ def make_sharded_trainer(
         with jax.named_scope("jaxns.word2vec.sharded_train"):
             steps = jnp.arange(steps_per_call, dtype=jnp.int32)
             frac = steps.astype(jnp.float32) / steps_per_call
+            progress0, progress1 = _float32_progress(progress0, progress1)
             progress = progress0 + frac * (progress1 - progress0)
             first = jnp.asarray(start, jnp.int32) // batch_size
             if not sharded:

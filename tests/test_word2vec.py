@@ -410,6 +410,39 @@ def test_train_equals_train_arrays_the_former_signature():
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
+@pytest.mark.parametrize("kind", ["numpy int64", "x64 float64"])
+def test_progress_of_any_number_type_equals_python_floats(kind, sharded):
+    """Progress given as NumPy integers or (x64) float64 arrays trains exactly
+    as the same Python numbers (strict promotion refused to mix them with the
+    float32 fractions of a call)."""
+    opts = dict(window=2, batch_size=8, chunk_size=4, negatives_per_chunk=3)
+    if sharded:
+        opts["mesh"] = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+    make = word2vec.make_sharded_trainer if sharded else word2vec.make_trainer
+    t = make(
+        jaxns.samplers.uniform(10),
+        learning_rate=optax.linear_schedule(0.1, 0.01, 100),
+        steps_per_call=2,
+        **opts,
+    )
+    stream = _small_stream(t)
+    with jax.enable_x64(kind == "x64 float64"):
+        number = {
+            "numpy int64": np.int64,
+            "x64 float64": jnp.float64,  # a float64 array (x64 on here)
+        }[kind]
+        progress = (number(10), number(60))
+        runs = []
+        for p in (progress, (10.0, 60.0)):
+            params = word2vec.init_params(jax.random.key(1), 10, 4)
+            runs.append(
+                t.train(jax.random.key(5), params, t.init(params), stream, 16, p)
+            )
+    for x, y in zip(*map(jax.tree.leaves, runs), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
 _BAD_TRAIN = [
     ("uint32 key", lambda k, s: dict(key=jax.random.PRNGKey(0)), TypeError,
      "typed key"),
