@@ -333,7 +333,10 @@ class SubwordVectors:
     n-grams (:func:`jaxns.subwords.char_ngrams` of ``<word>``, hashed into
     ``num_buckets`` rows); a word outside the vocabulary gets the mean of its
     n-gram rows alone, and the zero vector when it has none (as Facebook
-    fastText and gensim's ``FastTextKeyedVectors``). ``subwords`` skips
+    fastText and gensim's ``FastTextKeyedVectors``). One exception:
+    Facebook fastText gives its end-of-sentence word ``</s>`` its own row
+    alone, while here (as in gensim) it has n-grams like any word.
+    ``subwords`` skips
     hashing the vocabulary's n-grams again: the ``[V, M]`` rows of each word
     in the full layout, ``V`` word rows then the buckets
     (:func:`jaxns.subwords.subword_table` of ``words`` with these sizes), or
@@ -632,7 +635,9 @@ def save_fasttext_format(
     input matrix ``[V + B, d]`` (word rows, then n-gram buckets) and the
     output matrix ``[V, d]``, unquantised, little-endian. Facebook fastText
     and ``gensim.models.fasttext.load_facebook_model`` read it and give the
-    same vectors as :class:`SubwordVectors` for any word.
+    same vectors as :class:`SubwordVectors` for any word, except that
+    Facebook fastText gives the word ``</s>`` (its end of sentence) its own
+    row alone (gensim and :class:`SubwordVectors` add its n-grams).
 
     Args:
       path: the output file (by convention ``.bin``).
