@@ -1435,6 +1435,18 @@ def _metrics_from_hits(
     return out
 
 
+def _diverged_to_nan(
+    per_user: dict[str, jax.Array], scores: jax.Array
+) -> dict[str, jax.Array]:
+    """NaN metrics for the rows whose (unmasked) scores hold a NaN.
+
+    ``top_k`` sorts NaN first, so a diverged model's ranking is its ties'
+    order (the lowest ids): plausible, even perfect, numbers instead of NaN.
+    """
+    diverged = jnp.any(jnp.isnan(scores), axis=-1)
+    return {k: jnp.where(diverged, jnp.nan, v) for k, v in per_user.items()}
+
+
 def _ordered(metrics: dict[str, jax.Array], ks: tuple[int, ...]) -> dict:
     return {f"{m}@{k}": metrics[f"{m}@{k}"] for m in METRICS for k in ks}
 
@@ -1461,6 +1473,9 @@ def topk_metrics(
     Means are over the users with at least one relevant item (others are
     ignored, as RecBole evaluates only users with items in the evaluated part).
     An item both relevant and excluded counts in ``n`` but cannot be a hit.
+    A user whose scores (excluded items aside) hold a NaN, as a diverged
+    model's do, gets NaN metrics, so the means are NaN: ``top_k`` ranks NaN
+    first and would report the order of the ties.
     Jittable (``ks`` static); one ``top_k`` serves every k.
 
     Args:
@@ -1473,7 +1488,8 @@ def topk_metrics(
     Returns:
       A dict ``{"recall@10": ..., "mrr@10": ..., "ndcg@10": ..., "hit@10":
       ..., "precision@10": ..., ...}`` of ``float32`` scalars (every metric
-      for every k; NaN when no user has a relevant item).
+      for every k; NaN when no user has a relevant item, or a relevant
+      user's scores hold a NaN).
 
     Raises:
       TypeError: non-float scores, non-bool masks, non-int ks.
@@ -1516,10 +1532,12 @@ def topk_metrics(
         _, top = jax.lax.top_k(work, ks[-1])
         hits = jnp.take_along_axis(rankable, top, axis=1)
         n = jnp.sum(relevant, axis=1, dtype=jnp.int32)
-        per_user = _metrics_from_hits(hits, n, ks)
-        live = (n > 0).astype(jnp.float32)
-        count = jnp.sum(live)
-        means = {k: jnp.sum(v * live) / count for k, v in per_user.items()}
+        per_user = _diverged_to_nan(_metrics_from_hits(hits, n, ks), work)
+        live = n > 0
+        count = jnp.sum(live, dtype=jnp.float32)
+        means = {
+            k: jnp.sum(jnp.where(live, v, 0.0)) / count for k, v in per_user.items()
+        }
         return _ordered(means, ks)
 
 
@@ -1670,7 +1688,8 @@ def evaluate_ranking(
       batch_size: users per batch (static), or ``None`` for all at once.
 
     Returns:
-      A dict of ``float32`` scalars like :func:`topk_metrics`.
+      A dict of ``float32`` scalars like :func:`topk_metrics` (NaN when an
+      evaluated user's scores hold a NaN).
 
     Raises:
       TypeError: non-float embeddings or a non-:class:`RankingTask`.
@@ -1754,10 +1773,11 @@ def evaluate_ranking(
         users = pad(task.users, 0).reshape(batches, size)
         relevant = pad(task.relevant, task.num_items).reshape(batches, size, -1)
         exclude = pad(task.exclude, task.num_items).reshape(batches, size, -1)
+        real = (jnp.arange(padded) < num).reshape(batches, size)
         n_items = task.num_items
 
         def one(args):
-            u, rel, exc = args
+            u, rel, exc, keep = args
             scores = users_e[u] @ items_e.T
             rows = jnp.arange(size)[:, None]
             scores = scores.at[rows, exc].set(-jnp.inf, mode="drop")
@@ -1767,10 +1787,11 @@ def evaluate_ranking(
             _, top = jax.lax.top_k(scores, ks[-1])
             hits = jnp.take_along_axis(dense, top, axis=1)
             n = jnp.sum(rel < n_items, axis=1, dtype=jnp.int32)
-            per_user = _metrics_from_hits(hits, n, ks)
-            return {k: jnp.sum(v) for k, v in per_user.items()}
+            per_user = _diverged_to_nan(_metrics_from_hits(hits, n, ks), scores)
+            # Padding rows (copies of user 0) add nothing, NaN or not.
+            return {k: jnp.sum(jnp.where(keep, v, 0.0)) for k, v in per_user.items()}
 
-        sums = jax.lax.map(one, (users, relevant, exclude))
+        sums = jax.lax.map(one, (users, relevant, exclude, real))
         return _ordered({k: jnp.sum(v) / num for k, v in sums.items()}, ks)
 
 

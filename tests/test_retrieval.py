@@ -754,6 +754,58 @@ def test_topk_metrics_relevant_but_excluded_counts_but_never_hits():
     assert_close(m["mrr@2"], 0.5)
 
 
+def test_topk_metrics_of_nan_scores_are_nan_not_the_ties_order():
+    """A diverged model's NaN scores: top_k ranks NaN first (all-NaN rows in
+    id order, recall 1.0 when the first ids are relevant); the metrics are
+    NaN instead. A NaN at an excluded item or in a user without relevant
+    items changes nothing."""
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(6, 8)).astype(np.float32)
+    relevant = rng.random((6, 8)) < 0.3
+    relevant[:, :2] = True  # the first ids: what the ties' order would hit
+    relevant[5] = False
+    exclude = (rng.random((6, 8)) < 0.3) & ~relevant
+    ks = (2, 5)
+    want = _reference(scores, relevant, exclude, ks)
+    diverged = scores.copy()
+    diverged[1, 4] = np.nan
+    got = retrieval.topk_metrics(diverged, relevant, exclude=exclude, ks=ks)
+    assert all(np.isnan(float(v)) for v in got.values())
+    harmless = scores.copy()
+    harmless[np.nonzero(exclude)] = np.nan
+    harmless[5] = np.nan
+    got = retrieval.topk_metrics(harmless, relevant, exclude=exclude, ks=ks)
+    for name, value in got.items():
+        assert_close(value, want[name], loose=True, err_msg=name)
+
+
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_evaluate_ranking_of_nan_embeddings_is_nan(batch_size):
+    """An evaluated user's NaN vector gives NaN metrics (its ranking was the
+    ties' id order); a NaN row of a user who is not evaluated (padding copies
+    row 0) changes nothing."""
+    users = np.array([1, 1, 2, 2, 3, 3], np.int32)
+    items = np.array([0, 1, 0, 1, 2, 0], np.int32)
+    data = _data(users, items)
+    split = retrieval.split_from_codes(data, [2, 0, 2, 0, 2, 0])
+    task = retrieval.ranking_task(data, split, "test")
+    rng = np.random.default_rng(0)
+    ue = rng.normal(size=(4, 2)).astype(np.float32)
+    ie = rng.normal(size=(3, 2)).astype(np.float32)
+    rel = np.zeros((4, 3), bool)
+    hist = np.zeros((4, 3), bool)
+    for u, i, code in zip(users, items, split.codes, strict=True):
+        (rel if code == 2 else hist)[u, i] = True
+    want = _reference(ue @ ie.T, rel, hist & ~rel, (1, 2))
+    ue[0] = np.nan  # user 0 has no test rows
+    got = retrieval.evaluate_ranking(task, ue, ie, ks=(1, 2), batch_size=batch_size)
+    for name, value in got.items():
+        assert_close(value, want[name], loose=True, err_msg=name)
+    ue[2] = np.nan
+    got = retrieval.evaluate_ranking(task, ue, ie, ks=(1, 2), batch_size=batch_size)
+    assert all(np.isnan(float(v)) for v in got.values())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
