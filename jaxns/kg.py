@@ -787,8 +787,8 @@ def evaluate(
 
     Returns:
       ``{"head": metrics, "tail": metrics, "both": metrics}``, each the
-      :func:`rank_metrics` dictionary as Python floats; ``"head"`` holds the
-      ranks of predicting heads.
+      :func:`rank_metrics` dictionary as Python floats (NaN for no
+      triples); ``"head"`` holds the ranks of predicting heads.
 
     Raises:
       TypeError: for non-integer triples.
@@ -838,7 +838,10 @@ def evaluate(
                 )  # fmt: skip
                 for i in range(0, len(padded), b)
             ]
-            out[side] = np.concatenate([np.asarray(p) for p in parts])[:n]
+            # An empty split has no batch: no ranks, NaN metrics.
+            out[side] = np.concatenate(
+                [np.zeros(0, np.float32), *(np.asarray(p) for p in parts)]
+            )[:n]
     out["both"] = np.concatenate([out["head"], out["tail"]])
     return {
         side: {k: float(v) for k, v in rank_metrics(jnp.asarray(r), ks=ks).items()}

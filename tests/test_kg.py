@@ -409,6 +409,17 @@ def test_evaluate_rejects_ids_outside_known(triples, words):
         kg.evaluate(score, params, np.array(triples), known)
 
 
+def test_evaluate_of_no_triples_gives_nan_metrics():
+    # rank_metrics' NaN for no ranks (a NumPy error about concatenating no
+    # arrays before).
+    known = kg.known_triples([[0, 0, 1]], 2, 1)
+    got = kg.evaluate(_table_score, jnp.zeros((2, 1, 2)), np.zeros((0, 3), int), known)
+    assert set(got) == {"head", "tail", "both"}
+    for metrics in got.values():
+        assert set(metrics) == {"mrr", "mean_rank", "hits@1", "hits@3", "hits@10"}
+        assert all(np.isnan(v) for v in metrics.values())
+
+
 def test_evaluate_bad_inputs():
     known = kg.known_triples([[0, 0, 1]], 2, 1)
     table = jnp.zeros((2, 1, 2))
