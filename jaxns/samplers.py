@@ -391,8 +391,8 @@ def log_uniform(num_classes: int) -> Sampler:
     of one uniform cannot even reach some of the rarest ids at ``V = 10**6``.
 
     Args:
-      num_classes: the vocabulary size ``V`` (a Python int, ``0 <= V <= 2**24``
-        for the precision above).
+      num_classes: the vocabulary size ``V`` (a Python int,
+        ``0 <= V <= 2**30``; up to ``2**24`` for the precision above).
 
     Returns:
       A :class:`Sampler` with ``family="log_uniform"`` and no array leaves.

@@ -140,6 +140,19 @@ def test_log_uniform_probs_match_formula():
         np.testing.assert_allclose(lp, np.log(expected), atol=1e-5)
 
 
+@pytest.mark.parametrize("v", [1, 2, 2**30])
+def test_log_uniform_at_the_ends_of_its_range(v):
+    # The documented range is 0 <= V <= 2**30; every pair of extreme random
+    # words maps into [0, V), and V = 1 always draws 0.
+    words = jnp.array([0, 1, 2**31, 2**32 - 1], jnp.uint32)
+    w0, w1 = jnp.meshgrid(words, words)
+    ids = np.asarray(samplers._log_uniform_from_words(w0, w1, v))
+    assert ids.min() == 0 and ids.max() == v - 1
+    assert samplers.log_uniform(v).num_classes == v
+    with pytest.raises(ValueError, match="num_classes"):
+        samplers.log_uniform(2**30 + 1)
+
+
 def test_log_uniform_draw_is_exact_at_large_vocabulary():
     # The map from the two random words to an id is deterministic, so the
     # sampled distribution can be enumerated: stage 1 (the block of ids) by
