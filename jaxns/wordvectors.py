@@ -65,7 +65,7 @@ def save_word2vec_format(
     Raises:
       ValueError: ``vectors`` is not 2-D or has no column, its rows differ
         from ``len(words)``, a word is empty, holds whitespace or is
-        repeated, or a value is not finite.
+        repeated, or a value is not finite or past float32's range.
       TypeError: ``words`` is not a sequence of str, ``vectors`` is not
         real, ``binary`` not a bool or ``path`` not a path.
 
@@ -108,12 +108,18 @@ def save_word2vec_format(
         token=True,
         unique=True,
     )
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError(
-            f"{fn}: vectors must be finite, got NaN or inf in row "
-            f"{int(np.argwhere(~np.isfinite(array))[0, 0])}."
-        )
+    with np.errstate(over="ignore"):  # values past float32's range: below
+        narrow = array.astype(np.float32)
+    if not np.isfinite(narrow).all():
+        row = int(np.argwhere(~np.isfinite(narrow))[0, 0])
+        if np.isfinite(array[row]).all():
+            raise ValueError(
+                f"{fn}: vectors must fit float32 (magnitudes up to "
+                f"{np.finfo(np.float32).max}), got {np.abs(array[row]).max()} in "
+                f"row {row}."
+            )
+        raise ValueError(f"{fn}: vectors must be finite, got NaN or inf in row {row}.")
+    array = narrow
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     header = f"{array.shape[0]} {array.shape[1]}\n".encode()
@@ -692,8 +698,9 @@ def save_fasttext_format(
     min_count = _checks.size(caller, "min_count", min_count, minimum=1)
     num_negatives = _checks.size(caller, "num_negatives", num_negatives, minimum=1)
     sample = float(_checks.number(caller, "sample", sample, nonnegative=True))
-    inp = np.asarray(input_table, np.float32)
-    out = np.asarray(output_table, np.float32)
+    with np.errstate(over="ignore"):  # values past float32's range: below
+        inp = np.asarray(input_table, np.float32)
+        out = np.asarray(output_table, np.float32)
     if inp.ndim != 2 or inp.shape[0] < vocab_size:
         raise ValueError(
             f"{caller}: input_table must be [len(words) + num_buckets, dim], got "
@@ -709,7 +716,10 @@ def save_fasttext_format(
     # when every value is (NaN and inf carry through), without a mask of the
     # table.
     if not all(np.isfinite(m.sum(dtype=np.float64)) for m in (inp, out)):
-        raise ValueError(f"{caller}: the tables hold NaN or infinite values")
+        raise ValueError(
+            f"{caller}: the tables hold NaN or infinite values (or values past "
+            "float32's range)"
+        )
     if max_n < min_n:
         # No word has an n-gram, so no bucket row is ever read: write none, as
         # fastText's own -maxn 0 does (Args::parseArgs sets bucket 0); gensim

@@ -303,6 +303,8 @@ def test_fasttext_bin_reads_gensims_own_files(tmp_path):
          "output_table must have shape"),
         (dict(model="sg"), ValueError, "model must be one of"),
         (dict(input_table=np.full((5, 4), np.nan)), ValueError, "the tables hold NaN"),
+        (dict(output_table=np.full((2, 4), 1e39)), ValueError,
+         r"the tables hold NaN .*past float32's range"),
         (dict(min_n=0), ValueError, "min_n must be >= 1, got 0"),
         (dict(max_n=-1), ValueError, "max_n must be >= 0, got -1"),
         (dict(window=2.5), TypeError, "window must be a Python int"),

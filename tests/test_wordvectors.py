@@ -149,10 +149,12 @@ def test_missing_file(tmp_path):
         (["a"], np.zeros(2), ValueError, "must be 2-D"),
         (["a"], np.zeros((1, 0)), ValueError, "at least one column, got shape"),
         (["a"], np.array([[np.nan, 1.0]]), ValueError, "NaN"),
+        (["a", "b"], np.array([[1.0, 2.0], [-1e39, 0.0]]), ValueError,
+         r"must fit float32 .*got 1e\+39 in row 1"),
         ("ab", np.zeros((2, 2)), TypeError, "sequence of str"),
         (["a"], np.array([["x"]]), TypeError, "real numbers"),
     ],
-)
+)  # fmt: skip
 def test_save_rejects_bad_inputs(tmp_path, words, vectors, error, match):
     path = tmp_path / "out.txt"
     with pytest.raises(error, match=f"wordvectors.save_word2vec_format: .*{match}"):
