@@ -24,6 +24,8 @@ distances for the translational models), so every score here can be fed to
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -90,10 +92,22 @@ def _normalize(x: jax.Array, eps: float) -> jax.Array:
     """``x / max(||x||, eps)`` computed in at least float32, gradient-safe."""
     dtype = x.dtype
     xc = x.astype(jnp.float32) if dtype.itemsize < 4 else x
+    # Long vectors (|x| above tiny^(-1/4): 3e9 in float32, 1e77 in float64) are
+    # first multiplied by a power of two that brings their largest entry into
+    # [0.5, 1), which is exact: |x|^2 overflows to inf for |x| > 1.8e19 in
+    # float32 (the result was 0) and the derivative of rsqrt, |x|^-3, underflows
+    # from about 1e13 (the gradient lost its projection). The direction does not
+    # change, so the scale passes no gradient; other rows are multiplied by 1.
+    top = jnp.max(jnp.abs(xc), axis=-1, keepdims=True, initial=0)
+    limit = float(jnp.finfo(xc.dtype).tiny) ** -0.25 / math.sqrt(max(xc.shape[-1], 1))
+    big = (top > limit) & jnp.isfinite(top)
+    exponent = jnp.where(big, jnp.frexp(jnp.where(big, top, 1))[1], 0)
+    scale = jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(top), -exponent))
+    xc = xc * scale
     sq = jnp.sum(xc * xc, axis=-1, keepdims=True)
     # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0 and the
     # max passes no gradient to |x|^2, so d/dx is finite (1/eps) instead of NaN.
-    eps2 = jnp.asarray(eps, xc.dtype) ** 2
+    eps2 = (jnp.asarray(eps, xc.dtype) * scale) ** 2
     inv = jax.lax.rsqrt(jnp.maximum(sq, eps2))
     return (xc * inv).astype(dtype)
 
@@ -106,7 +120,10 @@ def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
 
     The zero vector maps to zero and has the finite gradient ``I / eps`` (the
     clamp is applied to the squared norm before the square root, so no ``0/0``
-    appears in the backward pass). Computed in at least float32.
+    appears in the backward pass). Computed in at least float32. Long vectors
+    (``|x|`` above ``3e9`` in float32) are first scaled by an exact power of two,
+    so any finite vector, ``1e30`` long included, maps to a unit vector with
+    the right gradient (``|x|^2`` would overflow).
 
     Args:
       x: float array ``[..., dim]``.

@@ -760,6 +760,18 @@ def test_debiased_log_space_survives_where_reference_overflows():
     np.testing.assert_allclose(out, ref64, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("block_size", [None, 2])
+def test_cosine_losses_ignore_the_length_of_long_embeddings(block_size):
+    # |x|^2 overflowed float32 for embeddings 1e20 long: normalised to 0.
+    rng = np.random.default_rng(37)
+    a, b = (jnp.asarray(rng.normal(size=(3, 4)), jnp.float32) for _ in range(2))
+    kw = dict(block_size=block_size)
+    for fn in (L.infonce, L.ntxent, L.siglip, L.debiased_contrastive):
+        assert_close(fn(1e20 * a, 1e25 * b, **kw), fn(a, b, **kw), loose=True)
+    clip = functools.partial(L.clip, temperature=0.1, **kw)
+    assert_close(clip(1e20 * a, 1e25 * b), clip(a, b), loose=True)
+
+
 def test_contrastive_fully_masked_rows():
     rng = np.random.default_rng(13)
     a, b = (jnp.asarray(rng.normal(size=(2, 3)), jnp.float32) for _ in range(2))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxns import scoring
-from tests.helpers import check_grads_jit, np_normalize
+from tests.helpers import assert_close, check_grads_jit, np_normalize
 
 
 @pytest.fixture
@@ -88,6 +88,40 @@ def test_cosine_zero_vector_gradient_is_finite():
     assert float(scoring.cosine(q, c)[0, 0]) == 0.0
     g = jax.grad(lambda x: scoring.normalize(x).sum())(jnp.zeros(3))
     assert bool(jnp.isfinite(g).all())
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [
+        ("float32", 1e13),  # |x|^-3 underflowed in the backward pass
+        ("float32", 1e20),  # |x|^2 overflowed: the unit vector was 0
+        ("float32", 1e30),
+        ("bfloat16", 1e30),  # computed in float32
+        ("float64", 1e160),
+        ("float64", 1e300),
+    ],
+)
+def test_normalize_and_cosine_of_long_vectors(dtype, scale):
+    # The direction of u * scale is u's: value and gradient (times scale) are
+    # the float64 ones at u, (g - n (n . g)) / |u| with n = u / |u|.
+    rng = np.random.default_rng(31)
+    u, g, c = (rng.normal(size=(4, 6)) for _ in range(3))
+    with jax.enable_x64(dtype == "float64"):
+        x = jnp.asarray(u * scale, dtype)
+        u = np.asarray(x, np.float64) / scale  # the rounded input's direction
+        n = np_normalize(u)
+        want_grad = (g - n * (n * g).sum(-1, keepdims=True)) / np.linalg.norm(
+            u, axis=-1, keepdims=True
+        )
+        out, vjp = jax.vjp(scoring.normalize, x)
+        (grad,) = vjp(jnp.asarray(g, dtype))
+        assert out.dtype == grad.dtype == x.dtype
+        assert_close(out, n)
+        # Scaled back in float64, compared at the tolerance of x's dtype.
+        scaled = jnp.asarray(np.asarray(grad, np.float64) * scale, dtype)
+        assert_close(scaled, want_grad, loose=True)
+        cos = scoring.cosine(x, jnp.asarray(c * scale, dtype))
+        assert_close(cos, n @ np_normalize(c).T, loose=True)
 
 
 def _bfloat16_only_normalize(x):
