@@ -88,21 +88,30 @@ def _dot(query: jax.Array, candidates: jax.Array, layout: str) -> jax.Array:
     return jnp.einsum("...d,...kd->...k", query, candidates)
 
 
+def _unit_scale(top: jax.Array, n: int) -> jax.Array:
+    """An exact power of two that brings ``top`` into ``[0.5, 1)`` where a sum
+    of ``n`` squares of entries up to ``top`` could exceed ``tiny^(-1/2)``
+    (``top * sqrt(n)`` above ``3e9`` in float32, ``1e77`` in float64); exactly 1
+    elsewhere. No gradient: callers use it where the result does not depend on
+    it (a direction, or a norm divided by it again).
+
+    Without it ``|x|^2`` overflows to inf for ``|x| > 1.8e19`` in float32, and
+    the derivative of ``rsqrt``, ``|x|^-3``, underflows from about ``1e13``.
+    """
+    limit = float(jnp.finfo(top.dtype).tiny) ** -0.25 / math.sqrt(max(n, 1))
+    big = (top > limit) & jnp.isfinite(top)
+    exponent = jnp.where(big, jnp.frexp(jnp.where(big, top, 1))[1], 0)
+    return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(top), -exponent))
+
+
 def _normalize(x: jax.Array, eps: float) -> jax.Array:
     """``x / max(||x||, eps)`` computed in at least float32, gradient-safe."""
     dtype = x.dtype
     xc = x.astype(jnp.float32) if dtype.itemsize < 4 else x
-    # Long vectors (|x| above tiny^(-1/4): 3e9 in float32, 1e77 in float64) are
-    # first multiplied by a power of two that brings their largest entry into
-    # [0.5, 1), which is exact: |x|^2 overflows to inf for |x| > 1.8e19 in
-    # float32 (the result was 0) and the derivative of rsqrt, |x|^-3, underflows
-    # from about 1e13 (the gradient lost its projection). The direction does not
-    # change, so the scale passes no gradient; other rows are multiplied by 1.
+    # Long rows are scaled exactly first (see _unit_scale); the direction does
+    # not change, and other rows are multiplied by 1.
     top = jnp.max(jnp.abs(xc), axis=-1, keepdims=True, initial=0)
-    limit = float(jnp.finfo(xc.dtype).tiny) ** -0.25 / math.sqrt(max(xc.shape[-1], 1))
-    big = (top > limit) & jnp.isfinite(top)
-    exponent = jnp.where(big, jnp.frexp(jnp.where(big, top, 1))[1], 0)
-    scale = jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(top), -exponent))
+    scale = _unit_scale(top, xc.shape[-1])
     xc = xc * scale
     sq = jnp.sum(xc * xc, axis=-1, keepdims=True)
     # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0 and the
@@ -412,7 +421,9 @@ def transe(
     Inputs broadcast against each other (explicitly), so ``head [B, 1, d]``,
     ``relation [B, 1, d]`` and ``tail [B, k, d]`` score ``k`` corrupted tails per
     triple, and ``tail [1, k, d]`` shares them across the batch. The L2 norm has
-    gradient 0 (not NaN) at exactly zero distance.
+    gradient 0 (not NaN) at exactly zero distance, and long differences are
+    scaled by an exact power of two before squaring, so a finite distance
+    (``1e30`` included) never becomes ``inf``.
 
     Args:
       head: float array ``[..., dim]``.
@@ -451,7 +462,11 @@ def transe(
     diff = head + relation - tail
     if norm == 1:
         return -jnp.sum(jnp.abs(diff), axis=-1)
-    return -_safe_sqrt(jnp.sum(diff * diff, axis=-1))
+    # Scaled exactly where |diff|^2 could overflow (1e20 gave -inf).
+    top = jnp.max(jnp.abs(diff), axis=-1, initial=0)
+    scale = _unit_scale(top, diff.shape[-1])
+    diff = diff * scale[..., None]
+    return -_safe_sqrt(jnp.sum(diff * diff, axis=-1)) / scale
 
 
 @jax.named_scope("jaxns.scoring.distmult")
@@ -535,7 +550,8 @@ def rotate(
 
     The margin ``gamma`` of the paper is left to the loss
     (:func:`jaxns.losses.self_adversarial`, ``margin=``). Distances have
-    gradient 0 (not NaN) where the rotated head equals the tail.
+    gradient 0 (not NaN) where the rotated head equals the tail, and are
+    computed without overflow, as in :func:`transe`.
 
     Args:
       head: float array ``[..., 2 * dim]``.
@@ -603,10 +619,16 @@ def rotate(
     )
     re = h_re * cos - h_im * sin - t_re
     im = h_re * sin + h_im * cos - t_im
-    squares = re * re + im * im
+    # Scaled exactly where the squares could overflow (distances of 1e20 gave
+    # -inf): per coordinate for the sum of moduli, per row for the L2 norm.
+    top = jnp.maximum(jnp.abs(re), jnp.abs(im))
     if variant == "sun":
-        return -jnp.sum(_safe_sqrt(squares), axis=-1)
-    return -_safe_sqrt(jnp.sum(squares, axis=-1))
+        scale = _unit_scale(top, 2)
+        re, im = re * scale, im * scale
+        return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
+    scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
+    re, im = re * scale[..., None], im * scale[..., None]
+    return -_safe_sqrt(jnp.sum(re * re + im * im, axis=-1)) / scale
 
 
 @jax.named_scope("jaxns.scoring.complex")

@@ -391,3 +391,67 @@ def test_complex_scorers_jit_and_bfloat16(rng):
 def test_complex_scorers_bad_inputs(call, error, words):
     with pytest.raises(error, match=words):
         call(jnp.ones((3, 4)))
+
+
+def _np_distance_grads(e, de_dh, de_dt, norm):
+    """Float64 gradients of ``-norm(e)`` for complex ``e = e(h, t)`` (real and
+    imaginary parts of h and t laid out [re..., im...]): d|e|^2/dx = 2 Re(conj(e)
+    de/dx), divided by ``2 norm``."""
+
+    def grad(de):
+        return np.concatenate(
+            [-np.real(np.conj(e) * de) / norm, -np.real(np.conj(e) * 1j * de) / norm],
+            -1,
+        )
+
+    return grad(de_dh), grad(de_dt)
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [("float32", 1e20), ("float32", 1e30), ("float64", 1e160), ("float64", 1e300)],
+)
+def test_l2_distances_of_long_differences(dtype, scale):
+    # Distances are homogeneous: scaling the entities (and TransE's relation)
+    # by `scale` scales the score by `scale` and leaves the gradient as it is.
+    # The squares overflowed: -inf scores with zero gradients.
+    rng = np.random.default_rng(41)
+    h, t, rel = (rng.normal(size=(3, 2, 6)) for _ in range(3))
+    phase = rng.uniform(-np.pi, np.pi, size=(3, 2, 3))
+    unit = np.concatenate([np.cos(phase), np.sin(phase)], -1)
+    hc, tc, rc = _np_complex(h), _np_complex(t), np.exp(1j * phase)
+    e = h + rel - t
+    e_rot = hc * rc - tc
+    l2 = np.sqrt((np.abs(e_rot) ** 2).sum(-1, keepdims=True))
+    unit_e = e / np.linalg.norm(e, axis=-1, keepdims=True)
+    cases = {  # score function, relation, relation scale, -score, gradients
+        "transe": (
+            lambda h, r, t: scoring.transe(h, r, t, norm=2),
+            rel,
+            scale,
+            np.linalg.norm(e, axis=-1),
+            (-unit_e, unit_e),
+        ),
+        "pykeen": (
+            scoring.rotate,
+            unit,
+            1.0,
+            l2[..., 0],
+            _np_distance_grads(e_rot, rc, -1.0, l2),
+        ),
+        "sun": (
+            lambda h, r, t: scoring.rotate(h, r, t, variant="sun"),
+            phase,
+            1.0,
+            np.abs(e_rot).sum(-1),
+            _np_distance_grads(e_rot, rc, -1.0, np.abs(e_rot)),
+        ),
+    }
+    with jax.enable_x64(dtype == "float64"):
+        for name, (fn, r, r_scale, distance, grads) in cases.items():
+            args = [jnp.asarray(x, dtype) for x in (h * scale, r * r_scale, t * scale)]
+            score, vjp = jax.vjp(lambda h, t: fn(h, args[1], t), args[0], args[2])  # noqa: B023
+            got = jnp.asarray(np.asarray(score, np.float64) / scale, dtype)
+            assert_close(got, -distance, loose=True, err_msg=name)
+            for g, want in zip(vjp(jnp.ones_like(score)), grads, strict=True):
+                assert_close(g, want, loose=True, err_msg=name)
