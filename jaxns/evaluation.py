@@ -313,14 +313,19 @@ def _analogy_batch(
     faster than a masked ``argmax`` over ``[batch, vocab]`` on CPU) and the
     first one that is not a question word or a case variant of one is the
     prediction; ``num_candidates`` exceeds the number of excluded rows.
-    Returns -1 when every candidate is excluded (tiny vocabularies).
+    Returns -1 when every candidate is excluded (tiny vocabularies). A NaN
+    score (a NaN vector) ranks last, as in NumPy's sort (gensim); ``top_k``
+    ranked it first, so a NaN row answered every question. A question whose
+    own words' vectors are NaN gets -1.
     """
     a, b, c = questions[:, 0], questions[:, 1], questions[:, 2]
     target = unit[b] - unit[a] + unit[c]
     scores = target @ unit.T  # [batch, restrict_vocab]
-    _, top = jax.lax.top_k(scores, num_candidates)  # [batch, num_candidates]
+    scores = jnp.where(jnp.isnan(scores), -jnp.inf, scores)
+    best, top = jax.lax.top_k(scores, num_candidates)  # [batch, num_candidates]
     top = canonical[top]
     allowed = (top != a[:, None]) & (top != b[:, None]) & (top != c[:, None])
+    allowed &= best > -jnp.inf  # cosines are finite: -inf was NaN
     first = jnp.argmax(allowed, axis=-1)
     predicted = jnp.take_along_axis(top, first[:, None], axis=-1)[:, 0]
     return jnp.where(jnp.any(allowed, axis=-1), predicted, -1)
@@ -351,7 +356,9 @@ def analogy(
     case folding with the most frequent case variant, the question words and
     their case variants excluded), except that gensim only inspects its top 5
     candidates: when all 5 are case variants of the question words gensim
-    counts the question wrong, here the next candidate is taken.
+    counts the question wrong, here the next candidate is taken. A word with
+    a NaN vector is never the prediction (NaN ranks last, as in gensim); a
+    question with a NaN vector among its own words is counted wrong.
 
     The scores are computed in batches as one jitted ``[batch, dim] x [dim,
     restrict_vocab]`` matmul and a small ``top_k`` each (the last batch is
@@ -488,7 +495,8 @@ def nearest_neighbors(
 
     The query word itself is excluded (as gensim's ``most_similar``); words
     are matched exactly (case-sensitive). Ties are broken towards the more
-    frequent (lower) row.
+    frequent (lower) row. Rows with NaN cosines (NaN vectors) rank last, as
+    in gensim, and keep their NaN.
 
     Args:
       vectors: ``[vocab_size, dim]`` word vectors.
@@ -536,7 +544,13 @@ def nearest_neighbors(
         scores = unit[query] @ unit.T
         columns = jnp.arange(unit.shape[0], dtype=jnp.int32)
         scores = jnp.where(columns[None, :] == query[:, None], -jnp.inf, scores)
-        top_scores, top_ids = jax.lax.top_k(scores, k)
+        # NaN cosines (NaN vectors) rank after every cosine, as in NumPy's sort
+        # (gensim), but before the query itself (-inf), and are reported as
+        # NaN; top_k ranked them first.
+        lowest = jnp.finfo(scores.dtype).min
+        rank = jnp.where(jnp.isnan(scores), lowest, scores)
+        _, top_ids = jax.lax.top_k(rank, k)
+        top_scores = jnp.take_along_axis(scores, top_ids, axis=1)
         top_scores = np.asarray(top_scores).tolist()
         top_ids = np.asarray(top_ids).tolist()
         return [

@@ -368,6 +368,22 @@ def test_analogy_batch_size_and_list_input_do_not_change_results():
     assert list(results[0].per_section) == ["questions"]
 
 
+@pytest.mark.parametrize("restrict_vocab", [None, 100])
+def test_analogy_with_nan_vectors_matches_bruteforce(restrict_vocab):
+    """NaN rows (a diverged word): the brute force (NumPy, as gensim) never
+    predicts them and counts a question with one among its words wrong;
+    top_k ranked NaN first, so the NaN word answered every question."""
+    vectors = _vectors(seed=2)
+    limit = restrict_vocab or len(WORDS)
+    sections, *_ = _make_questions(vectors, WORDS, limit, seed=0)
+    rows = [3, 17, 40, 41, 90]
+    vectors[rows] = np.nan
+    result = analogy(vectors, WORDS, sections, restrict_vocab=restrict_vocab)
+    correct, total, skipped = _analogy_reference(vectors, WORDS, sections, limit, True)
+    assert (result.correct, result.total, result.skipped) == (correct, total, skipped)
+    assert 0 < correct < total
+
+
 def test_analogy_with_every_question_out_of_vocabulary():
     vectors = _vectors()
     empty = analogy(vectors, WORDS, {"none": [("a", "b", "c", "d")]})
@@ -400,6 +416,23 @@ def test_nearest_neighbors_matches_bruteforce_and_gensim():
         np.testing.assert_allclose(
             [s for _, s in neighbours], [s for _, s in theirs], atol=1e-6
         )
+
+
+def test_nearest_neighbors_rank_nan_rows_last_as_gensim():
+    vectors = _vectors(seed=5)
+    vectors[[2, 9]] = np.nan
+    result = nearest_neighbors(vectors, WORDS, ["w0"], k=len(WORDS) - 1)[0]
+    unit = _unit64(vectors)
+    scores = unit @ unit[0]
+    order = [i for i in np.argsort(-scores, kind="stable") if i != 0]  # NaN last
+    assert [w for w, _ in result] == [WORDS[i] for i in order]
+    assert [w for w, _ in result[-2:]] == [WORDS[2], WORDS[9]]
+    assert all(np.isnan(s) for _, s in result[-2:])
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(DIM)
+    kv.add_vectors(WORDS, vectors)
+    theirs = kv.most_similar("w0", topn=10)
+    assert [w for w, _ in result[:10]] == [w for w, _ in theirs]
 
 
 def test_nearest_neighbors_of_no_query_is_empty():
