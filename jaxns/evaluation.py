@@ -147,11 +147,9 @@ def spearman(x: ArrayLike, y: ArrayLike) -> jax.Array:
         \\rho = \\frac{\\operatorname{cov}(R(x), R(y))}{\\sigma_{R(x)} \\sigma_{R(y)}}
 
     Jittable; computed in at least float32. NaN when either input is constant
-    (zero rank variance) or has fewer than two elements.
-
-    .. warning::
-        NaN inputs give an undefined ranking (sort order of NaN); filter them
-        first.
+    (zero rank variance) or has fewer than two elements, or holds a NaN (as
+    ``scipy.stats.spearmanr``'s default ``nan_policy="propagate"``; filter
+    NaN first to rank the rest).
 
     Args:
       x: ``[n]`` real values.
@@ -181,9 +179,11 @@ def spearman(x: ArrayLike, y: ArrayLike) -> jax.Array:
     _checks.same_shape(fn, "x", x, "y", y)
     with jax.named_scope("jaxns.evaluation.spearman"):
         dtype = _compute_dtype(x.dtype, y.dtype)
-        rank_x = _average_ranks(x.astype(dtype))
-        rank_y = _average_ranks(y.astype(dtype))
-        return _pearson(rank_x, rank_y)
+        x, y = x.astype(dtype), y.astype(dtype)
+        rho = _pearson(_average_ranks(x), _average_ranks(y))
+        # A NaN has no rank: the sort put it last and gave a finite answer.
+        missing = jnp.any(jnp.isnan(x)) | jnp.any(jnp.isnan(y))
+        return jnp.where(missing, jnp.nan, rho)
 
 
 def word_similarity(
@@ -225,7 +225,8 @@ def word_similarity(
 
     Returns:
       A :class:`SimilarityResult` (Python floats and ints). Correlations are
-      NaN when fewer than two pairs are in the vocabulary.
+      NaN when fewer than two pairs are in the vocabulary, or when a pair's
+      cosine is NaN (a NaN vector), as gensim's (SciPy's) are.
 
     Raises:
       ValueError: ``vectors`` is not 2-D or ``len(words)`` differs from its

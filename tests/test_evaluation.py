@@ -78,6 +78,33 @@ def test_spearman_exact_cases_and_jit():
     assert math.isnan(float(spearman(jnp.ones(4), x)))  # constant input
 
 
+@pytest.mark.parametrize(
+    "x, y",
+    [
+        ([1.0, 2.0, np.nan, 4.0], [1.0, 2.0, 3.0, 4.0]),
+        ([1.0, 2.0, 3.0, 4.0], [4.0, np.nan, 2.0, 1.0]),
+        ([np.nan, np.nan, 1.0], [1.0, 2.0, 3.0]),
+    ],
+)
+def test_spearman_of_nan_is_nan_as_scipy(x, y):
+    """NaN has no rank: the sort put it last and gave a finite coefficient
+    (0.8 for the first case), where SciPy's default propagates NaN."""
+    assert math.isnan(scipy.stats.spearmanr(x, y).statistic)
+    assert math.isnan(float(spearman(np.float32(x), np.float32(y))))
+    assert math.isnan(float(jax.jit(spearman)(np.float32(x), np.float32(y))))
+
+
+def test_word_similarity_with_a_nan_vector_is_nan_as_gensim():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(20)]
+    vectors = rng.normal(size=(20, 4)).astype(np.float32)
+    vectors[3] = np.nan
+    pairs = [(f"w{2 * i}", f"w{2 * i + 1}", float(i % 4)) for i in range(10)]
+    result = word_similarity(vectors, words, pairs)
+    assert math.isnan(result.spearman) and math.isnan(result.pearson)
+    assert result.num_pairs == 10
+
+
 def test_spearman_float64():
     with jax.enable_x64(True):
         rng = np.random.default_rng(3)
