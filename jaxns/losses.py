@@ -37,8 +37,9 @@ Conventions shared by every loss in this module:
   neither path was more than 2x slower than the other at any size measured
   (``benchmarks/RESULTS.md``).
   ``block_size`` is static under ``jit``. The blocked gradient is reverse mode
-  (``jax.grad``, ``jax.vjp``); forward mode (``jax.jvp``, ``jax.hessian``)
-  needs ``block_size=None``.
+  (``jax.grad``, ``jax.vjp``, and ``jax.hessian``, which is forward mode over
+  reverse); forward mode alone (``jax.jvp``, ``jax.jacfwd``) needs
+  ``block_size=None``.
 
 Shapes of negatives: per-example ``[batch, num_negatives]``. Negatives shared by
 the batch (TensorFlow's ``sampled_softmax_loss``, PyTorch-BigGraph) are scored

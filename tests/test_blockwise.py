@@ -250,6 +250,28 @@ def test_check_grads_float64():
         check_grads(jax.jit(f), args, 1, ("rev",))
 
 
+@pytest.mark.parametrize("name", ["ntxent", "clip", "siglip", "in_batch_mixed", "hard"])
+def test_hessian_forward_over_reverse_equals_dense(name):
+    # jax.hessian (forward over reverse) differentiates the custom VJP's
+    # backward pass, which is plain JAX: it works and equals the dense Hessian.
+    # Forward mode alone (jax.jvp, jax.jacfwd) has no rule: a TypeError.
+    with jax.enable_x64(True):
+        d = jax.tree.map(
+            lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x,
+            _data(4),
+        )
+        f, params = _cases(d)[name]
+
+        def hessian(bs):
+            return jax.jit(
+                jax.hessian(lambda x: _weighted_sum(f(x, d["b"], params, bs)))
+            )
+
+        assert_close(hessian(4)(d["a"]), hessian(None)(d["a"]), loose=True)
+        with pytest.raises(TypeError, match="forward-mode"):
+            jax.jvp(lambda x: f(x, d["b"], params, 4), (d["a"],), (d["b"],))
+
+
 # ---------------------------------------------------------------------------
 # Transformations, masks, dtypes.
 # ---------------------------------------------------------------------------
