@@ -1003,9 +1003,10 @@ def make_trainer(
         tables of different shapes for word-level inputs, an input table
         without every row ``subwords`` names). ``train`` raises
         ``TypeError`` for a non-key or a non-:class:`Stream` and
-        ``ValueError`` for a key array, a stream shorter than one block, or a
+        ``ValueError`` for a key array, a stream shorter than one block, a
         concrete ``start`` that is not a multiple of ``batch_size`` or lies
-        past the stream's last block.
+        past the stream's last block, or an ``opt_state`` unlike
+        ``init(params)``'s (another optimizer's, or other tables').
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -1257,9 +1258,10 @@ def make_trainer(
 
         with jax.named_scope("jaxns.word2vec.train"):
             _checks.key("word2vec.Trainer.train", key)
-            _tables(
+            tables = _tables(
                 "word2vec.Trainer.train", params, sampler=sampler, subwords=table_rows
             )
+            _opt_state("word2vec.Trainer.train", opt_state, opt.init, tables)
             for arg, x in (("tokens", tokens), ("sentence_ids", sentence_ids)):
                 x = _checks.int_array("word2vec.Trainer.train", arg, x, ndim=1)
                 if x.shape[0] < block_size + 2 * window:
@@ -1389,6 +1391,25 @@ def _tables(
             "never be negatives."
         )
     return tables
+
+
+def _opt_state(where: str, opt_state: Any, init: Callable, tables: Any) -> None:
+    """Raises unless ``opt_state`` has the structure and leaf shapes of
+    ``init(tables)`` (trace time): another optimizer's state, or one made for
+    other tables, failed deep inside the update."""
+    abstract = jax.tree.map(lambda t: jax.ShapeDtypeStruct(t.shape, t.dtype), tables)
+    expected = jax.eval_shape(init, abstract)
+    want = jax.tree.structure(expected), [x.shape for x in jax.tree.leaves(expected)]
+    got = (
+        jax.tree.structure(opt_state),
+        [np.shape(x) for x in jax.tree.leaves(opt_state)],
+    )
+    if got != want:
+        raise ValueError(
+            f"{where}: opt_state does not fit this trainer (the state of another "
+            f"optimizer, or of tables of other shapes): expected leaves of shapes "
+            f"{want[1]}, got {got[1]} ({got[0]}). Build it with trainer.init(params)."
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -2039,7 +2060,8 @@ def make_sharded_trainer(
         ``init`` and ``train`` raise ``ValueError`` for tables whose rows
         ``vocab_axis`` does not divide, and with ``subwords`` for an output
         table without one row per word or an input table without every
-        row ``subwords`` names.
+        row ``subwords`` names; ``train`` for an ``opt_state`` unlike
+        ``init(params)``'s.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, jaxns
@@ -2593,6 +2615,7 @@ def make_sharded_trainer(
 
     def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
         tables = tables_of("word2vec.Trainer.train", params)
+        _opt_state("word2vec.Trainer.train", opt_state, opt.init, tables)
         with jax.named_scope("jaxns.word2vec.sharded_train"):
             steps = jnp.arange(steps_per_call, dtype=jnp.int32)
             frac = steps.astype(jnp.float32) / steps_per_call

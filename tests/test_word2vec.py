@@ -474,6 +474,9 @@ _BAD_TRAIN = [
      "params.input must be a floating-point array"),
     ("one table", lambda k, s: dict(params=jnp.zeros((10, 4))), TypeError,
      r"params must be a SkipGramParams\(input, output\)"),
+    ("another optimizer's state", lambda k, s: dict(opt_state=_small_trainer(
+        optimizer=optax.scale_by_adam()).init(word2vec.init_params(k, 10, 4))),
+     ValueError, r"opt_state does not fit this trainer .* got \[\(\), \(10, 4\)"),
 ]  # fmt: skip
 
 
@@ -499,6 +502,19 @@ def test_train_rejects_bad_input(make, error, match, sharded):
     if args["params"] is not params:  # init checks the tables alike
         with pytest.raises(error, match=match.replace("Trainer.train", "")):
             t.init(args["params"])
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
+@pytest.mark.parametrize("other", ["sgd", "dim 5"])
+def test_train_refuses_an_adam_state_that_does_not_fit(other, sharded):
+    t = _small_trainer(sharded, steps_per_call=2, optimizer=optax.scale_by_adam())
+    params = word2vec.init_params(jax.random.key(1), 10, 4)
+    if other == "sgd":
+        state = _small_trainer().init(params)
+    else:
+        state = t.init(word2vec.init_params(jax.random.key(1), 10, 5))
+    with pytest.raises(ValueError, match="opt_state does not fit this trainer"):
+        t.train(jax.random.key(2), params, state, _small_stream(t), 0, (0.0, 1.0))
 
 
 def _np_softplus(z):
