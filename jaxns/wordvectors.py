@@ -332,6 +332,19 @@ def _compose(
     return out
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to length 1 (zero rows stay 0), computed in float64
+    a block of rows at a time: squares of float32 values overflow float32
+    from about 1.8e19 and underflow below 1e-23, float64's never do."""
+    out = np.empty(x.shape, np.float32)
+    step = 4096  # bounds the float64 temporary
+    for start in range(0, x.shape[0], step):
+        rows = x[start : start + step].astype(np.float64)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        out[start : start + step] = rows / np.where(norms > 0, norms, 1)
+    return out
+
+
 class SubwordVectors:
     """fastText word vectors: in-vocabulary words and any other word.
 
@@ -536,16 +549,14 @@ class SubwordVectors:
         fn = "wordvectors.SubwordVectors.most_similar"
         topn = _checks.size(fn, "topn", topn, minimum=1)
         if self._unit is None:
-            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-            self._unit = self.vectors / np.where(norms > 0, norms, 1)
+            self._unit = _unit_rows(self.vectors)
         skip = None
         if isinstance(word, str):
             skip = self._index.get(word)
             query = self[word]
         else:
             query = np.asarray(word, np.float32)
-        norm = np.linalg.norm(query)
-        scores = self._unit @ (query / (norm if norm > 0 else 1))
+        scores = self._unit @ _unit_rows(query[None])[0]
         if skip is not None:
             scores[skip] = -np.inf
         top = np.argsort(-scores, kind="stable")[: min(topn, len(scores))]

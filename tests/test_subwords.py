@@ -161,11 +161,12 @@ def test_subword_vectors_compose_in_and_out_of_vocabulary():
     assert_close(sv["there"], inp[oov].astype(np.float64).mean(0).astype(np.float32))
     assert "there" not in sv and "here" in sv
     # most_similar of an OOV word ranks the vocabulary by cosine
-    unit = sv.vectors / np.linalg.norm(sv.vectors, axis=1, keepdims=True)
-    cos = unit @ (sv["there"] / np.linalg.norm(sv["there"]))
+    wide, there = sv.vectors.astype(np.float64), sv["there"].astype(np.float64)
+    unit = wide / np.linalg.norm(wide, axis=1, keepdims=True)
+    cos = unit @ (there / np.linalg.norm(there))
     got = sv.most_similar("there", topn=3)
     assert [w for w, _ in got] == [words[i] for i in np.argsort(-cos)]
-    assert_close(np.array([c for _, c in got]), np.sort(cos)[::-1], loose=True)
+    assert_close(np.array([c for _, c in got], np.float32), np.sort(cos)[::-1])
     # an in-vocabulary query is left out of its own neighbours
     assert "here" not in [w for w, _ in sv.most_similar("here", topn=2)]
     # the trainer's table given instead of hashed again: the same vectors
@@ -195,6 +196,27 @@ def test_subword_vectors_compose_in_and_out_of_vocabulary():
     ]:
         with pytest.raises(error, match=match):
             wordvectors.SubwordVectors.from_input_table(words, inp, subwords=bad)
+
+
+@pytest.mark.parametrize("query", ["b", "c", "d", "vector"])
+def test_most_similar_is_cosine_for_long_and_short_vectors(query):
+    """Cosines of rows whose squares overflow (1e20) or underflow (3e-30)
+    float32 equal a float64 NumPy reference; ties keep the vocabulary's
+    order; an in-vocabulary query is left out, as gensim does."""
+    rows = np.array(
+        [[1e20, 0, 0], [1, 0, 0], [3e-30, 3e-30, 0], [0, 0, -2e19], [2, 2, 0]],
+        np.float32,
+    )
+    words = ["a", "b", "c", "d", "e"]
+    sv = wordvectors.SubwordVectors(words, rows, np.zeros((0, 3)))
+    vector = np.array([0.0, 1e25, 0.0], np.float32)
+    q = vector if query == "vector" else rows[words.index(query)]
+    wide = rows.astype(np.float64)
+    cos = wide @ q / (np.linalg.norm(wide, axis=1) * np.linalg.norm(q.astype(float)))
+    order = [i for i in np.argsort(-cos, kind="stable") if words[i] != query]
+    got = sv.most_similar(vector if query == "vector" else query, topn=5)
+    assert [w for w, _ in got] == [words[i] for i in order]
+    assert_close(np.array([c for _, c in got], np.float32), cos[order])
 
 
 def test_subword_vectors_save_load_roundtrip(tmp_path):
