@@ -913,7 +913,7 @@ class IdTower(nnx.Module):
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        fn = "IdTower"
+        fn = "nn.IdTower"
         self.num_ids = _checks.size(fn, "num_ids", num_ids, minimum=1)
         self.features = _checks.size(fn, "features", features, minimum=1)
         self.normalize = _checks.flag(fn, "normalize", normalize)
@@ -981,7 +981,7 @@ class IdTower(nnx.Module):
           Rendle, `Factorization Machines
           <https://doi.org/10.1109/ICDM.2010.127>`_, 2010.
         """
-        ids = _checks.int_array("IdTower", "ids", ids)
+        ids = _checks.int_array("nn.IdTower", "ids", ids)
         with jax.named_scope("jaxns.nn.IdTower"):
             out = self.embedding(ids)
             for codes, table in zip(self.side_codes, self.side_tables, strict=True):
@@ -1184,7 +1184,7 @@ class IdTwoTower(nnx.Module):
           Networks in Recommendations
           <https://doi.org/10.1145/3366424.3386195>`_, 2020.
         """
-        fn = "IdTwoTower"
+        fn = "nn.IdTwoTower"
         user_ids = _checks.int_array(fn, "user_ids", user_ids, ndim=1)
         item_ids = _checks.int_array(fn, "item_ids", item_ids, shape=user_ids.shape)
         extra = None

@@ -190,5 +190,9 @@ def test_jit_equals_eager():
     ],
 )
 def test_bad_inputs(make, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as raised:
         make()
+    # Named as the user calls them, like every nn module's errors (the
+    # temperature is checked by the loss the module calls).
+    where = str(raised.value).split(":")[0]
+    assert where in ("nn.IdTower", "nn.IdTwoTower", "losses.in_batch_softmax")
