@@ -104,21 +104,54 @@ def _unit_scale(top: jax.Array, n: int) -> jax.Array:
     return jax.lax.stop_gradient(jnp.ldexp(jnp.ones_like(top), -exponent))
 
 
+def _unless_long(squares: jax.Array, result: jax.Array, scaled, *inputs):
+    """``result``, or ``scaled(*inputs)`` (the :func:`_unit_scale` path, the
+    same bits on ordinary rows) when some sum of squares in ``squares``
+    exceeds ``tiny^(-1/2)`` (``9e18`` in float32) or overflowed.
+
+    The scaling costs an extra reduction and several element-wise passes, so
+    it runs only for the inputs that need it: one ``max`` over ``squares``
+    decides. ``result`` and ``squares`` are computed outside from the
+    inputs, so XLA fuses the ordinary path as before (passing an
+    intermediate such as ``head + relation - tail`` into the ``cond`` would
+    materialise it): pass the arrays before any broadcast. Under ``vmap``
+    with a batched decision both branches run (``lax.cond`` becomes a
+    select); the result is the same.
+    """
+    limit = float(jnp.finfo(squares.dtype).tiny) ** -0.5
+    long = jnp.max(squares, initial=0) > limit  # inf too; NaN stays on `result`
+    # Rematerialised, so that under grad the cond keeps only ``inputs`` for the
+    # scaled branch (its own residuals would be zeros of the full broadcast
+    # shape on the ordinary path).
+    scaled = jax.checkpoint(scaled)
+    return jax.lax.cond(
+        long, lambda r, *a: scaled(*a), lambda r, *a: r, result, *inputs
+    )
+
+
 def _normalize(x: jax.Array, eps: float) -> jax.Array:
     """``x / max(||x||, eps)`` computed in at least float32, gradient-safe."""
     dtype = x.dtype
     xc = x.astype(jnp.float32) if dtype.itemsize < 4 else x
-    # Long rows are scaled exactly first (see _unit_scale); the direction does
-    # not change, and other rows are multiplied by 1.
-    top = jnp.max(jnp.abs(xc), axis=-1, keepdims=True, initial=0)
-    scale = _unit_scale(top, xc.shape[-1])
-    xc = xc * scale
+
+    def unit(xc, sq, scale):
+        # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0
+        # and the max passes no gradient to |x|^2, so d/dx is finite (1/eps)
+        # instead of NaN.
+        eps2 = (jnp.asarray(eps, xc.dtype) * scale) ** 2
+        return xc * jax.lax.rsqrt(jnp.maximum(sq, eps2))
+
+    def scaled(xc):
+        # Long rows are scaled exactly first (see _unit_scale); the direction
+        # does not change, and other rows are multiplied by 1.
+        top = jnp.max(jnp.abs(xc), axis=-1, keepdims=True, initial=0)
+        scale = _unit_scale(top, xc.shape[-1])
+        xc = xc * scale
+        return unit(xc, jnp.sum(xc * xc, axis=-1, keepdims=True), scale)
+
     sq = jnp.sum(xc * xc, axis=-1, keepdims=True)
-    # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0 and the
-    # max passes no gradient to |x|^2, so d/dx is finite (1/eps) instead of NaN.
-    eps2 = (jnp.asarray(eps, xc.dtype) * scale) ** 2
-    inv = jax.lax.rsqrt(jnp.maximum(sq, eps2))
-    return (xc * inv).astype(dtype)
+    result = unit(xc, sq, jnp.ones((), xc.dtype))
+    return _unless_long(sq, result, scaled, xc).astype(dtype)
 
 
 @jax.named_scope("jaxns.scoring.normalize")
@@ -392,6 +425,15 @@ def score_rows(
 
 
 def _kg_args(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
+    return _kg_raw_args(fn, **arrays)[0]
+
+
+def _kg_raw_args(
+    fn: str, **arrays: ArrayLike
+) -> tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]:
+    """The checked arrays broadcast to their common shape, and before it (a
+    ``lax.cond`` operand is materialised: pass it the small arrays and
+    broadcast inside the branch, see :func:`_broadcast`)."""
     xs = _checks.same_floats(fn, **arrays)
     try:
         shape = jnp.broadcast_shapes(*(x.shape for x in xs))
@@ -401,6 +443,11 @@ def _kg_args(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
     if not shape:
         raise ValueError(f"{fn}: inputs must have an embedding axis, got scalars.")
     # Broadcast explicitly: jaxns never relies on implicit rank promotion.
+    return _broadcast(*xs), tuple(xs)
+
+
+def _broadcast(*xs: jax.Array) -> tuple[jax.Array, ...]:
+    shape = jnp.broadcast_shapes(*(x.shape for x in xs))
     return tuple(jnp.broadcast_to(x, shape) for x in xs)
 
 
@@ -456,17 +503,23 @@ def transe(
     norm = _checks.size("scoring.transe", "norm", norm)
     if norm not in (1, 2):
         raise ValueError(f"scoring.transe: norm must be 1 or 2, got {norm!r}.")
-    head, relation, tail = _kg_args(
+    (head, relation, tail), raw = _kg_raw_args(
         "scoring.transe", head=head, relation=relation, tail=tail
     )
     diff = head + relation - tail
     if norm == 1:
         return -jnp.sum(jnp.abs(diff), axis=-1)
-    # Scaled exactly where |diff|^2 could overflow (1e20 gave -inf).
-    top = jnp.max(jnp.abs(diff), axis=-1, initial=0)
-    scale = _unit_scale(top, diff.shape[-1])
-    diff = diff * scale[..., None]
-    return -_safe_sqrt(jnp.sum(diff * diff, axis=-1)) / scale
+
+    def scaled(*raw):  # exactly, where |diff|^2 could overflow
+        head, relation, tail = _broadcast(*raw)
+        diff = head + relation - tail
+        top = jnp.max(jnp.abs(diff), axis=-1, initial=0)
+        scale = _unit_scale(top, diff.shape[-1])
+        diff = diff * scale[..., None]
+        return -_safe_sqrt(jnp.sum(diff * diff, axis=-1)) / scale
+
+    sq = jnp.sum(diff * diff, axis=-1)  # 1e20 long gave -inf
+    return _unless_long(sq, -_safe_sqrt(sq), scaled, *raw)
 
 
 @jax.named_scope("jaxns.scoring.distmult")
@@ -614,21 +667,36 @@ def rotate(
                 "variant='sun' for phases."
             )
         cos, sin = relation[..., :d], relation[..., d:]
-    h_re, h_im, t_re, t_im, cos, sin = _kg_args(
+    args, raw = _kg_raw_args(
         fn, h_re=h_re, h_im=h_im, t_re=t_re, t_im=t_im, cos=cos, sin=sin
     )
-    re = h_re * cos - h_im * sin - t_re
-    im = h_re * sin + h_im * cos - t_im
+
+    def residual(h_re, h_im, t_re, t_im, cos, sin):
+        re = h_re * cos - h_im * sin - t_re
+        im = h_re * sin + h_im * cos - t_im
+        return re, im
+
     # Scaled exactly where the squares could overflow (distances of 1e20 gave
     # -inf): per coordinate for the sum of moduli, per row for the L2 norm.
-    top = jnp.maximum(jnp.abs(re), jnp.abs(im))
+    def scaled(*raw):
+        re, im = residual(*_broadcast(*raw))
+        top = jnp.maximum(jnp.abs(re), jnp.abs(im))
+        if variant == "sun":
+            scale = _unit_scale(top, 2)
+            re, im = re * scale, im * scale
+            return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
+        scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
+        re, im = re * scale[..., None], im * scale[..., None]
+        return -_safe_sqrt(jnp.sum(re * re + im * im, axis=-1)) / scale
+
+    re, im = residual(*args)
+    squares = re * re + im * im
     if variant == "sun":
-        scale = _unit_scale(top, 2)
-        re, im = re * scale, im * scale
-        return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
-    scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
-    re, im = re * scale[..., None], im * scale[..., None]
-    return -_safe_sqrt(jnp.sum(re * re + im * im, axis=-1)) / scale
+        result = -jnp.sum(_safe_sqrt(squares), axis=-1)
+    else:
+        squares = jnp.sum(squares, axis=-1)
+        result = -_safe_sqrt(squares)
+    return _unless_long(squares, result, scaled, *raw)
 
 
 @jax.named_scope("jaxns.scoring.complex")
