@@ -154,7 +154,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report", help="write settings and results as JSON here")
     p.add_argument("--plot", help="write a PNG of probe accuracy (simclr mode)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", help="tracebacks on errors")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="tracebacks on errors (also JAXNS_DEBUG=1)",
+    )
     args = p.parse_args(argv)
     allowed = SIMCLR_LOSSES if args.mode == "simclr" else CLIP_LOSSES
     args.loss = list(args.loss or allowed)
@@ -691,9 +695,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(f"report written to {args.report}")
         return results
     except (ValueError, TypeError, OSError, FloatingPointError) as err:
-        if args.debug:
+        if args.debug or os.environ.get("JAXNS_DEBUG"):
             raise
-        print(f"contrastive.py: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split())  # one line
+        print(f"contrastive.py: error: {message}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

@@ -157,7 +157,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--report", help="write the final metrics as JSON here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks (also JAXNS_DEBUG=1)",
+    )
     args = p.parse_args(argv)
     if args.eval_every < 0:
         p.error("--eval-every must be >= 0")
@@ -337,10 +341,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     try:
         return run(args)
     except (ValueError, TypeError, OSError, FloatingPointError) as err:
-        if args.debug:
+        if args.debug or os.environ.get("JAXNS_DEBUG"):
             raise
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        # Usage errors exit 2 (argparse); errors while running exit 1.
+        message = " ".join(str(err).split())  # one line
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -130,7 +130,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-compile-cache", action="store_true")
     p.add_argument("--offline", action="store_true", help="never download")
-    p.add_argument("--debug", action="store_true", help="tracebacks on errors")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="tracebacks on errors (also JAXNS_DEBUG=1)",
+    )
     args = p.parse_args(argv)
     if args.patience < 0:
         p.error("--patience must be >= 0")
@@ -630,9 +634,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     try:
         return run(args)
     except (ValueError, TypeError, OSError, FloatingPointError) as err:
-        if args.debug:
+        if args.debug or os.environ.get("JAXNS_DEBUG"):
             raise
-        args.parser.exit(2, f"{args.parser.prog}: error: {err}\n")
+        # Usage errors exit 2 (argparse); errors while running exit 1.
+        message = " ".join(str(err).split())  # one line
+        args.parser.exit(1, f"{args.parser.prog}: error: {message}\n")
 
 
 if __name__ == "__main__":

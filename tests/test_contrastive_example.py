@@ -97,12 +97,17 @@ def test_bad_arguments_fail_at_parse_time(example, capsys, argv, message):
     assert "contrastive.py: error:" in err and message in err
 
 
-def test_library_errors_are_one_line(example, capsys):
+def test_library_errors_are_one_line(example, capsys, monkeypatch):
+    monkeypatch.delenv("JAXNS_DEBUG", raising=False)
+    argv = ["--mode", "clip", "--pairs", "50", "--held-out", "60"]
     with pytest.raises(SystemExit) as exc:
-        example.main(["--mode", "clip", "--pairs", "50", "--held-out", "60"])
+        example.main(argv)
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("contrastive.py: error: --held-out 60") and "\n" not in err
+    monkeypatch.setenv("JAXNS_DEBUG", "1")  # the traceback, as --debug
+    with pytest.raises(ValueError, match="--held-out 60"):
+        example.main(argv)
 
 
 @pytest.fixture

@@ -59,3 +59,18 @@ def test_report_expands_a_quoted_tilde(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     args = knowledge_graph.parse_args(["--report", "~/r.json"])
     assert args.report == str(tmp_path / "r.json")
+
+
+def test_run_time_errors_exit_1_in_one_line(tmp_path, monkeypatch, capsys):
+    # Usage errors exit 2 (argparse); an error while running exits 1, in one
+    # line, as in the other examples; JAXNS_DEBUG=1 shows the traceback.
+    monkeypatch.delenv("JAXNS_DEBUG", raising=False)
+    missing = tmp_path / "missing"
+    with pytest.raises(SystemExit) as err:
+        knowledge_graph.main(["--dataset", str(missing), "--no-progress"])
+    assert err.value.code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"knowledge_graph.py: error: load_triples: '{missing}'")
+    monkeypatch.setenv("JAXNS_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="is neither one of"):
+        knowledge_graph.main(["--dataset", str(missing), "--no-progress"])

@@ -166,22 +166,28 @@ def test_split_file(tmp_path):
 def test_errors_are_one_line(flags, message, capsys):
     with pytest.raises(SystemExit) as err:
         two_tower.main(["--no-compile-cache", *flags])
-    assert err.value.code == 2
+    # Usage errors exit 2 (argparse); an error while running (reading the
+    # data) exits 1.
+    assert err.value.code == (1 if "load_interactions" in message else 2)
     text = capsys.readouterr().err
     assert message in text and "Traceback" not in text
 
 
-def test_features_without_side_features_are_refused(tmp_path, capsys):
+def test_features_without_side_features_are_refused(tmp_path, capsys, monkeypatch):
     # A CSV has no side features: --features would train the plain model.
+    monkeypatch.delenv("JAXNS_DEBUG", raising=False)
     path = _csv(tmp_path / "x.csv")
     with pytest.raises(SystemExit) as err:
         two_tower.main(["--data", str(path), "--features", "--no-compile-cache"])
-    assert err.value.code == 2
+    assert err.value.code == 1  # an error while running; usage errors exit 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line == (
         f"two_tower: error: --features: {path} has no categorical side features "
         "(fields shared by several users or items) to use"
     )
+    monkeypatch.setenv("JAXNS_DEBUG", "1")  # the traceback, as --debug
+    with pytest.raises(ValueError, match="no categorical side features"):
+        two_tower.main(["--data", str(path), "--features", "--no-compile-cache"])
 
 
 def test_report_under_a_quoted_tilde_lands_in_home(tmp_path, monkeypatch):
