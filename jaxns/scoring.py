@@ -451,6 +451,15 @@ def _broadcast(*xs: jax.Array) -> tuple[jax.Array, ...]:
     return tuple(jnp.broadcast_to(x, shape) for x in xs)
 
 
+def _second_pass(raw: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+    """``raw`` (the small arrays before broadcasting) behind an optimization
+    barrier, for a second pass that recomputes a broadcast intermediate: XLA
+    would otherwise share it between the two reductions and materialise it,
+    ``[q, E, d]`` in :func:`jaxns.kg.evaluate`'s scoring, even in an untaken
+    ``lax.cond`` branch (whose buffers are allocated anyway)."""
+    return jax.lax.optimization_barrier(tuple(raw))
+
+
 def _safe_sqrt(x: jax.Array) -> jax.Array:
     """sqrt with gradient 0 (not inf/NaN) at exactly 0."""
     pos = x > 0
@@ -510,13 +519,16 @@ def transe(
     if norm == 1:
         return -jnp.sum(jnp.abs(diff), axis=-1)
 
-    def scaled(*raw):  # exactly, where |diff|^2 could overflow
+    def difference(raw):
         head, relation, tail = _broadcast(*raw)
-        diff = head + relation - tail
-        top = jnp.max(jnp.abs(diff), axis=-1, initial=0)
+        return head + relation - tail
+
+    def scaled(*raw):  # exactly, where |diff|^2 could overflow
+        top = jnp.max(jnp.abs(difference(raw)), axis=-1, initial=0)
         scale = _unit_scale(top, diff.shape[-1])
-        diff = diff * scale[..., None]
-        return -_safe_sqrt(jnp.sum(diff * diff, axis=-1)) / scale
+        # The second pass recomputes the difference (see _second_pass).
+        diff2 = difference(_second_pass(raw)) * scale[..., None]
+        return -_safe_sqrt(jnp.sum(diff2 * diff2, axis=-1)) / scale
 
     sq = jnp.sum(diff * diff, axis=-1)  # 1e20 long gave -inf
     return _unless_long(sq, -_safe_sqrt(sq), scaled, *raw)
@@ -686,6 +698,8 @@ def rotate(
             re, im = re * scale, im * scale
             return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
         scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
+        # The second pass recomputes the residual (see _second_pass).
+        re, im = residual(*_broadcast(*_second_pass(raw)))
         re, im = re * scale[..., None], im * scale[..., None]
         return -_safe_sqrt(jnp.sum(re * re + im * im, axis=-1)) / scale
 
