@@ -43,19 +43,28 @@ class SimilarityResult(NamedTuple):
       spearman: Spearman rank correlation between the human scores and the
         cosine similarities of the pairs found in the vocabulary.
       pearson: Pearson correlation of the same.
-      num_pairs: pairs evaluated (both words in the vocabulary).
-      num_oov: pairs skipped because a word is out of the vocabulary.
+      num_pairs: pairs evaluated (both words in the vocabulary, or any pair
+        when ``oov_vector`` scored the unknown words).
+      num_oov: pairs with a word out of the vocabulary (skipped, or scored
+        with ``oov_vector``).
+      oov_scored: True when the ``num_oov`` pairs were scored with
+        ``oov_vector`` and so are counted in ``num_pairs`` too.
     """
 
     spearman: float
     pearson: float
     num_pairs: int
     num_oov: int
+    oov_scored: bool = False
 
     @property
     def oov_ratio(self) -> float:
-        """Fraction of pairs skipped as out of vocabulary, in ``[0, 1]``."""
-        total = self.num_pairs + self.num_oov
+        """Fraction of all pairs with a word out of the vocabulary, in ``[0, 1]``.
+
+        gensim's ``evaluate_word_pairs`` reports the same ratio as a
+        percentage (``100 * oov_ratio``), also with ``dummy4unknown=True``.
+        """
+        total = self.num_pairs if self.oov_scored else self.num_pairs + self.num_oov
         return self.num_oov / total if total else 0.0
 
 
@@ -219,9 +228,9 @@ def word_similarity(
         word (e.g. :class:`jaxns.wordvectors.SubwordVectors`'s
         ``__getitem__``). Pairs with a word outside the restricted
         vocabulary are then scored with it instead of skipped (the word as
-        written in the pair), and ``num_oov`` counts those pairs. Evaluate
-        once without and once with it to report both "pairs in
-        vocabulary" and "all pairs".
+        written in the pair), ``num_oov`` counts those pairs and the
+        result's ``oov_scored`` is True. Evaluate once without and once with
+        it to report both "pairs in vocabulary" and "all pairs".
 
     Returns:
       A :class:`SimilarityResult` (Python floats and ints). Correlations are
@@ -288,8 +297,9 @@ def word_similarity(
             left.append(index_a)
             right.append(index_b)
             gold.append(float(score))
+        scored = oov_vector is not None
         if len(gold) < 2:
-            return SimilarityResult(math.nan, math.nan, len(gold), num_oov)
+            return SimilarityResult(math.nan, math.nan, len(gold), num_oov, scored)
         if extra:
             rows = np.stack([np.asarray(oov_vector(w)) for w in extra])
             array = jnp.concatenate([array, jnp.asarray(rows, array.dtype)])
@@ -301,6 +311,7 @@ def word_similarity(
             pearson=float(_pearson(human, cosines)),
             num_pairs=len(gold),
             num_oov=num_oov,
+            oov_scored=scored,
         )
 
 

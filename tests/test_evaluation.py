@@ -483,5 +483,9 @@ def test_word_similarity_scores_oov_pairs_with_a_subword_function():
     expected = scipy.stats.spearmanr([p[2] for p in pairs], cos).statistic
     assert (full.num_pairs, full.num_oov) == (5, 3)
     np.testing.assert_allclose(full.spearman, expected, rtol=1e-6)
+    # 3 of the 5 pairs have an unknown word, whether skipped or scored (the
+    # scored ones are in num_pairs already: not 3 / (5 + 3)).
+    assert base.oov_ratio == full.oov_ratio == pytest.approx(3 / 5)
+    assert (base.oov_scored, full.oov_scored) == (False, True)
     with pytest.raises(TypeError, match="oov_vector must be a function"):
         word_similarity(vectors, words, pairs, oov_vector=3)
