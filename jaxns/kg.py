@@ -986,13 +986,18 @@ def slcwa_loss(
     * ``"margin"`` (``MarginRankingLoss``): the mean of
       ``max(0, gamma + s- - s+)`` over all kept (positive, negative) pairs.
       Default margin 1.
-    * ``"softmax"`` (not in PyKEEN's sLCWA): the mean over rows of the
+    * ``"softmax"`` (``CrossEntropyLoss``): the mean over rows of the
       cross-entropy of a softmax over the positive and its kept negatives,
       :func:`jaxns.losses.sampled_softmax`, the negatives' scores corrected
       by ``neg_log_q`` (the log expected count of each drawn entity; the
       positive is in the softmax exactly once, so its own is 0).
       ``adversarial_temperature`` multiplies the scores (a softmax inverse
-      temperature); the margin is unused.
+      temperature); the margin is unused. Without ``neg_log_q`` and with
+      ``adversarial_temperature=1`` this is PyKEEN's ``CrossEntropyLoss``
+      in sLCWA; with ``adversarial_temperature=1 / tau`` it is its
+      ``InfoNCELoss(margin=0, log_adversarial_temperature=log(tau))``, whose
+      "temperature" divides. :func:`make_trainer` passes the uniform
+      sampler's ``neg_log_q``, which PyKEEN does not apply.
 
     ``where`` drops negatives (filtered negatives; PyKEEN removes them from
     the batch) and ``valid`` drops whole rows (padding). One departure: a row
@@ -1217,7 +1222,7 @@ def init_params(
       dim: real numbers per entity (even for ComplEx and RotatE).
       rotate_variant: ``"pykeen"`` or ``"sun"``.
       normalize_entities: start from unit entity rows; default True for
-        TransE only.
+        TransE only (PyKEEN's DistMult starts from unit rows too: pass True).
 
     Returns:
       ``{"entity": float32[num_entities, dim], "relation":
@@ -1507,7 +1512,9 @@ def make_trainer(
     :func:`slcwa_loss` plus PyKEEN's default regulariser, applies one Adam step
     (``optax.adam(learning_rate)``: torch's defaults) to the dense tables and
     then PyKEEN's constraints (unit entity rows for TransE or with
-    ``normalize_entities``; unit-modulus RotatE relations).
+    ``normalize_entities``; unit-modulus RotatE relations). One default
+    differs: PyKEEN's DistMult keeps unit entity rows, here only with
+    ``normalize_entities=True``.
 
     Args:
       train: concrete integer training triples ``[n, 3]``.
@@ -1525,7 +1532,8 @@ def make_trainer(
       filtered_negatives: drop negatives that are training triples.
       rotate_variant: ``"pykeen"`` or ``"sun"``.
       normalize_entities: renormalise entity rows after every update; default
-        True for TransE only.
+        True for TransE only. PyKEEN's DistMult also keeps unit entity rows by
+        default (``entity_constrainer=normalize``): pass True to match it.
       regularization: weight of the regulariser; default PyKEEN's (0.1 on
         DistMult relations, 0.01 on ComplEx, else 0) for ``"l2"``, 0 for
         ``"n3"``.
