@@ -1086,6 +1086,14 @@ def ntxent(
 
     SimCLR's loss is the mean of the ``2B`` returned values.
 
+    .. seealso:: ``optax.losses.ntxent(embeddings, labels, temperature)``
+       takes one stacked batch with group labels and returns the mean:
+       ``optax.losses.ntxent(jnp.concatenate([a, b]), jnp.tile(jnp.arange(B),
+       2), temperature=t)`` equals ``ntxent(a, b, temperature=t).mean()``.
+       optax's default temperature is 0.07 (here 0.1), and its cosine clamps
+       each squared norm at the dtype's epsilon (norms below ``3.5e-4`` in
+       float32; here norms below ``1e-8``).
+
     Args:
       view_a: float ``[batch, dim]``.
       view_b: float ``[batch, dim]``, the second view of each example.
@@ -1172,7 +1180,9 @@ def clip(
       text_embeddings: float ``[batch, dim]``; row ``i`` pairs with image ``i``.
       temperature: ``> 0``; give exactly one of ``temperature`` and
         ``logit_scale``.
-      logit_scale: scalar log inverse temperature (typically learned).
+      logit_scale: scalar log inverse temperature (typically learned), the
+        parameter as CLIP stores it. open_clip's ``ClipLoss`` takes its
+        exponential (what open_clip's models return): pass the log here.
       normalize: L2-normalize the embeddings first (CLIP does).
       where: optional bool ``[batch, batch]`` over (image, text) pairs, True
         keeps a pair as a negative in both directions (the diagonal is kept).
@@ -1266,7 +1276,9 @@ def siglip(
     Args:
       image_embeddings: float ``[batch, dim]``.
       text_embeddings: float ``[batch, dim]``.
-      logit_scale: scalar ``t`` (log of the scale).
+      logit_scale: scalar ``t`` (log of the scale), the parameter as SigLIP
+        stores it. open_clip's ``SigLipLoss`` and big_vision's loss take
+        ``exp(t)`` (what their models return): pass the log here.
       logit_bias: scalar ``b``.
       normalize: L2-normalize the embeddings first (SigLIP does).
       where: optional bool ``[batch, batch]``, True keeps a negative pair (the
@@ -1541,7 +1553,10 @@ def bpr(
        = \frac{1}{|J|} \sum_{j \in J} \operatorname{softplus}(s^-_j - s^+)
 
     The gradient with respect to ``s+`` is ``-mean_j sigmoid(s-_j - s+)``. A row
-    with no live negative gives 0.
+    with no live negative gives 0. RecBole's ``BPRLoss`` computes
+    ``-log(1e-10 + sigmoid(s+ - s-))``: within ``1e-6`` of this loss while
+    ``s+ - s- > -9``, but it saturates at ``23.03`` (with a vanishing
+    gradient) where this loss keeps growing linearly.
 
     Args:
       pos_logits: ``[batch]``.

@@ -170,7 +170,7 @@ def normalize(x: ArrayLike, *, eps: float = COSINE_EPS) -> jax.Array:
     Args:
       x: float array ``[..., dim]``.
       eps: lower clamp of the norm, ``> 0`` (default ``1e-8``, PyTorch's
-        ``cosine_similarity`` default).
+        ``cosine_similarity`` default; ``F.normalize``'s is ``1e-12``).
 
     Returns:
       Array ``[..., dim]`` of the dtype of ``x``.
