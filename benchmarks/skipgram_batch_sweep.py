@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 row = run_one(args, batch, mode, seed)
                 rows.append(row)
-                out.write_text(json.dumps({"rows": rows, "gensim": gensim}, indent=1))
+                # Keep the file's other keys (a hand-written "note").
+                stored.update(rows=rows, gensim=gensim)
+                out.write_text(json.dumps(stored, indent=1))
                 scores = "  ".join(f"{k} {row[k]:.3f}" for k, _ in SCORES if k in row)
                 print(
                     f"batch {batch:>6} {mode:>4} {args.label} seed {seed}: "
