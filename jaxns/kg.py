@@ -741,6 +741,42 @@ def rank_metrics(
 ScoreFn = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
 
 
+class _EqualPartial:
+    """A ``functools.partial`` that equals (and hashes like) every partial of
+    the same function with equal arguments: ``functools.partial`` compares by
+    identity, so a fresh but equal partial per :func:`evaluate` call (the
+    documented ``score_fn``) missed the jit cache and recompiled every time."""
+
+    def __init__(self, fn: functools.partial, key: tuple) -> None:
+        self.fn, self.key = fn, key
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _EqualPartial) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _static_score_fn(score_fn: Any) -> Any:
+    """``score_fn`` as a static jit argument: partials of hashable arguments
+    by value (see :class:`_EqualPartial`), anything else as it is."""
+    if not isinstance(score_fn, functools.partial):
+        return score_fn
+    key = (
+        _static_score_fn(score_fn.func),
+        score_fn.args,
+        tuple(sorted(score_fn.keywords.items())),
+    )
+    try:
+        hash(key)
+    except TypeError:  # e.g. an array bound in the partial: by identity
+        return score_fn
+    return _EqualPartial(score_fn, key)
+
+
 @functools.partial(jax.jit, static_argnames=("score_fn", "side"))
 def _side_ranks(score_fn, params, triples, known, side):
     h, r, t = triples[:, 0:1], triples[:, 1:2], triples[:, 2:3]
@@ -775,7 +811,10 @@ def evaluate(
     broadcast against each other (``[q, 1]`` and ``[1, num_entities]``) and
     returns the broadcast scores. It must be hashable (a module-level function
     or a ``functools.partial`` of one): the ranking of one batch is compiled
-    once per ``score_fn`` and reused on later calls.
+    once per ``score_fn`` and reused on later calls; a new
+    ``functools.partial`` of the same function with equal (hashable)
+    arguments counts as the same ``score_fn``. A new ``lambda`` per call
+    compiles anew each time.
 
     Args:
       score_fn: the model's scoring function (see above).
@@ -830,11 +869,12 @@ def evaluate(
     padded = np.zeros((math.ceil(n / b) * b, 3), np.int32)
     padded[:n] = t
     out = {}
+    static_fn = _static_score_fn(score_fn)
     with jax.named_scope("jaxns.kg.evaluate"):
         for side in ("head", "tail"):
             parts = [
                 _side_ranks(
-                    score_fn, params, jnp.asarray(padded[i : i + b]), known, side
+                    static_fn, params, jnp.asarray(padded[i : i + b]), known, side
                 )  # fmt: skip
                 for i in range(0, len(padded), b)
             ]
