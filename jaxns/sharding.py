@@ -507,13 +507,17 @@ class ShardedSampler:
         fn = "ShardedSampler.candidates"
         key = _checks.key(fn, key)
         m = _checks.size(fn, "num_per_shard", num_per_shard, minimum=1)
-        ids, log_e = [], []
         tables, log_probs = _replicated(self.tables), _replicated(self.log_probs)
-        for s in range(self.num_shards):
-            local, le = _draw(key, s, tables[s], log_probs[s], self, m)
-            ids.append(local + s * self._rows)
-            log_e.append(le)
-        return jnp.concatenate(ids), jnp.concatenate(log_e)
+        shards = jnp.arange(self.num_shards, dtype=jnp.int32)
+        # A rolled loop, not a Python one: the program (and its compile time)
+        # stays one draw, not num_shards copies of it. Not vmap either: it
+        # would change the draws of non-threefry keys (rbg).
+        local, log_e = jax.lax.map(
+            lambda a: _draw(key, a[0], a[1], a[2], self, m),
+            (shards, tables, log_probs),
+        )
+        ids = local + shards[:, None] * self._rows
+        return ids.reshape(-1), log_e.reshape(-1)
 
     def log_expected_count(self, ids: ArrayLike, num_per_shard: int) -> jax.Array:
         """``log(m q_i / Q_s)`` of global ids: their logQ correction.

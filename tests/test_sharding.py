@@ -280,6 +280,26 @@ def test_sharded_sampler_log_expected_count_is_exact(n):
     assert_close(log_e, s.log_expected_count(jnp.asarray(ids.reshape(-1)), 64))
 
 
+def test_sharded_sampler_candidates_program_does_not_grow_with_shards():
+    # candidates unrolled a Python loop over the shards: 128 shards lowered
+    # to 26x the program of 2 and took 8.7 s to compile (0.14 s for 2).
+    counts = np.arange(1024, 0, -1).astype(np.float64)
+    q = counts**0.75 / np.sum(counts**0.75)
+    sizes = {}
+    for n in (2, 64):
+        s = sh.shard_sampler(jaxns.samplers.unigram(counts, power=0.75), n)
+        draw = jax.jit(lambda s, key: s.candidates(key, 4))
+        sizes[n] = len(draw.lower(s, jax.random.key(0)).as_text())
+        ids, log_e = draw(s, jax.random.key(1))
+        rows = 1024 // n
+        shard_of = np.asarray(ids) // rows
+        np.testing.assert_array_equal(shard_of, np.repeat(np.arange(n), 4))
+        mass = q.reshape(n, rows).sum(1)
+        want = np.log(4 * q[np.asarray(ids)] / mass[shard_of])
+        assert_close(log_e, want, rtol=1e-5)  # alias quantisation, float32 logs
+    assert sizes[64] < 1.5 * sizes[2]
+
+
 def _sampled_reference(key, hidden, labels, table, s, m, loss):
     ids, log_e = s.candidates(key, m)
     pos = jnp.sum(hidden * table[labels], -1)
