@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -2048,7 +2049,10 @@ def make_sharded_trainer(
       ``vocab_axis``, split along their rows over it (``init`` builds the
       state that way; place the tables with
       :func:`jaxns.sharding.shard_table` so that the first call need not
-      move them).
+      move them). ``train`` lays out ``params`` and ``opt_state`` given in
+      another way (tables from :func:`init_params` on one device) as it
+      returns them before the call, so the next call reuses the first
+      one's compilation.
 
     Raises:
       TypeError: for a non-mesh, non-integer sizes or ``subwords``, or a
@@ -2671,7 +2675,65 @@ def make_sharded_trainer(
             key, stream, start, progress, base.block_size, batch_size, window
         )
         tables_of("word2vec.Trainer.train", params)
-        return jitted(key, params, opt_state, stream, start, progress)
+        if not returned(params, opt_state):
+            params, opt_state = on_mesh(params, opt_state)
+        out = jitted(key, params, opt_state, stream, start, progress)
+        last[:] = [weakref.ref(out[0][0]), weakref.ref(out[0][1]), id(out[1])]
+        return out
+
+    last: list[Any] = []
+
+    def returned(params: Any, opt_state: Any) -> bool:
+        """Whether these are the arrays the last call returned (in place
+        already): the usual loop, checked in O(1) instead of leaf by leaf."""
+        return bool(last) and (
+            last[0]() is params[0] and last[1]() is params[1]
+            and last[2] == id(opt_state)
+        )  # fmt: skip
+
+    def on_mesh(params: Any, opt_state: Any) -> tuple[Any, Any]:
+        """``params`` and ``opt_state`` laid out as ``train`` returns them.
+
+        Tables from :func:`init_params` (one device) and ``init``'s state
+        otherwise differ in sharding from the outputs of the first call, so
+        the second call compiled again; arrays already in place pass as
+        they are (no copy, still donated).
+        """
+        if not isinstance(opt_state, dict) or set(opt_state) != {"input", "output"}:
+            return params, opt_state  # the traced check names the fault
+        tables = {"input": params[0], "output": params[1]}
+        specs = {
+            name: (
+                rows_spec,
+                jax.tree.map(
+                    lambda leaf, t=table: (
+                        rows_spec if np.shape(leaf) == np.shape(t) else P()
+                    ),
+                    opt_state[name],
+                ),
+            )
+            for name, table in tables.items()
+        }
+        arrays = {name: (tables[name], opt_state[name]) for name in tables}
+        leaves = jax.tree.leaves(arrays)
+        targets = [
+            jax.sharding.NamedSharding(mesh, spec)
+            for spec in jax.tree.leaves(specs, is_leaf=lambda x: isinstance(x, P))
+        ]
+        if any(
+            not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer)
+            for x in leaves
+        ) or all(  # a one-device sharding is equivalent, but compiles apart
+            isinstance(x.sharding, jax.sharding.NamedSharding)
+            and x.sharding.mesh == mesh
+            and x.sharding.is_equivalent_to(t, x.ndim)
+            for x, t in zip(leaves, targets, strict=True)
+        ):  # under a caller's jit (which lays them out), or already in place
+            return params, opt_state
+        placed = jax.tree.unflatten(jax.tree.structure(arrays), jax.device_put(
+            leaves, targets))  # fmt: skip
+        params = SkipGramParams(placed["input"][0], placed["output"][0])
+        return params, {name: placed[name][1] for name in tables}
 
     train.lower = jitted.lower
     # A stream committed to one device would be copied to every device of the

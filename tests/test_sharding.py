@@ -747,6 +747,40 @@ def test_data_parallel_word2vec_equals_one_device():
         assert_close(losses, ref_losses, loose=True)
 
 
+class _CountingSampler:
+    """A noise distribution that counts its traces (``sample`` runs once per
+    trace of the training step)."""
+
+    def __init__(self, sampler):
+        self.sampler, self.traces = sampler, 0
+
+    def sample(self, key, shape):
+        self.traces += 1
+        return self.sampler.sample(key, shape)
+
+
+@pytest.mark.parametrize("adam", [False, True])
+@pytest.mark.parametrize("sync_every", [1, 2])
+def test_sharded_trainer_compiles_once(adam, sync_every):
+    # Tables from init_params (one device) and init's state differ in
+    # sharding from what train returns: the second call compiled again.
+    ids, sents, sampler, kw = _w2v_case(adam=adam)
+    ref, ref_state, ref_losses = _train_word2vec(
+        jaxns.word2vec.make_trainer(sampler, **kw), ids, sents, W2V_VOCAB
+    )
+    counting = _CountingSampler(sampler)
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        counting, mesh=_mesh(1, "data"), sync_every=sync_every, **kw
+    )
+    params, state, losses = _train_word2vec(trainer, ids, sents, W2V_VOCAB)
+    assert len(losses) >= 3
+    assert counting.traces == 1
+    # One device: make_trainer's program, bit for bit.
+    np.testing.assert_array_equal(params.input, ref.input)
+    np.testing.assert_array_equal(params.output, ref.output)
+    np.testing.assert_array_equal(losses, ref_losses)
+
+
 @eight
 @pytest.mark.parametrize("n", [2, 4])
 def test_sharded_trainer_stream_lives_on_every_device(n):
