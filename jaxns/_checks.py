@@ -231,7 +231,14 @@ def number(
             )
         return value
     kind = "a real number or a float scalar array" if allow_array else "a real number"
-    raise TypeError(f"{fn}: {arg} must be {kind}, got {_describe(value)}.")
+    hint = ""
+    if isinstance(value, jax.core.Tracer):
+        # A traced argument of the caller's jit: say why it cannot be one.
+        hint = (
+            f" {arg} is static under jit (it is read in Python): pass a Python "
+            "number, closed over or marked with jax.jit(..., static_argnames=...)."
+        )
+    raise TypeError(f"{fn}: {arg} must be {kind}, got {_describe(value)}.{hint}")
 
 
 def dtype(fn: str, arg: str, value: Any, *, allow_none: bool = False) -> Any:

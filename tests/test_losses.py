@@ -1023,6 +1023,26 @@ def test_bad_inputs_raise_under_jit():
         jax.jit(L.in_batch_softmax)(emb[:1], emb[:1])
 
 
+@pytest.mark.parametrize(
+    "loss, arg",
+    [
+        (L.debiased_contrastive, "temperature"),
+        (L.debiased_contrastive, "tau_plus"),
+        (L.hard_contrastive, "temperature"),
+        (L.hard_contrastive, "beta"),
+    ],
+)
+def test_traced_static_hyperparameters_say_why(loss, arg):
+    # They said only "must be a real number, got DynamicJaxprTracer".
+    emb = jnp.ones((3, 2))
+    call = jax.jit(lambda x: loss(emb, emb, **{arg: x}))  # noqa: B023
+    with pytest.raises(TypeError, match=f"{arg} is static under jit"):
+        call(jnp.float32(0.5))
+    # The same number closed over: the Python value the loss reads.
+    want = loss(emb, emb, **{arg: 0.5})
+    assert_close(jax.jit(lambda: loss(emb, emb, **{arg: 0.5}))(), want)
+
+
 # ---------------------------------------------------------------------------
 # The dense contrastive losses differentiate through custom JVPs (a softmax /
 # sigmoid against the tangent, diagonals dropped by a scatter): their gradients
