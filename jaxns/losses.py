@@ -615,12 +615,24 @@ def _retrieval(
     if log_q is not None:
         # Every column, the positive included (TFRS SamplingProbablityCorrection).
         logits = logits - log_q[None, :]
+    keep = _and(None if hits is None else ~hits, mask)
+    hard = num_hard_negatives is not None and num_hard_negatives < cols - 1
+    diag = jnp.arange(rows, dtype=jnp.int32)
     if pos is None:
         pos = jnp.diagonal(logits[:, :rows])
-    diag = jnp.arange(rows, dtype=jnp.int32)
-    neg = _drop(logits, diag, diag)
-    keep = _and(None if hits is None else ~hits, mask)
-    if num_hard_negatives is not None and num_hard_negatives < cols - 1:
+        if keep is None and not hard:
+            # Every column is live, so the positive's own logit is its term of
+            # the normaliser (>= pos, the loss stays >= 0): one pass over the
+            # caller's logits, which a scatter of the diagonal had to copy.
+            return _lse(logits, None, 1) - pos
+        # The caller's logits: drop the diagonal in the mask, not by a scatter
+        # (a copy of them); the reductions see the same -inf.
+        cols_ids = jnp.arange(cols, dtype=jnp.int32)
+        keep = _and(keep, cols_ids[None, :] != diag[:, None])
+        neg = logits
+    else:
+        neg = _drop(logits, diag, diag)
+    if hard:
         neg, idx = jax.lax.top_k(_live(neg, keep), num_hard_negatives)
         keep = None if keep is None else jnp.take_along_axis(keep, idx, axis=-1)
     return _blocked_xent(pos, _lse(neg, keep, 1))
