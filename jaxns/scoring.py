@@ -129,29 +129,59 @@ def _unless_long(squares: jax.Array, result: jax.Array, scaled, *inputs):
     )
 
 
+@jax.custom_jvp
+def _unit(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``x / max(||x||, eps)`` along the last axis, ``1 / max(||x||, eps)`` and
+    whether the norm was clamped to ``eps`` (``[..., 1]`` each).
+
+    Long rows are scaled exactly first (see :func:`_unit_scale`) when some
+    squared norm exceeds ``tiny^(-1/2)``; other rows keep their bits. The
+    derivative is given in closed form (:func:`_unit_jvp`), so autodiff never
+    sees the ``lax.cond``: differentiating through it kept a full-size copy of
+    ``x`` as a residual and full-size zero cotangents for the branch not taken
+    (2.5x the time and 80x the memory of the plain formula's gradient).
+    """
+    sq = jnp.sum(x * x, axis=-1, keepdims=True)
+    limit = float(jnp.finfo(x.dtype).tiny) ** -0.5
+    long = jnp.max(sq, initial=0) > limit  # inf too; NaN stays ordinary
+
+    def ordinary(x, sq, eps):
+        # max(|x|^2, eps^2) before the rsqrt: finite at x = 0.
+        inv = jax.lax.rsqrt(jnp.maximum(sq, eps * eps))
+        return x * inv, inv, sq <= eps * eps
+
+    def scaled(x, sq, eps):
+        # The direction does not change; other rows are multiplied by 1.
+        top = jnp.max(jnp.abs(x), axis=-1, keepdims=True, initial=0)
+        scale = _unit_scale(top, x.shape[-1])
+        x, eps = x * scale, eps * scale
+        sq = jnp.sum(x * x, axis=-1, keepdims=True)
+        inv = jax.lax.rsqrt(jnp.maximum(sq, eps * eps))
+        return x * inv, inv * scale, sq <= eps * eps
+
+    return jax.lax.cond(long, scaled, ordinary, x, sq, eps)
+
+
+@_unit.defjvp
+def _unit_jvp(primals, tangents):
+    # With n = max(|x|, eps) and dn = <u, dx> (or deps where clamped):
+    # d(x / n) = (dx - u dn) / n and d(1 / n) = -dn / n^2. One reduction and
+    # one elementwise pass backward; exact tangents of every output, so
+    # higher derivatives hold too.
+    x, eps = primals
+    dx, deps = tangents
+    u, inv, clamped = _unit(x, eps)
+    dn = jnp.where(clamped, deps, jnp.sum(u * dx, axis=-1, keepdims=True))
+    du = (dx - u * dn) * inv
+    zero = jnp.zeros(clamped.shape, jax.dtypes.float0)
+    return (u, inv, clamped), (du, -(inv * dn) * inv, zero)
+
+
 def _normalize(x: jax.Array, eps: float) -> jax.Array:
     """``x / max(||x||, eps)`` computed in at least float32, gradient-safe."""
     dtype = x.dtype
     xc = x.astype(jnp.float32) if dtype.itemsize < 4 else x
-
-    def unit(xc, sq, scale):
-        # max(|x|^2, eps^2) before the sqrt: at x = 0 the sqrt sees eps^2 > 0
-        # and the max passes no gradient to |x|^2, so d/dx is finite (1/eps)
-        # instead of NaN.
-        eps2 = (jnp.asarray(eps, xc.dtype) * scale) ** 2
-        return xc * jax.lax.rsqrt(jnp.maximum(sq, eps2))
-
-    def scaled(xc):
-        # Long rows are scaled exactly first (see _unit_scale); the direction
-        # does not change, and other rows are multiplied by 1.
-        top = jnp.max(jnp.abs(xc), axis=-1, keepdims=True, initial=0)
-        scale = _unit_scale(top, xc.shape[-1])
-        xc = xc * scale
-        return unit(xc, jnp.sum(xc * xc, axis=-1, keepdims=True), scale)
-
-    sq = jnp.sum(xc * xc, axis=-1, keepdims=True)
-    result = unit(xc, sq, jnp.ones((), xc.dtype))
-    return _unless_long(sq, result, scaled, xc).astype(dtype)
+    return _unit(xc, jnp.asarray(eps, xc.dtype))[0].astype(dtype)
 
 
 @jax.named_scope("jaxns.scoring.normalize")
