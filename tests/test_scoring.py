@@ -510,4 +510,8 @@ def test_normalize_gradient_holds_no_copy_of_the_input():
     want = np.where(
         norm > scoring.COSINE_EPS, (w - u * (u @ w)[:, None]) / norm, w / norm
     )
-    assert_close(compiled(x), want, loose=True)
+    # float32 rounding relative to each row's largest entry (the projection
+    # cancels in single entries).
+    row = np.abs(want).max(axis=-1, keepdims=True)
+    got = np.asarray(compiled(x), np.float64)
+    np.testing.assert_allclose(got / row, want / row, rtol=0, atol=1e-5)
