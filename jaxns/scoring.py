@@ -490,10 +490,23 @@ def _second_pass(raw: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
     return jax.lax.optimization_barrier(tuple(raw))
 
 
+@jax.custom_jvp
 def _safe_sqrt(x: jax.Array) -> jax.Array:
-    """sqrt with gradient 0 (not inf/NaN) at exactly 0."""
-    pos = x > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1)), 0)
+    """sqrt of a sum of squares, with derivative 0 (not inf/NaN) at exactly 0.
+
+    The value is the plain ``sqrt``: NaN stays NaN (a ``where(x > 0, ..., 0)``
+    turned a NaN distance into 0), and XLA fuses it into the reduction that
+    follows (a select before the sum made it materialise ``[..., dim]``).
+    """
+    return jnp.sqrt(x)
+
+
+@_safe_sqrt.defjvp
+def _safe_sqrt_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    y = _safe_sqrt(x)
+    zero = y == 0
+    return y, jnp.where(zero, 0, 0.5 / jnp.where(zero, 1, y)) * dx
 
 
 @jax.named_scope("jaxns.scoring.transe")
@@ -725,6 +738,8 @@ def rotate(
         top = jnp.maximum(jnp.abs(re), jnp.abs(im))
         if variant == "sun":
             scale = _unit_scale(top, 2)
+            # The second pass recomputes the residual (see _second_pass).
+            re, im = residual(*_broadcast(*_second_pass(raw)))
             re, im = re * scale, im * scale
             return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
         scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
@@ -737,9 +752,14 @@ def rotate(
     squares = re * re + im * im
     if variant == "sun":
         result = -jnp.sum(_safe_sqrt(squares), axis=-1)
-    else:
-        squares = jnp.sum(squares, axis=-1)
-        result = -_safe_sqrt(squares)
+        # Decided on the distances, not on the [..., dim] squares (a second
+        # reduction of those made XLA materialise them: 12x the time): a
+        # distance is at least each modulus, so any square above the limit
+        # gives a squared distance above it (the scaled path keeps the bits
+        # of the rows that do not need it).
+        return _unless_long(result * result, result, scaled, *raw)
+    squares = jnp.sum(squares, axis=-1)
+    result = -_safe_sqrt(squares)
     return _unless_long(squares, result, scaled, *raw)
 
 

@@ -515,3 +515,22 @@ def test_normalize_gradient_holds_no_copy_of_the_input():
     row = np.abs(want).max(axis=-1, keepdims=True)
     got = np.asarray(compiled(x), np.float64)
     np.testing.assert_allclose(got / row, want / row, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("scorer", ["transe2", "rotate", "rotate_sun"])
+def test_nan_embedding_gives_nan_distance(scorer):
+    # The distance's sqrt was where(x > 0, sqrt(x), 0): a NaN squared distance
+    # became 0 (transe norm=2, rotate) or a NaN coordinate added 0 (sun).
+    h = jnp.array([[jnp.nan, 1.0, 0.0, 0.0], [1.0, 2.0, 0.0, 0.5]])
+    t = jnp.zeros((2, 4))
+    fn = {
+        "transe2": lambda h, t: scoring.transe(h, jnp.ones(4), t, norm=2),
+        "rotate": lambda h, t: scoring.rotate(h, jnp.array([1.0, 1.0, 0.0, 0.0]), t),
+        "rotate_sun": lambda h, t: scoring.rotate(h, jnp.zeros(2), t, variant="sun"),
+    }[scorer]
+    out = np.asarray(jax.jit(fn)(h, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1])
+    # A zero distance keeps its zero gradient.
+    g = jax.jit(jax.grad(lambda t: fn(t, t).sum()))(h[1:].repeat(2, 0))
+    np.testing.assert_array_equal(g, np.zeros((2, 4)))
+
