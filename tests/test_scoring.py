@@ -534,3 +534,28 @@ def test_nan_embedding_gives_nan_distance(scorer):
     g = jax.jit(jax.grad(lambda t: fn(t, t).sum()))(h[1:].repeat(2, 0))
     np.testing.assert_array_equal(g, np.zeros((2, 4)))
 
+
+def test_kg_scorer_gradients_hold_no_broadcast_cotangent():
+    # broadcast_to the common shape made the gradient of [q, 1, w] queries
+    # against [1, E, w] entities hold [q, E, w] cotangents (distmult 1x, complex
+    # 3x its size, 20x and 13x the time of the plain formula's gradient).
+    rng = np.random.default_rng(34)
+    q, e, w = 16, 600, 32
+    h, r = rng.normal(size=(2, q, 1, w))
+    t = rng.normal(size=(1, e, w))
+    rc, tc = _np_complex(r), _np_complex(t)
+    cases = {
+        "distmult": (scoring.distmult, lambda: (r * t).sum(1)),
+        "complex": (scoring.complex, lambda: np.concatenate(
+            [(rc * np.conj(tc)).real.sum(1), -(rc * np.conj(tc)).imag.sum(1)], -1
+        )),
+    }  # fmt: skip
+    args = [jnp.asarray(x, jnp.float32) for x in (h, r, t)]
+    for name, (fn, grad_h) in cases.items():
+        step = jax.jit(jax.grad(lambda *a: fn(*a).sum()))  # noqa: B023
+        compiled = step.lower(*args).compile()
+        mem = compiled.memory_analysis()
+        if mem is None:  # a backend without memory analysis
+            pytest.skip("no compiled memory analysis on this backend")
+        assert mem.temp_size_in_bytes < q * e * w * 4 / 4, name
+        assert_close(compiled(*args), grad_h()[:, None, :], loose=True, err_msg=name)
