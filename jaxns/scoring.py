@@ -130,9 +130,9 @@ def _unless_long(squares: jax.Array, result: jax.Array, scaled, *inputs):
 
 
 @jax.custom_jvp
-def _unit(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``x / max(||x||, eps)`` along the last axis, ``1 / max(||x||, eps)`` and
-    whether the norm was clamped to ``eps`` (``[..., 1]`` each).
+def _unit(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``x / max(||x||, eps)`` along the last axis and ``1 / max(||x||, eps)``
+    (``[..., 1]``).
 
     Long rows are scaled exactly first (see :func:`_unit_scale`) when some
     squared norm exceeds ``tiny^(-1/2)``; other rows keep their bits. The
@@ -148,7 +148,7 @@ def _unit(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array
     def ordinary(x, sq, eps):
         # max(|x|^2, eps^2) before the rsqrt: finite at x = 0.
         inv = jax.lax.rsqrt(jnp.maximum(sq, eps * eps))
-        return x * inv, inv, sq <= eps * eps
+        return x * inv, inv
 
     def scaled(x, sq, eps):
         # The direction does not change; other rows are multiplied by 1.
@@ -157,7 +157,7 @@ def _unit(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array
         x, eps = x * scale, eps * scale
         sq = jnp.sum(x * x, axis=-1, keepdims=True)
         inv = jax.lax.rsqrt(jnp.maximum(sq, eps * eps))
-        return x * inv, inv * scale, sq <= eps * eps
+        return x * inv, inv * scale
 
     return jax.lax.cond(long, scaled, ordinary, x, sq, eps)
 
@@ -170,11 +170,15 @@ def _unit_jvp(primals, tangents):
     # higher derivatives hold too.
     x, eps = primals
     dx, deps = tangents
-    u, inv, clamped = _unit(x, eps)
+    u, inv = _unit(x, eps)
+    # Where the norm was clamped to eps. A long row (scaled in _unit) is never
+    # clamped, and its |x|^2 here (large or inf) says so too. No boolean
+    # output of _unit: its float0 tangent lost the varying-axes type of its
+    # primal under shard_map.
+    clamped = jnp.sum(x * x, axis=-1, keepdims=True) <= eps * eps
     dn = jnp.where(clamped, deps, jnp.sum(u * dx, axis=-1, keepdims=True))
     du = (dx - u * dn) * inv
-    zero = jnp.zeros(clamped.shape, jax.dtypes.float0)
-    return (u, inv, clamped), (du, -(inv * dn) * inv, zero)
+    return (u, inv), (du, -(inv * dn) * inv)
 
 
 def _normalize(x: jax.Array, eps: float) -> jax.Array:
