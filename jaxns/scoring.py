@@ -492,6 +492,20 @@ def _broadcast(*xs: jax.Array) -> tuple[jax.Array, ...]:
     return tuple(x.reshape((1,) * (ndim - x.ndim) + x.shape) for x in xs)
 
 
+def _by_leading_slice(f, raw: tuple[jax.Array, ...]) -> jax.Array:
+    """``f(*raw)`` computed one slice of the leading broadcast axis at a time
+    (``lax.map``), for a branch whose per-coordinate temporaries XLA
+    materialises: it then holds those of one slice, not ``[q, E, d]``."""
+    xs = _broadcast(*raw)
+    n = max(x.shape[0] for x in xs)
+    if xs[0].ndim < 3 or n == 1:
+        return f(*xs)
+    return jax.lax.map(
+        lambda i: f(*(x[i] if x.shape[0] > 1 else x[0] for x in xs)),
+        jnp.arange(n, dtype=jnp.int32),
+    )
+
+
 def _second_pass(raw: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
     """``raw`` (the small arrays before broadcasting) behind an optimization
     barrier, for a second pass that recomputes a broadcast intermediate: XLA
@@ -744,15 +758,20 @@ def rotate(
 
     # Scaled exactly where the squares could overflow (distances of 1e20 gave
     # -inf): per coordinate for the sum of moduli, per row for the L2 norm.
-    def scaled(*raw):
+    def scaled_sun(*raw):
         re, im = residual(*_broadcast(*raw))
         top = jnp.maximum(jnp.abs(re), jnp.abs(im))
+        scale = _unit_scale(top, 2)
+        # The second pass recomputes the residual (see _second_pass).
+        re, im = residual(*_broadcast(*_second_pass(raw)))
+        re, im = re * scale, im * scale
+        return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
+
+    def scaled(*raw):
         if variant == "sun":
-            scale = _unit_scale(top, 2)
-            # The second pass recomputes the residual (see _second_pass).
-            re, im = residual(*_broadcast(*_second_pass(raw)))
-            re, im = re * scale, im * scale
-            return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
+            return _by_leading_slice(scaled_sun, raw)
+        re, im = residual(*_broadcast(*raw))
+        top = jnp.maximum(jnp.abs(re), jnp.abs(im))
         scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
         # The second pass recomputes the residual (see _second_pass).
         re, im = residual(*_broadcast(*_second_pass(raw)))

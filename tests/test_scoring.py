@@ -559,3 +559,25 @@ def test_kg_scorer_gradients_hold_no_broadcast_cotangent():
             pytest.skip("no compiled memory analysis on this backend")
         assert mem.temp_size_in_bytes < q * e * w * 4 / 4, name
         assert_close(compiled(*args), grad_h()[:, None, :], loose=True, err_msg=name)
+
+
+def test_rotate_sun_forward_holds_no_broadcast_residual():
+    # The long-row branch of variant="sun" scales per coordinate; its
+    # temporaries ([q, E, d], allocated whether the branch runs or not) are
+    # now those of one query at a time. Long rows still score exactly.
+    rng = np.random.default_rng(35)
+    q, e, d = 16, 700, 24
+    h, t = rng.normal(size=(q, 1, 2 * d)), rng.normal(size=(1, e, 2 * d))
+    phase = rng.normal(size=(q, 1, d))
+    fn = lambda h, p, t: scoring.rotate(h, p, t, variant="sun")  # noqa: E731
+    args = [jnp.asarray(x, jnp.float32) for x in (h, phase, t)]
+    compiled = jax.jit(fn).lower(*args).compile()
+    mem = compiled.memory_analysis()
+    if mem is None:  # a backend without memory analysis
+        pytest.skip("no compiled memory analysis on this backend")
+    assert mem.temp_size_in_bytes < q * e * d * 4 / 2  # was 2.1x
+    h[3, 0, 2], t[0, 5, d + 1] = 1e25, -3e21  # the long-row branch runs
+    args = [jnp.asarray(x, jnp.float32) for x in (h, phase, t)]
+    hc, tc = _np_complex(h), _np_complex(t)
+    want = -np.abs(hc * np.exp(1j * phase) - tc).sum(-1)
+    assert_close(compiled(*args), want, loose=True)
