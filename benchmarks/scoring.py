@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scorers and dense softmax losses: jaxns vs the plain ``jnp`` formula.
+
+What a user would write in a few lines instead of calling jaxns: the same
+maths without input checks, long-vector scaling or NaN handling. Each case is
+timed forward and as ``jit(value_and_grad(sum))``, both sides compiled first
+and then timed in interleaved rounds (the order alternates every round), the
+median of the rounds; beside the times, the temporaries of each compiled
+program (``memory_analysis().temp_size_in_bytes``). A ratio above 1 means
+jaxns is slower than the plain formula.
+
+Cases: ``scoring.normalize``, ``scoring.cosine`` per example, the knowledge-
+graph scorers (``transe`` L1 and L2, ``distmult``, ``complex``, ``rotate`` in
+both variants) of ``[q, 1, d]`` queries against ``[1, E, d]`` entities (the
+shapes ``kg.evaluate`` scores), ``losses.full_softmax`` and
+``losses.in_batch_softmax_from_logits``.
+
+Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import _timing
+import jax
+import jax.numpy as jnp
+
+import jaxns
+
+S, L = jaxns.scoring, jaxns.losses
+
+
+def _plain_normalize(x):
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+
+def _halves(x, d):
+    return x[..., :d], x[..., d:]
+
+
+def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
+    """``(name, plain, jaxns, args, argnums of the gradient)``."""
+    k = jax.random.split(jax.random.key(0), 13)
+    n, b, kk, dim = (10_000, 256, 64, 128) if quick else (100_000, 1024, 64, 128)
+    q, e, d = (16, 2_000, 100) if quick else (64, 15_000, 100)
+    classes = 2_000 if quick else 10_000
+    x = jax.random.normal(k[0], (n, dim))
+    u = jax.random.normal(k[1], (b, dim))
+    c = jax.random.normal(k[2], (b, kk, dim))
+    h, r, t = (jax.random.normal(k[3 + i], s) for i, s in
+               enumerate([(q, 1, d), (q, 1, d), (1, e, d)]))  # fmt: skip
+    h2, r2, t2 = (jax.random.normal(k[6 + i], s) for i, s in
+                  enumerate([(q, 1, 2 * d), (q, 1, 2 * d), (1, e, 2 * d)]))  # fmt: skip
+    phase = jax.random.uniform(k[9], (q, 1, d), maxval=6.28)
+    logits = jax.random.normal(k[10], (b, classes))
+    labels = jax.random.randint(k[11], (b,), 0, classes)
+    square = jax.random.normal(k[12], (b, b))
+
+    def complex_plain(h, r, t):
+        (hr, hi), (rr, ri), (tr, ti) = (_halves(a, d) for a in (h, r, t))
+        return jnp.sum((hr * rr - hi * ri) * tr + (hr * ri + hi * rr) * ti, -1)
+
+    def rotate_plain(h, r, t):  # PyKEEN's: the L2 distance of h * r to t
+        (hr, hi), (rr, ri), (tr, ti) = (_halves(a, d) for a in (h, r, t))
+        re, im = hr * rr - hi * ri - tr, hr * ri + hi * rr - ti
+        return -jnp.sqrt(jnp.sum(re * re + im * im, -1))
+
+    def rotate_sun_plain(h, p, t):  # Sun et al.'s: the sum of moduli
+        (hr, hi), (tr, ti) = _halves(h, d), _halves(t, d)
+        cos, sin = jnp.cos(p), jnp.sin(p)
+        re, im = hr * cos - hi * sin - tr, hr * sin + hi * cos - ti
+        return -jnp.sum(jnp.sqrt(re * re + im * im), -1)
+
+    kg = f"[{q}, {e}, {d}]"
+    return [
+        (f"normalize [{n}, {dim}]", _plain_normalize, S.normalize, (x,), (0,)),
+        (
+            f"cosine per example [{b}, {kk}, {dim}]",
+            lambda u, c: jnp.einsum(
+                "bd,bkd->bk", _plain_normalize(u), _plain_normalize(c)
+            ),
+            S.cosine,
+            (u, c),
+            (0, 1),
+        ),
+        (
+            f"transe L1 {kg}",
+            lambda h, r, t: -jnp.sum(jnp.abs(h + r - t), -1),
+            lambda h, r, t: S.transe(h, r, t, norm=1),
+            (h, r, t),
+            (0, 1, 2),
+        ),
+        (
+            f"transe L2 {kg}",
+            lambda h, r, t: -jnp.linalg.norm(h + r - t, axis=-1),
+            lambda h, r, t: S.transe(h, r, t, norm=2),
+            (h, r, t),
+            (0, 1, 2),
+        ),
+        (
+            f"distmult {kg}",
+            lambda h, r, t: jnp.sum(h * r * t, -1),
+            S.distmult,
+            (h, r, t),
+            (0, 1, 2),
+        ),
+        (f"complex {kg}", complex_plain, S.complex, (h2, r2, t2), (0, 1, 2)),
+        (f"rotate {kg}", rotate_plain, S.rotate, (h2, r2, t2), (0, 1, 2)),
+        (
+            f"rotate sun {kg}",
+            rotate_sun_plain,
+            lambda h, p, t: S.rotate(h, p, t, variant="sun"),
+            (h2, phase, t2),
+            (0, 1, 2),
+        ),
+        (
+            f"full_softmax [{b}, {classes}]",
+            lambda z, y: (
+                jax.nn.logsumexp(z, -1) - jnp.take_along_axis(z, y[:, None], -1)[:, 0]
+            ),
+            L.full_softmax,
+            (logits, labels),
+            (0,),
+        ),
+        (
+            f"in_batch_softmax_from_logits [{b}, {b}]",
+            lambda z: jax.nn.logsumexp(z, -1) - jnp.diagonal(z),
+            L.in_batch_softmax_from_logits,
+            (square,),
+            (0,),
+        ),
+    ]
+
+
+def _compile(fn: Callable, args: tuple, argnums: tuple, grad: bool) -> Any:
+    if grad:
+        summed = jax.value_and_grad(lambda *a: jnp.sum(fn(*a)), argnums=argnums)
+        return jax.jit(summed).lower(*args).compile()
+    return jax.jit(fn).lower(*args).compile()
+
+
+def _temp_mb(compiled: Any) -> float:
+    try:
+        return compiled.memory_analysis().temp_size_in_bytes / 2**20
+    except (AttributeError, NotImplementedError):  # not every backend says
+        return float("nan")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
+    p.add_argument("--rounds", type=int, default=None, help="default 7 (3 quick)")
+    args = p.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 7)
+    print(_timing.device_line())
+    entries = []
+    for name, plain, lib, fn_args, argnums in _cases(args.quick):
+        for grad in (False, True):
+            sides = [_compile(f, fn_args, argnums, grad) for f in (plain, lib)]
+            for compiled in sides:  # warm-up
+                jax.block_until_ready(compiled(*fn_args))
+            entries.append(
+                dict(
+                    name=f"{name} {'grad' if grad else 'fwd'}",
+                    sides=sides,
+                    args=fn_args,
+                    times=([], []),
+                    mb=tuple(_temp_mb(c) for c in sides),
+                )
+            )
+    for r in range(rounds):
+        for e in entries:
+            for i in (0, 1) if r % 2 == 0 else (1, 0):
+                start = time.perf_counter()
+                jax.block_until_ready(e["sides"][i](*e["args"]))
+                e["times"][i].append(time.perf_counter() - start)
+    header = f"{'case':48s} {'plain ms':>9s} {'jaxns ms':>9s} {'ratio':>6s}"
+    print(f"{header} {'plain MB':>9s} {'jaxns MB':>9s}")
+    print("-" * (len(header) + 20))
+    rows = []
+    for e in entries:
+        plain_s, lib_s = (statistics.median(t) for t in e["times"])
+        for label, seconds, mb in zip(
+            ("plain jnp", "jaxns"), (plain_s, lib_s), e["mb"], strict=True
+        ):
+            _timing.record(e["name"], label, seconds=seconds, temp_mb=mb)
+        print(
+            f"{e['name']:48s} {1e3 * plain_s:9.3f} {1e3 * lib_s:9.3f} "
+            f"{lib_s / plain_s:5.2f}x {e['mb'][0]:9.1f} {e['mb'][1]:9.1f}"
+        )
+        rows.append(dict(case=e["name"], plain_s=plain_s, jaxns_s=lib_s))
+    print(f"(median of {rounds} interleaved rounds; ratio = jaxns / plain jnp)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
