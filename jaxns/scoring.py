@@ -465,9 +465,9 @@ def _kg_args(fn: str, **arrays: ArrayLike) -> tuple[jax.Array, ...]:
 def _kg_raw_args(
     fn: str, **arrays: ArrayLike
 ) -> tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]]:
-    """The checked arrays broadcast to their common shape, and before it (a
-    ``lax.cond`` operand is materialised: pass it the small arrays and
-    broadcast inside the branch, see :func:`_broadcast`)."""
+    """The checked arrays with their ranks aligned (:func:`_align_ranks`),
+    and as given (a ``lax.cond`` operand is materialised: pass it the small
+    arrays and align them inside the branch)."""
     xs = _checks.same_floats(fn, **arrays)
     try:
         shape = jnp.broadcast_shapes(*(x.shape for x in xs))
@@ -477,10 +477,10 @@ def _kg_raw_args(
     if not shape:
         raise ValueError(f"{fn}: inputs must have an embedding axis, got scalars.")
     # Ranks are aligned explicitly: jaxns never relies on implicit rank promotion.
-    return _broadcast(*xs), tuple(xs)
+    return _align_ranks(*xs), tuple(xs)
 
 
-def _broadcast(*xs: jax.Array) -> tuple[jax.Array, ...]:
+def _align_ranks(*xs: jax.Array) -> tuple[jax.Array, ...]:
     """The arrays with leading unit axes up to the common rank.
 
     Size-1 axes are left to broadcast in the arithmetic: ``broadcast_to`` the
@@ -496,7 +496,7 @@ def _by_leading_slice(f, raw: tuple[jax.Array, ...]) -> jax.Array:
     """``f(*raw)`` computed one slice of the leading broadcast axis at a time
     (``lax.map``), for a branch whose per-coordinate temporaries XLA
     materialises: it then holds those of one slice, not ``[q, E, d]``."""
-    xs = _broadcast(*raw)
+    xs = _align_ranks(*raw)
     n = max(x.shape[0] for x in xs)
     if xs[0].ndim < 3 or n == 1:
         return f(*xs)
@@ -588,7 +588,7 @@ def transe(
         return -jnp.sum(jnp.abs(diff), axis=-1)
 
     def difference(raw):
-        head, relation, tail = _broadcast(*raw)
+        head, relation, tail = _align_ranks(*raw)
         return head + relation - tail
 
     def scaled(*raw):  # exactly, where |diff|^2 could overflow
@@ -759,22 +759,22 @@ def rotate(
     # Scaled exactly where the squares could overflow (distances of 1e20 gave
     # -inf): per coordinate for the sum of moduli, per row for the L2 norm.
     def scaled_sun(*raw):
-        re, im = residual(*_broadcast(*raw))
+        re, im = residual(*_align_ranks(*raw))
         top = jnp.maximum(jnp.abs(re), jnp.abs(im))
         scale = _unit_scale(top, 2)
         # The second pass recomputes the residual (see _second_pass).
-        re, im = residual(*_broadcast(*_second_pass(raw)))
+        re, im = residual(*_align_ranks(*_second_pass(raw)))
         re, im = re * scale, im * scale
         return -jnp.sum(_safe_sqrt(re * re + im * im) / scale, axis=-1)
 
     def scaled(*raw):
         if variant == "sun":
             return _by_leading_slice(scaled_sun, raw)
-        re, im = residual(*_broadcast(*raw))
+        re, im = residual(*_align_ranks(*raw))
         top = jnp.maximum(jnp.abs(re), jnp.abs(im))
         scale = _unit_scale(jnp.max(top, axis=-1, initial=0), 2 * top.shape[-1])
         # The second pass recomputes the residual (see _second_pass).
-        re, im = residual(*_broadcast(*_second_pass(raw)))
+        re, im = residual(*_align_ranks(*_second_pass(raw)))
         re, im = re * scale[..., None], im * scale[..., None]
         return -_safe_sqrt(jnp.sum(re * re + im * im, axis=-1)) / scale
 
