@@ -50,6 +50,7 @@ SigLIP ring sends ``n - 1`` blocks of ``[B / n, d]`` to a neighbour. See
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from typing import Any
@@ -116,25 +117,81 @@ def _divisible(fn: str, arg: str, size: int, mesh: Mesh, axis: str | None, what:
         )
 
 
+# Compiled programs of eager (unjitted) calls, most recently used last.
+_EAGER_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+_EAGER_PROGRAMS_MAX = 64
+
+
+def _is_spec(x: Any) -> bool:
+    return isinstance(x, P)
+
+
+def _eager_key(body: Any, mesh: Mesh, in_specs: Any, out_specs: Any) -> Any:
+    """What determines an eager call's program, or None if it is unhashable.
+
+    ``body`` is a closure made afresh by every call of a public function; two
+    closures of the same code over equal static values (sizes, axis names,
+    flags: typed, so that ``True`` and ``1`` differ) trace the same program.
+    """
+    cells = tuple(
+        (type(c.cell_contents), c.cell_contents) for c in body.__closure__ or ()
+    )
+    specs = (
+        jax.tree.flatten(in_specs, is_leaf=_is_spec),
+        jax.tree.flatten(out_specs, is_leaf=_is_spec),
+    )
+    specs = tuple((tuple(leaves), treedef) for leaves, treedef in specs)
+    key = (body.__code__, cells, mesh, specs)
+    try:
+        hash(key)
+    except TypeError:  # e.g. an array among the closure's cells
+        return None
+    return key
+
+
 def _shard_map(body: Any, *, mesh: Mesh, in_specs: Any, out_specs: Any) -> Any:
-    """``jax.shard_map`` that also accepts meshes with Explicit axes.
+    """``jax.shard_map`` that also accepts meshes with Explicit axes, and is
+    compiled as one program when called eagerly.
 
     On a mesh with Explicit axes (``jax.make_mesh``'s default) shard_map wants
     its arguments already laid out as ``in_specs`` says; they are resharded
     first. Auto meshes let ``jit`` reshard as needed.
+
+    Traced (inside ``jit``, ``grad``, ...), the result is the plain shard_map.
+    Called on concrete arrays, shard_map would run op by op, compiling every
+    primitive for the mesh (about 6 s per call of :func:`sampled_softmax` on 4
+    host devices); the call is then jitted instead, and the compiled program
+    is kept for later calls with the same static arguments.
     """
     mapped = jax.shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=out_specs)
     explicit = jax.sharding.AxisType.Explicit
-    if not any(t == explicit for t in getattr(mesh, "axis_types", ())):
-        return mapped
+    if any(t == explicit for t in getattr(mesh, "axis_types", ())):
 
-    def place(spec: P, x: Any) -> Any:
-        sharding = NamedSharding(mesh, spec)
-        return jax.tree.map(lambda a: jax.sharding.reshard(a, sharding), x)
+        def place(spec: P, x: Any) -> Any:
+            sharding = NamedSharding(mesh, spec)
+            return jax.tree.map(lambda a: jax.sharding.reshard(a, sharding), x)
+
+        def mapped_placed(*args: Any) -> Any:
+            args = jax.tree.map(place, in_specs, args, is_leaf=_is_spec)
+            return mapped(*args)
+
+    else:
+        mapped_placed = mapped
 
     def call(*args: Any) -> Any:
-        args = jax.tree.map(place, in_specs, args, is_leaf=lambda x: isinstance(x, P))
-        return mapped(*args)
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args)):
+            return mapped_placed(*args)
+        key = _eager_key(body, mesh, in_specs, out_specs)
+        if key is None:
+            return jax.jit(mapped_placed)(*args)
+        program = _EAGER_PROGRAMS.get(key)
+        if program is None:
+            program = _EAGER_PROGRAMS[key] = jax.jit(mapped_placed)
+            if len(_EAGER_PROGRAMS) > _EAGER_PROGRAMS_MAX:
+                _EAGER_PROGRAMS.popitem(last=False)
+        else:
+            _EAGER_PROGRAMS.move_to_end(key)
+        return program(*args)
 
     return call
 

@@ -2251,20 +2251,24 @@ def make_sharded_trainer(
             for name, t in tables.items()
         }
 
+    @jax.jit
+    def sharded_init(tables: dict[str, Any]) -> Any:
+        # One jit for the trainer's lifetime: it compiles once per table
+        # shape, not once per call (a new shard_map per call would retrace).
+        specs = {name: rows_spec for name in tables}
+        with jax.named_scope("jaxns.word2vec.sharded_init"):
+            return _sharding._shard_map(
+                opt.init,
+                mesh=mesh,
+                in_specs=(specs,),
+                out_specs=state_specs(tables),
+            )(tables)
+
     def init(params: SkipGramParams) -> Any:
         tables = tables_of("word2vec.Trainer.init", params)
         if not sharded:
             return opt.init(tables)
-        specs = {name: rows_spec for name in tables}
-        with jax.named_scope("jaxns.word2vec.sharded_init"):
-            return jax.jit(
-                _sharding._shard_map(
-                    opt.init,
-                    mesh=mesh,
-                    in_specs=(specs,),
-                    out_specs=state_specs(tables),
-                )
-            )(tables)
+        return sharded_init(tables)
 
     def packed(tree, axis, collective, per_leaf, shape):
         """Sends every leaf of ``tree`` through one ``collective``.

@@ -280,6 +280,53 @@ def test_sharded_sampler_log_expected_count_is_exact(n):
     assert_close(log_e, s.log_expected_count(jnp.asarray(ids.reshape(-1)), 64))
 
 
+@pytest.mark.parametrize("n", [1, pytest.param(4, marks=eight)])
+def test_eager_calls_compile_once_and_equal_jit(n, monkeypatch):
+    # Eager shard_map ran op by op, compiling each primitive for the mesh on
+    # every call (about 6 s a call of sampled_softmax on 4 host devices).
+    traces = []
+    scores = sh._sampled_scores
+
+    def counted(*args, **kwargs):
+        traces.append(1)
+        return scores(*args, **kwargs)
+
+    monkeypatch.setattr(sh, "_sampled_scores", counted)
+    table, hidden, labels, counts = _data()
+    mesh = _mesh(n)
+    s = sh.shard_sampler(jaxns.samplers.unigram(counts, power=0.75), n, mesh=mesh)
+    t = sh.shard_table(table, mesh)
+    call = functools.partial(sh.sampled_softmax, num_per_shard=4, mesh=mesh)
+    first = call(jax.random.key(1), hidden, labels, t, s)
+    again = call(jax.random.key(2), hidden, labels, t, s)
+    assert len(traces) == 1
+    jitted = jax.jit(call)
+    np.testing.assert_array_equal(
+        first, jitted(jax.random.key(1), hidden, labels, t, s)
+    )
+    np.testing.assert_array_equal(
+        again, jitted(jax.random.key(2), hidden, labels, t, s)
+    )
+    # Another static argument is another program.
+    call(jax.random.key(1), hidden, labels, t, s, remove_accidental_hits=False)
+    assert len(traces) == 3  # one eager trace, one under jit, one new program
+
+
+def test_eager_key_is_none_for_unhashable_closures():
+    big = jnp.arange(3)
+
+    def body(x):
+        return x + big
+
+    assert sh._eager_key(body, _mesh(1), (sh.P(),), sh.P()) is None
+    n = 3
+
+    def body2(x):
+        return x + n
+
+    assert sh._eager_key(body2, _mesh(1), (sh.P(),), sh.P()) is not None
+
+
 def test_sharded_sampler_candidates_program_does_not_grow_with_shards():
     # candidates unrolled a Python loop over the shards: 128 shards lowered
     # to 26x the program of 2 and took 8.7 s to compile (0.14 s for 2).
@@ -779,6 +826,30 @@ def test_sharded_trainer_compiles_once(adam, sync_every):
     np.testing.assert_array_equal(params.input, ref.input)
     np.testing.assert_array_equal(params.output, ref.output)
     np.testing.assert_array_equal(losses, ref_losses)
+
+
+def test_vocab_sharded_trainer_init_compiles_once():
+    # init built a new jit (a new shard_map) on every call, so every call
+    # traced and compiled the optimizer's init again.
+    ids, sents, sampler, kw = _w2v_case(adam=True)
+    traces = []
+    adam = kw.pop("optimizer")
+
+    def counted_init(params):
+        traces.append(1)
+        return adam.init(params)
+
+    kw["optimizer"] = optax.GradientTransformation(counted_init, adam.update)
+    trainer = jaxns.word2vec.make_sharded_trainer(
+        sampler, mesh=_mesh(1, "data"), vocab_axis="data", **kw
+    )
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    first = trainer.init(params)
+    after_first = len(traces)
+    second = trainer.init(params)
+    assert after_first >= 1
+    assert len(traces) == after_first
+    jax.tree.map(np.testing.assert_array_equal, first, second)
 
 
 @eight
