@@ -12,6 +12,9 @@ Two tables:
    (``--xla_force_host_platform_device_count=8``) and share the machine's
    cores: the memory column is real, the time column is not a speed-up
    measurement. On a GPU/TPU host the same script uses the real devices.
+   After it, **eager calls**: the first and later unjitted calls of
+   ``sharding.sampled_softmax`` and ``sharding.clip`` against the same call
+   under ``jit`` (a later eager call reuses the first one's program).
 2. **word2vec throughput** (built-in corpus, one epoch after a warm-up
    epoch): :func:`jaxns.word2vec.make_trainer` without a mesh (the
    one-core baseline, first row) and
@@ -166,6 +169,65 @@ def memory_table(quick: bool) -> None:
         "(MiB/dev: arguments + temporaries of one device's compiled step. On CPU "
         "the devices are simulated and share the cores: times are not speed-ups.)"
     )
+
+
+def eager_table(quick: bool) -> None:
+    """Eager (unjitted) calls against the same call under ``jit``.
+
+    A notebook calls the sharded losses directly. The first eager call
+    compiles one program for the mesh, later ones with the same static
+    arguments reuse it, so they cost what the jitted call costs.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from _timing import measure
+    from jax.sharding import Mesh
+
+    import jaxns
+    from jaxns import sharding as sh
+
+    vocab, dim, batch, m = (2**12, 32, 256, 32) if quick else (2**14, 64, 1024, 128)
+    rng = np.random.default_rng(1)
+    table = jnp.asarray(rng.normal(size=(vocab, dim)) * 0.1, jnp.float32)
+    hidden = jnp.asarray(rng.normal(size=(batch, dim)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, vocab, batch), jnp.int32)
+    base = jaxns.samplers.log_uniform(vocab)
+    print()
+    print(
+        f"eager calls: sampled_softmax (V={vocab:,}, d={dim}, batch {batch}, "
+        f"{m} per shard) and clip (batch {batch}); ms"
+    )
+    header = (
+        f"{'devices':>7} {'function':>15} {'1st eager':>10} {'eager':>8} "
+        f"{'jit':>8} {'eager/jit':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in [n for n in (1, 2, 4, 8) if n <= jax.device_count()]:
+        mesh = Mesh(np.array(jax.devices()[:n]), ("vocab",))
+        batch_mesh = Mesh(np.array(jax.devices()[:n]), ("batch",))
+        sampler = sh.shard_sampler(base, n, mesh=mesh)
+        t = sh.shard_table(table, mesh)
+        key = jax.random.key(0)
+        calls = {
+            "sampled_softmax": lambda key, h, s=sampler, t=t, mesh=mesh: (
+                sh.sampled_softmax(key, h, labels, t, s, num_per_shard=m, mesh=mesh)
+            ),
+            "clip": lambda key, h, mesh=batch_mesh: sh.clip(
+                h, h[::-1], mesh=mesh, temperature=0.07
+            ),
+        }
+        for name, call in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(call(key, hidden))
+            first = (time.perf_counter() - start) * 1e3
+            eager = measure(call, key, hidden, repeats=5, warmup=False)
+            jitted = measure(jax.jit(call), key, hidden, repeats=5)
+            print(
+                f"{n:>7} {name:>15} {first:>10.1f} {eager.median_ms:>8.2f} "
+                f"{jitted.median_ms:>8.2f} {eager.median / jitted.median:>9.2f}x"
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -519,7 +581,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         if os.environ.get("JAX_PLATFORMS", "cpu") == "cpu":
             _host_devices(8, os.cpu_count() or 1)
-        return memory_table(args.quick)
+        memory_table(args.quick)
+        return eager_table(args.quick)
     if args.only in (None, "memory"):
         # A fresh process: the host device count is fixed when JAX starts.
         subprocess.run(

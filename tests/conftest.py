@@ -39,3 +39,15 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    # The longest tests first, so that the xdist workers do not wait on one
+    # of them at the end of the run (each takes minutes on 2 cores).
+    items.sort(key=lambda item: item.name not in _LONGEST)
+
+
+_LONGEST = frozenset(
+    {
+        "test_on_eight_host_devices",
+        "test_sphinx_build_without_warnings",
+        "test_readme_python_blocks_run",
+    }
+)

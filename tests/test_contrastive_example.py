@@ -123,7 +123,7 @@ def test_tiny_runs_write_reports(example, tmp_path, standard_promotion):
     plot = tmp_path / "probe.png"
     argv = ["--loss", "ntxent", "--epochs", "1", "--batch-size", "512",
             "--block-size", "256", "--no-progress", "--report", str(report),
-            "--plot", str(plot)]  # fmt: skip
+            "--plot", str(plot), "--draws", "2"]  # fmt: skip
     out = example.main(argv)
     saved = json.loads(report.read_text())
     assert set(saved["linear_probe_accuracy"]) == {

@@ -15,7 +15,18 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def test_sphinx_build_without_warnings(tmp_path):
     # MPLBACKEND=Agg as CI may set it: conf.py must still give inline plots.
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    # The notebooks train for real, so they run with XLA's usual code
+    # generation, as for a reader, not conftest's fast-compile flag (with it
+    # the word-vectors notebook took 33 s instead of 18).
+    flags = os.environ.get("XLA_FLAGS", "").replace(
+        "--xla_backend_optimization_level=0", ""
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        MPLBACKEND="Agg",
+        XLA_FLAGS=" ".join(flags.split()),
+    )
     proc = subprocess.run(
         [
             sys.executable,

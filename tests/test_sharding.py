@@ -12,6 +12,7 @@ checked never to hold a full table or a global ``B x B`` logit matrix.
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import re
@@ -292,6 +293,8 @@ def test_eager_calls_compile_once_and_equal_jit(n, monkeypatch):
         return scores(*args, **kwargs)
 
     monkeypatch.setattr(sh, "_sampled_scores", counted)
+    # Programs that other tests' eager calls left behind would be reused.
+    monkeypatch.setattr(sh, "_EAGER_PROGRAMS", collections.OrderedDict())
     table, hidden, labels, counts = _data()
     mesh = _mesh(n)
     s = sh.shard_sampler(jaxns.samplers.unigram(counts, power=0.75), n, mesh=mesh)
