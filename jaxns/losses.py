@@ -227,6 +227,33 @@ def _lse_jvp(axis, primals, tangents):
     return out, jnp.sum(weighted, axis=axis)
 
 
+@jax.custom_jvp
+def _lse_minus_own(x: jax.Array) -> jax.Array:
+    """``logsumexp(x[i]) - x[i, i]`` per row of ``x`` ``[rows, cols >= rows]``.
+
+    The in-batch softmax loss when every column is live. The JVP is
+    ``sum((softmax(x[i]) - onehot(i)) * dx[i])`` as one elementwise product,
+    so a reverse pass builds one ``[rows, cols]`` buffer; autodiff of the
+    diagonal would scatter its cotangent into a second one and add them.
+    """
+    return _lse(x, None, 1) - jnp.diagonal(x[:, : x.shape[0]])
+
+
+@_lse_minus_own.defjvp
+def _lse_minus_own_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    rows, cols = x.shape
+    lse = _lse(x, None, 1)
+    out = lse - jnp.diagonal(x[:, :rows])
+    safe = jnp.where(jnp.isfinite(lse), lse, 0)[:, None]
+    own = (
+        jnp.arange(cols, dtype=jnp.int32)[None, :]
+        == jnp.arange(rows, dtype=jnp.int32)[:, None]
+    )
+    p = jnp.exp(x - safe)
+    return out, jnp.sum(jnp.where(own, p - 1, p) * dx, axis=1)
+
+
 def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     """Sets the distinct entries ``logits[rows, cols]`` to ``-inf``.
 
@@ -624,7 +651,7 @@ def _retrieval(
             # Every column is live, so the positive's own logit is its term of
             # the normaliser (>= pos, the loss stays >= 0): one pass over the
             # caller's logits, which a scatter of the diagonal had to copy.
-            return _lse(logits, None, 1) - pos
+            return _lse_minus_own(logits)
         # The caller's logits: drop the diagonal in the mask, not by a scatter
         # (a copy of them); the reductions see the same -inf.
         cols_ids = jnp.arange(cols, dtype=jnp.int32)

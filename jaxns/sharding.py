@@ -1264,8 +1264,10 @@ def clip(
         if normalize:
             x, y = scoring.normalize(x), scoring.normalize(y)
         one = jnp.ones((), x.dtype)
-        img = scale * (x @ _gather_own_first(y, axis).T)
-        txt = scale * (y @ _gather_own_first(x, axis).T)
+        # Scaling the [b, d] rows, not the [b, B] product: the derivative in
+        # the scale then keeps no [b, B] residual.
+        img = (scale * x) @ _gather_own_first(y, axis).T
+        txt = (scale * y) @ _gather_own_first(x, axis).T
         return 0.5 * (
             losses.in_batch_softmax_from_logits(img, temperature=one)
             + losses.in_batch_softmax_from_logits(txt, temperature=one)

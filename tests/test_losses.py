@@ -694,6 +694,10 @@ def test_in_batch_softmax_from_logits_does_not_copy_the_logits(option):
         soft = np.exp(z - logsumexp(z, axis=1, keepdims=True))
         g = _jit_grad(lambda x: f(x).sum())(x)
         assert_close(g, soft - np.eye(b, n), loose=True)
+        # The gradient is one elementwise pass over the logits: no second
+        # [b, n] block for the diagonal's cotangent.
+        grad = jax.jit(jax.grad(lambda x: f(x).sum())).lower(x).compile()
+        assert grad.memory_analysis().temp_size_in_bytes < 0.25 * b * n * 4
 
 
 def test_in_batch_all_duplicates_gives_zero():

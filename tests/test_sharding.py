@@ -623,6 +623,26 @@ def test_contrastive_steps_never_hold_the_global_logits(name):
         assert f"{B // 8},{B}" in shapes
 
 
+@eight
+@pytest.mark.parametrize("n", [2, 4])
+def test_clip_gradient_holds_few_logit_blocks(n):
+    # Each device's [b, B] image and text logits, b = B / n. Scaling the
+    # [b, B] product by the temperature kept it as a residual, and the
+    # diagonal's cotangent was a block of its own: about 5 blocks of
+    # temporaries per device; 2 (the logits, the cotangent) and change now.
+    big_b, dim = 512, 8
+    rng = np.random.default_rng(9)
+    x, y = (jnp.asarray(rng.normal(size=(big_b, dim)), jnp.float32) for _ in "xy")
+    mesh = _mesh(n, "batch")
+    grad = jax.grad(
+        lambda x, y: sh.clip(x, y, mesh=mesh, temperature=0.07).mean(),
+        argnums=(0, 1),
+    )
+    mem = jax.jit(grad).lower(x, y).compile().memory_analysis()
+    block = big_b // n * big_b * 4
+    assert mem.temp_size_in_bytes < 3 * block
+
+
 # ---------------------------------------------------------------------------
 # bad inputs
 # ---------------------------------------------------------------------------
