@@ -133,6 +133,9 @@ def _eager_key(body: Any, mesh: Mesh, in_specs: Any, out_specs: Any) -> Any:
     closures of the same code over equal static values (sizes, axis names,
     flags: typed, so that ``True`` and ``1`` differ) trace the same program.
     """
+    code = getattr(body, "__code__", None)
+    if code is None:  # a partial or another callable: nothing to compare
+        return None
     cells = tuple(
         (type(c.cell_contents), c.cell_contents) for c in body.__closure__ or ()
     )
@@ -141,7 +144,7 @@ def _eager_key(body: Any, mesh: Mesh, in_specs: Any, out_specs: Any) -> Any:
         jax.tree.flatten(out_specs, is_leaf=_is_spec),
     )
     specs = tuple((tuple(leaves), treedef) for leaves, treedef in specs)
-    key = (body.__code__, cells, mesh, specs)
+    key = (code, cells, mesh, specs)
     try:
         hash(key)
     except TypeError:  # e.g. an array among the closure's cells

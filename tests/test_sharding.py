@@ -328,6 +328,11 @@ def test_eager_key_is_none_for_unhashable_closures():
         return x + n
 
     assert sh._eager_key(body2, _mesh(1), (sh.P(),), sh.P()) is not None
+    # A callable without code of its own is jitted per call, not cached.
+    part = functools.partial(jnp.add, 1.0)
+    assert sh._eager_key(part, _mesh(1), (sh.P(),), sh.P()) is None
+    mapped = sh._shard_map(part, mesh=_mesh(1), in_specs=(sh.P(),), out_specs=sh.P())
+    np.testing.assert_array_equal(mapped(jnp.arange(3.0)), [1.0, 2.0, 3.0])
 
 
 def test_sharded_sampler_candidates_program_does_not_grow_with_shards():
