@@ -254,6 +254,40 @@ def _lse_minus_own_jvp(primals, tangents):
     return out, jnp.sum(jnp.where(own, p - 1, p) * dx, axis=1)
 
 
+def _own(rows: int, cols: int) -> jax.Array:
+    """``[rows, cols]`` mask of the diagonal ``(i, i)``."""
+    return (
+        jnp.arange(cols, dtype=jnp.int32)[None, :]
+        == jnp.arange(rows, dtype=jnp.int32)[:, None]
+    )
+
+
+@jax.custom_jvp
+def _lse_with_own(x: jax.Array, pos: jax.Array) -> jax.Array:
+    """``logsumexp(x[i] with x[i, i] := pos[i]) - pos[i]`` per row.
+
+    The in-batch softmax loss when every column is live and the positive's
+    logit comes from its own computation. The JVP is one elementwise pass
+    (the softmax off the diagonal against ``dx``, ``p_ii - 1`` against
+    ``dpos``), so a reverse pass builds one ``[rows, cols]`` buffer.
+    """
+    own = _own(*x.shape)
+    return _lse(jnp.where(own, pos[:, None], x), None, 1) - pos
+
+
+@_lse_with_own.defjvp
+def _lse_with_own_jvp(primals, tangents):
+    (x, pos), (dx, dpos) = primals, tangents
+    own = _own(*x.shape)
+    z = jnp.where(own, pos[:, None], x)
+    lse = _lse(z, None, 1)
+    safe = jnp.where(jnp.isfinite(lse), lse, 0)[:, None]
+    p = jnp.exp(z - safe)
+    off = jnp.sum(jnp.where(own, 0, p * dx), axis=1)
+    p_own = jnp.exp(pos - safe[:, 0])
+    return lse - pos, off + (p_own - 1) * dpos
+
+
 def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     """Sets the distinct entries ``logits[rows, cols]`` to ``-inf``.
 
@@ -657,6 +691,10 @@ def _retrieval(
         cols_ids = jnp.arange(cols, dtype=jnp.int32)
         keep = _and(keep, cols_ids[None, :] != diag[:, None])
         neg = logits
+    elif keep is None and not hard:
+        # Every other column is live: one pass with the positive's logit in
+        # place of the diagonal (the scatter of _drop below copies them).
+        return _lse_with_own(logits, pos)
     else:
         neg = _drop(logits, diag, diag)
     if hard:
@@ -1049,6 +1087,9 @@ def infonce(
             block_size=block_size,
         )
         neg_lse = st.row_lse[0]
+    elif mask is None:
+        loss = _lse_with_own((scale * a) @ p.T, pos)
+        return _finish(fn, loss, weights, out_dtype)
     else:
         diag = jnp.arange(a.shape[0], dtype=jnp.int32)
         neg_lse = _lse(_drop((scale * a) @ p.T, diag, diag), mask, 1)

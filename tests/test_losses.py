@@ -700,6 +700,28 @@ def test_in_batch_softmax_from_logits_does_not_copy_the_logits(option):
         assert grad.memory_analysis().temp_size_in_bytes < 0.25 * b * n * 4
 
 
+@pytest.mark.parametrize("loss", ["in_batch_softmax", "infonce"])
+def test_dense_in_batch_gradient_holds_one_logit_block(loss):
+    # The positive's logit took the diagonal's place through a scatter of
+    # -inf into a copy of the logits: two [b, b] blocks for the gradient.
+    rng = np.random.default_rng(33)
+    b, d = 256, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    dot = {"similarity": "dot"} if loss == "infonce" else {}
+    fn = functools.partial(getattr(L, loss), temperature=0.1, **dot)
+    grad = jax.jit(jax.grad(lambda x, y: fn(x, y).sum(), argnums=(0, 1)))
+    mem = grad.lower(x, y).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 1.5 * b * b * 4
+    z = np.float64(x) @ np.float64(y).T / 0.1
+    soft = np.exp(z - logsumexp(z, axis=1, keepdims=True)) - np.eye(b)
+    gx, gy = grad(x, y)
+    for got, want in (
+        (gx, soft @ np.float64(y) / 0.1),
+        (gy, soft.T @ np.float64(x) / 0.1),
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
 def test_in_batch_all_duplicates_gives_zero():
     q = jnp.ones((3, 2))
     loss, g = _jit_value_and_grad(
