@@ -12,8 +12,9 @@ jaxns is slower than the plain formula.
 Cases: ``scoring.normalize``, ``scoring.cosine`` per example, the knowledge-
 graph scorers (``transe`` L1 and L2, ``distmult``, ``complex``, ``rotate`` in
 both variants) of ``[q, 1, d]`` queries against ``[1, E, d]`` entities (the
-shapes ``kg.evaluate`` scores), ``losses.full_softmax`` and
-``losses.in_batch_softmax_from_logits``.
+shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
+``losses.in_batch_softmax_from_logits``, and ``losses.in_batch_softmax`` and
+``losses.infonce`` (dot product, temperature 0.1) from ``[B, d]`` embeddings.
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
 """
@@ -60,6 +61,11 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
     logits = jax.random.normal(k[10], (b, classes))
     labels = jax.random.randint(k[11], (b,), 0, classes)
     square = jax.random.normal(k[12], (b, b))
+    queries, keys = jax.random.normal(jax.random.key(1), (2, b, dim))
+
+    def in_batch_plain(qs, cs):  # what TFRS and most training loops write
+        z = qs @ cs.T / 0.1
+        return jax.nn.logsumexp(z, -1) - jnp.diagonal(z)
 
     def complex_plain(h, r, t):
         (hr, hi), (rr, ri), (tr, ti) = (_halves(a, d) for a in (h, r, t))
@@ -133,6 +139,20 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             L.in_batch_softmax_from_logits,
             (square,),
             (0,),
+        ),
+        (
+            f"in_batch_softmax [{b}, {dim}] x2",
+            in_batch_plain,
+            lambda qs, cs: L.in_batch_softmax(qs, cs, temperature=0.1),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"infonce dot [{b}, {dim}] x2",
+            in_batch_plain,
+            lambda qs, cs: L.infonce(qs, cs, temperature=0.1, similarity="dot"),
+            (queries, keys),
+            (0, 1),
         ),
     ]
 
