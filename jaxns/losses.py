@@ -227,6 +227,14 @@ def _lse_jvp(axis, primals, tangents):
     return out, jnp.sum(weighted, axis=axis)
 
 
+def _own(rows: int, cols: int) -> jax.Array:
+    """``[rows, cols]`` mask of the diagonal ``(i, i)``."""
+    return (
+        jnp.arange(cols, dtype=jnp.int32)[None, :]
+        == jnp.arange(rows, dtype=jnp.int32)[:, None]
+    )
+
+
 @jax.custom_jvp
 def _lse_minus_own(x: jax.Array) -> jax.Array:
     """``logsumexp(x[i]) - x[i, i]`` per row of ``x`` ``[rows, cols >= rows]``.
@@ -246,20 +254,8 @@ def _lse_minus_own_jvp(primals, tangents):
     lse = _lse(x, None, 1)
     out = lse - jnp.diagonal(x[:, :rows])
     safe = jnp.where(jnp.isfinite(lse), lse, 0)[:, None]
-    own = (
-        jnp.arange(cols, dtype=jnp.int32)[None, :]
-        == jnp.arange(rows, dtype=jnp.int32)[:, None]
-    )
     p = jnp.exp(x - safe)
-    return out, jnp.sum(jnp.where(own, p - 1, p) * dx, axis=1)
-
-
-def _own(rows: int, cols: int) -> jax.Array:
-    """``[rows, cols]`` mask of the diagonal ``(i, i)``."""
-    return (
-        jnp.arange(cols, dtype=jnp.int32)[None, :]
-        == jnp.arange(rows, dtype=jnp.int32)[:, None]
-    )
+    return out, jnp.sum(jnp.where(_own(rows, cols), p - 1, p) * dx, axis=1)
 
 
 @jax.custom_jvp
@@ -678,7 +674,6 @@ def _retrieval(
         logits = logits - log_q[None, :]
     keep = _and(None if hits is None else ~hits, mask)
     hard = num_hard_negatives is not None and num_hard_negatives < cols - 1
-    diag = jnp.arange(rows, dtype=jnp.int32)
     if pos is None:
         pos = jnp.diagonal(logits[:, :rows])
         if keep is None and not hard:
@@ -688,14 +683,14 @@ def _retrieval(
             return _lse_minus_own(logits)
         # The caller's logits: drop the diagonal in the mask, not by a scatter
         # (a copy of them); the reductions see the same -inf.
-        cols_ids = jnp.arange(cols, dtype=jnp.int32)
-        keep = _and(keep, cols_ids[None, :] != diag[:, None])
+        keep = _and(keep, ~_own(rows, cols))
         neg = logits
     elif keep is None and not hard:
         # Every other column is live: one pass with the positive's logit in
         # place of the diagonal (the scatter of _drop below copies them).
         return _lse_with_own(logits, pos)
     else:
+        diag = jnp.arange(rows, dtype=jnp.int32)
         neg = _drop(logits, diag, diag)
     if hard:
         neg, idx = jax.lax.top_k(_live(neg, keep), num_hard_negatives)
