@@ -13,8 +13,10 @@ Cases: ``scoring.normalize``, ``scoring.cosine`` per example, the knowledge-
 graph scorers (``transe`` L1 and L2, ``distmult``, ``complex``, ``rotate`` in
 both variants) of ``[q, 1, d]`` queries against ``[1, E, d]`` entities (the
 shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
-``losses.in_batch_softmax_from_logits``, and ``losses.in_batch_softmax`` and
-``losses.infonce`` (dot product, temperature 0.1) from ``[B, d]`` embeddings.
+``losses.in_batch_softmax_from_logits`` (also with a learned temperature and
+logQ), ``losses.in_batch_softmax`` and ``losses.infonce`` (dot product,
+temperature 0.1) and ``losses.clip`` (temperature 0.1, not normalized) from
+``[B, d]`` embeddings.
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
 """
@@ -66,6 +68,17 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
     def in_batch_plain(qs, cs):  # what TFRS and most training loops write
         z = qs @ cs.T / 0.1
         return jax.nn.logsumexp(z, -1) - jnp.diagonal(z)
+
+    def learned_plain(z, temp, lq):  # a learned temperature and logQ
+        z = z / temp - lq[None, :]
+        return jax.nn.logsumexp(z, -1) - jnp.diagonal(z)
+
+    def clip_plain(qs, cs):  # open_clip's two cross-entropies
+        z = qs @ cs.T / 0.1
+        return 0.5 * (jax.nn.logsumexp(z, 1) + jax.nn.logsumexp(z, 0)) - jnp.diagonal(z)
+
+    temp = jnp.float32(0.1)
+    log_q = jax.nn.log_softmax(jax.random.normal(jax.random.key(2), (b,)))
 
     def complex_plain(h, r, t):
         (hr, hi), (rr, ri), (tr, ti) = (_halves(a, d) for a in (h, r, t))
@@ -141,6 +154,15 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             (0,),
         ),
         (
+            f"from_logits learned t, logQ [{b}, {b}]",
+            lambda z, temp: learned_plain(z, temp, log_q),
+            lambda z, temp: L.in_batch_softmax_from_logits(
+                z, temperature=temp, candidate_log_q=log_q
+            ),
+            (square, temp),
+            (0, 1),
+        ),
+        (
             f"in_batch_softmax [{b}, {dim}] x2",
             in_batch_plain,
             lambda qs, cs: L.in_batch_softmax(qs, cs, temperature=0.1),
@@ -151,6 +173,13 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             f"infonce dot [{b}, {dim}] x2",
             in_batch_plain,
             lambda qs, cs: L.infonce(qs, cs, temperature=0.1, similarity="dot"),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"clip [{b}, {dim}] x2",
+            clip_plain,
+            lambda qs, cs: L.clip(qs, cs, temperature=0.1, normalize=False),
             (queries, keys),
             (0, 1),
         ),

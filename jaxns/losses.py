@@ -235,27 +235,61 @@ def _own(rows: int, cols: int) -> jax.Array:
     )
 
 
+def _scaled(x: jax.Array, temperature: jax.Array, shift: jax.Array | None):
+    z = x / temperature
+    return z if shift is None else z - shift[None, :]
+
+
 @jax.custom_jvp
-def _lse_minus_own(x: jax.Array) -> jax.Array:
-    """``logsumexp(x[i]) - x[i, i]`` per row of ``x`` ``[rows, cols >= rows]``.
+def _lse_minus_own(
+    x: jax.Array, temperature: jax.Array, shift: jax.Array | None
+) -> jax.Array:
+    """``logsumexp(z[i]) - z[i, i]`` per row of ``z = x / temperature - shift``.
 
-    The in-batch softmax loss when every column is live. The JVP is
-    ``sum((softmax(x[i]) - onehot(i)) * dx[i])`` as one elementwise product,
-    so a reverse pass builds one ``[rows, cols]`` buffer; autodiff of the
-    diagonal would scatter its cotangent into a second one and add them.
+    The in-batch softmax loss of ``x`` ``[rows, cols >= rows]`` when every
+    column is live (``shift`` ``[cols]`` is the logQ correction, or None). The
+    JVP is ``sum((softmax(z[i]) - onehot(i)) * dz[i])`` as one elementwise
+    product over the caller's ``x``: a reverse pass builds one ``[rows,
+    cols]`` buffer (the gradient itself) and keeps no scaled copy of ``x``;
+    autodiff of the diagonal would scatter its cotangent into a second one.
     """
-    return _lse(x, None, 1) - jnp.diagonal(x[:, : x.shape[0]])
+    z = _scaled(x, temperature, shift)
+    return _lse(z, None, 1) - jnp.diagonal(z[:, : x.shape[0]])
 
 
-@_lse_minus_own.defjvp
+def _nonzero(tangent) -> bool:
+    return not isinstance(tangent, jax.custom_derivatives.SymbolicZero)
+
+
 def _lse_minus_own_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
+    (x, t, shift), (dx, dt, dshift) = primals, tangents
     rows, cols = x.shape
-    lse = _lse(x, None, 1)
-    out = lse - jnp.diagonal(x[:, :rows])
+    z = _scaled(x, t, shift)
+    lse = _lse(z, None, 1)
+    out = lse - jnp.diagonal(z[:, :rows])
     safe = jnp.where(jnp.isfinite(lse), lse, 0)[:, None]
-    p = jnp.exp(x - safe)
-    return out, jnp.sum(jnp.where(_own(rows, cols), p - 1, p) * dx, axis=1)
+    w = jnp.exp(z - safe)
+    w = jnp.where(_own(rows, cols), w - 1, w)
+    # dz = dx / t - x * dt / t**2 - dshift, the softmax block applied to it in
+    # the reverse pass only. Zero tangents (a fixed temperature, logQ or
+    # logits) stay out of it: a zero dt times x is a [rows, cols] residual.
+    dz = None
+    if _nonzero(dx):
+        dz = dx
+    if _nonzero(dt):
+        term = -x * (dt / t)
+        dz = term if dz is None else dz + term
+    if dz is not None:
+        dz = dz / t
+    if shift is not None and _nonzero(dshift):
+        term = -jnp.broadcast_to(dshift[None, :], x.shape)
+        dz = term if dz is None else dz + term
+    if dz is None:
+        return out, jnp.zeros_like(out)
+    return out, jnp.sum(w * dz, axis=1)
+
+
+_lse_minus_own.defjvp(_lse_minus_own_jvp, symbolic_zeros=True)
 
 
 @jax.custom_jvp
@@ -282,6 +316,38 @@ def _lse_with_own_jvp(primals, tangents):
     off = jnp.sum(jnp.where(own, 0, p * dx), axis=1)
     p_own = jnp.exp(pos - safe[:, 0])
     return lse - pos, off + (p_own - 1) * dpos
+
+
+@jax.custom_jvp
+def _lse_both_with_own(x: jax.Array, pos: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`_lse_with_own` of the rows and of the columns of square ``x``.
+
+    CLIP's two directions when every pair is live: with ``z = x`` and
+    ``z[i, i] := pos[i]``, ``(logsumexp(z[i, :]) - pos[i], logsumexp(z[:, i])
+    - pos[i])``. The JVP is one elementwise expression over ``x`` (row and
+    column softmax against ``dx``), so a reverse pass builds one ``[n, n]``
+    buffer, where two :func:`_lse` calls build one each and add them.
+    """
+    z = jnp.where(_own(*x.shape), pos[:, None], x)
+    return _lse(z, None, 1) - pos, _lse(z, None, 0) - pos
+
+
+@_lse_both_with_own.defjvp
+def _lse_both_with_own_jvp(primals, tangents):
+    (x, pos), (dx, dpos) = primals, tangents
+    own = _own(*x.shape)
+    z = jnp.where(own, pos[:, None], x)
+    row, col = _lse(z, None, 1), _lse(z, None, 0)
+    safe_row = jnp.where(jnp.isfinite(row), row, 0)
+    safe_col = jnp.where(jnp.isfinite(col), col, 0)
+    off = jnp.where(own, 0, dx)
+    d_row = jnp.sum(jnp.exp(z - safe_row[:, None]) * off, axis=1)
+    d_col = jnp.sum(jnp.exp(z - safe_col[None, :]) * off, axis=0)
+    p_row, p_col = jnp.exp(pos - safe_row), jnp.exp(pos - safe_col)
+    return (row - pos, col - pos), (
+        d_row + (p_row - 1) * dpos,
+        d_col + (p_col - 1) * dpos,
+    )
 
 
 def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
@@ -668,19 +734,19 @@ def _retrieval(
     differentiate than the diagonal of ``logits``).
     """
     rows, cols = logits.shape
-    logits = logits / _scalar(fn, "temperature", temperature, logits.dtype)
-    if log_q is not None:
-        # Every column, the positive included (TFRS SamplingProbablityCorrection).
-        logits = logits - log_q[None, :]
+    t = _scalar(fn, "temperature", temperature, logits.dtype)
     keep = _and(None if hits is None else ~hits, mask)
     hard = num_hard_negatives is not None and num_hard_negatives < cols - 1
+    if pos is None and keep is None and not hard:
+        # Every column is live, so the positive's own logit is its term of
+        # the normaliser (>= pos, the loss stays >= 0): one pass over the
+        # caller's logits, with the temperature and logQ inside it (a scatter
+        # of the diagonal, or a scaled copy, would hold a second block).
+        return _lse_minus_own(logits, t, log_q)
+    # Every column, the positive included (TFRS SamplingProbablityCorrection).
+    logits = _scaled(logits, t, log_q)
     if pos is None:
         pos = jnp.diagonal(logits[:, :rows])
-        if keep is None and not hard:
-            # Every column is live, so the positive's own logit is its term of
-            # the normaliser (>= pos, the loss stays >= 0): one pass over the
-            # caller's logits, which a scatter of the diagonal had to copy.
-            return _lse_minus_own(logits)
         # The caller's logits: drop the diagonal in the mask, not by a scatter
         # (a copy of them); the reductions see the same -inf.
         keep = _and(keep, ~_own(rows, cols))
@@ -1321,6 +1387,10 @@ def clip(
             block_size=block_size,
         )
         row_lse, col_lse = st.row_lse[0], st.col_lse[0]
+    elif mask is None:
+        pos = scale * jnp.sum(x * y, axis=-1)
+        img, txt = _lse_both_with_own((scale * x) @ y.T, pos)
+        return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
     else:
         diag = jnp.arange(x.shape[0], dtype=jnp.int32)
         neg = _drop((scale * x) @ y.T, diag, diag)

@@ -722,6 +722,70 @@ def test_dense_in_batch_gradient_holds_one_logit_block(loss):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
+def test_in_batch_softmax_from_logits_folds_temperature_and_log_q():
+    # Dividing the caller's logits by the temperature (and subtracting logQ)
+    # before the custom-JVP logsumexp kept that scaled copy for the gradient:
+    # a second [b, n] block. Learned temperature and logQ get their gradients.
+    rng = np.random.default_rng(34)
+    b, n = 192, 256
+    x = jnp.asarray(rng.normal(size=(b, n)) * 3, jnp.float32)
+    lq = jnp.asarray(np.log(rng.dirichlet(np.ones(n))), jnp.float32)
+    t = jnp.float32(0.3)
+
+    def total(x, t, lq):
+        return L.in_batch_softmax_from_logits(
+            x, temperature=t, candidate_log_q=lq
+        ).sum()
+
+    grad = jax.jit(jax.grad(total, argnums=(0, 1, 2)))
+    fixed = jax.jit(jax.grad(lambda x, lq: total(x, 0.3, lq)))
+    learned = jax.jit(jax.grad(lambda x, t: total(x, t, None), argnums=(0, 1)))
+    for compiled in (fixed.lower(x, lq), learned.lower(x, t)):
+        mem = compiled.compile().memory_analysis()
+        assert mem.temp_size_in_bytes < 0.25 * b * n * 4
+    # A learned temperature with logQ: the softmax block is shared by the
+    # gradients of the logits and the temperature, and built once.
+    mem = grad.lower(x, t, lq).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 1.25 * b * n * 4
+    z = np.float64(x) / 0.3 - np.float64(lq)[None, :]
+    d = np.exp(z - logsumexp(z, axis=1, keepdims=True)) - np.eye(b, n)
+    gx, gt, glq = grad(x, t, lq)
+    assert_close(gx, d / 0.3, loose=True)
+    assert_close(gt, -np.sum(d * np.float64(x)) / 0.3**2, loose=True)
+    assert_close(glq, -d.sum(axis=0), loose=True)
+    loss = L.in_batch_softmax_from_logits(x, temperature=0.3, candidate_log_q=lq)
+    assert_close(loss, logsumexp(z, axis=1) - np.diagonal(z), loose=True)
+
+
+@pytest.mark.parametrize("scale", ["temperature", "logit_scale"])
+def test_dense_clip_gradient_holds_one_logit_block(scale):
+    # Row and column logsumexps of the logits (the diagonal dropped by a
+    # scatter) each built a [b, b] cotangent: two blocks for the gradient.
+    rng = np.random.default_rng(35)
+    b, d = 256, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    ls = jnp.float32(np.log(7.0))
+
+    def total(x, y, ls):
+        kw = {"temperature": 1 / 7.0} if scale == "temperature" else {"logit_scale": ls}
+        return L.clip(x, y, normalize=False, **kw).sum()
+
+    grad = jax.jit(jax.grad(total, argnums=(0, 1, 2)))
+    mem = grad.lower(x, y, ls).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 1.5 * b * b * 4
+    z = 7.0 * np.float64(x) @ np.float64(y).T
+    rows = np.exp(z - logsumexp(z, axis=1, keepdims=True))
+    cols = np.exp(z - logsumexp(z, axis=0, keepdims=True))
+    dz = 0.5 * (rows + cols) - np.eye(b)
+    gx, gy, gls = grad(x, y, ls)
+    for got, want in ((gx, 7.0 * dz @ np.float64(y)), (gy, 7.0 * dz.T @ np.float64(x))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    if scale == "logit_scale":
+        assert_close(gls, np.sum(dz * z), loose=True)
+    want = 0.5 * (logsumexp(z, axis=1) + logsumexp(z, axis=0)) - np.diagonal(z)
+    assert_close(L.clip(x, y, logit_scale=ls, normalize=False), want, loose=True)
+
+
 def test_in_batch_all_duplicates_gives_zero():
     q = jnp.ones((3, 2))
     loss, g = _jit_value_and_grad(
