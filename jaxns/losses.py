@@ -350,6 +350,62 @@ def _lse_both_with_own_jvp(primals, tangents):
     )
 
 
+def _two_view_parts(aa, ab, bb, pos):
+    """NT-Xent's three blocks, self dropped and the positive on ab's diagonal."""
+    own = _own(*aa.shape)
+    return (
+        jnp.where(own, -jnp.inf, aa),
+        jnp.where(own, pos[:, None], ab),
+        jnp.where(own, -jnp.inf, bb),
+    )
+
+
+def _two_view_lse(za, zab, zb):
+    return (
+        jnp.logaddexp(_lse(za, None, 1), _lse(zab, None, 1)),
+        jnp.logaddexp(_lse(zab, None, 0), _lse(zb, None, 1)),
+    )
+
+
+@jax.custom_jvp
+def _two_view_xent(
+    aa: jax.Array, ab: jax.Array, bb: jax.Array, pos: jax.Array
+) -> jax.Array:
+    """NT-Xent's ``[2B]`` losses from its three distinct ``[B, B]`` blocks.
+
+    Row ``i`` of view a normalises over ``aa[i, j != i]``, ``ab[i, j != i]``
+    and the positive ``pos[i]`` (``a_i . b_i``); row ``i`` of view b over
+    ``bb[i, j != i]``, ``ab[j != i, i]`` and the same positive. The JVP is
+    one elementwise pass per block (the softmax against the block's tangent),
+    so a reverse pass keeps one buffer per block, where the logsumexps of a
+    copy of each block with ``-inf`` scattered in built one each and added
+    them.
+    """
+    lse_a, lse_b = _two_view_lse(*_two_view_parts(aa, ab, bb, pos))
+    return jnp.concatenate([lse_a - pos, lse_b - pos])
+
+
+@_two_view_xent.defjvp
+def _two_view_xent_jvp(primals, tangents):
+    (aa, ab, bb, pos), (daa, dab, dbb, dpos) = primals, tangents
+    own = _own(*aa.shape)
+    za, zab, zb = _two_view_parts(aa, ab, bb, pos)
+    lse_a, lse_b = _two_view_lse(za, zab, zb)
+    ra = jnp.where(jnp.isfinite(lse_a), lse_a, 0)
+    rb = jnp.where(jnp.isfinite(lse_b), lse_b, 0)
+    off_ab = jnp.where(own, 0, dab)
+    d_a = jnp.sum(jnp.exp(za - ra[:, None]) * daa, axis=1) + jnp.sum(
+        jnp.exp(zab - ra[:, None]) * off_ab, axis=1
+    )
+    d_b = jnp.sum(jnp.exp(zb - rb[:, None]) * dbb, axis=1) + jnp.sum(
+        jnp.exp(zab - rb[None, :]) * off_ab, axis=0
+    )
+    d_a = d_a + (jnp.exp(pos - ra) - 1) * dpos
+    d_b = d_b + (jnp.exp(pos - rb) - 1) * dpos
+    out = jnp.concatenate([lse_a - pos, lse_b - pos])
+    return out, jnp.concatenate([d_a, d_b])
+
+
 def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     """Sets the distinct entries ``logits[rows, cols]`` to ``-inf``.
 
@@ -1157,12 +1213,17 @@ def infonce(
     return _finish(fn, _blocked_xent(pos, neg_lse), weights, out_dtype)
 
 
-def _two_view(fn, view_a, view_b, temperature, similarity, where, block_size, alphas):
+def _two_view(
+    fn, view_a, view_b, temperature, similarity, where, block_size, alphas,
+    losses=False,
+):  # fmt: skip
     """NT-Xent's layout: positive logits, negatives' logsumexps and counts.
 
     For each multiplier ``alpha``, ``logsumexp_j(alpha * z_ij)`` over the live
     negatives of each of the ``2B`` rows (self and positive excluded), dense
-    (``block_size=None``) or over column blocks.
+    (``block_size=None``) or over column blocks. With ``losses=True`` (NT-Xent,
+    ``alphas == (1.0,)``), dense and nothing masked, the second item is the
+    ``[2B]`` losses themselves and the count is None.
     """
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
     _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
@@ -1200,6 +1261,9 @@ def _two_view(fn, view_a, view_b, temperature, similarity, where, block_size, al
     )  # fmt: skip
     diag = rows[:batch]
     raw = ((scale * a) @ a.T, (scale * a) @ b.T, (scale * b) @ b.T)
+    if losses and mask is None:
+        # NT-Xent itself: the losses in one rule, no -inf scatters (copies).
+        return pos, _two_view_xent(*raw, pos[:batch]), None, out_dtype
     lses = []
     for alpha in alphas:
         aa, ab, bb = (_drop(x if alpha == 1.0 else alpha * x, diag, diag) for x in raw)
@@ -1284,9 +1348,12 @@ def ntxent(
     """
     fn = "losses.ntxent"
     block_size = _checks.optional_size(fn, "block_size", block_size, minimum=1)
-    pos, lses, _, out_dtype = _two_view(
-        fn, view_a, view_b, temperature, similarity, where, block_size, (1.0,)
-    )
+    pos, lses, count, out_dtype = _two_view(
+        fn, view_a, view_b, temperature, similarity, where, block_size, (1.0,),
+        losses=True,
+    )  # fmt: skip
+    if count is None:  # dense, nothing masked: the losses themselves
+        return _finish(fn, lses, weights, out_dtype)
     return _finish(fn, _blocked_xent(pos, lses[0]), weights, out_dtype)
 
 

@@ -786,6 +786,33 @@ def test_dense_clip_gradient_holds_one_logit_block(scale):
     assert_close(L.clip(x, y, logit_scale=ls, normalize=False), want, loose=True)
 
 
+def test_dense_ntxent_gradient_holds_three_logit_blocks():
+    # The three [b, b] blocks with -inf scattered into copies, and a
+    # logsumexp per block and direction, held a fourth block for the gradient.
+    rng = np.random.default_rng(37)
+    b, d = 128, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+
+    def total(x, y):
+        return L.ntxent(x, y, temperature=0.5, similarity="dot").sum()
+
+    grad = jax.jit(jax.grad(total, argnums=(0, 1)))
+    mem = grad.lower(x, y).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 3.5 * b * b * 4
+    z = np.concatenate([np.float64(x), np.float64(y)])
+    s = z @ z.T / 0.5
+    np.fill_diagonal(s, -np.inf)
+    p = np.exp(s - logsumexp(s, axis=1, keepdims=True))
+    p[np.arange(2 * b), (np.arange(2 * b) + b) % (2 * b)] -= 1
+    gz = (p + p.T) @ z / 0.5
+    gx, gy = grad(x, y)
+    for got, want in ((gx, gz[:b]), (gy, gz[b:])):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    pos = np.sum(z * np.concatenate([z[b:], z[:b]]), axis=1) / 0.5
+    want = logsumexp(s, axis=1) - pos
+    assert_close(L.ntxent(x, y, temperature=0.5, similarity="dot"), want, loose=True)
+
+
 def test_in_batch_all_duplicates_gives_zero():
     q = jnp.ones((3, 2))
     loss, g = _jit_value_and_grad(
