@@ -31,9 +31,13 @@ Conventions shared by every loss in this module:
   gradients equal the dense computation up to float rounding. Use it when the
   dense matrix (``4 B^2`` bytes, the same again for its gradient) does not fit.
   The dense path (``block_size=None``) differentiates through custom JVPs (the
-  softmax or sigmoid of the logits against the tangent) and drops the self and
-  positive columns with an in-place scatter, so its gradient costs one
-  elementwise pass over the ``B x B`` logits and the matrix products; on CPU
+  softmax or sigmoid of the logits against the tangent). With nothing masked,
+  the in-batch, InfoNCE, CLIP and NT-Xent losses put the positive's logit in
+  the diagonal's place inside that rule (the gradient keeps one ``B x B``
+  block, three for NT-Xent's three distinct blocks); masked, the self and
+  positive columns are dropped by an in-place scatter. Either way the
+  gradient costs one elementwise pass over the logits and the matrix
+  products; on CPU
   neither path was more than 2x slower than the other at any size measured
   (``benchmarks/RESULTS.md``).
   ``block_size`` is static under ``jit``. The blocked gradient is reverse mode
