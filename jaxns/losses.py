@@ -354,6 +354,59 @@ def _lse_both_with_own_jvp(primals, tangents):
     )
 
 
+def _offset_own(x: jax.Array, offset: jax.Array) -> jax.Array:
+    """``[rows, cols]`` mask of ``(i, i + offset)``."""
+    rows, cols = x.shape
+    return (
+        jnp.arange(cols, dtype=jnp.int32)[None, :]
+        == jnp.arange(rows, dtype=jnp.int32)[:, None] + offset
+    )
+
+
+@jax.custom_jvp
+def _lse_rows_col_sums(
+    x: jax.Array, pos: jax.Array, offset: jax.Array, col_max: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """CLIP's statistics of one device's rows of the global logit matrix.
+
+    ``x`` ``[b, B]`` holds this device's ``b`` rows; row ``i``'s positive is
+    column ``i + offset``, and its logit is ``pos[i]``. With ``z = x`` and
+    ``z[i, i + offset] := pos[i]``, returns ``logsumexp(z[i, :]) - pos[i]``
+    (the row losses, complete) and ``sum_i exp(z[i, j] - col_max[j])`` (this
+    device's part of each column's sum, which a ``psum`` completes).
+    ``col_max`` (no gradient) must bound every column's entries. The JVP is
+    one elementwise pass (row and column softmax against the tangent), so a
+    reverse pass builds one ``[b, B]`` buffer.
+    """
+    own = _offset_own(x, offset)
+    z = jnp.where(own, pos[:, None], x)
+    return _lse(z, None, 1) - pos, jnp.sum(jnp.exp(z - col_max[None, :]), axis=0)
+
+
+@_lse_rows_col_sums.defjvp
+def _lse_rows_col_sums_jvp(primals, tangents):
+    (x, pos, offset, col_max), (dx, dpos, _, _) = primals, tangents
+    own = _offset_own(x, offset)
+    out = _lse_rows_col_sums(x, pos, offset, col_max)
+    # The tangent's column weights are the primal's summands; recomputed from
+    # a barrier's copy of the logits, they are not kept from the forward pass
+    # as a second [b, B] block (XLA would share the common expression).
+    z = jax.lax.optimization_barrier(jnp.where(own, pos[:, None], x))
+    row = out[0] + pos
+    safe = jnp.where(jnp.isfinite(row), row, 0)
+    dz = jnp.where(own, 0, dx)  # the positives' tangents enter as [b] vectors
+    p_own = jnp.exp(pos - safe)
+    q_own = jnp.exp(pos - jax.lax.dynamic_slice(col_max, (offset,), pos.shape))
+    d_row = jnp.sum(jnp.exp(z - safe[:, None]) * dz, axis=1) + (p_own - 1) * dpos
+    d_cols = jnp.sum(jnp.exp(z - col_max[None, :]) * dz, axis=0)
+    d_cols = jax.lax.dynamic_update_slice(
+        d_cols,
+        jax.lax.dynamic_slice(d_cols, (offset,), pos.shape) + q_own * dpos,
+        (offset,),
+    )
+    return out, (d_row, d_cols)
+
+
 def _two_view_parts(aa, ab, bb, pos):
     """NT-Xent's three blocks, self dropped and the positive on ab's diagonal."""
     own = _own(*aa.shape)

@@ -1214,10 +1214,14 @@ def clip(
 ) -> jax.Array:
     """:func:`jaxns.losses.clip` over the global batch split across devices.
 
-    Each device all-gathers the (normalised) image and text embeddings and
-    computes both directions for its own pairs: two ``[batch / n, batch]``
-    logit blocks per device. Gradients flow back to the owning device
-    (open_clip's ``gather_with_grad`` with ``local_loss=True``).
+    Each device all-gathers the (normalised) text embeddings and scores its
+    own images against all of them: one ``[batch / n, batch]`` logit block
+    per device. Its rows give the image-to-text losses; the text-to-image
+    losses are each column's logsumexp over every device's images, a ``psum``
+    of ``2 * batch`` partial statistics (column maxima and sums). Gradients
+    flow back to the owning device. open_clip's ``gather_with_grad`` with
+    ``local_loss=True`` gathers both modalities and scores two blocks per
+    device, twice the products and the memory.
 
     Args:
       image_embeddings: float ``[batch, dim]`` split over ``axis``.
@@ -1266,15 +1270,24 @@ def clip(
     def body(x, y, scale):
         if normalize:
             x, y = scoring.normalize(x), scoring.normalize(y)
-        one = jnp.ones((), x.dtype)
+        b = x.shape[0]
+        offset = jax.lax.axis_index(axis).astype(jnp.int32) * b
         # Scaling the [b, d] rows, not the [b, B] product: the derivative in
         # the scale then keeps no [b, B] residual.
-        img = (scale * x) @ _gather_own_first(y, axis).T
-        txt = (scale * y) @ _gather_own_first(x, axis).T
-        return 0.5 * (
-            losses.in_batch_softmax_from_logits(img, temperature=one)
-            + losses.in_batch_softmax_from_logits(txt, temperature=one)
-        )
+        xs = scale * x
+        logits = xs @ jax.lax.all_gather(y, axis, tiled=True).T  # [b, B]
+        pos = jnp.sum(xs * y, axis=-1)
+        # One block per device: this device's images against every text. The
+        # rows give the image losses; each column's logsumexp over all images
+        # is a psum of the devices' partial sums (texts' losses), so the
+        # texts never score every image a second time.
+        own = losses._offset_own(logits, offset)
+        local_max = jnp.max(jnp.where(own, pos[:, None], logits), axis=0)
+        col_max = jax.lax.pmax(jax.lax.stop_gradient(local_max), axis)
+        img, col_sums = losses._lse_rows_col_sums(logits, pos, offset, col_max)
+        col_lse = jnp.log(jax.lax.psum(col_sums, axis)) + col_max
+        txt = jax.lax.dynamic_slice(col_lse, (offset,), (b,)) - pos
+        return 0.5 * (img + txt)
 
     with jax.named_scope("jaxns.sharding.clip"):
         return _shard_map(

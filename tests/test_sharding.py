@@ -648,6 +648,22 @@ def test_clip_gradient_holds_few_logit_blocks(n):
     assert mem.temp_size_in_bytes < 3 * block
 
 
+@eight
+def test_clip_gathers_one_modality_and_scores_one_block():
+    # open_clip's layout (gather both modalities, score images against all
+    # texts and texts against all images) makes two [b, B] products per
+    # device; the text losses are column logsumexps of the one block.
+    mesh = _mesh(8, "batch")
+    x, y = _pairs()
+    fwd = jax.jit(lambda x, y: sh.clip(x, y, mesh=mesh, temperature=0.1))
+    hlo = fwd.lower(x, y).compile().as_text()
+    gathers = [
+        line for line in hlo.splitlines()
+        if " all-gather(" in line or " all-gather-start(" in line
+    ]  # fmt: skip
+    assert len(gathers) == 1, gathers
+
+
 # ---------------------------------------------------------------------------
 # bad inputs
 # ---------------------------------------------------------------------------
