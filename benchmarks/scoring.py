@@ -14,9 +14,9 @@ graph scorers (``transe`` L1 and L2, ``distmult``, ``complex``, ``rotate`` in
 both variants) of ``[q, 1, d]`` queries against ``[1, E, d]`` entities (the
 shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
 ``losses.in_batch_softmax_from_logits`` (also with a learned temperature and
-logQ), ``losses.in_batch_softmax`` and ``losses.infonce`` (dot product,
-temperature 0.1) and ``losses.clip`` (temperature 0.1, not normalized) from
-``[B, d]`` embeddings.
+logQ), and from ``[B, d]`` embeddings ``losses.in_batch_softmax`` (also with a
+learned temperature), ``losses.infonce`` (dot product, temperature 0.1) and
+``losses.clip`` (temperature 0.1, not normalized).
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
 """
@@ -168,6 +168,15 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             lambda qs, cs: L.in_batch_softmax(qs, cs, temperature=0.1),
             (queries, keys),
             (0, 1),
+        ),
+        (
+            f"in_batch_softmax learned t [{b}, {dim}] x2",
+            lambda qs, cs, temp: (
+                jax.nn.logsumexp(qs @ cs.T / temp, -1) - jnp.sum(qs * cs, -1) / temp
+            ),
+            lambda qs, cs, temp: L.in_batch_softmax(qs, cs, temperature=temp),
+            (queries, keys, temp),
+            (0, 1, 2),
         ),
         (
             f"infonce dot [{b}, {dim}] x2",

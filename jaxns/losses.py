@@ -1116,16 +1116,15 @@ def in_batch_softmax(
             where, block_size,
         )  # fmt: skip
         return _finish(fn, loss, weights, out_dtype)
-    logits = query @ cands.T
+    # The temperature divides the [B, d] queries, not the [B, C] product: a
+    # learned temperature's derivative then keeps no [B, C] residual.
+    scaled = query / _scalar(fn, "temperature", temperature, dtype)
+    logits = scaled @ cands.T
     mask = _checks.mask(fn, "where", where, logits.shape)
-    pos = jnp.sum(query * candidates, axis=-1) / _scalar(
-        fn, "temperature", temperature, dtype
-    )
+    pos = jnp.sum(scaled * candidates, axis=-1)
     if log_q is not None:
         pos = pos - log_q[:batch]
-    loss = _retrieval(
-        fn, logits, temperature, log_q, hits, mask, num_hard_negatives, pos
-    )
+    loss = _retrieval(fn, logits, 1.0, log_q, hits, mask, num_hard_negatives, pos)
     return _finish(fn, loss, weights, out_dtype)
 
 

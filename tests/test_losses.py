@@ -722,6 +722,30 @@ def test_dense_in_batch_gradient_holds_one_logit_block(loss):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
+def test_in_batch_softmax_learned_temperature_holds_one_logit_block():
+    # Dividing the [b, b] product by a learned temperature kept the product
+    # and the scaled copy as residuals for the temperature's derivative.
+    rng = np.random.default_rng(38)
+    b, d = 256, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    lq = jnp.asarray(np.log(rng.dirichlet(np.ones(b))), jnp.float32)
+    t = jnp.float32(0.4)
+
+    def total(x, y, t):
+        return L.in_batch_softmax(x, y, temperature=t, candidate_log_q=lq).sum()
+
+    grad = jax.jit(jax.grad(total, argnums=(0, 1, 2)))
+    mem = grad.lower(x, y, t).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 1.5 * b * b * 4
+    z = np.float64(x) @ np.float64(y).T
+    s = z / 0.4 - np.float64(lq)[None, :]
+    dz = np.exp(s - logsumexp(s, axis=1, keepdims=True)) - np.eye(b)
+    gx, gy, gt = grad(x, y, t)
+    for got, want in ((gx, dz @ np.float64(y) / 0.4), (gy, dz.T @ np.float64(x) / 0.4)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    assert_close(gt, -np.sum(dz * z) / 0.4**2, loose=True)
+
+
 def test_in_batch_softmax_from_logits_folds_temperature_and_log_q():
     # Dividing the caller's logits by the temperature (and subtracting logQ)
     # before the custom-JVP logsumexp kept that scaled copy for the gradient:
