@@ -388,10 +388,7 @@ def _lse_rows_col_sums_jvp(primals, tangents):
     (x, pos, offset, col_max), (dx, dpos, _, _) = primals, tangents
     own = _offset_own(x, offset)
     out = _lse_rows_col_sums(x, pos, offset, col_max)
-    # The tangent's column weights are the primal's summands; recomputed from
-    # a barrier's copy of the logits, they are not kept from the forward pass
-    # as a second [b, B] block (XLA would share the common expression).
-    z = jax.lax.optimization_barrier(jnp.where(own, pos[:, None], x))
+    z = jnp.where(own, pos[:, None], x)
     row = out[0] + pos
     safe = jnp.where(jnp.isfinite(row), row, 0)
     dz = jnp.where(own, 0, dx)  # the positives' tangents enter as [b] vectors
@@ -1277,9 +1274,9 @@ def _two_view(
 
     For each multiplier ``alpha``, ``logsumexp_j(alpha * z_ij)`` over the live
     negatives of each of the ``2B`` rows (self and positive excluded), dense
-    (``block_size=None``) or over column blocks. With ``losses=True`` (NT-Xent,
-    ``alphas == (1.0,)``), dense and nothing masked, the second item is the
-    ``[2B]`` losses themselves and the count is None.
+    (``block_size=None``) or over column blocks. With ``losses=True`` (NT-Xent's
+    call), dense and nothing masked, the second item is the ``[2B]`` losses
+    themselves and the count is None.
     """
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
     _checks.choice(fn, "similarity", similarity, scoring.SIMILARITIES)
