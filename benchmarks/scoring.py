@@ -15,8 +15,9 @@ both variants) of ``[q, 1, d]`` queries against ``[1, E, d]`` entities (the
 shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
 ``losses.in_batch_softmax_from_logits`` (also with a learned temperature and
 logQ), and from ``[B, d]`` embeddings ``losses.in_batch_softmax`` (also with a
-learned temperature), ``losses.infonce`` (dot product, temperature 0.1) and
-``losses.clip`` (temperature 0.1, not normalized).
+learned temperature, and with candidate ids masking accidental hits),
+``losses.infonce`` (dot product, temperature 0.1) and ``losses.clip``
+(temperature 0.1, not normalized; also with a ``where`` mask).
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
 """
@@ -77,6 +78,19 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
         z = qs @ cs.T / 0.1
         return 0.5 * (jax.nn.logsumexp(z, 1) + jax.nn.logsumexp(z, 0)) - jnp.diagonal(z)
 
+    def in_batch_ids_plain(qs, cs):  # TFRS: accidental hits get a huge negative
+        z = qs @ cs.T / 0.1
+        hits = (ids[None, :] == ids[:, None]) & ~jnp.eye(b, dtype=bool)
+        z = jnp.where(hits, -jnp.inf, z)
+        return jax.nn.logsumexp(z, -1) - jnp.diagonal(z)
+
+    def clip_where_plain(qs, cs):
+        z = qs @ cs.T / 0.1
+        z = jnp.where(where | jnp.eye(b, dtype=bool), z, -jnp.inf)
+        return 0.5 * (jax.nn.logsumexp(z, 1) + jax.nn.logsumexp(z, 0)) - jnp.diagonal(z)
+
+    ids = jax.random.randint(jax.random.key(3), (b,), 0, b // 4)
+    where = jax.random.uniform(jax.random.key(4), (b, b)) < 0.7
     temp = jnp.float32(0.1)
     log_q = jax.nn.log_softmax(jax.random.normal(jax.random.key(2), (b,)))
 
@@ -179,6 +193,15 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             (0, 1, 2),
         ),
         (
+            f"in_batch_softmax ids [{b}, {dim}] x2",
+            in_batch_ids_plain,
+            lambda qs, cs: L.in_batch_softmax(
+                qs, cs, temperature=0.1, candidate_ids=ids
+            ),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
             f"infonce dot [{b}, {dim}] x2",
             in_batch_plain,
             lambda qs, cs: L.infonce(qs, cs, temperature=0.1, similarity="dot"),
@@ -189,6 +212,15 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             f"clip [{b}, {dim}] x2",
             clip_plain,
             lambda qs, cs: L.clip(qs, cs, temperature=0.1, normalize=False),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"clip where [{b}, {dim}] x2",
+            clip_where_plain,
+            lambda qs, cs: L.clip(
+                qs, cs, temperature=0.1, normalize=False, where=where
+            ),
             (queries, keys),
             (0, 1),
         ),

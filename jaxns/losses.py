@@ -31,13 +31,13 @@ Conventions shared by every loss in this module:
   gradients equal the dense computation up to float rounding. Use it when the
   dense matrix (``4 B^2`` bytes, the same again for its gradient) does not fit.
   The dense path (``block_size=None``) differentiates through custom JVPs (the
-  softmax or sigmoid of the logits against the tangent). With nothing masked,
-  the in-batch, InfoNCE, CLIP and NT-Xent losses put the positive's logit in
-  the diagonal's place inside that rule (the gradient keeps one ``B x B``
-  block, three for NT-Xent's three distinct blocks); masked, the self and
-  positive columns are dropped by an in-place scatter. Either way the
-  gradient costs one elementwise pass over the logits and the matrix
-  products; on CPU
+  softmax or sigmoid of the logits against the tangent). The in-batch,
+  InfoNCE and CLIP losses (masked or not) and NT-Xent (unmasked) put the
+  positive's logit in the diagonal's place inside that rule (the gradient
+  keeps one ``B x B`` block, three for NT-Xent's three distinct blocks);
+  the others drop the self and positive columns by an in-place scatter.
+  Either way the gradient costs one elementwise pass over the logits and the
+  matrix products; on CPU
   neither path was more than 2x slower than the other at any size measured
   (``benchmarks/RESULTS.md``).
   ``block_size`` is static under ``jit``. The blocked gradient is reverse mode
@@ -296,55 +296,72 @@ def _lse_minus_own_jvp(primals, tangents):
 _lse_minus_own.defjvp(_lse_minus_own_jvp, symbolic_zeros=True)
 
 
+def _with_own(x: jax.Array, pos: jax.Array, keep: jax.Array | None):
+    """``x`` with ``pos[i]`` at ``(i, i)`` and ``-inf`` where ``keep`` drops."""
+    own = _own(*x.shape)
+    if keep is not None:
+        x = jnp.where(keep, x, -jnp.inf)
+    return own, jnp.where(own, pos[:, None], x)
+
+
 @jax.custom_jvp
-def _lse_with_own(x: jax.Array, pos: jax.Array) -> jax.Array:
+def _lse_with_own(
+    x: jax.Array, pos: jax.Array, keep: jax.Array | None = None
+) -> jax.Array:
     """``logsumexp(x[i] with x[i, i] := pos[i]) - pos[i]`` per row.
 
-    The in-batch softmax loss when every column is live and the positive's
-    logit comes from its own computation. The JVP is one elementwise pass
-    (the softmax off the diagonal against ``dx``, ``p_ii - 1`` against
-    ``dpos``), so a reverse pass builds one ``[rows, cols]`` buffer.
+    The in-batch softmax loss when the positive's logit comes from its own
+    computation; ``keep`` (bool, like ``x``) drops the columns it is False
+    for, the diagonal excepted. The JVP is one elementwise pass (the softmax
+    of the live entries off the diagonal against ``dx``, ``p_ii - 1``
+    against ``dpos``), so a reverse pass builds one ``[rows, cols]`` buffer,
+    where dropping the diagonal by a scatter copied the logits.
     """
-    own = _own(*x.shape)
-    return _lse(jnp.where(own, pos[:, None], x), None, 1) - pos
+    return _lse(_with_own(x, pos, keep)[1], None, 1) - pos
 
 
 @_lse_with_own.defjvp
 def _lse_with_own_jvp(primals, tangents):
-    (x, pos), (dx, dpos) = primals, tangents
-    own = _own(*x.shape)
-    z = jnp.where(own, pos[:, None], x)
+    (x, pos, keep), (dx, dpos, _) = primals, tangents
+    own, z = _with_own(x, pos, keep)
     lse = _lse(z, None, 1)
     safe = jnp.where(jnp.isfinite(lse), lse, 0)[:, None]
-    p = jnp.exp(z - safe)
-    off = jnp.sum(jnp.where(own, 0, p * dx), axis=1)
+    p = jnp.exp(z - safe)  # 0 where keep drops (z = -inf)
+    off = jnp.sum(jnp.where(_dropped(own, keep), 0, p * dx), axis=1)
     p_own = jnp.exp(pos - safe[:, 0])
     return lse - pos, off + (p_own - 1) * dpos
 
 
+def _dropped(own: jax.Array, keep: jax.Array | None) -> jax.Array:
+    """The entries whose tangent must not reach the loss (NaN-safe)."""
+    return own if keep is None else own | ~keep
+
+
 @jax.custom_jvp
-def _lse_both_with_own(x: jax.Array, pos: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _lse_both_with_own(
+    x: jax.Array, pos: jax.Array, keep: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
     """:func:`_lse_with_own` of the rows and of the columns of square ``x``.
 
-    CLIP's two directions when every pair is live: with ``z = x`` and
-    ``z[i, i] := pos[i]``, ``(logsumexp(z[i, :]) - pos[i], logsumexp(z[:, i])
-    - pos[i])``. The JVP is one elementwise expression over ``x`` (row and
-    column softmax against ``dx``), so a reverse pass builds one ``[n, n]``
-    buffer, where two :func:`_lse` calls build one each and add them.
+    CLIP's two directions: with ``z = x``, ``z[i, i] := pos[i]`` and ``-inf``
+    where ``keep`` (optional, off the diagonal) drops a pair,
+    ``(logsumexp(z[i, :]) - pos[i], logsumexp(z[:, i]) - pos[i])``. The JVP
+    is one elementwise expression over ``x`` (row and column softmax against
+    ``dx``), so a reverse pass builds one ``[n, n]`` buffer, where two
+    :func:`_lse` calls build one each and add them.
     """
-    z = jnp.where(_own(*x.shape), pos[:, None], x)
+    z = _with_own(x, pos, keep)[1]
     return _lse(z, None, 1) - pos, _lse(z, None, 0) - pos
 
 
 @_lse_both_with_own.defjvp
 def _lse_both_with_own_jvp(primals, tangents):
-    (x, pos), (dx, dpos) = primals, tangents
-    own = _own(*x.shape)
-    z = jnp.where(own, pos[:, None], x)
+    (x, pos, keep), (dx, dpos, _) = primals, tangents
+    own, z = _with_own(x, pos, keep)
     row, col = _lse(z, None, 1), _lse(z, None, 0)
     safe_row = jnp.where(jnp.isfinite(row), row, 0)
     safe_col = jnp.where(jnp.isfinite(col), col, 0)
-    off = jnp.where(own, 0, dx)
+    off = jnp.where(_dropped(own, keep), 0, dx)
     d_row = jnp.sum(jnp.exp(z - safe_row[:, None]) * off, axis=1)
     d_col = jnp.sum(jnp.exp(z - safe_col[None, :]) * off, axis=0)
     p_row, p_col = jnp.exp(pos - safe_row), jnp.exp(pos - safe_col)
@@ -861,10 +878,10 @@ def _retrieval(
         # (a copy of them); the reductions see the same -inf.
         keep = _and(keep, ~_own(rows, cols))
         neg = logits
-    elif keep is None and not hard:
-        # Every other column is live: one pass with the positive's logit in
-        # place of the diagonal (the scatter of _drop below copies them).
-        return _lse_with_own(logits, pos)
+    elif not hard:
+        # One pass with the positive's logit in place of the diagonal (the
+        # scatter of _drop below would copy the logits).
+        return _lse_with_own(logits, pos, keep)
     else:
         diag = jnp.arange(rows, dtype=jnp.int32)
         neg = _drop(logits, diag, diag)
@@ -1257,12 +1274,9 @@ def infonce(
             block_size=block_size,
         )
         neg_lse = st.row_lse[0]
-    elif mask is None:
-        loss = _lse_with_own((scale * a) @ p.T, pos)
-        return _finish(fn, loss, weights, out_dtype)
     else:
-        diag = jnp.arange(a.shape[0], dtype=jnp.int32)
-        neg_lse = _lse(_drop((scale * a) @ p.T, diag, diag), mask, 1)
+        loss = _lse_with_own((scale * a) @ p.T, pos, mask)
+        return _finish(fn, loss, weights, out_dtype)
     return _finish(fn, _blocked_xent(pos, neg_lse), weights, out_dtype)
 
 
@@ -1507,14 +1521,10 @@ def clip(
             block_size=block_size,
         )
         row_lse, col_lse = st.row_lse[0], st.col_lse[0]
-    elif mask is None:
-        pos = scale * jnp.sum(x * y, axis=-1)
-        img, txt = _lse_both_with_own((scale * x) @ y.T, pos)
-        return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
     else:
-        diag = jnp.arange(x.shape[0], dtype=jnp.int32)
-        neg = _drop((scale * x) @ y.T, diag, diag)
-        row_lse, col_lse = _lse(neg, mask, 1), _lse(neg, mask, 0)
+        pos = scale * jnp.sum(x * y, axis=-1)
+        img, txt = _lse_both_with_own((scale * x) @ y.T, pos, mask)
+        return _finish(fn, 0.5 * (img + txt), weights, out_dtype)
     pos = scale * jnp.sum(x * y, axis=-1)
     img = _blocked_xent(pos, row_lse)
     txt = _blocked_xent(pos, col_lse)

@@ -722,6 +722,27 @@ def test_dense_in_batch_gradient_holds_one_logit_block(loss):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("loss", ["clip where", "infonce where", "in_batch ids"])
+def test_masked_dense_gradient_holds_one_logit_block(loss):
+    # The masked paths dropped the diagonal by a scatter of -inf into a copy
+    # of the logits: two [b, b] blocks for the gradient.
+    rng = np.random.default_rng(39)
+    b, d = 256, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    where = jnp.asarray(rng.random((b, b)) < 0.7)
+    ids = jnp.asarray(rng.integers(0, 100, size=b))
+    fn = {
+        "clip where": lambda x, y: L.clip(x, y, temperature=0.1, where=where),
+        "infonce where": lambda x, y: L.infonce(x, y, temperature=0.1, where=where),
+        "in_batch ids": lambda x, y: L.in_batch_softmax(
+            x, y, temperature=0.1, candidate_ids=ids
+        ),
+    }[loss]
+    grad = jax.jit(jax.value_and_grad(lambda x, y: fn(x, y).sum(), argnums=(0, 1)))
+    mem = grad.lower(x, y).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 1.5 * b * b * 4
+
+
 def test_in_batch_softmax_learned_temperature_holds_one_logit_block():
     # Dividing the [b, b] product by a learned temperature kept the product
     # and the scaled copy as residuals for the temperature's derivative.
