@@ -277,6 +277,9 @@ def _lse_minus_own_jvp(primals, tangents):
     # dz = dx / t - x * dt / t**2 - dshift, the softmax block applied to it in
     # the reverse pass only. Zero tangents (a fixed temperature, logQ or
     # logits) stay out of it: a zero dt times x is a [rows, cols] residual.
+    # Written as (dx - x * dt / t) / t, XLA:CPU fuses the learned-temperature
+    # gradient into one pass; as a sum of two scaled terms it kept a block
+    # (tests/test_losses.py checks the temporaries).
     dz = None
     if _nonzero(dx):
         dz = dx

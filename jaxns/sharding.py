@@ -1217,8 +1217,9 @@ def clip(
     Each device all-gathers the (normalised) text embeddings and scores its
     own images against all of them: one ``[batch / n, batch]`` logit block
     per device. Its rows give the image-to-text losses; the text-to-image
-    losses are each column's logsumexp over every device's images, a ``psum``
-    of ``2 * batch`` partial statistics (column maxima and sums). Gradients
+    losses are each column's logsumexp over every device's images, completed
+    by a ``pmax`` of the column maxima and a ``psum`` of the column sums
+    (``batch`` floats each). Gradients
     flow back to the owning device. open_clip's ``gather_with_grad`` with
     ``local_loss=True`` gathers both modalities and scores two blocks per
     device, twice the products and the memory.
