@@ -16,10 +16,11 @@ shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
 ``losses.in_batch_softmax_from_logits`` (also with a learned temperature and
 logQ), and from ``[B, d]`` embeddings ``losses.in_batch_softmax`` (also with a
 learned temperature, and with candidate ids masking accidental hits),
-``losses.infonce`` (dot product, temperature 0.1) and ``losses.clip``
-(temperature 0.1, not normalized; also with a ``where`` mask).
+``losses.infonce`` (dot product, temperature 0.1), ``losses.clip``
+(temperature 0.1, not normalized; also with a ``where`` mask) and
+``losses.ntxent`` (dot product, temperature 0.1; also with a ``where`` mask).
 
-Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7]``.
+Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7] [--only NAME]``.
 """
 
 from __future__ import annotations
@@ -89,8 +90,20 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
         z = jnp.where(where | jnp.eye(b, dtype=bool), z, -jnp.inf)
         return 0.5 * (jax.nn.logsumexp(z, 1) + jax.nn.logsumexp(z, 0)) - jnp.diagonal(z)
 
+    def ntxent_plain(va, vb, keep=None):  # SimCLR's loss as most code writes it
+        z = jnp.concatenate([va, vb])
+        s = z @ z.T / 0.1
+        n = 2 * b
+        rows = jnp.arange(n)
+        pos = s[rows, (rows + b) % n]
+        if keep is not None:
+            s = jnp.where(keep | (rows[None, :] == (rows[:, None] + b) % n), s, -jnp.inf)
+        s = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, s)
+        return jax.nn.logsumexp(s, 1) - pos
+
     ids = jax.random.randint(jax.random.key(3), (b,), 0, b // 4)
     where = jax.random.uniform(jax.random.key(4), (b, b)) < 0.7
+    where2 = jax.random.uniform(jax.random.key(5), (2 * b, 2 * b)) < 0.7
     temp = jnp.float32(0.1)
     log_q = jax.nn.log_softmax(jax.random.normal(jax.random.key(2), (b,)))
 
@@ -224,6 +237,22 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             (queries, keys),
             (0, 1),
         ),
+        (
+            f"ntxent dot [{b}, {dim}] x2",
+            ntxent_plain,
+            lambda va, vb: L.ntxent(va, vb, temperature=0.1, similarity="dot"),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"ntxent dot where [{b}, {dim}] x2",
+            lambda va, vb: ntxent_plain(va, vb, where2),
+            lambda va, vb: L.ntxent(
+                va, vb, temperature=0.1, similarity="dot", where=where2
+            ),
+            (queries, keys),
+            (0, 1),
+        ),
     ]
 
 
@@ -245,11 +274,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes, smoke run")
     p.add_argument("--rounds", type=int, default=None, help="default 7 (3 quick)")
+    p.add_argument(
+        "--only", default="", help="run only the cases whose name contains this"
+    )
     args = p.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     print(_timing.device_line())
     entries = []
     for name, plain, lib, fn_args, argnums in _cases(args.quick):
+        if args.only not in name:
+            continue
         for grad in (False, True):
             sides = [_compile(f, fn_args, argnums, grad) for f in (plain, lib)]
             for compiled in sides:  # warm-up

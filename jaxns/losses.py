@@ -424,55 +424,83 @@ def _lse_rows_col_sums_jvp(primals, tangents):
     return out, (d_row, d_cols)
 
 
-def _two_view_parts(aa, ab, bb, pos):
-    """NT-Xent's three blocks, self dropped and the positive on ab's diagonal."""
+def _two_view_parts(aa, ab, bb, pos, keeps):
+    """NT-Xent's three blocks, self dropped and the positive on ab's diagonal.
+
+    ``ab`` serves both views: its rows (view a against view b) and its
+    columns (view b against view a) are masked separately when ``keeps`` is
+    ``(keep_aa, keep_ab_rows, keep_ab_cols, keep_bb)``, so it comes back
+    twice; without a mask both are the same array."""
     own = _own(*aa.shape)
+    ka, kr, kc, kb = (None,) * 4 if keeps is None else keeps
+
+    def live(x, keep):
+        return x if keep is None else jnp.where(keep, x, -jnp.inf)
+
+    zr = jnp.where(own, pos[:, None], live(ab, kr))
+    zc = zr if keeps is None else jnp.where(own, pos[:, None], live(ab, kc))
     return (
-        jnp.where(own, -jnp.inf, aa),
-        jnp.where(own, pos[:, None], ab),
-        jnp.where(own, -jnp.inf, bb),
+        jnp.where(own, -jnp.inf, live(aa, ka)),
+        zr,
+        zc,
+        jnp.where(own, -jnp.inf, live(bb, kb)),
     )
 
 
-def _two_view_lse(za, zab, zb):
+def _two_view_lse(za, zr, zc, zb):
     return (
-        jnp.logaddexp(_lse(za, None, 1), _lse(zab, None, 1)),
-        jnp.logaddexp(_lse(zab, None, 0), _lse(zb, None, 1)),
+        jnp.logaddexp(_lse(za, None, 1), _lse(zr, None, 1)),
+        jnp.logaddexp(_lse(zc, None, 0), _lse(zb, None, 1)),
     )
 
 
 @jax.custom_jvp
 def _two_view_xent(
-    aa: jax.Array, ab: jax.Array, bb: jax.Array, pos: jax.Array
+    aa: jax.Array,
+    ab: jax.Array,
+    bb: jax.Array,
+    pos: jax.Array,
+    keeps: tuple[jax.Array, ...] | None = None,
 ) -> jax.Array:
     """NT-Xent's ``[2B]`` losses from its three distinct ``[B, B]`` blocks.
 
     Row ``i`` of view a normalises over ``aa[i, j != i]``, ``ab[i, j != i]``
     and the positive ``pos[i]`` (``a_i . b_i``); row ``i`` of view b over
-    ``bb[i, j != i]``, ``ab[j != i, i]`` and the same positive. The JVP is
-    one elementwise pass per block (the softmax against the block's tangent),
-    so a reverse pass keeps one buffer per block, where the logsumexps of a
-    copy of each block with ``-inf`` scattered in built one each and added
-    them.
+    ``bb[i, j != i]``, ``ab[j != i, i]`` and the same positive. ``keeps``
+    (optional, bool ``[B, B]`` each: ``aa``'s, ``ab``'s for view a's rows,
+    ``ab``'s for view b's rows read by columns, ``bb``'s) drops the pairs it
+    is False for; self and the positive ignore it. The JVP is one
+    elementwise pass per block (the softmax of the live entries against the
+    block's tangent), so a reverse pass keeps one buffer per block, where
+    the logsumexps of a copy of each block with ``-inf`` scattered in built
+    one each and added them.
     """
-    lse_a, lse_b = _two_view_lse(*_two_view_parts(aa, ab, bb, pos))
+    lse_a, lse_b = _two_view_lse(*_two_view_parts(aa, ab, bb, pos, keeps))
     return jnp.concatenate([lse_a - pos, lse_b - pos])
 
 
 @_two_view_xent.defjvp
 def _two_view_xent_jvp(primals, tangents):
-    (aa, ab, bb, pos), (daa, dab, dbb, dpos) = primals, tangents
+    (aa, ab, bb, pos, keeps), (daa, dab, dbb, dpos, _) = primals, tangents
     own = _own(*aa.shape)
-    za, zab, zb = _two_view_parts(aa, ab, bb, pos)
-    lse_a, lse_b = _two_view_lse(za, zab, zb)
+    za, zr, zc, zb = _two_view_parts(aa, ab, bb, pos, keeps)
+    lse_a, lse_b = _two_view_lse(za, zr, zc, zb)
     ra = jnp.where(jnp.isfinite(lse_a), lse_a, 0)
     rb = jnp.where(jnp.isfinite(lse_b), lse_b, 0)
-    off_ab = jnp.where(own, 0, dab)
+    if keeps is None:
+        # Self's entries are -inf in za and zb: their weight is 0 already.
+        off_r = off_c = jnp.where(own, 0, dab)
+    else:
+        # Masked tangents stay out (inf or NaN there must not reach the loss).
+        ka, kr, kc, kb = keeps
+        daa, dbb = (jnp.where(_dropped(own, k), 0, d) for k, d in ((ka, daa), (kb, dbb)))
+        off_r = jnp.where(_dropped(own, kr), 0, dab)
+        off_c = jnp.where(_dropped(own, kc), 0, dab)
     d_a = jnp.sum(jnp.exp(za - ra[:, None]) * daa, axis=1) + jnp.sum(
-        jnp.exp(zab - ra[:, None]) * off_ab, axis=1
+        jnp.exp(zr - ra[:, None]) * off_r, axis=1
     )
     d_b = jnp.sum(jnp.exp(zb - rb[:, None]) * dbb, axis=1) + jnp.sum(
-        jnp.exp(zab - rb[None, :]) * off_ab, axis=0
+        jnp.exp(zc - rb[None, :]) * off_c, axis=0
     )
     d_a = d_a + (jnp.exp(pos - ra) - 1) * dpos
     d_b = d_b + (jnp.exp(pos - rb) - 1) * dpos
@@ -1292,7 +1320,7 @@ def _two_view(
     For each multiplier ``alpha``, ``logsumexp_j(alpha * z_ij)`` over the live
     negatives of each of the ``2B`` rows (self and positive excluded), dense
     (``block_size=None``) or over column blocks. With ``losses=True`` (NT-Xent's
-    call), dense and nothing masked, the second item is the ``[2B]`` losses
+    call) and dense (masked or not), the second item is the ``[2B]`` losses
     themselves and the count is None.
     """
     a, b, out_dtype = _embeddings(fn, "view_a", view_a, "view_b", view_b)
@@ -1331,9 +1359,10 @@ def _two_view(
     )  # fmt: skip
     diag = rows[:batch]
     raw = ((scale * a) @ a.T, (scale * a) @ b.T, (scale * b) @ b.T)
-    if losses and mask is None:
+    if losses:
         # NT-Xent itself: the losses in one rule, no -inf scatters (copies).
-        return pos, _two_view_xent(*raw, pos[:batch]), None, out_dtype
+        keeps = None if mask is None else quads
+        return pos, _two_view_xent(*raw, pos[:batch], keeps), None, out_dtype
     lses = []
     for alpha in alphas:
         aa, ab, bb = (_drop(x if alpha == 1.0 else alpha * x, diag, diag) for x in raw)

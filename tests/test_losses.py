@@ -858,6 +858,46 @@ def test_dense_ntxent_gradient_holds_three_logit_blocks():
     assert_close(L.ntxent(x, y, temperature=0.5, similarity="dot"), want, loose=True)
 
 
+def test_masked_ntxent_gradient_drops_pairs_inside_the_rule():
+    # With where=, NT-Xent scattered -inf into copies of its three blocks:
+    # 5.4 blocks of temporaries for the gradient. The mask's four quarters
+    # (one block in bytes, the transposed one copied) and the three blocks
+    # remain. Self and the positive ignore the mask.
+    rng = np.random.default_rng(41)
+    b, d, t = 128, 8, 0.5
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    keep = rng.random((2 * b, 2 * b)) < 0.6
+    rows = np.arange(2 * b)
+    pos_cols = (rows + b) % (2 * b)
+    keep[rows, rows] = True  # ignored: self always drops
+    keep[rows[:8], pos_cols[:8]] = False  # ignored: the positive always stays
+    keep[8] = False  # row 8: only its positive is left, a zero loss
+
+    def total(x, y):
+        return L.ntxent(x, y, temperature=t, similarity="dot", where=keep).sum()
+
+    grad = jax.jit(jax.grad(total, argnums=(0, 1)))
+    mem = grad.lower(x, y).compile().memory_analysis()
+    assert mem.temp_size_in_bytes < 4.6 * b * b * 4
+    z = np.concatenate([np.float64(x), np.float64(y)])
+    s = z @ z.T / t
+    live = keep.copy()
+    live[rows, pos_cols] = True
+    live[rows, rows] = False
+    s = np.where(live, s, -np.inf)
+    pos = s[rows, pos_cols]
+    want = logsumexp(s, axis=1) - pos
+    got = L.ntxent(x, y, temperature=t, similarity="dot", where=keep)
+    assert_close(got, want, loose=True)
+    assert float(got[8]) == 0.0
+    p = np.exp(s - logsumexp(s, axis=1, keepdims=True))
+    p[rows, pos_cols] -= 1
+    gz = (p + p.T) @ z / t
+    gx, gy = grad(x, y)
+    for g, w in ((gx, gz[:b]), (gy, gz[b:])):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5 * np.abs(w).max())
+
+
 def test_in_batch_all_duplicates_gives_zero():
     q = jnp.ones((3, 2))
     loss, g = _jit_value_and_grad(
