@@ -17,8 +17,10 @@ shapes ``kg.evaluate`` scores), ``losses.full_softmax``,
 logQ), and from ``[B, d]`` embeddings ``losses.in_batch_softmax`` (also with a
 learned temperature, and with candidate ids masking accidental hits),
 ``losses.infonce`` (dot product, temperature 0.1), ``losses.clip``
-(temperature 0.1, not normalized; also with a ``where`` mask) and
-``losses.ntxent`` (dot product, temperature 0.1; also with a ``where`` mask).
+(temperature 0.1, not normalized; also with a ``where`` mask),
+``losses.siglip`` (logit scale 2.3, bias -10, not normalized; also with a
+``where`` mask) and ``losses.ntxent`` (dot product, temperature 0.1; also
+with a ``where`` mask).
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7] [--only NAME]``.
 """
@@ -100,6 +102,14 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             s = jnp.where(keep | (rows[None, :] == (rows[:, None] + b) % n), s, -jnp.inf)
         s = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, s)
         return jax.nn.logsumexp(s, 1) - pos
+
+    def siglip_plain(qs, cs, keep=None):  # big_vision's sigmoid loss
+        z = jnp.exp(2.3) * qs @ cs.T - 10.0
+        signs = 2.0 * jnp.eye(b) - 1.0
+        terms = -jax.nn.log_sigmoid(signs * z)
+        if keep is not None:
+            terms = jnp.where(keep | jnp.eye(b, dtype=bool), terms, 0.0)
+        return jnp.sum(terms, axis=1)
 
     ids = jax.random.randint(jax.random.key(3), (b,), 0, b // 4)
     where = jax.random.uniform(jax.random.key(4), (b, b)) < 0.7
@@ -234,6 +244,25 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             lambda qs, cs: L.clip(
                 qs, cs, temperature=0.1, normalize=False, where=where
             ),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"siglip [{b}, {dim}] x2",
+            siglip_plain,
+            lambda qs, cs: L.siglip(
+                qs, cs, logit_scale=2.3, logit_bias=-10.0, normalize=False
+            ),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"siglip where [{b}, {dim}] x2",
+            lambda qs, cs: siglip_plain(qs, cs, where),
+            lambda qs, cs: L.siglip(
+                qs, cs, logit_scale=2.3, logit_bias=-10.0, normalize=False,
+                where=where,
+            ),  # fmt: skip
             (queries, keys),
             (0, 1),
         ),

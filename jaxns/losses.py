@@ -1652,8 +1652,15 @@ def siglip(
         )
         neg_total = st.row_softplus
     else:
-        diag = jnp.arange(n, dtype=jnp.int32)
-        neg_total = _softplus_sum(_drop((jnp.exp(t) * x) @ y.T + b, diag, diag), mask)
+        logits = (jnp.exp(t) * x) @ y.T + b
+        if mask is None:
+            # A scatter of -inf into the diagonal (in place): 25-35% faster
+            # here than a mask in the sum (benchmarks/scoring.py, siglip).
+            diag = jnp.arange(n, dtype=jnp.int32)
+            neg_total = _softplus_sum(_drop(logits, diag, diag), None)
+        else:
+            # The diagonal joins the mask: no -inf scatter into a copy.
+            neg_total = _softplus_sum(logits, mask & ~_own(n, n))
     pos = jnp.exp(t) * jnp.sum(x * y, axis=-1) + b
     loss = jax.nn.softplus(-pos) + neg_total
     return _finish(fn, loss, weights, out_dtype)

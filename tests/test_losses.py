@@ -743,6 +743,53 @@ def test_masked_dense_gradient_holds_one_logit_block(loss):
     assert mem.temp_size_in_bytes < 1.5 * b * b * 4
 
 
+def test_masked_siglip_drops_the_diagonal_through_its_mask():
+    # With where=, SigLIP scattered -inf into the diagonal of the logits and
+    # masked the copy: 2 blocks for jax.grad, 3 for value_and_grad.
+    rng = np.random.default_rng(43)
+    b, d = 256, 8
+    x, y = (jnp.asarray(rng.normal(size=(b, d)), jnp.float32) for _ in "xy")
+    keep = rng.random((b, b)) < 0.7
+    keep[np.arange(8), np.arange(8)] = False  # ignored: the positive stays
+    scale, bias = jnp.float32(1.2), jnp.float32(-3.0)
+
+    def total(x, y, scale, bias):
+        return L.siglip(
+            x, y, logit_scale=scale, logit_bias=bias, normalize=False, where=keep
+        ).sum()
+
+    args = (x, y, scale, bias)
+    grad = jax.jit(jax.grad(total, argnums=(0, 1, 2, 3)))
+    assert grad.lower(*args).compile().memory_analysis().temp_size_in_bytes < (
+        1.5 * b * b * 4
+    )
+    vg = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2, 3)))
+    assert vg.lower(*args).compile().memory_analysis().temp_size_in_bytes < (
+        2.5 * b * b * 4
+    )
+    x64, y64 = np.float64(x), np.float64(y)
+    dots = x64 @ y64.T
+    z = np.exp(1.2) * dots - 3.0
+    signs = 2 * np.eye(b) - 1
+    live = keep | np.eye(b, dtype=bool)
+    want = np.where(live, np.logaddexp(0, -signs * z), 0).sum()
+    # d softplus(-s z) / dz = -s sigmoid(-s z)
+    dz = np.where(live, -signs / (1 + np.exp(signs * z)), 0)
+    value, grads = vg(*args)
+    np.testing.assert_allclose(float(value), want, rtol=1e-5)
+    for got, w in zip(
+        grads,
+        (
+            np.exp(1.2) * dz @ y64,
+            np.exp(1.2) * dz.T @ x64,
+            np.sum(dz * np.exp(1.2) * dots),
+            np.sum(dz),
+        ),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, w, rtol=1e-4, atol=1e-5 * np.abs(w).max())
+
+
 def test_in_batch_softmax_learned_temperature_holds_one_logit_block():
     # Dividing the [b, b] product by a learned temperature kept the product
     # and the scaled copy as residuals for the temperature's derivative.
