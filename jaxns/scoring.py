@@ -294,7 +294,12 @@ def cosine(
       eps: lower clamp of each norm, ``> 0`` (default ``1e-8``).
 
     Returns:
-      Similarities in ``[-1, 1]``, shape ``[..., num_candidates]``.
+      Similarities in ``[-1, 1]`` up to rounding, shape ``[...,
+      num_candidates]``: the dot product of two unit vectors can exceed 1 by
+      an ulp or two (about one vector in seven against itself, random
+      float32 vectors of dim 100). Clip before ``arccos``; the result is not
+      clipped here because that extra pass over the scores made the shared
+      layout 12% slower (``[4096, 20000]`` scores at dim 128, one core).
 
     Raises:
       TypeError: if an input is not floating point.

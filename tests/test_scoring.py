@@ -90,6 +90,17 @@ def test_cosine_zero_vector_gradient_is_finite():
     assert bool(jnp.isfinite(g).all())
 
 
+def test_cosine_of_a_vector_with_itself_is_one_within_two_ulps():
+    # The docstring's bound: unit vectors' dot products round to at most
+    # 1 + 2 ulp (not clipped, for speed), never further.
+    x = jax.random.normal(jax.random.key(5), (20_000, 100))
+    s = np.float64(scoring.cosine(x, x[:, None, :])[:, 0])
+    ulp = float(jnp.finfo(jnp.float32).eps)  # the spacing just above 1
+    assert s.max() <= 1 + 2 * ulp
+    assert s.min() >= 1 - 2 * ulp
+    assert (s > 1).sum() > 0  # why the docstring says "up to rounding"
+
+
 @pytest.mark.parametrize(
     "dtype, scale",
     [
