@@ -192,7 +192,8 @@ def _load_text(
         words.append(_decode(word, path, f"line {line_no}", caller))
         values.extend(fields)
     try:
-        array = np.array(values, dtype=np.float64).astype(np.float32)
+        with np.errstate(over="ignore"):  # checked by the caller, with the line
+            array = np.array(values, dtype=np.float64).astype(np.float32)
     except ValueError:
         for line_no, line in enumerate(body, start=2):
             try:
@@ -257,8 +258,10 @@ def load_word2vec_format(
     Raises:
       FileNotFoundError: no such file.
       ValueError: the file is malformed (bad header, wrong number of rows or
-        values, truncated binary data, non-numeric value, non-UTF-8 word,
-        duplicate word); the message names the file and the line or row.
+        values, truncated binary data, non-numeric value, a value that is not
+        a finite float32, non-UTF-8 word, duplicate word); the message names
+        the file and the line or row. (gensim loads non-finite values
+        silently, turning text values beyond float32's range into inf.)
 
     Examples:
       >>> import os, tempfile
@@ -292,6 +295,15 @@ def load_word2vec_format(
         words, vectors = _load_binary(data, path, caller)
     else:
         words, vectors = _load_text(data, path, caller)
+    finite = np.isfinite(vectors)
+    if not finite.all():
+        row, col = (int(i[0]) for i in np.nonzero(~finite))
+        where = f"row {row + 1}" if binary else f"line {row + 2}"
+        raise ValueError(
+            f"{caller}: {path} {where} (word {words[row]!r}): value {col + 1} "
+            f"is {vectors[row, col]} as float32 (inf, nan, or beyond "
+            "+-3.4e38); expected finite vectors."
+        )
     if len(set(words)) != len(words):
         seen: set[str] = set()
         for i, word in enumerate(words):

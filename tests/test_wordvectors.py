@@ -122,6 +122,10 @@ def test_we_read_gensim_files(tmp_path, binary):
         (b"1 1\na " + struct.pack("<f", 1.0) + b"\nzz", True, "unexpected bytes"),
         (b"1 1", True, "no header line"),
         (b"2 1\nab" + struct.pack("<f", 1.0), True, "row 1 .*malformed"),
+        # Values that are no finite float32 (gensim loads them as inf/nan).
+        (b"2 2\na 1 2\nb 3 1e39\n", False, r"line 3 \(word 'b'\): value 2 is inf"),
+        (b"1 2\na nan 2\n", False, r"line 2 \(word 'a'\): value 1 is nan"),
+        (b"1 1\na " + struct.pack("<f", float("-inf")), True, "row 1 .*is -inf"),
     ],
 )
 def test_malformed_files_raise_naming_the_file(tmp_path, content, binary, match):
