@@ -19,8 +19,10 @@ learned temperature, and with candidate ids masking accidental hits),
 ``losses.infonce`` (dot product, temperature 0.1), ``losses.clip``
 (temperature 0.1, not normalized; also with a ``where`` mask),
 ``losses.siglip`` (logit scale 2.3, bias -10, not normalized; also with a
-``where`` mask) and ``losses.ntxent`` (dot product, temperature 0.1; also
-with a ``where`` mask).
+``where`` mask), ``losses.ntxent`` (dot product, temperature 0.1; also
+with a ``where`` mask), and ``losses.debiased_contrastive`` and
+``losses.hard_contrastive`` (cosine, temperature 0.5, tau_plus 0.1, beta 1)
+against the authors' exp-space code written in ``jnp``.
 
 Usage: ``python benchmarks/scoring.py [--quick] [--rounds 7] [--only NAME]``.
 """
@@ -99,7 +101,9 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
         rows = jnp.arange(n)
         pos = s[rows, (rows + b) % n]
         if keep is not None:
-            s = jnp.where(keep | (rows[None, :] == (rows[:, None] + b) % n), s, -jnp.inf)
+            s = jnp.where(
+                keep | (rows[None, :] == (rows[:, None] + b) % n), s, -jnp.inf
+            )
         s = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, s)
         return jax.nn.logsumexp(s, 1) - pos
 
@@ -110,6 +114,25 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
         if keep is not None:
             terms = jnp.where(keep | jnp.eye(b, dtype=bool), terms, 0.0)
         return jnp.sum(terms, axis=1)
+
+    def chuang_plain(va, vb, beta=None):  # the authors' exp-space code in jnp
+        z = _plain_normalize(jnp.concatenate([va, vb]))
+        n = 2 * b
+        rows = jnp.arange(n)
+        sim = jnp.exp(z @ z.T / 0.5)
+        pos = sim[rows, (rows + b) % n]
+        drop = (rows[None, :] == rows[:, None]) | (
+            rows[None, :] == (rows[:, None] + b) % n
+        )
+        neg = jnp.where(drop, 0.0, sim)
+        if beta is None:
+            reweight = neg.sum(-1)
+        else:
+            imp = jnp.where(drop, 0.0, sim**beta)
+            reweight = (imp * neg).sum(-1) / (imp.sum(-1) / (n - 2))
+        ng = (-0.1 * (n - 2) * pos + reweight) / 0.9
+        ng = jnp.maximum(ng, (n - 2) * jnp.exp(-1 / 0.5))
+        return -jnp.log(pos / (pos + ng))
 
     ids = jax.random.randint(jax.random.key(3), (b,), 0, b // 4)
     where = jax.random.uniform(jax.random.key(4), (b, b)) < 0.7
@@ -260,9 +283,31 @@ def _cases(quick: bool) -> list[tuple[str, Callable, Callable, tuple, tuple]]:
             f"siglip where [{b}, {dim}] x2",
             lambda qs, cs: siglip_plain(qs, cs, where),
             lambda qs, cs: L.siglip(
-                qs, cs, logit_scale=2.3, logit_bias=-10.0, normalize=False,
+                qs,
+                cs,
+                logit_scale=2.3,
+                logit_bias=-10.0,
+                normalize=False,
                 where=where,
             ),  # fmt: skip
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"debiased_contrastive [{b}, {dim}] x2",
+            chuang_plain,
+            lambda va, vb: L.debiased_contrastive(
+                va, vb, temperature=0.5, tau_plus=0.1
+            ),
+            (queries, keys),
+            (0, 1),
+        ),
+        (
+            f"hard_contrastive beta 1 [{b}, {dim}] x2",
+            lambda va, vb: chuang_plain(va, vb, 1.0),
+            lambda va, vb: L.hard_contrastive(
+                va, vb, temperature=0.5, tau_plus=0.1, beta=1.0
+            ),
             (queries, keys),
             (0, 1),
         ),

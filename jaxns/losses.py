@@ -493,7 +493,9 @@ def _two_view_xent_jvp(primals, tangents):
     else:
         # Masked tangents stay out (inf or NaN there must not reach the loss).
         ka, kr, kc, kb = keeps
-        daa, dbb = (jnp.where(_dropped(own, k), 0, d) for k, d in ((ka, daa), (kb, dbb)))
+        daa, dbb = (
+            jnp.where(_dropped(own, k), 0, d) for k, d in ((ka, daa), (kb, dbb))
+        )
         off_r = jnp.where(_dropped(own, kr), 0, dab)
         off_c = jnp.where(_dropped(own, kc), 0, dab)
     d_a = jnp.sum(jnp.exp(za - ra[:, None]) * daa, axis=1) + jnp.sum(
@@ -506,6 +508,67 @@ def _two_view_xent_jvp(primals, tangents):
     d_b = d_b + (jnp.exp(pos - rb) - 1) * dpos
     out = jnp.concatenate([lse_a - pos, lse_b - pos])
     return out, jnp.concatenate([d_a, d_b])
+
+
+def _two_view_negatives(aa, ab, bb, keeps, alpha):
+    """NT-Xent's three blocks times ``alpha``, with self, the positive and the
+    pairs ``keeps`` drops set to ``-inf`` (``ab`` twice: for view a's rows
+    and for view b's columns; once without a mask)."""
+    own = _own(*aa.shape)
+    ka, kr, kc, kb = (None,) * 4 if keeps is None else keeps
+
+    def live(x, keep):
+        x = x if alpha == 1.0 else alpha * x
+        return jnp.where(_dropped(own, keep), -jnp.inf, x)
+
+    zr = live(ab, kr)
+    return live(aa, ka), zr, zr if keeps is None else live(ab, kc), live(bb, kb)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _two_view_negative_lses(
+    aa: jax.Array,
+    ab: jax.Array,
+    bb: jax.Array,
+    keeps: tuple[jax.Array, ...] | None,
+    alphas: tuple[float, ...],
+) -> tuple[jax.Array, ...]:
+    """``logsumexp_j(alpha * z_ij)`` over each of NT-Xent's ``2B`` rows' live
+    negatives (self, the positive and what ``keeps`` drops excluded), one
+    ``[2B]`` vector per ``alpha``, from the three distinct ``[B, B]`` blocks
+    (``keeps`` as in :func:`_two_view_xent`). The JVP is one elementwise pass
+    per block and ``alpha`` (the softmax of the live entries against the
+    tangent), where autodiff of ``-inf`` scattered into a scaled copy of each
+    block kept a further buffer per block and ``alpha``."""
+    out = []
+    for alpha in alphas:
+        lse_a, lse_b = _two_view_lse(*_two_view_negatives(aa, ab, bb, keeps, alpha))
+        out.append(jnp.concatenate([lse_a, lse_b]))
+    return tuple(out)
+
+
+@_two_view_negative_lses.defjvp
+def _two_view_negative_lses_jvp(alphas, primals, tangents):
+    (aa, ab, bb, keeps), (daa, dab, dbb, _) = primals, tangents
+    own = _own(*aa.shape)
+    ka, kr, kc, kb = (None,) * 4 if keeps is None else keeps
+    # Dropped tangents stay out (inf or NaN there must not reach the loss).
+    daa, dbb = (jnp.where(_dropped(own, k), 0, d) for k, d in ((ka, daa), (kb, dbb)))
+    d_r = jnp.where(_dropped(own, kr), 0, dab)
+    d_c = d_r if keeps is None else jnp.where(_dropped(own, kc), 0, dab)
+    outs, dots = [], []
+    for alpha in alphas:
+        za, zr, zc, zb = _two_view_negatives(aa, ab, bb, keeps, alpha)
+        lse_a, lse_b = _two_view_lse(za, zr, zc, zb)
+        ra = jnp.where(jnp.isfinite(lse_a), lse_a, 0)[:, None]
+        rb = jnp.where(jnp.isfinite(lse_b), lse_b, 0)
+        d_a = jnp.sum(jnp.exp(za - ra) * daa, 1) + jnp.sum(jnp.exp(zr - ra) * d_r, 1)
+        d_b = jnp.sum(jnp.exp(zb - rb[:, None]) * dbb, 1) + jnp.sum(
+            jnp.exp(zc - rb[None, :]) * d_c, 0
+        )
+        outs.append(jnp.concatenate([lse_a, lse_b]))
+        dots.append(alpha * jnp.concatenate([d_a, d_b]))
+    return tuple(outs), tuple(dots)
 
 
 def _drop(logits: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
@@ -1357,18 +1420,13 @@ def _two_view(
         mask[:batch, :batch], mask[:batch, batch:], mask[batch:, :batch].T,
         mask[batch:, batch:],
     )  # fmt: skip
-    diag = rows[:batch]
     raw = ((scale * a) @ a.T, (scale * a) @ b.T, (scale * b) @ b.T)
+    keeps = None if mask is None else quads
     if losses:
         # NT-Xent itself: the losses in one rule, no -inf scatters (copies).
-        keeps = None if mask is None else quads
         return pos, _two_view_xent(*raw, pos[:batch], keeps), None, out_dtype
-    lses = []
-    for alpha in alphas:
-        aa, ab, bb = (_drop(x if alpha == 1.0 else alpha * x, diag, diag) for x in raw)
-        lse_a = jnp.logaddexp(_lse(aa, quads[0], 1), _lse(ab, quads[1], 1))
-        lse_b = jnp.logaddexp(_lse(ab, quads[2], 0), _lse(bb, quads[3], 1))
-        lses.append(jnp.concatenate([lse_a, lse_b]))
+    # The debiased and hard losses: the negatives' logsumexps in one rule.
+    lses = _two_view_negative_lses(*raw, keeps, tuple(float(a) for a in alphas))
     if mask is None:
         count = jnp.full((n,), n - 2, z.dtype)
     else:
