@@ -32,10 +32,12 @@ Conventions shared by every loss in this module:
   dense matrix (``4 B^2`` bytes, the same again for its gradient) does not fit.
   The dense path (``block_size=None``) differentiates through custom JVPs (the
   softmax or sigmoid of the logits against the tangent). The in-batch,
-  InfoNCE and CLIP losses (masked or not) and NT-Xent (unmasked) put the
-  positive's logit in the diagonal's place inside that rule (the gradient
-  keeps one ``B x B`` block, three for NT-Xent's three distinct blocks);
-  the others drop the self and positive columns by an in-place scatter.
+  InfoNCE, CLIP and NT-Xent losses (masked or not) put the positive's logit
+  in the diagonal's place inside that rule (the gradient keeps one ``B x B``
+  block, three for NT-Xent's three distinct blocks); the debiased and hard
+  losses drop self and positive inside theirs, and SigLIP with ``where=``
+  in its mask. Unmasked SigLIP and hard negatives (``num_hard_negatives``)
+  drop the diagonal by an in-place scatter.
   Either way the gradient costs one elementwise pass over the logits and the
   matrix products; on CPU
   neither path was more than 2x slower than the other at any size measured
