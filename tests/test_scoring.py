@@ -468,6 +468,52 @@ def test_l2_distances_of_long_differences(dtype, scale):
                 assert_close(g, want, loose=True, err_msg=name)
 
 
+def test_rotate_sun_gradient_holds_what_the_plain_formula_holds():
+    # Autodiff of the sum of moduli, its long-row lax.cond included, kept
+    # 6.6 [q, E, d] buffers for the gradient of [q, 1, w] queries against
+    # [1, E, w] entities (the plain formula 2). The rule keeps the residual's
+    # unit direction only. Long rows, and a residual of exactly 0, keep
+    # their exact gradients.
+    rng = np.random.default_rng(36)
+    q, e, d = 16, 700, 24
+    h, t = rng.normal(size=(q, 1, 2 * d)), rng.normal(size=(1, e, 2 * d))
+    phase = rng.normal(size=(q, 1, d))
+    fn = lambda h, p, t: scoring.rotate(h, p, t, variant="sun")  # noqa: E731
+    grad = jax.jit(jax.grad(lambda *a: fn(*a).sum(), argnums=(0, 1, 2)))
+    args = [jnp.asarray(x, jnp.float32) for x in (h, phase, t)]
+    mem = grad.lower(*args).compile().memory_analysis()
+    if mem is None:  # a backend without memory analysis
+        pytest.skip("no compiled memory analysis on this backend")
+    assert mem.temp_size_in_bytes < 3.5 * q * e * d * 4
+    for long in (False, True):
+        h2, t2 = h.copy(), t.copy()
+        phase2 = phase.copy()
+        phase2[2, 0, 0] = 0.0
+        t2[0, 9, 0], t2[0, 9, d] = h2[2, 0, 0], h2[2, 0, d]  # residual 0
+        if long:
+            h2[3, 0, 2], t2[0, 5, d + 1] = 1e25, -3e21  # the long branches run
+        args = [jnp.asarray(x, jnp.float32) for x in (h2, phase2, t2)]
+        hc, tc, rc = _np_complex(h2), _np_complex(t2), np.exp(1j * phase2)
+        res = hc * rc - tc
+        mod = np.abs(res)
+        unit = np.where(mod > 0, res / np.where(mod > 0, mod, 1), 0)
+        # d(-|res|)/dx = -Re(conj(unit) dres/dx)
+        g_h = -np.concatenate(
+            [np.real(np.conj(unit) * rc), np.real(np.conj(unit) * 1j * rc)], -1
+        ).sum(1, keepdims=True)
+        g_t = np.concatenate([np.real(unit), np.imag(unit)], -1).sum(0, keepdims=True)
+        g_p = -np.real(np.conj(unit) * 1j * hc * rc).sum(1, keepdims=True)
+        # The phase's derivative cancels to about 0 where the head is long
+        # (the unit residual is parallel to the rotated head): float32 gets
+        # it to its rounding of |h| * E.
+        cond_p = e * np.abs(hc)
+        for got, want, cond in zip(
+            grad(*args), (g_h, g_p, g_t), (0, cond_p, 0), strict=True
+        ):
+            scale = np.maximum(np.abs(want).max(), cond)
+            np.testing.assert_allclose(np.asarray(got) / scale, want / scale, atol=2e-5)
+
+
 def test_l2_scorers_never_hold_the_broadcast_differences():
     # kg.evaluate scores [q, 1, w] queries against [1, E, w] entities. The
     # rescaling branch of the L2 scorers (a lax.cond, whose buffers are
