@@ -335,10 +335,31 @@ def load_triples(source: str | os.PathLike[str]) -> TripleDataset:
 # known triples
 
 
-def _lexsorted(triples: np.ndarray, columns: tuple[int, int, int]) -> np.ndarray:
+def _unique_sorted(
+    triples: np.ndarray, columns: tuple[int, int, int], sizes: tuple[int, int, int]
+) -> tuple[np.ndarray, int]:
+    """The distinct rows of ``triples[:, columns]`` in lexicographic order, and
+    the largest number of rows sharing their first two columns.
+
+    Each row is one int64 key ``(a * n_b + b) * n_c + c`` (``sizes`` bound the
+    columns), sorted as a plain integer array: ``np.unique(axis=0)`` and
+    ``np.lexsort`` took about 10 s for 3M triples, the keys under 1 s. Rows
+    whose keys could overflow int64 fall back to those."""
     t = triples[:, columns]
-    order = np.lexsort((t[:, 2], t[:, 1], t[:, 0]))
-    return t[order]
+    n_a, n_b, n_c = sizes
+    if not len(t):
+        return t, 0
+    if n_a * n_b * n_c >= 2**63:
+        rows = np.unique(t, axis=0)
+        _, counts = np.unique(rows[:, :2], axis=0, return_counts=True)
+        return rows, int(counts.max())
+    keys = np.sort((t[:, 0] * n_b + t[:, 1]) * n_c + t[:, 2])
+    keys = keys[np.diff(keys, prepend=-1) != 0]  # np.unique hashes: 6x slower
+    pairs, c = np.divmod(keys, n_c)
+    a, b = np.divmod(pairs, n_b)
+    starts = np.flatnonzero(np.diff(pairs, prepend=-1))  # pairs are sorted
+    widest = int(np.diff(np.append(starts, len(pairs))).max())
+    return np.stack([a, b, c], axis=1), widest
 
 
 @jax.tree_util.register_dataclass
@@ -572,25 +593,18 @@ def known_triples(
                 "(relations)."
             )
         arrays.append(a.astype(np.int64))
-    all_triples = np.unique(np.concatenate(arrays), axis=0)
+    all_triples = np.concatenate(arrays)
     if e > np.iinfo(np.int32).max - 1:
         raise ValueError(f"{fn}: num_entities {e} does not fit int32 ids.")
-    by_head = _lexsorted(all_triples, (0, 1, 2))
-    by_tail = _lexsorted(all_triples, (2, 1, 0))
-
-    def widest(sorted_rows: np.ndarray) -> int:
-        if not len(sorted_rows):
-            return 0
-        _, counts = np.unique(sorted_rows[:, :2], axis=0, return_counts=True)
-        return int(counts.max())
-
+    by_head, max_tails = _unique_sorted(all_triples, (0, 1, 2), (e, r, e))
+    by_tail, max_heads = _unique_sorted(all_triples, (2, 1, 0), (e, r, e))
     return KnownTriples(
         by_head=jnp.asarray(by_head, jnp.int32),
         by_tail=jnp.asarray(by_tail, jnp.int32),
         num_entities=e,
         num_relations=r,
-        max_tails=widest(by_head),
-        max_heads=widest(by_tail),
+        max_tails=max_tails,
+        max_heads=max_heads,
     )
 
 

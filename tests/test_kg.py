@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import itertools
@@ -162,6 +163,27 @@ def test_contains_matches_python_set(n):
     np.testing.assert_array_equal(np.asarray(got), expected)
     # batched shapes keep their leading axes
     assert known.contains(every.reshape(e, r * e, 3)).shape == (e, r * e)
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_known_triples_sorted_rows_and_widths_match_numpy(huge):
+    # The rows are sorted as int64 keys (np.unique(axis=0) and np.lexsort
+    # took 10 s for 3M triples); keys that could overflow int64 take the
+    # row-wise path. Both against a lexicographic sort in NumPy.
+    rng = np.random.default_rng(7)
+    e, r = 13, 5
+    triples = np.concatenate([_random_triples(rng, 400, e, r)] * 2)  # duplicates
+    sizes = (2**40, 2**40, 2**40) if huge else (e, r, e)
+    for columns in ((0, 1, 2), (2, 1, 0)):
+        rows, widest = kg._unique_sorted(triples, columns, sizes)
+        t = np.unique(triples, axis=0)[:, columns]
+        want = t[np.lexsort((t[:, 2], t[:, 1], t[:, 0]))]
+        np.testing.assert_array_equal(rows, want)
+        pairs = collections.Counter(map(tuple, want[:, :2].tolist()))
+        assert widest == max(pairs.values())
+    known = kg.known_triples(triples, e, r)
+    rows, _ = kg._unique_sorted(triples, (2, 1, 0), (e, r, e))
+    np.testing.assert_array_equal(np.asarray(known.by_tail), rows)
 
 
 def test_contains_union_of_splits():
