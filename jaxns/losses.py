@@ -435,17 +435,13 @@ def _two_view_parts(aa, ab, bb, pos, keeps):
     twice; without a mask both are the same array."""
     own = _own(*aa.shape)
     ka, kr, kc, kb = (None,) * 4 if keeps is None else keeps
-
-    def live(x, keep):
-        return x if keep is None else jnp.where(keep, x, -jnp.inf)
-
-    zr = jnp.where(own, pos[:, None], live(ab, kr))
-    zc = zr if keeps is None else jnp.where(own, pos[:, None], live(ab, kc))
+    zr = jnp.where(own, pos[:, None], _live(ab, kr))
+    zc = zr if keeps is None else jnp.where(own, pos[:, None], _live(ab, kc))
     return (
-        jnp.where(own, -jnp.inf, live(aa, ka)),
+        jnp.where(own, -jnp.inf, _live(aa, ka)),
         zr,
         zc,
-        jnp.where(own, -jnp.inf, live(bb, kb)),
+        jnp.where(own, -jnp.inf, _live(bb, kb)),
     )
 
 

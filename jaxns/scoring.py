@@ -799,10 +799,10 @@ def _sun_distance(h_re, h_im, t_re, t_im, cos, sin):
     small arrays before broadcasting.
 
     The JVP is ``-sum_i <u_i, dz_i>`` with ``u_i`` the unit direction of the
-    residual, recomputed from the small arrays: autodiff of the value (its
-    long-row ``lax.cond`` included) kept about 6.6 ``[q, E, d]`` buffers for
-    the gradient of ``[q, 1, d]`` queries against ``[1, E, d]`` entities,
-    the plain formula 2.
+    residual, recomputed from the small arrays: the gradient of ``[q, 1, d]``
+    queries against ``[1, E, d]`` entities keeps about 3 ``[q, E, d]``
+    buffers, where autodiff of the value (its long-row ``lax.cond``
+    included) kept 6.6 and the plain formula keeps 2.
     """
     raw = (h_re, h_im, t_re, t_im, cos, sin)
     re, im = _rotation_residual(*_align_ranks(*raw))
@@ -842,6 +842,9 @@ def _sun_distance_jvp(primals, tangents):
 
 
 def _unit_direction(*raw, scaled):
+    """The rotation residual's unit direction per coordinate (0 where it is
+    0); ``scaled``: each coordinate first brought into ``[0.5, 1)`` exactly,
+    so squares cannot overflow or underflow."""
     re, im = _rotation_residual(*_align_ranks(*raw))
     if scaled:
         scale = _unit_scale(jnp.maximum(jnp.abs(re), jnp.abs(im)), 2)
