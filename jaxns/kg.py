@@ -353,8 +353,7 @@ def _unique_sorted(
         rows = np.unique(t, axis=0)
         _, counts = np.unique(rows[:, :2], axis=0, return_counts=True)
         return rows, int(counts.max())
-    keys = np.sort((t[:, 0] * n_b + t[:, 1]) * n_c + t[:, 2])
-    keys = keys[np.diff(keys, prepend=-1) != 0]  # np.unique hashes: 6x slower
+    keys = _samplers._sorted_unique((t[:, 0] * n_b + t[:, 1]) * n_c + t[:, 2])
     pairs, c = np.divmod(keys, n_c)
     a, b = np.divmod(pairs, n_b)
     starts = np.flatnonzero(np.diff(pairs, prepend=-1))  # pairs are sorted
@@ -1688,11 +1687,13 @@ def make_trainer(
     row_weights = None
     if subsampling:
         # Sun et al.'s reference code: counts of (h, r) and (r, t) start at 4.
+        # One int64 key per pair (np.unique(axis=0) of rows: 25x slower).
+        ids = np.asarray(triples, np.int64)
         _, hr_inv, hr_count = np.unique(
-            triples[:, :2], axis=0, return_inverse=True, return_counts=True
+            ids[:, 0] * r + ids[:, 1], return_inverse=True, return_counts=True
         )
         _, rt_inv, rt_count = np.unique(
-            triples[:, 1:], axis=0, return_inverse=True, return_counts=True
+            ids[:, 1] * e + ids[:, 2], return_inverse=True, return_counts=True
         )
         total = hr_count[hr_inv.ravel()] + rt_count[rt_inv.ravel()] + 8
         row_weights = jnp.asarray(1.0 / np.sqrt(total), jnp.float32)

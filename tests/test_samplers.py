@@ -694,6 +694,23 @@ def test_bernoulli_head_prob_and_mode():
     np.testing.assert_allclose(head_rate, p[triples[:2, 1]], atol=0.015)
 
 
+def test_bernoulli_head_prob_of_ids_beyond_one_int64_key():
+    # Pairs are counted as one int64 key each; with x64 and entity ids near
+    # 2**62 the key could overflow, and the rows are counted instead.
+    triples = np.array(
+        [[2**62, 0, 5], [2**62, 0, 6], [3, 0, 5], [3, 1, -(2**62)], [4, 1, 2**62],
+         [4, 1, 2**62]],
+        np.int64,
+    )  # fmt: skip
+    with jax.enable_x64(True):
+        p = np.asarray(samplers.bernoulli_head_prob(triples, 2))
+    for r in range(2):
+        rows = triples[triples[:, 1] == r].tolist()
+        tph = len(rows) / len({(h, rr) for h, rr, _ in rows})
+        hpt = len(rows) / len({(rr, t) for _, rr, t in rows})
+        assert abs(p[r] - tph / (tph + hpt)) < 1e-6
+
+
 def test_bernoulli_relation_ids_clamp_under_jit():
     # Documented: traced relation ids are not checked; the gather clamps, so -1
     # reads head_prob[0] and 7 reads head_prob[-1]. Eagerly they raise.
