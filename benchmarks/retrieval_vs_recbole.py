@@ -36,6 +36,12 @@ The data comes from ``jaxns.retrieval.load_interactions("movielens-100k")``; it
 is written to a temporary directory for RecBole and deleted afterwards. Without
 it (no cache, no RecBole package, no network) the script says so and exits 0.
 
+``--user-items N`` times only the host-side index of each user's items
+(``retrieval.user_items``, which masks seen items and draws BPR negatives) on
+``N`` random interactions of MovieLens-20M's sizes (138,000 users, 27,000
+items), against the distinct pairs taken by ``np.unique`` of their keys (what
+it did before), median of 3 calls each.
+
 ``--quick`` is a smoke run: jaxns's fits stop after 10 epochs and the ablation
 has one seed and two rows (in-batch softmax with and without logQ). Records
 for ``benchmarks/run.py``: groups ``"retrieval BPR epoch"``, ``"retrieval
@@ -315,6 +321,42 @@ def side_by_side(args, data, split, recbole, recbole_wall, report: dict) -> None
                    epochs=r["epochs"], **metrics)  # fmt: skip
 
 
+def _time_user_items(n: int) -> None:
+    """retrieval.user_items against np.unique of the (user, item) keys."""
+    num_users, num_items = 138_000, 27_000
+    rng = np.random.default_rng(0)
+    data = retrieval.Interactions(
+        users=rng.integers(0, num_users, n).astype(np.int32),
+        items=rng.integers(0, num_items, n).astype(np.int32),
+        ratings=None,
+        timestamps=None,
+        user_to_id={str(u): u for u in range(num_users)},
+        item_to_id={str(i): i for i in range(num_items)},
+        user_features={},
+        item_features={},
+        source="random",
+    )
+
+    def plain():  # the distinct pairs and each user's degree
+        keys = data.users.astype(np.int64) * num_items + data.items
+        pairs = np.unique(keys)
+        return pairs, np.bincount(pairs // num_items, minlength=num_users)
+
+    times = {}
+    for name, fn in (("numpy", plain), ("jaxns", lambda: retrieval.user_items(data))):
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            runs.append(time.perf_counter() - start)
+        times[name] = statistics.median(runs)
+        record("retrieval user_items", name, seconds=times[name], work={"rows": n})
+    print(
+        f"user_items of {n:,} interactions: numpy {times['numpy']:.2f} s, jaxns "
+        f"{times['jaxns']:.2f} s ({times['numpy'] / times['jaxns']:.1f}x)"
+    )
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recbole-python", help="a Python with recbole==1.2.1")
@@ -356,7 +398,14 @@ def main(argv=None) -> dict:
         "--quick", action="store_true", help="10 epochs; ablation: 1 seed, in-batch"
     )
     p.add_argument("--report", help="write everything as JSON here")
+    p.add_argument(
+        "--user-items", type=int, metavar="N",
+        help="only time retrieval.user_items on N random interactions",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    if args.user_items is not None:
+        _time_user_items(args.user_items)
+        return {}
     epochs = 10 if args.quick else None
     print(device_line())
     source = "movielens-100k"

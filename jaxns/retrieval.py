@@ -1295,7 +1295,9 @@ def _to_device(x: np.ndarray) -> jax.Array:
 
 
 def _csr(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int):
-    pairs = np.unique(users.astype(np.int64) * num_items + items.astype(np.int64))
+    pairs = samplers._sorted_unique(
+        users.astype(np.int64) * num_items + items.astype(np.int64)
+    )
     u, i = pairs // num_items, pairs % num_items
     degree = np.bincount(u, minlength=num_users)
     offsets = np.r_[0, np.cumsum(degree)].astype(np.int32)
@@ -1581,7 +1583,7 @@ jax.tree_util.register_dataclass(
 
 def _padded_rows(users: np.ndarray, items: np.ndarray, order: np.ndarray, pad: int):
     """Rows of ``items`` per entry of ``order`` (sorted distinct user ids)."""
-    pairs = np.unique(users.astype(np.int64) * (pad + 1) + items)
+    pairs = samplers._sorted_unique(users.astype(np.int64) * (pad + 1) + items)
     u, i = pairs // (pad + 1), pairs % (pad + 1)
     slot = np.searchsorted(order, u)
     degree = np.bincount(slot, minlength=order.size)
@@ -1641,7 +1643,7 @@ def ranking_task(data: Interactions, split: Split, part: str = "test") -> Rankin
     rows = np.flatnonzero(split.codes == code)
     if rows.size == 0:
         raise ValueError(f"{fn}: the {part} part of the split has no rows.")
-    users = np.unique(data.users[rows])
+    users = samplers._sorted_unique(data.users[rows])
     pad = data.num_items
     relevant = _padded_rows(data.users[rows], data.items[rows], users, pad)
     before = np.flatnonzero(split.codes < code)
