@@ -335,7 +335,7 @@ def load_triples(source: str | os.PathLike[str]) -> TripleDataset:
 # known triples
 
 
-def _unique_sorted(
+def _distinct_sorted_rows(
     triples: np.ndarray, columns: tuple[int, int, int], sizes: tuple[int, int, int]
 ) -> tuple[np.ndarray, int]:
     """The distinct rows of ``triples[:, columns]`` in lexicographic order, and
@@ -595,8 +595,8 @@ def known_triples(
     all_triples = np.concatenate(arrays)
     if e > np.iinfo(np.int32).max - 1:
         raise ValueError(f"{fn}: num_entities {e} does not fit int32 ids.")
-    by_head, max_tails = _unique_sorted(all_triples, (0, 1, 2), (e, r, e))
-    by_tail, max_heads = _unique_sorted(all_triples, (2, 1, 0), (e, r, e))
+    by_head, max_tails = _distinct_sorted_rows(all_triples, (0, 1, 2), (e, r, e))
+    by_tail, max_heads = _distinct_sorted_rows(all_triples, (2, 1, 0), (e, r, e))
     return KnownTriples(
         by_head=jnp.asarray(by_head, jnp.int32),
         by_tail=jnp.asarray(by_tail, jnp.int32),

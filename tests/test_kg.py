@@ -175,14 +175,14 @@ def test_known_triples_sorted_rows_and_widths_match_numpy(huge):
     triples = np.concatenate([_random_triples(rng, 400, e, r)] * 2)  # duplicates
     sizes = (2**40, 2**40, 2**40) if huge else (e, r, e)
     for columns in ((0, 1, 2), (2, 1, 0)):
-        rows, widest = kg._unique_sorted(triples, columns, sizes)
+        rows, widest = kg._distinct_sorted_rows(triples, columns, sizes)
         t = np.unique(triples, axis=0)[:, columns]
         want = t[np.lexsort((t[:, 2], t[:, 1], t[:, 0]))]
         np.testing.assert_array_equal(rows, want)
         pairs = collections.Counter(map(tuple, want[:, :2].tolist()))
         assert widest == max(pairs.values())
     known = kg.known_triples(triples, e, r)
-    rows, _ = kg._unique_sorted(triples, (2, 1, 0), (e, r, e))
+    rows, _ = kg._distinct_sorted_rows(triples, (2, 1, 0), (e, r, e))
     np.testing.assert_array_equal(np.asarray(known.by_tail), rows)
 
 
