@@ -1586,3 +1586,148 @@ def test_sharded_trainer_on_the_compact_table(model, hogwild):
     assert (moved[seen] > 0).mean() > 0.9
     unused = np.setdiff1d(np.arange(W2V_VOCAB + buckets), compact.rows)
     assert not moved[unused].any()
+
+
+# ---------------------------------------------------------------------------
+# word2vec replicas merged every few calls (make_replica_trainer)
+# ---------------------------------------------------------------------------
+
+
+def _replica_case():
+    ids, sents, sampler, kw = _w2v_case(adam=False)
+    del kw["optimizer"]
+    # Small calls, so that 1,500 tokens make many calls and several merges;
+    # a large rate, so that reading the other replicas late shows.
+    kw.update(batch_size=32, steps_per_call=2)
+    kw["learning_rate"] = optax.linear_schedule(0.05, 0.005, float(ids.size))
+    return ids, sents, sampler, kw
+
+
+def _replica_reference(kw, sampler, stream, n, merge_every, size):
+    """make_trainer on n replicas, block i of every call on replica i, and
+    a merge (the sum of the replicas' changes, in float64) every
+    ``merge_every`` calls and after the last: an independent loop."""
+    base = jaxns.word2vec.make_trainer(sampler, **kw)
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    merged = [np.asarray(t, np.float64) for t in params]
+    reps = [jax.tree.map(jnp.copy, params) for _ in range(n)]  # donated
+    states = [base.init(params) for _ in range(n)]
+    calls = -(-int(stream.num_tokens) // (n * base.block_size))
+    for c in range(calls):
+        p0, p1 = jaxns.word2vec.call_progress(0, c, calls, size)
+        for i in range(n):
+            reps[i], states[i], _, _ = base.train_arrays(
+                reps[i], states[i], stream.tokens, stream.sentence_ids,
+                (c * n + i) * base.block_size, jax.random.key(2),
+                p0 + (p1 - p0) * i / n, p0 + (p1 - p0) * (i + 1) / n,
+            )  # fmt: skip
+        if (c + 1) % merge_every == 0 or c == calls - 1:
+            merged = [
+                m + sum(np.asarray(r[t], np.float64) - m for r in reps)
+                for t, m in enumerate(merged)
+            ]
+            reps = [
+                jaxns.word2vec.SkipGramParams(
+                    *(jnp.asarray(m, jnp.float32) for m in merged)
+                )
+                for _ in range(n)
+            ]
+    return merged, calls
+
+
+@eight
+@pytest.mark.parametrize("n, merge_every", [(1, 2), (2, 3), (4, 2)])
+def test_replica_trainer_sums_the_replicas_changes(n, merge_every):
+    ids, sents, sampler, kw = _replica_case()
+    trainer = jaxns.word2vec.make_replica_trainer(
+        sampler, mesh=_mesh(n, "data"), merge_every=merge_every, **kw
+    )
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+    ref, ref_calls = _replica_reference(kw, sampler, stream, n, merge_every, ids.size)
+    calls = stream.num_calls(trainer.block_size)
+    assert calls == ref_calls and calls >= 3 * merge_every
+    differed = False
+    for c in range(calls):
+        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        params, state, loss, pairs = trainer.train(
+            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
+        )
+        shards = [np.asarray(s.data) for s in params.input.addressable_shards]
+        assert len(shards) == n and np.isfinite(float(loss)) and int(pairs) > 0
+        if (c + 1) % merge_every and c < calls - 1:  # replicas apart
+            differed |= not all(np.array_equal(s, shards[0]) for s in shards)
+        else:  # merged: bitwise equal replicas, and the state's copy
+            for s in shards[1:]:
+                np.testing.assert_array_equal(s, shards[0])
+            if n > 1:  # one device has nothing to merge
+                np.testing.assert_array_equal(state.merged.input, shards[0])
+    assert differed == (n > 1 and merge_every > 1)
+    assert_close(params.input, ref[0], rtol=1e-4, atol=1e-5)
+    assert_close(params.output, ref[1], rtol=1e-4, atol=1e-5)
+    # One device is make_trainer's loop (bitwise); more read each other late.
+    plain = jaxns.word2vec.make_trainer(sampler, **kw)
+    p = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    s = plain.init(p)
+    blocks = calls * n
+    for c in range(blocks):
+        p0, p1 = jaxns.word2vec.call_progress(0, c // n, calls, ids.size)
+        i = c % n
+        p, s, _, _ = plain.train_arrays(
+            p, s, stream.tokens, stream.sentence_ids, c * plain.block_size,
+            jax.random.key(2), p0 + (p1 - p0) * i / n, p0 + (p1 - p0) * (i + 1) / n,
+        )  # fmt: skip
+    if n == 1:
+        np.testing.assert_array_equal(params.input, p.input)
+        np.testing.assert_array_equal(params.output, p.output)
+    else:
+        assert np.max(np.abs(np.asarray(p.input) - ref[0])) > 1e-3
+
+
+@eight
+def test_replica_trainer_train_arrays_merges_after_the_last_call():
+    ids, sents, sampler, kw = _replica_case()
+    trainer = jaxns.word2vec.make_replica_trainer(
+        sampler, mesh=_mesh(2, "data"), merge_every=100, **kw
+    )
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+    calls = stream.num_calls(trainer.block_size)
+    ref, _ = _replica_reference(kw, sampler, stream, 2, 100, ids.size)
+    for c in range(calls):
+        p0, p1 = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+        params, state, _, _ = trainer.train_arrays(
+            params, state, stream.tokens, stream.sentence_ids,
+            c * trainer.block_size, jax.random.key(2), p0, p1,
+        )  # fmt: skip
+    a, b = (np.asarray(s.data) for s in params.output.addressable_shards)
+    np.testing.assert_array_equal(a, b)
+    assert_close(params.output, ref[1], rtol=1e-4, atol=1e-5)
+
+
+@eight
+def test_replica_trainer_rejects_bad_arguments():
+    ids, sents, sampler, kw = _replica_case()
+    mesh = _mesh(2, "data")
+    make = jaxns.word2vec.make_replica_trainer
+    with pytest.raises(TypeError, match=r"make_replica_trainer: mesh must be"):
+        make(sampler, mesh=jax.devices(), **kw)
+    with pytest.raises(ValueError, match=r"make_replica_trainer: merge_every"):
+        make(sampler, mesh=mesh, merge_every=0, **kw)
+    with pytest.raises(ValueError, match=r"optimizer must be None .*got optimizer="):
+        make(sampler, mesh=mesh, optimizer=optax.scale_by_adam(), **kw)
+    trainer = make(sampler, mesh=mesh, **kw)
+    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+    state = trainer.init(params)
+    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
+    key = jax.random.key(2)
+    with pytest.raises(TypeError, match=r"start must be a concrete integer.*got"):
+        trainer.train(key, params, state, stream, jnp.int32(0), (0.0, 1.0))
+    with pytest.raises(
+        ValueError, match=rf"multiple of block_size {trainer.block_size}"
+    ):
+        trainer.train(key, params, state, stream, 32, (0.0, 1.0))
+    with pytest.raises(ValueError, match=r"ReplicaState"):
+        trainer.train(key, params, {}, stream, 0, (0.0, 1.0))
