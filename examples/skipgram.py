@@ -15,7 +15,9 @@ all raw words, 5 epochs). Negatives come from
 ``jaxns.samplers.unigram(counts, power=0.75)``; the learning rate is an Optax
 schedule of the raw words processed; one jitted call runs many updates.
 ``--checkpoint DIR`` saves the state periodically; rerunning with the same
-directory resumes exactly where it stopped.
+directory resumes exactly where it stopped. ``--devices 2`` trains two
+replicas side by side (one host device per core on CPU) whose changes are
+summed every ``--merge-every`` calls (``jaxns.word2vec.make_replica_trainer``).
 """
 
 from __future__ import annotations
@@ -234,6 +236,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(see benchmarks/RESULTS.md)",
     )
     p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="train this many replicas side by side, one per device (on CPU one "
+        "host device per core, which also sets --threads), each on its own "
+        "blocks of the stream, their changes summed every --merge-every calls "
+        "(jaxns.word2vec.make_replica_trainer)",
+    )
+    p.add_argument(
+        "--merge-every",
+        type=int,
+        default=None,
+        help="calls of --devices replicas between two merges (default 8)",
+    )
+    p.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not keep compiled XLA programs in the jaxns cache directory",
@@ -241,8 +258,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.threads is not None and args.threads < 0:
         p.error("--threads must be >= 0 (0: all cores)")
+    if args.devices < 1:
+        p.error("--devices must be >= 1")
+    if args.merge_every is not None and args.merge_every < 1:
+        p.error("--merge-every must be >= 1")
+    if args.devices > 1 and args.optimizer != "sgd":
+        p.error("--devices > 1 needs --optimizer sgd (replicas merge the tables only)")
+    if args.devices > 1 and args.checkpoint:
+        p.error("--checkpoint needs --devices 1 (replicas differ between merges)")
     if args.threads is None:
-        args.threads = 0 if _accelerator_plugin_installed() else 1
+        plugin = _accelerator_plugin_installed()
+        args.threads = 0 if plugin else args.devices
     for name in (
         "epochs", "dim", "window", "negatives", "min_count", "batch_size",
         "chunk_size",
@@ -263,11 +289,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "--checkpoint",
             args.checkpoint,
         ),
+        (
+            "--merge-every",
+            args.merge_every is not None,
+            "--devices > 1",
+            args.devices > 1,
+        ),
     )
     for flag, given, needed, present in needs:
         if given and not present:
             p.error(f"{flag} has no effect without {needed}")
-    defaults = {"min_n": 3, "max_n": 6, "buckets": 2_000_000, "checkpoint_every": 60.0}
+    defaults = {
+        "min_n": 3, "max_n": 6, "buckets": 2_000_000, "checkpoint_every": 60.0,
+        "merge_every": 8,
+    }  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -499,7 +534,16 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
                 window=args.window,
                 multiple=256,
             )
-        trainer = jaxns.word2vec.make_trainer(
+        if args.devices > 1:
+            mesh = jax.sharding.Mesh(np.array(jax.devices()[: args.devices]), ("data",))
+            make = functools.partial(
+                jaxns.word2vec.make_replica_trainer,
+                mesh=mesh,
+                merge_every=args.merge_every,
+            )
+        else:
+            make = jaxns.word2vec.make_trainer
+        trainer = make(
             sampler,
             learning_rate=schedule,
             optimizer=None if make_opt is None else make_opt(),
@@ -721,6 +765,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Trains, saves, evaluates and prints the summary; returns the stats."""
     t0 = time.perf_counter()
+    if args.devices > 1 and not _accelerator_plugin_installed():
+        try:  # one host device per core; only before JAX's backend starts
+            jax.config.update("jax_num_cpu_devices", args.devices)
+        except RuntimeError:
+            pass  # started already (another run in this process): checked below
     if args.threads > 0 and hasattr(os, "sched_setaffinity"):
         # XLA sizes its thread pool by, and its threads inherit, the affinity
         # in force when the backend starts; Python itself keeps every core.
@@ -733,7 +782,13 @@ def run(args: argparse.Namespace) -> dict:
         cache = jaxns.datasets.default_cache_dir() / "xla"
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
-    print(f"jaxns {jaxns.__version__} on {jax.devices()[0].device_kind}")
+    if len(jax.devices()) < args.devices:
+        raise ValueError(
+            f"--devices {args.devices}: JAX has {len(jax.devices())} device(s) "
+            "(it started before this run could add host devices)"
+        )
+    shown = f"{args.devices} x " if args.devices > 1 else ""
+    print(f"jaxns {jaxns.__version__} on {shown}{jax.devices()[0].device_kind}")
     vocab, params, stats = train(args)
     subword_table = stats.pop("subword_table", None)
     vectors = oov_vector = None

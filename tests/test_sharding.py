@@ -1731,3 +1731,36 @@ def test_replica_trainer_rejects_bad_arguments():
         trainer.train(key, params, state, stream, 32, (0.0, 1.0))
     with pytest.raises(ValueError, match=r"ReplicaState"):
         trainer.train(key, params, {}, stream, 0, (0.0, 1.0))
+
+
+@eight
+def test_skipgram_example_trains_replicas_on_two_devices(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "skipgram_example",
+        os.path.join(
+            os.path.dirname(os.path.dirname(__file__)), "examples", "skipgram.py"
+        ),
+    )
+    skipgram = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(skipgram)
+    rng = np.random.default_rng(0)
+    lines = [" ".join(f"w{i}" for i in rng.integers(0, 30, 10)) for _ in range(400)]
+    (tmp_path / "c.txt").write_text("\n".join(lines) + "\n")
+    flags = [
+        "--corpus", str(tmp_path / "c.txt"), "--epochs", "2", "--dim", "8",
+        "--window", "2", "--batch-size", "32", "--chunk-size", "8",
+        "--chunk-negatives", "8", "--steps-per-call", "2", "--min-count", "1",
+        "--no-progress", "--no-eval", "--no-compile-cache", "--threads", "0",
+    ]  # fmt: skip
+    one = skipgram.main(flags)
+    two = skipgram.main([*flags, "--devices", "2", "--merge-every", "3"])
+    out = capsys.readouterr().out
+    assert "on 2 x cpu" in out
+    # Twice the tokens per call: half the calls, the same words in all.
+    assert two["raw_words"] == one["raw_words"] == 4000
+    assert (
+        np.isfinite(two["final_loss"])
+        and abs(two["final_loss"] - one["final_loss"]) < 0.2
+    )
