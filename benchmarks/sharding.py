@@ -21,7 +21,9 @@ Two tables:
    :func:`jaxns.word2vec.make_sharded_trainer` on 1 and 2 host
    devices (one core each, one process per configuration), with replicated
    tables, with tables split along the vocabulary (``vocab_axis``) and
-   with delayed exchange (``sync_every``), against gensim with 1 and 2
+   with delayed exchange (``sync_every``), and
+   :func:`jaxns.word2vec.make_replica_trainer` on 2 host devices (a replica
+   per device, merged every 1, 2 or 8 calls), against gensim with 1 and 2
    workers: raw words per second of the second of two epochs, and the
    WordSim-353 Spearman of the vectors after both.
 
@@ -252,6 +254,7 @@ def w2v_child(
     split: int,
     sync_every: int,
     exact: int,
+    merge: int,
     quick: bool,
     subwords: bool = False,
 ) -> None:
@@ -261,7 +264,9 @@ def w2v_child(
     (:func:`jaxns.word2vec.make_trainer`, on one core): the baseline the mesh
     rows have to beat, since the mesh's exchange costs even on one device.
     ``subwords``: fastText skip-gram (vocabulary-split tables are not timed
-    with it)."""
+    with it). ``merge > 0``: :func:`jaxns.word2vec.make_replica_trainer`
+    (``batch_size`` centres per device and update, merged every ``merge``
+    calls)."""
     _host_devices(max(devices, 1), max(devices, 1))
     import jax
     import jax.numpy as jnp
@@ -299,6 +304,11 @@ def w2v_child(
         buckets = BUCKETS
     if devices == 0:
         trainer = jaxns.word2vec.make_trainer(sampler, **options)
+    elif merge:
+        mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
+        trainer = jaxns.word2vec.make_replica_trainer(
+            sampler, mesh=mesh, merge_every=merge, **options
+        )
     else:
         mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
         trainer = jaxns.word2vec.make_sharded_trainer(
@@ -395,27 +405,30 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
 
     q = ["--quick"] if quick else []
     q += ["--subwords"] if subwords else []
-    # (devices, batch, vocab-split, sync_every, exact replicas): 128 centres
-    # per device and update in the rows that add a device (batch 256 on 2).
-    # Devices 0: make_trainer without a mesh, the one-core baseline.
-    configs = ((0, 128, 0, 1, 1), (1, 128, 0, 1, 1), (2, 256, 0, 1, 1))
-    configs += ((2, 256, 1, 1, 1),)
-    configs += ((2, 256, 0, 4, 1), (2, 256, 0, 4, 0), (2, 256, 0, 8, 0))
-    configs += ((2, 256, 0, 16, 0), (2, 256, 0, 64, 1), (1, 256, 0, 1, 1))
+    # (devices, batch, vocab-split, sync_every, exact replicas, merge_every):
+    # 128 centres per device and update in the rows that add a device (batch
+    # 256 on 2; make_replica_trainer's batch is per device). Devices 0:
+    # make_trainer without a mesh, the one-core baseline.
+    configs = ((0, 128, 0, 1, 1, 0), (1, 128, 0, 1, 1, 0), (2, 256, 0, 1, 1, 0))
+    configs += ((2, 256, 1, 1, 1, 0),)
+    configs += ((2, 256, 0, 4, 1, 0), (2, 256, 0, 4, 0, 0), (2, 256, 0, 8, 0, 0))
+    configs += ((2, 256, 0, 16, 0, 0), (2, 256, 0, 64, 1, 0), (1, 256, 0, 1, 1, 0))
+    configs += ((2, 128, 0, 1, 1, 1), (2, 128, 0, 1, 1, 2), (2, 128, 0, 1, 1, 8))
     if subwords:  # fastText: the replicated layout, fewer rows
-        configs = ((0, 128, 0, 1, 1), (1, 128, 0, 1, 1), (2, 256, 0, 1, 1))
-        configs += ((2, 256, 0, 4, 0), (1, 256, 0, 1, 1))
+        configs = ((0, 128, 0, 1, 1, 0), (1, 128, 0, 1, 1, 0), (2, 256, 0, 1, 1, 0))
+        configs += ((2, 256, 0, 4, 0, 0), (1, 256, 0, 1, 1, 0), (2, 128, 0, 1, 1, 8))
     jobs = []
-    for devices, batch, split, sync, exact in configs:
+    for devices, batch, split, sync, exact, merge in configs:
         tables = ", vocab-split" if split else ""
         sync_text = f", sync every {sync}" if sync > 1 else ""
         sync_text += "" if exact else " (Hogwild)"
         name = f"jaxns {devices} dev, batch {batch}{tables}{sync_text}"
         if devices == 0:
             name = f"jaxns make_trainer (no mesh), batch {batch}"
-        jobs.append(
-            (name, ["--w2v-child", *map(str, (devices, batch, split, sync, exact))])
-        )
+        if merge:
+            name = f"jaxns {devices} replicas, merge every {merge} calls"
+        config = (devices, batch, split, sync, exact, merge)
+        jobs.append((name, ["--w2v-child", *map(str, config)]))
     try:
         import gensim  # noqa: F401
 
@@ -567,7 +580,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="word2vec table: fastText skip-gram (subwords=) vs gensim FastText",
     )
-    p.add_argument("--w2v-child", nargs=5, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=6, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--exchange-child", nargs=2, type=int, help=argparse.SUPPRESS)
