@@ -2784,10 +2784,13 @@ def make_replica_trainer(
     rendezvous of a collective inside a program costs about what a small
     update does, which is why :func:`make_sharded_trainer`'s exchanges do
     not scale there). Every ``merge_every`` calls, and after the last call
-    of a stream, the replicas are merged: every replica is copied to every
-    other device, and each device computes ``merged + sum_i (params_i -
-    merged)`` (as ``sum_i params_i - (n - 1) merged``, in device order), so
-    the replicas are bitwise identical after each merge. Each device's
+    of a stream, the replicas are merged into ``merged + sum_i (params_i -
+    merged)`` (computed as ``sum_i params_i - (n - 1) merged``, in device
+    order): device ``k`` receives the ``k``-th of ``n`` row slices of every
+    other replica and merges that slice, then every device receives every
+    merged slice (a reduce-scatter and an all-gather made of
+    ``jax.device_put`` copies), so the replicas are bitwise identical after
+    each merge. Each device's
     change since the last merge is thus added once, whole: the sum
     gensim's Hogwild worker threads form in one shared table, with each
     replica reading the other replicas' updates up to ``merge_every`` calls
@@ -2795,11 +2798,12 @@ def make_replica_trainer(
     changes; averaging would halve the step of every row both replicas
     touch, which is most of them).
 
-    What crosses devices: at each merge every device receives the ``n -
-    1`` other replicas of both tables (``2 V d`` floats each, rows nobody
-    touched included); nothing between merges. A merge reads and writes
-    every table row a few times, so its cost grows with ``V d``, not with
-    the number of updates, and a merge waits for every device's call;
+    What crosses devices: at each merge every device receives about ``2 (n
+    - 1) / n`` of a replica of both tables (``2 V d`` floats, rows nobody
+    touched included), whatever ``n``; nothing between merges. A merge reads
+    and writes every table row a few times, so its cost grows with ``V d``,
+    not with the number of updates, and a merge waits for every device's
+    call;
     ``merge_every`` trades that against staleness (what a replica has not
     yet seen of the others' updates): on the built-in corpus (5 epochs), 2
     replicas merged every call score as one device or better, every 8
@@ -2924,34 +2928,60 @@ def make_replica_trainer(
         merged = jax.tree.map(lambda t: jax.device_put(jnp.copy(t), replicated), tables)
         return ReplicaState(jax.device_put(inner, replicated), merged)
 
-    @functools.partial(jax.jit, donate_argnums=(0, 1), static_argnums=2)
-    def merge(params, merged, own, *others):
-        """``merged + sum_j (params_j - merged)`` for both tables, written
-        into ``params`` and ``merged`` in place: ``params_j`` are the
-        replicas in device order, ``own`` the position of this device's
-        (``params``) among them. The same sum in the same order on every
-        device: bitwise equal replicas."""
+    def bounds(rows: int, k: int) -> tuple[int, int]:
+        """The rows whose merge device ``k`` computes: the ``k``-th of ``n``
+        near-equal contiguous slices."""
+        return rows * k // n, rows * (k + 1) // n
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def take(params, k):
+        """Slice ``k`` of both tables."""
+        return SkipGramParams(*(t[slice(*bounds(t.shape[0], k))] for t in params))
+
+    @functools.partial(jax.jit, static_argnums=(2, 3))
+    def reduce_slice(params, merged, k, own, *others):
+        """Slice ``k`` of ``merged + sum_j (params_j - merged)``, computed as
+        ``sum_j params_j - (n - 1) merged`` in device order: ``others`` are
+        the other devices' slices, ``own`` the position of this device's."""
 
         def one(p, m, *rest):
-            replicas = [*rest[:own], p, *rest[own:]]
-            new = functools.reduce(jnp.add, replicas) - (n - 1) * m
-            return new, jnp.copy(new)
+            lo, hi = bounds(p.shape[0], k)
+            replicas = [*rest[:own], p[lo:hi], *rest[own:]]
+            return functools.reduce(jnp.add, replicas) - (n - 1) * m[lo:hi]
 
-        pairs = [
-            one(p, m, *r) for p, m, *r in zip(params, merged, *others, strict=True)
-        ]
-        return tuple(SkipGramParams(*x) for x in zip(*pairs, strict=True))
+        return SkipGramParams(
+            *(one(p, m, *r) for p, m, *r in zip(params, merged, *others, strict=True))
+        )
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def assemble(params, merged, *slices):
+        """The merged slices (in row order) written into ``params`` and
+        ``merged`` in place."""
+        del params, merged  # donated: their buffers hold the result
+        new = [jnp.concatenate(parts) for parts in zip(*slices, strict=True)]
+        return SkipGramParams(*new), SkipGramParams(*(jnp.copy(t) for t in new))
 
     def merge_replicas(reps, merged):
-        """Every device's replica becomes the merge of all ``reps``."""
+        """Every device's replica becomes the merge of all ``reps``.
+
+        As a reduce-scatter and an all-gather of copies: device ``k``
+        receives slice ``k`` of every other replica and computes that
+        slice's merge, then every device receives every other device's
+        merged slice. Each device receives about ``2 (n - 1) / n`` of a
+        replica in all, whatever ``n`` (copying whole replicas to every
+        device would be ``n - 1``); the sums are the same on every device,
+        so the replicas are bitwise equal."""
         bases = split_tree(merged)
-        # Every copy is made before any replica is merged (and donated).
-        received = [
-            [jax.device_put(reps[j], devices[i]) for j in range(n) if j != i]
-            for i in range(n)
-        ]
+        # Every copy is made before any replica is overwritten (donated).
+        sums = []
+        for k in range(n):
+            others = [
+                jax.device_put(take(reps[j], k), devices[k]) for j in range(n) if j != k
+            ]
+            sums.append(reduce_slice(reps[k], bases[k], k, k, *others))
         for i in range(n):
-            reps[i], bases[i] = merge(reps[i], bases[i], i, *received[i])
+            parts = [jax.device_put(sums[k], devices[i]) for k in range(n)]
+            reps[i], bases[i] = assemble(reps[i], bases[i], *parts)
         return reps, join_tree(bases)
 
     kept: dict[int, tuple[Any, int]] = {}
