@@ -695,8 +695,9 @@ class Trainer(NamedTuple):
         (:func:`make_stream`'s ``shuffle``).
       stream_sharding: where :meth:`stream` puts the stream's arrays
         (``None``: where :func:`make_stream` leaves them).
-        :func:`make_sharded_trainer` replicates them over its mesh, once per
-        stream, so that no ``train`` call copies them to the devices.
+        :func:`make_sharded_trainer` and :func:`make_replica_trainer`
+        replicate them over their mesh, once per stream, so that no
+        ``train`` call copies them to the devices.
       subword_rows: with ``subwords``, the input rows one update gathers in
         its first page (:func:`make_trainer`'s ``subword_rows``, the default
         resolved); ``None`` without subwords.
