@@ -1636,8 +1636,12 @@ def _replica_reference(kw, sampler, stream, n, merge_every, size):
 
 
 @eight
-@pytest.mark.parametrize("n, merge_every", [(1, 2), (2, 3), (3, 2)])
-def test_replica_trainer_sums_the_replicas_changes(n, merge_every):
+@pytest.mark.parametrize(
+    "n, merge_every, arrays", [(1, 2, False), (2, 3, True), (3, 2, False)]
+)
+def test_replica_trainer_sums_the_replicas_changes(n, merge_every, arrays):
+    # arrays: through train_arrays, which finds a stream's last call (and
+    # merges after it) by counting the kept tokens.
     ids, sents, sampler, kw = _replica_case()
     trainer = jaxns.word2vec.make_replica_trainer(
         sampler, mesh=_mesh(n, "data"), merge_every=merge_every, **kw
@@ -1651,9 +1655,16 @@ def test_replica_trainer_sums_the_replicas_changes(n, merge_every):
     differed = False
     for c in range(calls):
         progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
-        params, state, loss, pairs = trainer.train(
-            jax.random.key(2), params, state, stream, c * trainer.block_size, progress
-        )
+        if arrays:
+            params, state, loss, pairs = trainer.train_arrays(
+                params, state, stream.tokens, stream.sentence_ids,
+                c * trainer.block_size, jax.random.key(2), *progress,
+            )  # fmt: skip
+        else:
+            params, state, loss, pairs = trainer.train(
+                jax.random.key(2), params, state, stream, c * trainer.block_size,
+                progress,
+            )  # fmt: skip
         shards = [np.asarray(s.data) for s in params.input.addressable_shards]
         assert len(shards) == n and np.isfinite(float(loss)) and int(pairs) > 0
         if (c + 1) % merge_every and c < calls - 1:  # replicas apart
@@ -1683,28 +1694,6 @@ def test_replica_trainer_sums_the_replicas_changes(n, merge_every):
         np.testing.assert_array_equal(params.output, p.output)
     else:
         assert np.max(np.abs(np.asarray(p.input) - ref[0])) > 1e-3
-
-
-@eight
-def test_replica_trainer_train_arrays_merges_after_the_last_call():
-    ids, sents, sampler, kw = _replica_case()
-    trainer = jaxns.word2vec.make_replica_trainer(
-        sampler, mesh=_mesh(2, "data"), merge_every=100, **kw
-    )
-    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
-    state = trainer.init(params)
-    stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
-    calls = stream.num_calls(trainer.block_size)
-    ref, _ = _replica_reference(kw, sampler, stream, 2, 100, ids.size)
-    for c in range(calls):
-        p0, p1 = jaxns.word2vec.call_progress(0, c, calls, ids.size)
-        params, state, _, _ = trainer.train_arrays(
-            params, state, stream.tokens, stream.sentence_ids,
-            c * trainer.block_size, jax.random.key(2), p0, p1,
-        )  # fmt: skip
-    a, b = (np.asarray(s.data) for s in params.output.addressable_shards)
-    np.testing.assert_array_equal(a, b)
-    assert_close(params.output, ref[1], rtol=1e-4, atol=1e-5)
 
 
 @eight
