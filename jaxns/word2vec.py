@@ -36,6 +36,7 @@ vector is the mean of its own row and its hashed character n-gram rows,
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import weakref
 from collections.abc import Callable
@@ -2895,7 +2896,10 @@ def make_replica_trainer(
     replicated = NamedSharding(mesh, P())
     local_block = base.block_size
     block_size = n * local_block
-    batch_size = options.get("batch_size", 128)
+    # For train's checks of start (a multiple of block_size, checked too).
+    batch_size = options.get(
+        "batch_size", inspect.signature(make_trainer).parameters["batch_size"].default
+    )
 
     def split(x: Any) -> list[jax.Array]:
         """Each device's buffer of ``x`` (no copy when it is already
@@ -3018,7 +3022,7 @@ def make_replica_trainer(
         # Each device's share of the progress, on the host (a device value
         # is read back: pass numbers, as call_progress gives them).
         p0, p1 = (float(np.asarray(p)) for p in progress)
-        bounds = [p0 + (p1 - p0) * i / n for i in range(n)] + [p1]
+        shares = [p0 + (p1 - p0) * i / n for i in range(n)] + [p1]
         reps, inners = split_tree(params), split_tree(opt_state.inner)
         toks, sents, keys = split(tokens), split(sentence_ids), split(key)
         losses, pairs = [], []
@@ -3026,7 +3030,7 @@ def make_replica_trainer(
             step = compiled.get(devices[i], base.train_arrays)
             out = step(
                 reps[i], inners[i], toks[i], sents[i], start + i * local_block,
-                keys[i], bounds[i], bounds[i + 1],
+                keys[i], shares[i], shares[i + 1],
             )  # fmt: skip
             reps[i], inners[i] = out[0], out[1]
             losses.append(out[2])
