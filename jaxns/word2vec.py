@@ -702,6 +702,17 @@ class Trainer(NamedTuple):
       subword_rows: with ``subwords``, the input rows one update gathers in
         its first page (:func:`make_trainer`'s ``subword_rows``, the default
         resolved); ``None`` without subwords.
+      train_touched: ``train_arrays`` that also marks the rows it may write:
+        ``train_touched(params, opt_state, touched, tokens, sentence_ids,
+        start, key, progress0, progress1) -> (params, opt_state, touched,
+        loss_sum, num_pairs)``, where ``touched`` is a
+        :class:`SkipGramParams` of two boolean masks, of shapes ``[V_in]``
+        and ``[V_out]`` (the tables' rows), OR-ed with the rows the call's
+        updates scatter to (a superset of the rows whose values change).
+        ``params``, ``opt_state`` and ``touched`` are donated.
+        :func:`make_replica_trainer` merges only these rows. ``None`` for
+        the trainers of :func:`make_sharded_trainer` and
+        :func:`make_replica_trainer`.
     """
 
     init: Callable[[SkipGramParams], Any]
@@ -712,6 +723,7 @@ class Trainer(NamedTuple):
     shuffle: bool = False
     stream_sharding: jax.sharding.Sharding | None = None
     subword_rows: int | None = None
+    train_touched: Callable[..., tuple[Any, ...]] | None = None
 
     def stream(
         self,
@@ -1203,9 +1215,12 @@ def make_trainer(
         )
         return opt.init(tables)
 
-    def run(params, opt_state, tokens, sentence_ids, start, key, progress0, progress1):
+    def run(
+        params, opt_state, tokens, sentence_ids, start, key, progress0, progress1,
+        touched=None,
+    ):  # fmt: skip
         def one_step(carry, xs):
-            params, opt_state = carry
+            params, opt_state, touched = carry
             index, progress, reduction, negs = xs
             block = batch_size + 2 * window
             offset = index * batch_size
@@ -1247,19 +1262,39 @@ def make_trainer(
                     g.num_pairs > 0, apply, lambda o: (o[3], o[2]), operands
                 )
             params = SkipGramParams(tables["input"], tables["output"])
+            if touched is not None:  # the rows this update may have written
+                touched = SkipGramParams(
+                    touched.input.at[g.input_ids].set(
+                        True, mode="drop", wrap_negative_indices=False
+                    ),
+                    touched.output.at[g.output_ids].set(
+                        True, mode="drop", wrap_negative_indices=False
+                    ),
+                )
             if packed is not None and subword_rows < block_rows:
                 # The further pages of a block of long words (SGD: the sum
                 # of the pages' updates is the update of their union).
-                def more(page, table):
+                def more(page, carry):
+                    table, mask = carry
                     ids, grads = page_grads(page)
                     state = opt_input.init(table)  # SGD's: empty
-                    return opt_input.update(
+                    table = opt_input.update(
                         ids, grads, state, table, progress=progress
                     )[0]
+                    if mask is not None:
+                        mask = mask.at[ids].set(
+                            True, mode="drop", wrap_negative_indices=False
+                        )
+                    return table, mask
 
-                table = jax.lax.fori_loop(1, num_pages, more, params.input)
+                table, mask = jax.lax.fori_loop(
+                    1, num_pages, more,
+                    (params.input, None if touched is None else touched.input),
+                )  # fmt: skip
                 params = SkipGramParams(table, params.output)
-            return (params, opt_state), (g.loss, g.num_pairs)
+                if touched is not None:
+                    touched = SkipGramParams(mask, touched.output)
+            return (params, opt_state, touched), (g.loss, g.num_pairs)
 
         with jax.named_scope("jaxns.word2vec.train"):
             _checks.key("word2vec.Trainer.train", key)
@@ -1290,15 +1325,35 @@ def make_trainer(
                 sampler, key, first + steps, num_chunks, chunk_size,
                 negatives_per_chunk, window,
             )  # fmt: skip
-            (params, opt_state), (losses, pairs) = jax.lax.scan(
+            if touched is not None:
+                touched = _touched_masks(
+                    "word2vec.Trainer.train_touched", touched, tables
+                )
+            (params, opt_state, touched), (losses, pairs) = jax.lax.scan(
                 one_step,
-                (params, opt_state),
+                (params, opt_state, touched),
                 (first + steps, progress, reductions, negs),
             )
-            return params, opt_state, jnp.sum(losses), jnp.sum(pairs)
+            loss, num = jnp.sum(losses), jnp.sum(pairs)
+            if touched is None:
+                return params, opt_state, loss, num
+            return params, opt_state, touched, loss, num
 
     train_arrays = jax.jit(
         run, donate_argnums=(0, 1), compiler_options=compiler_options
+    )
+
+    def run_touched(
+        params, opt_state, touched, tokens, sentence_ids, start, key, progress0,
+        progress1,
+    ):  # fmt: skip
+        return run(
+            params, opt_state, tokens, sentence_ids, start, key, progress0,
+            progress1, touched,
+        )  # fmt: skip
+
+    train_touched = jax.jit(
+        run_touched, donate_argnums=(0, 1, 2), compiler_options=compiler_options
     )
 
     def run_stream(key, params, opt_state, stream, start, progress):
@@ -1340,6 +1395,7 @@ def make_trainer(
         train_arrays=train_arrays,
         shuffle=shuffle,
         subword_rows=subword_rows if packed is not None else None,
+        train_touched=train_touched,
     )
 
 
@@ -1396,6 +1452,27 @@ def _tables(
             "never be negatives."
         )
     return tables
+
+
+def _touched_masks(where: str, touched: Any, tables: dict[str, Any]) -> SkipGramParams:
+    """``touched`` as a :class:`SkipGramParams` of two boolean masks, one entry
+    per row of each table (trace time)."""
+    if not isinstance(touched, SkipGramParams | tuple) or len(touched) != 2:
+        raise TypeError(
+            f"{where}: touched must be a SkipGramParams of two boolean masks, "
+            f"got {type(touched).__name__}."
+        )
+    masks = []
+    for name, mask in zip(("input", "output"), touched, strict=True):
+        rows = tables[name].shape[0]
+        if np.shape(mask) != (rows,) or jnp.result_type(mask) != jnp.bool_:
+            raise ValueError(
+                f"{where}: touched.{name} must be a boolean mask of shape "
+                f"({rows},) (one entry per row of params.{name}), got "
+                f"{_checks._describe(mask)}."
+            )
+        masks.append(mask)
+    return SkipGramParams(*masks)
 
 
 def _opt_state(where: str, opt_state: Any, init: Callable, tables: Any) -> None:
@@ -2748,7 +2825,7 @@ def make_sharded_trainer(
     # mesh on every call (about a tenth of a two-device epoch on host devices).
     return base._replace(
         init=init, train=train, train_arrays=train_arrays,
-        stream_sharding=jax.sharding.NamedSharding(mesh, P()),
+        stream_sharding=jax.sharding.NamedSharding(mesh, P()), train_touched=None,
     )  # fmt: skip
 
 
@@ -2759,10 +2836,15 @@ class ReplicaState(NamedTuple):
       inner: :func:`make_trainer`'s optimizer state (plain SGD's).
       merged: the tables as the last merge left them (every replica's
         starting point since), a copy on every device.
+      touched: two boolean masks over the rows of the input and output
+        tables, each device's the rows its replica has written since the
+        last merge (:attr:`Trainer.train_touched`'s); ``None`` in a state
+        made before they existed.
     """
 
     inner: Any
     merged: SkipGramParams
+    touched: SkipGramParams | None = None
 
 
 def make_replica_trainer(
@@ -2770,6 +2852,7 @@ def make_replica_trainer(
     *,
     mesh: jax.sharding.Mesh,
     merge_every: int = 8,
+    merge_rows: str = "auto",
     learning_rate: optax.Schedule,
     **options: Any,
 ) -> Trainer:
@@ -2787,12 +2870,8 @@ def make_replica_trainer(
     update does, which is why :func:`make_sharded_trainer`'s exchanges do
     not scale there). Every ``merge_every`` calls, and after the last call
     of a stream, the replicas are merged into ``merged + sum_i (params_i -
-    merged)`` (computed as ``sum_i params_i - (n - 1) merged``, in device
-    order): device ``k`` receives the ``k``-th of ``n`` row slices of every
-    other replica and merges that slice, then every device receives every
-    merged slice (a reduce-scatter and an all-gather made of
-    ``jax.device_put`` copies), so the replicas are bitwise identical after
-    each merge. Each device's
+    merged)``, the changes added in device order on every device, so the
+    replicas are bitwise identical after each merge. Each device's
     change since the last merge is thus added once, whole: the sum
     gensim's Hogwild worker threads form in one shared table, with each
     replica reading the other replicas' updates up to ``merge_every`` calls
@@ -2800,11 +2879,31 @@ def make_replica_trainer(
     changes; averaging would halve the step of every row both replicas
     touch, which is most of them).
 
-    What crosses devices: at each merge every device receives about ``2 (n
-    - 1) / n`` of a replica of both tables (``2 V d`` floats, rows nobody
-    touched included), whatever ``n``; nothing between merges. A merge reads
-    and writes every table row a few times, so its cost grows with ``V d``,
-    not with the number of updates, and a merge waits for every device's
+    What crosses devices, nothing between merges, and at a merge one of
+    two exchanges (``merge_rows``):
+
+    * ``"touched"``: only the rows the replicas wrote since the last merge.
+      Each call marks them (:attr:`Trainer.train_touched`); at a merge the
+      host reads how many rows each device marked, every device gathers its
+      marked rows' ids and changes (padded to a size that only grows, so
+      that few programs compile) and sends them to every other device, and
+      every device adds all of them to its copy of the last merge and
+      writes those rows into its replica. Each device receives ``(n - 1)
+      s`` rows, ``s`` the most rows any device touched, and reads and
+      writes only touched rows: a merge costs ``O(n s d)``, not ``O(V
+      d)``, which is what makes merges affordable for large vocabularies
+      (and frequent merges on small ones).
+    * ``"all"``: whole tables, as a reduce-scatter and an all-gather of row
+      slices made of ``jax.device_put`` copies (device ``k`` receives the
+      ``k``-th of ``n`` row slices of every other replica and merges that
+      slice, then every device receives every merged slice): each device
+      receives about ``2 (n - 1) / n`` of a replica of both tables (``2 V
+      d`` floats, untouched rows included) whatever ``n``, and reads and
+      writes every row a few times. No read-back to the host.
+    * ``"auto"`` (the default): ``"touched"`` when ``n s`` is at most twice
+      the rows of both tables, else ``"all"``.
+
+    The two give bitwise the same tables. A merge waits for every device's
     call;
     ``merge_every`` trades that against staleness (what a replica has not
     yet seen of the others' updates): on the built-in corpus (5 epochs), 2
@@ -2823,6 +2922,9 @@ def make_replica_trainer(
         one per core).
       merge_every: calls between two merges (and a merge after the last
         call of each stream).
+      merge_rows: what a merge exchanges: ``"touched"`` (the rows written
+        since the last merge), ``"all"`` (whole tables) or ``"auto"``
+        (whichever moves fewer bytes; see above).
       learning_rate: an Optax schedule of the raw-word progress.
       **options: every other keyword of :func:`make_trainer` (``window``,
         ``num_negatives``, ``batch_size``, ``chunk_size``,
@@ -2847,7 +2949,8 @@ def make_replica_trainer(
     Raises:
       TypeError: for a non-mesh, a non-integer ``merge_every``, or
         :func:`make_trainer`'s type errors.
-      ValueError: for ``merge_every < 1``, an ``optimizer``, or
+      ValueError: for ``merge_every < 1``, an unknown ``merge_rows``, an
+        ``optimizer``, or
         :func:`make_trainer`'s value errors; ``train`` for a ``start`` that
         is not a concrete multiple of ``block_size`` or an ``opt_state``
         unlike ``init(params)``'s.
@@ -2884,6 +2987,9 @@ def make_replica_trainer(
     if not isinstance(mesh, jax.sharding.Mesh):
         raise TypeError(f"{fn}: mesh must be a jax.sharding.Mesh, got {mesh!r}.")
     merge_every = _checks.size(fn, "merge_every", merge_every, minimum=1)
+    merge_rows = _checks.choice(
+        fn, "merge_rows", merge_rows, ("auto", "touched", "all")
+    )
     if options.get("optimizer") is not None:
         raise ValueError(
             f"{fn}: optimizer must be None (plain SGD): each replica would "
@@ -2931,7 +3037,10 @@ def make_replica_trainer(
         inner = base.init(params)
         tables = SkipGramParams(*params)
         merged = jax.tree.map(lambda t: jax.device_put(jnp.copy(t), replicated), tables)
-        return ReplicaState(jax.device_put(inner, replicated), merged)
+        touched = SkipGramParams(
+            *(jax.device_put(jnp.zeros(t.shape[0], bool), replicated) for t in tables)
+        )
+        return ReplicaState(jax.device_put(inner, replicated), merged, touched)
 
     def bounds(rows: int, k: int) -> tuple[int, int]:
         """The rows whose merge device ``k`` computes: the ``k``-th of ``n``
@@ -2945,14 +3054,16 @@ def make_replica_trainer(
 
     @functools.partial(jax.jit, static_argnums=(2, 3))
     def reduce_slice(params, merged, k, own, *others):
-        """Slice ``k`` of ``merged + sum_j (params_j - merged)``, computed as
-        ``sum_j params_j - (n - 1) merged`` in device order: ``others`` are
-        the other devices' slices, ``own`` the position of this device's."""
+        """Slice ``k`` of ``merged + sum_j (params_j - merged)``, the changes
+        added one by one in device order (as the touched-row merge adds
+        them): ``others`` are the other devices' slices, ``own`` the
+        position of this device's."""
 
         def one(p, m, *rest):
             lo, hi = bounds(p.shape[0], k)
             replicas = [*rest[:own], p[lo:hi], *rest[own:]]
-            return functools.reduce(jnp.add, replicas) - (n - 1) * m[lo:hi]
+            base = m[lo:hi]
+            return functools.reduce(lambda acc, r: acc + (r - base), replicas, base)
 
         return SkipGramParams(
             *(one(p, m, *r) for p, m, *r in zip(params, merged, *others, strict=True))
@@ -2965,6 +3076,84 @@ def make_replica_trainer(
         del params, merged  # donated: their buffers hold the result
         new = [jnp.concatenate(parts) for parts in zip(*slices, strict=True)]
         return SkipGramParams(*new), SkipGramParams(*(jnp.copy(t) for t in new))
+
+    @functools.partial(jax.jit, static_argnums=3)
+    def pack(params, merged, touched, capacity):
+        """This replica's touched rows: per table, their ids (padded with
+        the out-of-range id ``V``) and their changes since the last merge
+        (zero in the padding)."""
+
+        def one(p, m, mask, size):
+            (ids,) = jnp.nonzero(mask, size=size, fill_value=mask.shape[0])
+            new = p.at[ids].get(mode="fill", fill_value=0)
+            old = m.at[ids].get(mode="fill", fill_value=0)
+            return ids.astype(jnp.int32), new - old
+
+        return tuple(map(one, params, merged, touched, capacity))
+
+    # keep_unused: the masks' buffers place (and are reused for) the result.
+    @functools.partial(jax.jit, donate_argnums=(0, 1, 2), keep_unused=True)
+    def apply_rows(params, merged, touched, *packs):
+        """Every replica's touched rows merged into ``merged`` (its changes
+        added in device order), and those rows of ``merged`` written into
+        this replica: in place, reading and writing only touched rows."""
+        out_p, out_m = [], []
+        for t, (p, m) in enumerate(zip(params, merged, strict=True)):
+            for pk in packs:
+                ids, change = pk[t]
+                m = m.at[ids].add(change, mode="drop")
+            for pk in packs:
+                ids = pk[t][0]
+                p = p.at[ids].set(m.at[ids].get(mode="fill", fill_value=0), mode="drop")
+            out_p.append(p)
+            out_m.append(m)
+        return (
+            SkipGramParams(*out_p),
+            SkipGramParams(*out_m),
+            SkipGramParams(*(jnp.zeros_like(x) for x in touched)),
+        )
+
+    @jax.jit
+    def num_touched(touched):
+        return jnp.stack([jnp.sum(x, dtype=jnp.int32) for x in touched])
+
+    @functools.partial(jax.jit, donate_argnums=0, keep_unused=True)
+    def cleared(touched):
+        return SkipGramParams(*(jnp.zeros_like(x) for x in touched))
+
+    capacity: list[int] = [0, 0]  # the touched-row merge's, only ever grown
+
+    def touched_capacity(marks, rows):
+        """The rows per table a touched-row merge gathers from each device
+        (the most any device touched, rounded up to a power of two and
+        never shrunk, so that few programs are compiled), or ``None`` when
+        merging whole tables moves fewer bytes."""
+        if merge_rows == "all":
+            return None
+        counts = np.max([np.asarray(c) for c in marks], axis=0)
+        for t, c in enumerate(counts):
+            if c > capacity[t]:  # grown with a quarter's headroom
+                want = int(c) + int(c) // 4
+                step = 1 << max(want.bit_length() - 4, 0)  # 8 sizes per octave
+                capacity[t] = min(rows[t], max(256, -(-want // step) * step))
+        # Each device receives (n - 1) * size rows, against the 2 (n - 1) / n
+        # tables of the slice-wise merge of whole tables.
+        if merge_rows == "auto" and n * sum(capacity) > 2 * sum(rows):
+            return None
+        return tuple(capacity)
+
+    def merge_touched(reps, merged, touched, size):
+        """Every device's replica becomes the merge of all ``reps``, from
+        the touched rows alone: each device sends its touched rows' ids and
+        changes to every other device (``(n - 1) * size`` rows received
+        per device), and every device adds all of them in device order into
+        its copy of ``merged``, so the replicas stay bitwise equal."""
+        bases, marks = split_tree(merged), touched
+        packs = [pack(reps[i], bases[i], marks[i], size) for i in range(n)]
+        for i in range(n):
+            mine = [jax.device_put(pk, devices[i]) for pk in packs]
+            reps[i], bases[i], marks[i] = apply_rows(reps[i], bases[i], marks[i], *mine)
+        return reps, join_tree(bases), marks
 
     def merge_replicas(reps, merged):
         """Every device's replica becomes the merge of all ``reps``.
@@ -3019,32 +3208,47 @@ def make_replica_trainer(
                 f"word2vec.ReplicaState), got {type(opt_state).__name__}."
             )
         params = SkipGramParams(*params)
+        touched = opt_state.touched
+        if touched is None:  # a state from before the masks: all rows
+            touched = SkipGramParams(
+                *(
+                    jax.device_put(jnp.ones(t.shape[0], bool), replicated)
+                    for t in params
+                )
+            )
         # Each device's share of the progress, on the host (a device value
         # is read back: pass numbers, as call_progress gives them).
         p0, p1 = (float(np.asarray(p)) for p in progress)
         shares = [p0 + (p1 - p0) * i / n for i in range(n)] + [p1]
         reps, inners = split_tree(params), split_tree(opt_state.inner)
+        marks = split_tree(touched)
         toks, sents, keys = split(tokens), split(sentence_ids), split(key)
         losses, pairs = [], []
         for i in range(n):
-            step = compiled.get(devices[i], base.train_arrays)
+            step = compiled.get(devices[i], base.train_touched)
             out = step(
-                reps[i], inners[i], toks[i], sents[i], start + i * local_block,
-                keys[i], shares[i], shares[i + 1],
+                reps[i], inners[i], marks[i], toks[i], sents[i],
+                start + i * local_block, keys[i], shares[i], shares[i + 1],
             )  # fmt: skip
-            reps[i], inners[i] = out[0], out[1]
-            losses.append(out[2])
-            pairs.append(out[3])
+            reps[i], inners[i], marks[i] = out[0], out[1], out[2]
+            losses.append(out[3])
+            pairs.append(out[4])
         call = start // block_size
         last = start + block_size >= num_kept(tokens, count)
         merged = opt_state.merged
         if n > 1 and ((call + 1) % merge_every == 0 or last):
-            reps, merged = merge_replicas(reps, merged)
+            rows = [t.shape[0] for t in params]
+            size = touched_capacity([num_touched(m) for m in marks], rows)
+            if size is None:
+                reps, merged = merge_replicas(reps, merged)
+                marks = [cleared(m) for m in marks]
+            else:
+                reps, merged, marks = merge_touched(reps, merged, marks, size)
         loss = functools.reduce(
             jnp.add, [jax.device_put(x, devices[0]) for x in losses]
         )
         num = functools.reduce(jnp.add, [jax.device_put(x, devices[0]) for x in pairs])
-        state = ReplicaState(join_tree(inners), merged)
+        state = ReplicaState(join_tree(inners), merged, join_tree(marks))
         return join_tree(reps), state, loss, num
 
     def train(
@@ -3083,10 +3287,16 @@ def make_replica_trainer(
             place = jax.sharding.SingleDeviceSharding(device)
             return lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=place)
 
+        masks = opt_state.touched
+        if masks is None:
+            masks = SkipGramParams(
+                *(jax.ShapeDtypeStruct((t.shape[0],), jnp.bool_) for t in params)
+            )
         return _Lowered({
-            d: base.train_arrays.lower(
+            d: base.train_touched.lower(
                 *jax.tree.map(on(d), (SkipGramParams(*params), opt_state.inner,
-                                      stream.tokens, stream.sentence_ids)),
+                                      SkipGramParams(*masks), stream.tokens,
+                                      stream.sentence_ids)),
                 start, jax.tree.map(on(d), key), *progress,
             )
             for d in devices
@@ -3105,5 +3315,5 @@ def make_replica_trainer(
 
     return base._replace(
         init=init, train=train, train_arrays=train_arrays, block_size=block_size,
-        stream_sharding=replicated,
+        stream_sharding=replicated, train_touched=None,
     )  # fmt: skip

@@ -1637,46 +1637,67 @@ def _replica_reference(kw, sampler, stream, n, merge_every, size):
 
 @eight
 @pytest.mark.parametrize(
-    "n, merge_every, arrays", [(1, 2, False), (2, 3, True), (3, 2, False)]
+    "n, merge_every, arrays, merge_rows",
+    [(1, 2, False, "auto"), (2, 3, True, "touched"), (3, 2, False, "all")],
 )
-def test_replica_trainer_sums_the_replicas_changes(n, merge_every, arrays):
+def test_replica_trainer_sums_the_replicas_changes(n, merge_every, arrays, merge_rows):
     # arrays: through train_arrays, which finds a stream's last call (and
-    # merges after it) by counting the kept tokens.
+    # merges after it) by counting the kept tokens. merge_rows: "auto"
+    # merges whole tables here (the vocabulary is small); the touched-row
+    # merge is also checked against whole tables, bitwise.
     ids, sents, sampler, kw = _replica_case()
-    trainer = jaxns.word2vec.make_replica_trainer(
-        sampler, mesh=_mesh(n, "data"), merge_every=merge_every, **kw
-    )
-    params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
-    state = trainer.init(params)
+    modes = [merge_rows] + (["all"] if merge_rows == "touched" else [])
+    trainers = [
+        jaxns.word2vec.make_replica_trainer(
+            sampler, mesh=_mesh(n, "data"), merge_every=merge_every,
+            merge_rows=mode, **kw,
+        )
+        for mode in modes
+    ]  # fmt: skip
+    trainer = trainers[0]
     stream = trainer.stream(jax.random.key(1), ids, sents, jnp.ones(W2V_VOCAB))
     ref, ref_calls = _replica_reference(kw, sampler, stream, n, merge_every, ids.size)
     calls = stream.num_calls(trainer.block_size)
     assert calls == ref_calls and calls >= 3 * merge_every
-    differed = False
-    for c in range(calls):
-        progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
-        if arrays:
-            params, state, loss, pairs = trainer.train_arrays(
-                params, state, stream.tokens, stream.sentence_ids,
-                c * trainer.block_size, jax.random.key(2), *progress,
-            )  # fmt: skip
-        else:
-            params, state, loss, pairs = trainer.train(
-                jax.random.key(2), params, state, stream, c * trainer.block_size,
-                progress,
-            )  # fmt: skip
-        shards = [np.asarray(s.data) for s in params.input.addressable_shards]
-        assert len(shards) == n and np.isfinite(float(loss)) and int(pairs) > 0
-        if (c + 1) % merge_every and c < calls - 1:  # replicas apart
-            differed |= not all(np.array_equal(s, shards[0]) for s in shards)
-        else:  # merged: bitwise equal replicas, and the state's copy
-            for s in shards[1:]:
-                np.testing.assert_array_equal(s, shards[0])
-            if n > 1:  # one device has nothing to merge
-                np.testing.assert_array_equal(state.merged.input, shards[0])
-    assert differed == (n > 1 and merge_every > 1)
+    results = []
+    for trainer in trainers:
+        params = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
+        state = trainer.init(params)
+        differed = False
+        for c in range(calls):
+            progress = jaxns.word2vec.call_progress(0, c, calls, ids.size)
+            if arrays:
+                params, state, loss, pairs = trainer.train_arrays(
+                    params, state, stream.tokens, stream.sentence_ids,
+                    c * trainer.block_size, jax.random.key(2), *progress,
+                )  # fmt: skip
+            else:
+                params, state, loss, pairs = trainer.train(
+                    jax.random.key(2), params, state, stream,
+                    c * trainer.block_size, progress,
+                )  # fmt: skip
+            shards = [np.asarray(s.data) for s in params.input.addressable_shards]
+            assert len(shards) == n and np.isfinite(float(loss)) and int(pairs) > 0
+            marks = [
+                np.asarray(s.data) for s in state.touched.output.addressable_shards
+            ]
+            if (c + 1) % merge_every and c < calls - 1:  # replicas apart
+                differed |= not all(np.array_equal(s, shards[0]) for s in shards)
+                assert all(m.any() for m in marks)  # rows written since the merge
+            else:  # merged: bitwise equal replicas, the state's copy, no marks
+                for s in shards[1:]:
+                    np.testing.assert_array_equal(s, shards[0])
+                if n > 1:  # one device has nothing to merge
+                    np.testing.assert_array_equal(state.merged.input, shards[0])
+                    assert not any(m.any() for m in marks)
+        assert differed == (n > 1 and merge_every > 1)
+        results.append(params)
+    params = results[0]
     assert_close(params.input, ref[0], rtol=1e-4, atol=1e-5)
     assert_close(params.output, ref[1], rtol=1e-4, atol=1e-5)
+    for other in results[1:]:  # whole tables: bitwise the same vectors
+        np.testing.assert_array_equal(other.input, params.input)
+        np.testing.assert_array_equal(other.output, params.output)
     # One device is make_trainer's loop (bitwise); more read each other late.
     plain = jaxns.word2vec.make_trainer(sampler, **kw)
     p = jaxns.word2vec.init_params(jax.random.key(0), W2V_VOCAB, 8)
@@ -1705,6 +1726,10 @@ def test_replica_trainer_rejects_bad_arguments():
         make(sampler, mesh=jax.devices(), **kw)
     with pytest.raises(ValueError, match=r"make_replica_trainer: merge_every"):
         make(sampler, mesh=mesh, merge_every=0, **kw)
+    with pytest.raises(
+        ValueError, match=r"make_replica_trainer: merge_rows must be one of .*'rows'"
+    ):
+        make(sampler, mesh=mesh, merge_rows="rows", **kw)
     with pytest.raises(ValueError, match=r"optimizer must be None .*got optimizer="):
         make(sampler, mesh=mesh, optimizer=optax.scale_by_adam(), **kw)
     trainer = make(sampler, mesh=mesh, **kw)
@@ -1744,7 +1769,9 @@ def test_skipgram_example_trains_replicas_on_two_devices(tmp_path, capsys):
         "--no-progress", "--no-eval", "--no-compile-cache", "--threads", "0",
     ]  # fmt: skip
     one = skipgram.main(flags)
-    two = skipgram.main([*flags, "--devices", "2", "--merge-every", "3"])
+    two = skipgram.main(
+        [*flags, "--devices", "2", "--merge-every", "3", "--merge-rows", "touched"]
+    )
     out = capsys.readouterr().out
     assert "on 2 x cpu" in out
     # Twice the tokens per call: half the calls, the same words in all.

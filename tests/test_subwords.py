@@ -433,6 +433,7 @@ def test_packed_subword_sgd_steps_equal_brute_force(
     params = word2vec.SkipGramParams(
         jnp.asarray(u, jnp.float32), jnp.asarray(v, jnp.float32)
     )
+    before = (u, v)
     for step in range(2):
         block = slice(step * batch, step * batch + batch + 2 * window)
         _, _, du, dv = reference_updates(
@@ -441,12 +442,30 @@ def test_packed_subword_sgd_steps_equal_brute_force(
         )  # fmt: skip
         u, v = u - lr * du, v - lr * dv
     stream = word2vec.Stream(jnp.asarray(tokens), jnp.asarray(sent), jnp.int32(n))
-    new, _, _, num = trainer.train(
+    again = jax.tree.map(jnp.copy, params)  # train donates params
+    new, _, loss, num = trainer.train(
         jax.random.key(3), params, trainer.init(params), stream, 0, (0.0, 1.0)
     )
     assert_close(new.input, u, loose=True)
     assert_close(new.output, v, loose=True)
     assert int(num) > 0
+    # train_touched: the same update, and the rows it wrote marked (OR-ed
+    # into the given masks): exactly the rows brute force changes, here.
+    marked = word2vec.SkipGramParams(
+        jnp.zeros(vocab + buckets, bool).at[0].set(True), jnp.zeros(vocab, bool)
+    )
+    out = trainer.train_touched(
+        again, trainer.init(again), marked, stream.tokens, stream.sentence_ids, 0,
+        jax.random.key(3), 0.0, 1.0,
+    )  # fmt: skip
+    np.testing.assert_array_equal(out[0].input, new.input)
+    np.testing.assert_array_equal(out[0].output, new.output)
+    for t, (ref, old, mask) in enumerate(zip((u, v), before, out[2], strict=True)):
+        changed = np.any(ref != old, axis=1)
+        if t == 0:
+            changed[0] = True  # marked before the call
+        np.testing.assert_array_equal(np.asarray(mask), changed)
+    assert float(out[3]) == float(loss) and int(out[4]) == int(num)
 
 
 @pytest.mark.parametrize(

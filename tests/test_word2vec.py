@@ -410,6 +410,30 @@ def test_train_equals_train_arrays_the_former_signature():
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize(
+    "touched,error,match",
+    [((jnp.zeros(10, bool),), TypeError, "touched must be a SkipGramParams"),
+     ((jnp.zeros(10, bool), jnp.zeros(9, bool)), ValueError,
+      r"touched.output must be a boolean mask of shape \(10,\)"),
+     ((jnp.zeros(10, jnp.int32), jnp.zeros(10, bool)), ValueError,
+      r"touched.input must be a boolean mask of shape \(10,\) .*int32")],
+)  # fmt: skip
+def test_train_touched_rejects_bad_masks(touched, error, match):
+    t = _small_trainer(steps_per_call=2)
+    stream = _small_stream(t)
+    params = word2vec.init_params(jax.random.key(1), 10, 4)
+    with pytest.raises(error, match=rf"word2vec.Trainer.train_touched: {match}"):
+        t.train_touched(
+            params, t.init(params), touched, stream.tokens, stream.sentence_ids, 0,
+            jax.random.key(5), 0.0, 1.0,
+        )  # fmt: skip
+    assert word2vec.make_sharded_trainer(
+        jaxns.samplers.uniform(10), learning_rate=optax.constant_schedule(0.1),
+        mesh=jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",)), window=2,
+        batch_size=8, chunk_size=4, negatives_per_chunk=3,
+    ).train_touched is None  # fmt: skip
+
+
 @pytest.mark.parametrize("sharded", [False, True], ids=["make_trainer", "sharded"])
 @pytest.mark.parametrize("kind", ["numpy int64", "x64 float64"])
 def test_progress_of_any_number_type_equals_python_floats(kind, sharded):
