@@ -255,6 +255,7 @@ def w2v_child(
     sync_every: int,
     exact: int,
     merge: int,
+    merge_rows: int,
     quick: bool,
     subwords: bool = False,
 ) -> None:
@@ -266,7 +267,8 @@ def w2v_child(
     ``subwords``: fastText skip-gram (vocabulary-split tables are not timed
     with it). ``merge > 0``: :func:`jaxns.word2vec.make_replica_trainer`
     (``batch_size`` centres per device and update, merged every ``merge``
-    calls)."""
+    calls; ``merge_rows`` 0, 1, 2: its ``merge_rows`` "auto", "all",
+    "touched")."""
     _host_devices(max(devices, 1), max(devices, 1))
     import jax
     import jax.numpy as jnp
@@ -307,8 +309,9 @@ def w2v_child(
     elif merge:
         mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
         trainer = jaxns.word2vec.make_replica_trainer(
-            sampler, mesh=mesh, merge_every=merge, **options
-        )
+            sampler, mesh=mesh, merge_every=merge,
+            merge_rows=("auto", "all", "touched")[merge_rows], **options,
+        )  # fmt: skip
     else:
         mesh = Mesh(np.array(jax.devices()[:devices]), ("data",))
         trainer = jaxns.word2vec.make_sharded_trainer(
@@ -405,20 +408,25 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
 
     q = ["--quick"] if quick else []
     q += ["--subwords"] if subwords else []
-    # (devices, batch, vocab-split, sync_every, exact replicas, merge_every):
-    # 128 centres per device and update in the rows that add a device (batch
-    # 256 on 2; make_replica_trainer's batch is per device). Devices 0:
-    # make_trainer without a mesh, the one-core baseline.
-    configs = ((0, 128, 0, 1, 1, 0), (1, 128, 0, 1, 1, 0), (2, 256, 0, 1, 1, 0))
-    configs += ((2, 256, 1, 1, 1, 0),)
-    configs += ((2, 256, 0, 4, 1, 0), (2, 256, 0, 4, 0, 0), (2, 256, 0, 8, 0, 0))
-    configs += ((2, 256, 0, 16, 0, 0), (2, 256, 0, 64, 1, 0), (1, 256, 0, 1, 1, 0))
-    configs += ((2, 128, 0, 1, 1, 1), (2, 128, 0, 1, 1, 2), (2, 128, 0, 1, 1, 8))
+    # (devices, batch, vocab-split, sync_every, exact replicas, merge_every,
+    # merge_rows: 0 auto, 1 whole tables, 2 touched rows): 128 centres per
+    # device and update in the rows that add a device (batch 256 on 2;
+    # make_replica_trainer's batch is per device). Devices 0: make_trainer
+    # without a mesh, the one-core baseline.
+    configs = ((0, 128, 0, 1, 1, 0, 0), (1, 128, 0, 1, 1, 0, 0))
+    configs += ((2, 256, 0, 1, 1, 0, 0), (2, 256, 1, 1, 1, 0, 0))
+    configs += ((2, 256, 0, 4, 1, 0, 0), (2, 256, 0, 4, 0, 0, 0))
+    configs += ((2, 256, 0, 8, 0, 0, 0), (2, 256, 0, 16, 0, 0, 0))
+    configs += ((2, 256, 0, 64, 1, 0, 0), (1, 256, 0, 1, 1, 0, 0))
+    configs += ((2, 128, 0, 1, 1, 1, 1), (2, 128, 0, 1, 1, 1, 2))
+    configs += ((2, 128, 0, 1, 1, 2, 2), (2, 128, 0, 1, 1, 8, 1))
+    configs += ((2, 128, 0, 1, 1, 8, 2),)
     if subwords:  # fastText: the replicated layout, fewer rows
-        configs = ((0, 128, 0, 1, 1, 0), (1, 128, 0, 1, 1, 0), (2, 256, 0, 1, 1, 0))
-        configs += ((2, 256, 0, 4, 0, 0), (1, 256, 0, 1, 1, 0), (2, 128, 0, 1, 1, 8))
+        configs = ((0, 128, 0, 1, 1, 0, 0), (1, 128, 0, 1, 1, 0, 0))
+        configs += ((2, 256, 0, 1, 1, 0, 0), (2, 256, 0, 4, 0, 0, 0))
+        configs += ((1, 256, 0, 1, 1, 0, 0), (2, 128, 0, 1, 1, 8, 0))
     jobs = []
-    for devices, batch, split, sync, exact, merge in configs:
+    for devices, batch, split, sync, exact, merge, merge_rows in configs:
         tables = ", vocab-split" if split else ""
         sync_text = f", sync every {sync}" if sync > 1 else ""
         sync_text += "" if exact else " (Hogwild)"
@@ -426,8 +434,9 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
         if devices == 0:
             name = f"jaxns make_trainer (no mesh), batch {batch}"
         if merge:
-            name = f"jaxns {devices} replicas, merge every {merge} calls"
-        config = (devices, batch, split, sync, exact, merge)
+            rows = ("", ", whole tables", ", touched rows")[merge_rows]
+            name = f"jaxns {devices} replicas, merge every {merge}{rows}"
+        config = (devices, batch, split, sync, exact, merge, merge_rows)
         jobs.append((name, ["--w2v-child", *map(str, config)]))
     try:
         import gensim  # noqa: F401
@@ -580,7 +589,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="word2vec table: fastText skip-gram (subwords=) vs gensim FastText",
     )
-    p.add_argument("--w2v-child", nargs=6, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=7, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--exchange-child", nargs=2, type=int, help=argparse.SUPPRESS)

@@ -251,6 +251,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="calls of --devices replicas between two merges (default 8)",
     )
     p.add_argument(
+        "--merge-rows",
+        choices=("auto", "touched", "all"),
+        default=None,
+        help="what a merge of --devices replicas exchanges: the rows the "
+        "replicas wrote since the last merge ('touched'), whole tables "
+        "('all'), or whichever moves fewer bytes (default 'auto')",
+    )
+    p.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not keep compiled XLA programs in the jaxns cache directory",
@@ -295,13 +303,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "--devices > 1",
             args.devices > 1,
         ),
+        (
+            "--merge-rows",
+            args.merge_rows is not None,
+            "--devices > 1",
+            args.devices > 1,
+        ),
     )
     for flag, given, needed, present in needs:
         if given and not present:
             p.error(f"{flag} has no effect without {needed}")
     defaults = {
         "min_n": 3, "max_n": 6, "buckets": 2_000_000, "checkpoint_every": 60.0,
-        "merge_every": 8,
+        "merge_every": 8, "merge_rows": "auto",
     }  # fmt: skip
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -540,6 +554,7 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
                 jaxns.word2vec.make_replica_trainer,
                 mesh=mesh,
                 merge_every=args.merge_every,
+                merge_rows=args.merge_rows,
             )
         else:
             make = jaxns.word2vec.make_trainer
