@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Test configuration: the strictest JAX numerics the library must survive."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Tests run thousands of tiny programs, so compiling dominates their time:
 # skip LLVM's machine-code optimisation (XLA's own HLO passes still run, so
@@ -12,6 +15,20 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
     )
+
+# One persistent compilation cache per run, shared by the xdist workers and
+# every subprocess (the eight-device run, the examples): many tests compile
+# the same programs again (a trainer built per test, the same loss at the
+# same shapes in both workers), and XLA's compile is most of the suite's
+# time. The first process to load this file makes an empty directory, so a
+# run never reads another run's programs; it is removed when that process
+# ends. A user's own JAX_COMPILATION_CACHE_DIR is left as it is.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="jaxns-tests-xla-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 import jax  # noqa: E402
 
