@@ -3141,7 +3141,7 @@ def make_replica_trainer(
         # table, scattered; the slice-wise merge of whole tables streams
         # every row a few times. Measured on 2 CPU devices (built-in corpus,
         # benchmarks/sharding.py), the touched rows win at n * size = 0.9x
-        # the tables' rows and lose at 1.8x: touched up to 1x.
+        # the tables' rows and lose at 1.3x and 1.8x: touched up to 1x.
         if merge_rows == "auto" and n * sum(capacity) > sum(rows):
             return None
         return tuple(capacity)
