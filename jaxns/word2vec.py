@@ -2073,11 +2073,10 @@ def make_sharded_trainer(
       skip_hits: leave out negatives equal to the pair's centre.
       sync_every: updates between two exchanges of the touched rows (see
         *Delayed exchange*); a divisor of ``steps_per_call``. Values above
-        1 need replicated tables (``vocab_axis=None``). With
-        ``sync_every=1`` an update without centres on any device (padding
-        at a stream's end) leaves an ``optimizer``'s state alone, as in
-        :func:`make_trainer`; with larger values such an update still
-        advances the state's count (e.g. Adam's).
+        1 need replicated tables (``vocab_axis=None``). For any value, an
+        update without centres on any device (padding at a stream's end)
+        leaves the tables and an ``optimizer``'s state (e.g. Adam's count)
+        alone, as in :func:`make_trainer`.
       exact_replicas: with ``sync_every > 1``, keep the replicas bitwise
         identical (undo and replay) or, if False, only equal up to rounding
         (faster; plain SGD only).
@@ -2583,14 +2582,24 @@ def make_sharded_trainer(
 
             return jax.tree.map(put, tree, rows, is_leaf=lambda r: r is None)
 
-        def replay(params, opt_state, ids, row_grads, progress):
-            """Applies ``[S, ...]`` stacked updates in order."""
+        def replay(params, opt_state, ids, row_grads, progress, pairs):
+            """Applies ``[S, ...]`` stacked updates in order; an update
+            without centres on any device (``pairs``: this device's ``[S]``
+            counts) leaves the tables and the state (Adam's count) alone, as
+            :func:`make_trainer`'s does."""
+            total = jax.lax.psum(pairs, names)
 
             def step(carry, xs):
-                return apply(*carry, *xs), None
+                *args, total = xs
+                if linear:  # SGD: an update without centres adds zeros
+                    return apply(*carry, *args), None
+                return jax.lax.cond(
+                    total > 0, lambda a: apply(*a), lambda a: (a[0], a[1]),
+                    (*carry, *args),
+                ), None  # fmt: skip
 
             (params, opt_state), _ = jax.lax.scan(
-                step, (params, opt_state), (ids, row_grads, progress)
+                step, (params, opt_state), (ids, row_grads, progress, total)
             )
             return params, opt_state
 
@@ -2627,7 +2636,9 @@ def make_sharded_trainer(
                         exchanged(gs),
                     )
                 )
-            params, opt_state = replay(params, opt_state, ids, row_grads, progress)
+            params, opt_state = replay(
+                params, opt_state, ids, row_grads, progress, gs.num_pairs
+            )
             return (params, opt_state), (gs.loss, gs.num_pairs)
 
         def one_group(carry, xs):
@@ -2685,7 +2696,9 @@ def make_sharded_trainer(
             # One exchange for the group: [S, n * rows] in device order.
             ids, row_grads = expand(*gather(exchanged(gs), axis=1, invarying=False))
 
-            params, opt_state = replay(params, opt_state, ids, row_grads, progress)
+            params, opt_state = replay(
+                params, opt_state, ids, row_grads, progress, gs.num_pairs
+            )
             return (params, opt_state), (gs.loss, gs.num_pairs)
 
         if sync_every == 1:
