@@ -3,6 +3,7 @@
 
 import atexit
 import os
+import pathlib
 import shutil
 import tempfile
 
@@ -22,9 +23,29 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 # same shapes in both workers), and XLA's compile is most of the suite's
 # time. The first process to load this file makes an empty directory, so a
 # run never reads another run's programs; it is removed when that process
-# ends. A user's own JAX_COMPILATION_CACHE_DIR is left as it is.
+# ends (and by the next run, if this one is killed first). A user's own
+# JAX_COMPILATION_CACHE_DIR is left as it is.
+_PREFIX = "jaxns-tests-xla-"
+
+
+def _remove_stale_caches() -> None:
+    """Removes the caches of earlier runs that were killed before their
+    clean-up (their directory names their process, which no longer runs)."""
+    for path in pathlib.Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = path.name[len(_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # alive (another user's), or not ours to signal
+            pass
+
+
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _CACHE = tempfile.mkdtemp(prefix="jaxns-tests-xla-")
+    _remove_stale_caches()
+    _CACHE = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
