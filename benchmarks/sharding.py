@@ -25,7 +25,10 @@ Two tables:
    :func:`jaxns.word2vec.make_replica_trainer` on 2 host devices (a replica
    per device, merged every 1, 2 or 8 calls), against gensim with 1 and 2
    workers: raw words per second of the second of two epochs, and the
-   WordSim-353 Spearman of the vectors after both.
+   WordSim-353 Spearman of the vectors after both. The jaxns rows compute
+   the loss (gensim computes none by default), except the last two ("no
+   loss"): the one-core baseline and the replicas merged every 8 calls
+   again, with ``compute_loss=False`` (the same vectors).
 
     python benchmarks/sharding.py            # both tables
     python benchmarks/sharding.py --quick    # smaller sizes, smoke run
@@ -256,6 +259,7 @@ def w2v_child(
     exact: int,
     merge: int,
     merge_rows: int,
+    compute_loss: int,
     quick: bool,
     subwords: bool = False,
 ) -> None:
@@ -268,7 +272,7 @@ def w2v_child(
     with it). ``merge > 0``: :func:`jaxns.word2vec.make_replica_trainer`
     (``batch_size`` centres per device and update, merged every ``merge``
     calls; ``merge_rows`` 0, 1, 2: its ``merge_rows`` "auto", "all",
-    "touched")."""
+    "touched"). ``compute_loss`` 0: the trainer's ``compute_loss=False``."""
     _host_devices(max(devices, 1), max(devices, 1))
     import jax
     import jax.numpy as jnp
@@ -292,6 +296,7 @@ def w2v_child(
         learning_rate=optax.linear_schedule(0.025, 1e-4, 2.0 * raw),
         batch_size=batch_size,
         compiler_options={"xla_backend_optimization_level": 1},
+        compute_loss=bool(compute_loss),
     )
     sampler = jaxns.samplers.unigram(counts, power=0.75)
     buckets, compact = 0, None
@@ -425,8 +430,12 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
         configs = ((0, 128, 0, 1, 1, 0, 0), (1, 128, 0, 1, 1, 0, 0))
         configs += ((2, 256, 0, 1, 1, 0, 0), (2, 256, 0, 4, 0, 0, 0))
         configs += ((1, 256, 0, 1, 1, 0, 0), (2, 128, 0, 1, 1, 8, 0))
+    # Every row computes the loss; the last rows leave it out
+    # (compute_loss=False: the same updates).
+    configs = tuple((*c, 1) for c in configs)
+    configs += ((0, 128, 0, 1, 1, 0, 0, 0), (2, 128, 0, 1, 1, 8, 0, 0))
     jobs = []
-    for devices, batch, split, sync, exact, merge, merge_rows in configs:
+    for devices, batch, split, sync, exact, merge, merge_rows, loss in configs:
         tables = ", vocab-split" if split else ""
         sync_text = f", sync every {sync}" if sync > 1 else ""
         sync_text += "" if exact else " (Hogwild)"
@@ -436,7 +445,8 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
         if merge:
             rows = ("", ", whole tables", ", touched rows")[merge_rows]
             name = f"jaxns {devices} replicas, merge every {merge}{rows}"
-        config = (devices, batch, split, sync, exact, merge, merge_rows)
+        name += "" if loss else ", no loss"
+        config = (devices, batch, split, sync, exact, merge, merge_rows, loss)
         jobs.append((name, ["--w2v-child", *map(str, config)]))
     try:
         import gensim  # noqa: F401
@@ -589,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="word2vec table: fastText skip-gram (subwords=) vs gensim FastText",
     )
-    p.add_argument("--w2v-child", nargs=7, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--w2v-child", nargs=8, type=int, help=argparse.SUPPRESS)
     p.add_argument("--gensim-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--exchange-child", nargs=2, type=int, help=argparse.SUPPRESS)

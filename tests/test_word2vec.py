@@ -1118,3 +1118,62 @@ def test_duplicate_rows_is_checked(value, error, match):
             jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
             duplicate_rows=value,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "model, subwords, make",
+    [
+        ("skipgram", False, "make_trainer"),
+        ("cbow", False, "make_trainer"),
+        ("skipgram", True, "make_trainer"),
+        ("cbow", False, "make_sharded_trainer"),
+    ],
+)
+def test_compute_loss_false_returns_zero_loss_and_the_same_updates(
+    model, subwords, make
+):
+    """Leaving the loss out changes no update: the tables after two calls
+    equal those of the trainer that computes it (to float32 rounding, as
+    XLA may fuse the step differently), the pair counts are the same, and
+    the loss sum is 0 where the other trainer's is positive."""
+    rng = np.random.default_rng(3)
+    vocab, size = 30, 300
+    ids = jnp.asarray(rng.zipf(1.6, size) % vocab, jnp.int32)
+    sents = jnp.asarray(np.arange(size) // 17, jnp.int32)
+    words = [f"w{i}" for i in range(vocab)]
+    table = jaxns.subwords.subword_table(words, num_buckets=50) if subwords else None
+    kw = dict(
+        learning_rate=optax.linear_schedule(0.05, 0.01, float(size)),
+        window=2, batch_size=32, chunk_size=8, negatives_per_chunk=4,
+        steps_per_call=4, model=model, subwords=table,
+    )  # fmt: skip
+    if make == "make_sharded_trainer":
+        kw["mesh"] = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+    build = getattr(word2vec, make)
+    sampler = jaxns.samplers.unigram(np.bincount(ids, minlength=vocab))
+    results = []
+    for compute_loss in (True, False):
+        trainer = build(sampler, compute_loss=compute_loss, **kw)
+        if subwords:
+            params = word2vec.init_subword_params(jax.random.key(0), vocab, 50, 8)
+        else:
+            params = word2vec.init_params(jax.random.key(0), vocab, 8)
+        start = np.asarray(jax.random.normal(jax.random.key(1), params.output.shape))
+        params = word2vec.SkipGramParams(params.input, jnp.asarray(start))
+        state = trainer.init(params)
+        stream = trainer.stream(jax.random.key(2), ids, sents, jnp.ones(vocab))
+        losses, pairs = [], []
+        for c in range(2):
+            params, state, loss, num = trainer.train(
+                jax.random.key(4), params, state, stream, c * trainer.block_size,
+                (c * 100.0, (c + 1) * 100.0),
+            )  # fmt: skip
+            losses.append(float(loss))
+            pairs.append(int(num))
+        results.append((params, losses, pairs))
+    (with_loss, loss_on, pairs_on), (without, loss_off, pairs_off) = results
+    assert min(loss_on) > 0 and loss_off == [0.0, 0.0]
+    assert pairs_on == pairs_off and min(pairs_on) > 0
+    np.testing.assert_array_equal(without.input, with_loss.input)
+    np.testing.assert_array_equal(without.output, with_loss.output)
+    assert np.max(np.abs(np.asarray(without.output) - start)) > 1e-3  # it trained
