@@ -679,7 +679,8 @@ class Trainer(NamedTuple):
     Attributes:
       init: ``init(params) -> opt_state``.
       train: ``train(key, params, opt_state, stream, start, progress) ->
-        (params, opt_state, loss_sum, num_pairs)``: runs the updates of the
+        (params, opt_state, loss_sum, num_pairs)`` (``loss_sum`` is 0 for a
+        trainer built with ``compute_loss=False``): runs the updates of the
         ``block_size`` centres from ``stream.tokens[start + window]`` on,
         with the learning rate at raw-word progress interpolated linearly
         across ``progress = (progress0, progress1)`` (real numbers of any
