@@ -473,11 +473,11 @@ def w2v_table(quick: bool, repeats: int, subwords: bool = False) -> None:
     first = rows[0][1]
     title = "fastText skip-gram" if subwords else "word2vec"
     print(
-        f"{title + ' (built-in corpus, 2nd epoch)':46} {'raw words/s':>12} "
+        f"{title + ' (built-in corpus, 2nd epoch)':52} {'raw words/s':>12} "
         f"{'vs 1st':>7} {'WS353':>6}"
     )
     for name, wps, ws in rows:
-        print(f"{name:46} {wps:>12,.0f} {wps / first:>6.2f}x {ws:>6.3f}")
+        print(f"{name:52} {wps:>12,.0f} {wps / first:>6.2f}x {ws:>6.3f}")
     print(
         "(jaxns: the second epoch, its subsampling included; gensim: the mean "
         "of its two epochs, which it subsamples as it trains)"
