@@ -224,8 +224,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="compute the loss on every call and report the mean of the last "
         "8 calls; by default only the calls that report it compute it (every "
-        "8th call and an epoch's last), the others skip it (about 20%% faster "
-        "on CPU; the same vectors)",
+        "8th call and an epoch's last), the others skip it (15-22%% faster for "
+        "skip-gram on CPU; the same vectors)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report", help="also write the summary as JSON here")
