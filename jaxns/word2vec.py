@@ -1009,11 +1009,10 @@ def make_trainer(
         word-level skip-gram call 15-22% faster (``python
         benchmarks/sharding.py --only word2vec``: 1.15x on the built-in
         corpus; CBOW gains about 2%, fastText nothing measurable). gensim,
-        too, computes no
-        loss unless asked (``compute_loss=False``). A loop that reads the
-        loss now and then can build a second trainer with the loss for
-        those calls: both take the same ``params`` and ``opt_state``
-        (``examples/skipgram.py`` does so).
+        too, computes no loss unless asked (its ``compute_loss=False``). A
+        loop that reads the loss now and then can build a second trainer
+        with the loss for those calls: both take the same ``params`` and
+        ``opt_state`` (``examples/skipgram.py`` does so).
 
     Returns:
       A :class:`Trainer`. ``train`` reads ``stream.tokens[start : start +
