@@ -152,6 +152,22 @@ def test_chunk_gradients_validate_shapes():
             jaxns.samplers.uniform(5), learning_rate=optax.constant_schedule(0.1),
             optimizer="adam",
         )  # fmt: skip
+    for make, extra in (
+        (word2vec.make_trainer, {}),
+        (
+            word2vec.make_sharded_trainer,
+            {"mesh": jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))},
+        ),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=r"make_(sharded_)?trainer: compute_loss must be a bool, "
+            "got str 'no'",
+        ):
+            make(
+                jaxns.samplers.uniform(8), learning_rate=optax.constant_schedule(0.1),
+                compute_loss="no", **extra,
+            )  # fmt: skip
 
 
 def test_sgd_updates_equal_gradient_steps_of_the_brute_force_loss():
