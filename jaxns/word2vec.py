@@ -2612,11 +2612,14 @@ def make_sharded_trainer(
             without centres on any device (``pairs``: this device's ``[S]``
             counts) leaves the tables and the state (Adam's count) alone, as
             :func:`make_trainer`'s does."""
-            total = jax.lax.psum(pairs, names)
+            if linear:  # SGD: an update without centres adds zeros
+                total = jnp.ones_like(pairs)  # no collective needed
+            else:
+                total = jax.lax.psum(pairs, names)
 
             def step(carry, xs):
                 *args, total = xs
-                if linear:  # SGD: an update without centres adds zeros
+                if linear:
                     return apply(*carry, *args), None
                 return jax.lax.cond(
                     total > 0, lambda a: apply(*a), lambda a: (a[0], a[1]),

@@ -1149,9 +1149,9 @@ def test_compute_loss_false_returns_zero_loss_and_the_same_updates(
     model, subwords, make
 ):
     """Leaving the loss out changes no update: the tables after two calls
-    equal those of the trainer that computes it (to float32 rounding, as
-    XLA may fuse the step differently), the pair counts are the same, and
-    the loss sum is 0 where the other trainer's is positive."""
+    equal those of the trainer that computes it, bitwise (the same ops for
+    the gradients; only the loss's are dropped), the pair counts are the
+    same, and the loss sum is 0 where the other trainer's is positive."""
     rng = np.random.default_rng(3)
     vocab, size = 30, 300
     ids = jnp.asarray(rng.zipf(1.6, size) % vocab, jnp.int32)
