@@ -143,6 +143,71 @@ def test_encode_drops_unknown_words_and_keeps_sentences():
     assert enc.num_raw_words == sum(map(len, SENTENCES))
 
 
+def _brute_force_vocabulary_and_corpus(sentences, min_count, max_size):
+    """Counting, ordering and encoding word by word, in plain Python."""
+    counts, first = {}, {}
+    for sentence in sentences:
+        for w in sentence:
+            counts[w] = counts.get(w, 0) + 1
+            first.setdefault(w, len(first))
+    words = sorted((w for w in counts if counts[w] >= min_count),
+                   key=lambda w: (-counts[w], first[w]))[:max_size]  # fmt: skip
+    index = {w: i for i, w in enumerate(words)}
+    ids, sent = [], []
+    for s, sentence in enumerate(sentences):
+        for w in sentence:
+            if w in index:
+                ids.append(index[w])
+                sent.append(s)
+    return words, [counts[w] for w in words], ids, sent
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("min_count,max_size", [(1, None), (2, None), (3, 4)])
+def test_encode_corpus_matches_counting_and_encoding_by_hand(seed, min_count, max_size):
+    """Random corpora with many ties in frequency, empty sentences and words
+    seen only once: the same vocabulary, counts and streams as the brute
+    force, and as Vocabulary.build followed by encode."""
+    rng = np.random.default_rng(seed)
+    pool = [f"w{i}" for i in range(30)] + ["caf\u00e9", "\u8bcd"]
+    sentences = [
+        list(rng.choice(pool, rng.integers(0, 9))) for _ in range(rng.integers(1, 60))
+    ]
+    vocab, corpus = text.encode_corpus(
+        sentences, min_count=min_count, max_size=max_size
+    )
+    words, counts, ids, sent = _brute_force_vocabulary_and_corpus(
+        sentences, min_count, max_size
+    )
+    assert list(vocab.words) == words
+    assert vocab.counts.tolist() == counts
+    assert corpus.ids.tolist() == ids and corpus.sentence_ids.tolist() == sent
+    assert corpus.ids.dtype == corpus.sentence_ids.dtype == np.int32
+    assert corpus.num_raw_words == sum(map(len, sentences))
+    assert corpus.num_sentences == len(sentences)
+    built = text.Vocabulary.build(sentences, min_count=min_count, max_size=max_size)
+    assert built.words == vocab.words
+    np.testing.assert_array_equal(built.counts, vocab.counts)
+    for a, b in zip(built.encode(iter(sentences)), corpus, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_encode_corpus_bad_input_names_it():
+    with pytest.raises(ValueError, match="text.encode_corpus: the corpus is empty"):
+        text.encode_corpus([[], []])
+    rare = r"no word occurs at least min_count=10 times \(the most frequent occurs 5"
+    with pytest.raises(ValueError, match=f"encode_corpus: {rare}"):
+        text.encode_corpus(SENTENCES, min_count=10)
+    with pytest.raises(ValueError, match="encode_corpus: min_count must be >= 1"):
+        text.encode_corpus(SENTENCES, min_count=0)
+    with pytest.raises(TypeError, match="encode_corpus: max_size must be a Python"):
+        text.encode_corpus(SENTENCES, max_size=2.0)
+    with pytest.raises(TypeError, match="encode_corpus: each sentence must be a seq"):
+        text.encode_corpus(["the cat", "a dog"])
+    with pytest.raises(TypeError, match="encode_corpus: sentences must be an iter"):
+        text.encode_corpus("the cat")
+
+
 def test_keep_probability_matches_word2vec_formula():
     counts = np.array([10_000, 1_000, 100, 10, 1, 0], np.int64)
     t = 1e-3
