@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from jaxns import datasets
+from jaxns import text as text_module
 from jaxns.data import make_debian_corpus, make_wordnet_corpus
 from jaxns.datasets import (
     RemoteFile,
@@ -32,6 +33,7 @@ from jaxns.datasets import (
     download,
     load_analogies,
     load_corpus,
+    load_encoded_corpus,
     load_similarity,
 )
 
@@ -222,6 +224,126 @@ def test_block_boundaries_never_split_tokens(tmp_path, monkeypatch, block_chars)
         )
 
 
+def _encoded_reference(sentences, min_count=1, max_size=None):
+    """Vocabulary and streams of ``sentences``, counted and encoded in plain
+    Python (decreasing count, ties in order of first appearance)."""
+    counts, first = {}, {}
+    for w in (w for s in sentences for w in s):
+        counts[w] = counts.get(w, 0) + 1
+        first.setdefault(w, len(first))
+    words = sorted((w for w in counts if counts[w] >= min_count),
+                   key=lambda w: (-counts[w], first[w]))[:max_size]  # fmt: skip
+    index = {w: i for i, w in enumerate(words)}
+    pairs = [(index[w], s) for s, ws in enumerate(sentences) for w in ws if w in index]
+    ids, sent = zip(*pairs, strict=True) if pairs else ((), ())
+    return words, [counts[w] for w in words], list(ids), list(sent)
+
+
+def _check_encoded(path, text, *, min_count=1, max_size=None, **kwargs):
+    vocab, corpus = load_encoded_corpus(
+        path, min_count=min_count, max_size=max_size, **kwargs
+    )
+    sentences = _reference_corpus(
+        text, kwargs.get("max_sentence_length", 10_000), kwargs.get("lowercase", False)
+    )
+    words, counts, ids, sent = _encoded_reference(sentences, min_count, max_size)
+    assert list(vocab.words) == words
+    assert vocab.counts.tolist() == counts
+    assert corpus.ids.tolist() == ids
+    assert corpus.sentence_ids.tolist() == sent
+    assert corpus.ids.dtype == corpus.sentence_ids.dtype == np.int32
+    assert corpus.num_raw_words == sum(map(len, sentences))
+    assert corpus.num_sentences == len(sentences)
+
+
+@pytest.mark.parametrize("kind", ["plain", "gz", "xz", "bz2", "zip"])
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_load_encoded_corpus_any_compression(tmp_path, kind, lowercase):
+    """The vocabulary and streams that counting and encoding the defined
+    sentences by hand give, for every archive kind; words below min_count
+    and beyond max_size are dropped from the streams."""
+    text = "\ufeff" + TEXT + "\nthe the fox Fox a b\n" * 3
+    path = _write(tmp_path / f"corpus.{kind}", text, kind)
+    text = text[1:]  # the byte-order mark is not a word
+    for max_len, min_count, max_size in [(5, 1, None), (3, 2, None), (10_000, 1, 4)]:
+        _check_encoded(path, text, min_count=min_count, max_size=max_size,
+                       max_sentence_length=max_len, lowercase=lowercase)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["plain", "xz", "bz2"])
+@pytest.mark.parametrize("block_chars", [1, 3, 7, 64])
+def test_load_encoded_corpus_block_boundaries(tmp_path, monkeypatch, kind, block_chars):
+    """Lines spanning blocks and long lines cut into sentences come out as
+    the definition says, also when the decompressor is fed a byte at a time."""
+    rng = np.random.default_rng(block_chars)
+    pieces = rng.choice(["ab", "c", "dddd", " ", "  ", "\n", "\t", "\r\n", "é"], 400)
+    text = "".join(pieces)
+    path = _write(tmp_path / f"c.{kind}", text, kind)
+    monkeypatch.setattr(datasets, "_BLOCK_CHARS", block_chars)
+    monkeypatch.setattr(datasets, "_RAW_BLOCK_BYTES", block_chars)
+    for max_len in (1, 3, 1000):
+        _check_encoded(path, text, max_sentence_length=max_len)
+        assert load_corpus(path, max_sentence_length=max_len) == _reference_corpus(
+            text, max_len
+        )
+
+
+@pytest.mark.parametrize("kind", ["xz", "bz2"])
+def test_streams_read_like_the_standard_library(tmp_path, monkeypatch, kind):
+    """Concatenated streams are read one after another and trailing bytes that
+    are not a stream are ignored, as lzma.open and bz2.open read them; a
+    truncated stream is an error naming the file."""
+    compress = lzma.compress if kind == "xz" else bz2.compress
+    opener = lzma.open if kind == "xz" else bz2.open
+    monkeypatch.setattr(datasets, "_RAW_BLOCK_BYTES", 16)  # many reads per stream
+    for data in [
+        compress(b"a b c\nd ") + compress(b"e f\ng\n"),
+        compress(b"a b\n") + compress(b"") + compress(b"c c\n") + b"not a stream",
+        compress(b"x y\n" * 50),
+    ]:
+        path = tmp_path / f"c.{kind}"
+        path.write_bytes(data)
+        with opener(path, "rt") as f:
+            text = f.read()
+        assert load_corpus(path) == _reference_corpus(text, 10_000)
+        _check_encoded(path, text)
+    truncated = tmp_path / f"t.{kind}"
+    truncated.write_bytes(compress(b"some words here\n" * 100)[:-20])
+    for load in (load_corpus, load_encoded_corpus):
+        with pytest.raises(ValueError, match=f"cannot read {truncated}"):
+            load(truncated)
+
+
+def test_load_encoded_corpus_builtin_matches_encoding_the_loaded_corpus():
+    vocab, corpus = load_encoded_corpus("builtin", min_count=5)
+    sentences = load_corpus("builtin")
+    ref = text_module.Vocabulary.build(sentences, min_count=5)
+    assert vocab.words == ref.words
+    np.testing.assert_array_equal(vocab.counts, ref.counts)
+    for a, b in zip(corpus, ref.encode(sentences), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert corpus.num_sentences == len(sentences) == 166_002
+
+
+def test_load_encoded_corpus_errors_name_the_function(tmp_path):
+    caller = "datasets.load_encoded_corpus"
+    rare = _write(tmp_path / "rare.txt", "a b c\n", "plain")
+    with pytest.raises(ValueError, match=f"{caller}: no word occurs at least "
+                       "min_count=5 times"):  # fmt: skip
+        load_encoded_corpus(rare)
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        load_encoded_corpus(tmp_path)
+    for kwargs, error, match in [
+        ({"min_count": 0}, ValueError, "min_count must be >= 1"),
+        ({"max_size": 0}, ValueError, "max_size must be >= 1"),
+        ({"min_count": 2.0}, TypeError, "min_count must be a Python int"),
+        *_BAD_LOAD_CORPUS,
+    ]:
+        kwargs = {"name_or_path": "builtin", **kwargs}
+        with pytest.raises(error, match=f"{caller}: {match}"):
+            load_encoded_corpus(**kwargs)
+
+
 def test_text8_style_single_line_is_chunked_like_gensim(tmp_path):
     words = [f"w{i % 37}" for i in range(25_003)]
     path = _write(tmp_path / "text8", " " + " ".join(words), "plain")
@@ -235,35 +357,35 @@ def test_text8_style_single_line_is_chunked_like_gensim(tmp_path):
     assert corpus == theirs
 
 
-def test_corpus_errors_name_the_file(tmp_path):
+@pytest.mark.parametrize("load", [load_corpus, load_encoded_corpus])
+def test_corpus_errors_name_the_file(tmp_path, load):
+    caller = f"datasets.{load.__name__}"
     missing = tmp_path / "missing.txt"
-    with pytest.raises(
-        FileNotFoundError, match=f"load_corpus: no such file: {missing}"
-    ):
-        load_corpus(missing)
+    with pytest.raises(FileNotFoundError, match=f"{caller}: no such file: {missing}"):
+        load(missing)
     with pytest.raises(
         FileNotFoundError, match="not a built-in corpus: builtin, text8"
     ):
-        load_corpus("text9")
+        load("text9")
     empty = _write(tmp_path / "empty.txt", " \n\t\n", "plain")
-    with pytest.raises(ValueError, match=f"corpus {empty} is empty"):
-        load_corpus(empty)
+    with pytest.raises(ValueError, match=f"{caller}: corpus {empty} is empty"):
+        load(empty)
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café au lait\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=f"{latin1} is not UTF-8"):
-        load_corpus(latin1)
+    with pytest.raises(ValueError, match=f"{caller}: {latin1} is not UTF-8"):
+        load(latin1)
     corrupt = tmp_path / "corrupt.gz"
     corrupt.write_bytes(gzip.compress(b"some words here\n" * 100)[:-20])
-    with pytest.raises(ValueError, match=f"cannot read {corrupt}"):
-        load_corpus(corrupt)
+    with pytest.raises(ValueError, match=f"{caller}: cannot read {corrupt}"):
+        load(corrupt)
     two = tmp_path / "two.zip"
     with zipfile.ZipFile(two, "w") as archive:
         archive.writestr("a.txt", "a")
         archive.writestr("b.txt", "b")
     with pytest.raises(ValueError, match=f"{two} must hold exactly one file, got 2"):
-        load_corpus(two)
+        load(two)
     with pytest.raises(IsADirectoryError, match=str(tmp_path)):
-        load_corpus(tmp_path)
+        load(tmp_path)
 
 
 _BAD_LOAD_CORPUS = [
