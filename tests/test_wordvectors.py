@@ -52,6 +52,39 @@ def test_layout_matches_word2vec_c(tmp_path, binary):
     assert data == expected
 
 
+@pytest.mark.parametrize("dim", [1, 7, 300])
+def test_text_values_are_exactly_what_percent_9g_writes(tmp_path, dim):
+    """The NumPy formatter writes every float32 as Python's ".9g" does, byte
+    for byte: random bit patterns (every exponent, subnormals), Gaussian
+    values, powers of ten and the values next to them (where %g switches to
+    exponential form or rounds up to a new power), exact ties at the tenth
+    digit, zeros of both signs; rows of 1, 7 and 300 values, in many blocks
+    on several threads."""
+    rng = np.random.default_rng(dim)
+    bits = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
+    tens = np.float32(10.0) ** np.arange(-45, 39, dtype=np.float32)
+    special = np.concatenate([
+        tens, np.nextafter(tens, np.float32(0)), np.nextafter(tens, np.float32(np.inf)),
+        [0.0, -0.0, 2.0**-14, 2.0**-24, 2.0**-126, 2.0**-149, 3.4028235e38,
+         9.99999999e-5, 999999999.0, 99999999.0, 123456789.0, 0.5, 2.5, -1.0],
+    ]).astype(np.float32)  # fmt: skip
+    values = np.concatenate([
+        bits.view(np.float32), rng.normal(size=60_000).astype(np.float32),
+        special, -special,
+    ])  # fmt: skip
+    values = values[np.isfinite(values)]
+    values = values[: values.size // dim * dim].reshape(-1, dim)
+    words = [f"w{i}" for i in range(len(values))]
+    path = tmp_path / "v.txt"
+    save_word2vec_format(path, words, values)
+    expected = f"{len(values)} {dim}\n" + "".join(
+        w + "".join(f" {v:.9g}" for v in row) + "\n"
+        for w, row in zip(words, values.tolist(), strict=True)
+    )
+    assert path.read_bytes() == expected.encode()
+    np.testing.assert_array_equal(load_word2vec_format(path)[1], values)
+
+
 def test_reads_word2vec_c_text_with_trailing_spaces_and_crlf(tmp_path):
     # word2vec.c writes "%lf " after every value.
     path = tmp_path / "v.txt"
