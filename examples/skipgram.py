@@ -507,18 +507,19 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
     """
     t_start = time.perf_counter()
     phases = {}  # seconds per phase of the set-up, for --report
-    # Loading makes millions of lists and strings that live until the corpus
-    # is encoded: Python's cyclic collector would rescan them over and over
-    # (a third of the set-up time), and they hold no cycles to collect.
+    # The set-up makes many objects (the subword table's lists) that hold no
+    # cycles: Python's cyclic collector would rescan them over and over.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        sentences = jaxns.datasets.load_corpus(args.corpus)
+        # One pass over the file: each word is looked up once, to count it and
+        # to encode it, while the next block is decompressed in a thread.
+        vocab, corpus = jaxns.datasets.load_encoded_corpus(
+            args.corpus, min_count=args.min_count
+        )
         phases["corpus"] = time.perf_counter() - t_start
-        vocab = jaxns.text.Vocabulary.build(sentences, min_count=args.min_count)
-        phases["vocabulary"] = time.perf_counter() - t_start - sum(phases.values())
-        raw = sum(map(len, sentences))
-        num_tokens = int(vocab.counts.sum())  # the length of the encoded corpus
+        raw = corpus.num_raw_words
+        num_tokens = len(corpus.ids)
 
         sampler = jaxns.samplers.unigram(vocab.counts, power=0.75)
         keep_prob = jnp.asarray(jaxns.text.keep_probability(vocab.counts, args.sample))
@@ -602,10 +603,10 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
         )
         block = trainer.block_size
         # Every shape is known now: compile the training step in the background
-        # while the corpus is encoded and the tables initialised.
+        # while the tables are initialised.
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
-        num_sentences = max(len(sentences), 1)
+        num_sentences = max(corpus.num_sentences, 1)
 
         def compile_in_background():
             t0 = time.perf_counter()
@@ -619,13 +620,9 @@ def train(args: argparse.Namespace, *, stop_after_calls: int | None = None):
 
         compiling = pool.submit(compile_in_background)
         pool.shutdown(wait=False)
-        t_encode = time.perf_counter()
-        corpus = vocab.encode(sentences)
-        del sentences
     finally:
         if gc_was_enabled:
             gc.enable()
-    phases["encode"] = time.perf_counter() - t_encode
     print(
         f"corpus {args.corpus}: {raw:,} words, {num_tokens:,} in a vocabulary "
         f"of {len(vocab):,}"

@@ -371,7 +371,7 @@ def test_library_errors_print_one_line(skipgram, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith(
-        f"skipgram: error: datasets.load_corpus: no such file: {missing}"
+        f"skipgram: error: datasets.load_encoded_corpus: no such file: {missing}"
     )
     assert "Traceback" not in err[0]
     rare = tmp_path / "rare.txt"
@@ -379,7 +379,9 @@ def test_library_errors_print_one_line(skipgram, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         skipgram.main(["--corpus", str(rare), "--no-progress"])
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("skipgram: error: text.Vocabulary.build: no word occurs")
+    assert line.startswith(
+        "skipgram: error: datasets.load_encoded_corpus: no word occurs"
+    )
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
