@@ -309,15 +309,22 @@ def _open_text(path: pathlib.Path, caller: str) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def _reading(path: pathlib.Path, caller: str) -> Iterator[IO[str]]:
-    """:func:`_open_text`, with read errors raised as ``ValueError`` naming the
-    file, and Python's cyclic collector off: reading makes millions of new
-    lists, which it would rescan again and again (a third of the time)."""
+def _reading(
+    path: pathlib.Path, caller: str, *, lowercase: bool
+) -> Iterator[Iterator[list[str]]]:
+    """The blocks of lines of a (possibly compressed) text file, read ahead
+    (:func:`_line_blocks`, :func:`_read_ahead`), with read errors raised as
+    ``ValueError`` naming the file, and Python's cyclic collector off: reading
+    makes millions of new lists, which it would rescan again and again (a
+    third of the time)."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with _open_text(path, caller) as handle:
-            yield handle
+        with (
+            _open_text(path, caller) as handle,
+            _read_ahead(_line_blocks(handle, lowercase=lowercase)) as blocks,
+        ):
+            yield blocks
     except (FileNotFoundError, IsADirectoryError):
         raise
     except UnicodeDecodeError as err:
@@ -416,13 +423,14 @@ def _line_blocks(handle: IO[str], *, lowercase: bool) -> Iterator[list[str]]:
             return
 
 
-def _prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+@contextlib.contextmanager
+def _read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[Iterator[_T]]:
     """``items``, produced ahead in a background thread.
 
     Reading a compressed corpus is decompression, which releases the GIL: it
     runs on another core while the caller splits and counts the previous
-    block. Exceptions reach the caller; the thread ends with the iteration,
-    also when the caller stops early.
+    block. Exceptions reach the caller; the thread has ended when the
+    ``with`` block does, also when the caller stopped early.
     """
     queue_ = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -446,9 +454,7 @@ def _prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
         except BaseException as err:  # re-raised by the consumer
             put((end, err))
 
-    thread = threading.Thread(target=produce, name="jaxns-read-ahead", daemon=True)
-    thread.start()
-    try:
+    def consume() -> Iterator[_T]:
         while True:
             item, err = queue_.get()
             if err is not None:
@@ -456,17 +462,22 @@ def _prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
             if item is end:
                 return
             yield item
+
+    thread = threading.Thread(target=produce, name="jaxns-read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield consume()
     finally:
         stop.set()
         thread.join()
 
 
 def _iter_lines_tokens(
-    handle: IO[str], *, lowercase: bool
+    blocks: Iterator[list[str]],
 ) -> Iterator[tuple[list[str], bool]]:
     """Yield ``(tokens, line_ends)`` pieces of a whitespace-tokenised stream;
     ``line_ends`` says a newline follows (see :func:`_line_blocks`)."""
-    for lines in _prefetched(_line_blocks(handle, lowercase=lowercase)):
+    for lines in blocks:
         for i, line in enumerate(lines):
             yield line.split(), i < len(lines) - 1
 
@@ -479,8 +490,8 @@ def _read_corpus(
     # tokens but only 254k types, so the corpus takes ~150 MB instead of ~1 GB.
     current: list[str] = []
     num_tokens = 0
-    with _reading(path, caller) as handle:
-        for tokens, line_ends in _iter_lines_tokens(handle, lowercase=lowercase):
+    with _reading(path, caller, lowercase=lowercase) as blocks:
+        for tokens, line_ends in _iter_lines_tokens(blocks):
             if line_ends and not current and 0 < len(tokens) < max_sentence_length:
                 # The common case, a whole short line: no buffering.
                 sentences.append(list(map(sys.intern, tokens)))
@@ -684,8 +695,8 @@ def load_encoded_corpus(
     index = text._FirstSeen()
     id_blocks, length_blocks = [], []
     carried = 0  # the words of the line that goes on past the last block
-    with _reading(path, caller) as handle:
-        for lines in _prefetched(_line_blocks(handle, lowercase=lowercase)):
+    with _reading(path, caller, lowercase=lowercase) as blocks:
+        for lines in blocks:
             ids, lengths = text._first_seen_ids(index, list(map(str.split, lines)))
             lengths[0] += carried
             carried = int(lengths[-1])

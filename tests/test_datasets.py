@@ -16,6 +16,7 @@ import os
 import pathlib
 import re
 import struct
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -312,6 +313,28 @@ def test_streams_read_like_the_standard_library(tmp_path, monkeypatch, kind):
     for load in (load_corpus, load_encoded_corpus):
         with pytest.raises(ValueError, match=f"cannot read {truncated}"):
             load(truncated)
+
+
+def test_the_read_ahead_thread_ends_with_the_read(tmp_path, monkeypatch):
+    """Also when the reader stops early, and when reading fails."""
+    monkeypatch.setattr(datasets, "_BLOCK_CHARS", 4)
+    path = _write(tmp_path / "c.xz", "a b c d\n" * 100, "xz")
+
+    def readers():
+        return [t for t in threading.enumerate() if t.name == "jaxns-read-ahead"]
+
+    with pytest.raises(KeyError):
+        with datasets._reading(path, "caller", lowercase=False) as blocks:
+            next(blocks)
+            assert len(readers()) == 1
+            raise KeyError("stop")
+    assert readers() == []
+    assert load_encoded_corpus(path, min_count=1)[1].num_sentences == 100
+    truncated = _write(tmp_path / "t.xz", "a b\n" * 1000, "xz")
+    truncated.write_bytes(truncated.read_bytes()[:-30])
+    with pytest.raises(ValueError, match="cannot read"):
+        load_corpus(truncated)
+    assert readers() == []
 
 
 def test_load_encoded_corpus_builtin_matches_encoding_the_loaded_corpus():
