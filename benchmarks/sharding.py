@@ -285,8 +285,7 @@ def w2v_child(
     sentences = jaxns.datasets.load_corpus("builtin")
     if quick:
         sentences = sentences[: len(sentences) // 8]
-    vocab = jaxns.text.Vocabulary.build(sentences, min_count=5)
-    corpus = vocab.encode(sentences)
+    vocab, corpus = jaxns.text.encode_corpus(sentences, min_count=5)
     raw = corpus.num_raw_words
     keep = jnp.asarray(jaxns.text.keep_probability(vocab.counts, 1e-3))
     # Split tables need V divisible by the devices: pad with unused rows.

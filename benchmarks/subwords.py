@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     sentences = jaxns.datasets.load_corpus("builtin")
     if args.quick:
         sentences = sentences[: len(sentences) // 8]
-    vocab = jaxns.text.Vocabulary.build(sentences, min_count=5)
-    corpus = vocab.encode(sentences)
+    vocab, corpus = jaxns.text.encode_corpus(sentences, min_count=5)
     keep = jaxns.text.keep_probability(vocab.counts, 1e-3)
     full = jaxns.subwords.subword_table(
         vocab.words, min_n=3, max_n=6, num_buckets=buckets
