@@ -64,6 +64,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "contrastive": ("contrastive.py", ["--quick"], []),
     "sharding": ("sharding.py", ["--quick"], []),
     "subwords": ("subwords.py", ["--quick"], []),
+    "corpus_io": ("corpus_io.py", ["--quick"], []),
     "scoring": ("scoring.py", ["--quick"], []),
 }
 
