@@ -65,6 +65,7 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "sharding": ("sharding.py", ["--quick"], []),
     "subwords": ("subwords.py", ["--quick"], []),
     "corpus_io": ("corpus_io.py", ["--quick"], []),
+    "cpu_threads": ("cpu_threads.py", ["--quick"], []),
     "scoring": ("scoring.py", ["--quick"], []),
 }
 
