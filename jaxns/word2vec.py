@@ -902,6 +902,21 @@ def make_trainer(
                     k_train, params, state, stream, call * trainer.block_size,
                     call_progress(epoch, call, n, corpus.num_raw_words))
 
+    **On CPU, give XLA one thread.** XLA:CPU sizes its thread pool when JAX
+    starts (by the cores the process may use, or by the environment variable
+    ``NPROC``) and splits the larger loops of a program it compiles into
+    that many parallel tasks. This step's loops are small, and handing their
+    pieces between threads costs more than the other cores give back: on 2
+    cores a one-thread pool trains 1.17x (skip-gram), 1.40x (CBOW) and 1.42x
+    (fastText) the raw words per second of XLA's default pool (``python
+    benchmarks/cpu_threads.py``). Set ``NPROC=1`` in the
+    environment before JAX starts (``examples/skipgram.py`` pins the process
+    to one core while the backend starts instead, its ``--threads 1``), and
+    use the other cores with replicas (:func:`make_replica_trainer`, one
+    host device per core: about 1.5x one thread on 2 cores). The persistent
+    compilation cache's key does not include the pool size, so a cached
+    program keeps the splits of the pool it was compiled under.
+
     Args:
       sampler: a noise distribution with ``sample(key, shape)``, e.g.
         ``jaxns.samplers.unigram(counts, power=0.75)``; passed to the jitted
