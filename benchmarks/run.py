@@ -27,7 +27,9 @@ Peers that need old pins or torch live in their own virtual environments; the
 with them (PyTorch: contrastive; PyKEEN: kg; RecBole: retrieval).
 
 ``quick`` finishes in a few minutes on 2 CPU cores; ``full`` is for
-accelerators (``benchmarks/accelerator.sh``).
+accelerators (``benchmarks/accelerator.sh``). On an accelerator the scripts
+that measure the host CPU alone (``CPU_ONLY``: ``cpu_threads``) are skipped
+unless ``--only`` names them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "cpu_threads": ("cpu_threads.py", ["--quick"], []),
     "scoring": ("scoring.py", ["--quick"], []),
 }
+
+# Scripts that measure the host CPU alone (their children run JAX on the CPU):
+# an accelerator session skips them unless ``--only`` names them, to keep its
+# device time for the accelerator.
+CPU_ONLY: tuple[str, ...] = ("cpu_threads",)
 
 # Extra arguments when JAX runs on an accelerator: skip-gram then trains with
 # 16,384 centres per update (128 leave a GPU nearly idle), with the options
@@ -269,6 +276,14 @@ def _kernel(name, size, timing, moved, flops) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
+def skip_reason(name: str, backend: str, explicit: bool) -> str | None:
+    """Why the runner skips script ``name`` on ``backend`` (``None``: it runs).
+    ``explicit``: ``--only`` named it."""
+    if name in CPU_ONLY and backend != "cpu" and not explicit:
+        return f"skipped: measures the host CPU (--only {name} runs it)"
+    return None
+
+
 def run_script(
     name: str,
     suite: str,
@@ -431,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         if left < 10:
             scripts[name] = {"status": "skipped: budget spent", "script": name}
+            continue
+        reason = skip_reason(name, info["backend"], bool(args.only))
+        if reason:
+            scripts[name] = {"status": reason, "script": name}
+            print(f"   {reason}", flush=True)
             continue
         scripts[name] = run_script(
             name, args.suite, left, env, peers, info["backend"] != "cpu"

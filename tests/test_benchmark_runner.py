@@ -216,6 +216,16 @@ def test_every_script_has_a_quick_mode():
         assert '"--quick"' in (BENCH / script).read_text(), name
 
 
+def test_cpu_only_scripts_are_skipped_on_accelerators_unless_named():
+    for name in run.CPU_ONLY:
+        assert name in run.SCRIPTS
+        assert run.skip_reason(name, "cpu", False) is None
+        assert run.skip_reason(name, "cpu", True) is None
+        assert "host CPU" in run.skip_reason(name, "gpu", False)
+        assert run.skip_reason(name, "tpu", True) is None
+    assert run.skip_reason("skipgram", "gpu", False) is None
+
+
 def _record_script_calls(monkeypatch) -> dict:
     """Replaces the runner's subprocess call: each script's arguments land in
     the returned dict, keyed by the script's file name."""
