@@ -55,7 +55,7 @@ import urllib.request
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, TypeVar
 
 import numpy as np
@@ -537,12 +537,9 @@ def _corpus_path(
                 "python jaxns/data/make_debian_corpus.py DEBS_DIR (see its doc)"
             )
     else:
-        path = pathlib.Path(name_or_path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{caller}: no such file: {path} (and {str(name_or_path)!r} is "
-                f"not a built-in corpus: {', '.join(BUILTIN_CORPORA)})"
-            )
+        path = _existing_file(
+            caller, name_or_path, "a built-in corpus", BUILTIN_CORPORA
+        )
     return path
 
 
@@ -728,11 +725,19 @@ def _resolve_eval_file(
     if isinstance(name_or_path, str) and name_or_path in names:
         return _data_file(names[name_or_path])
     _checks.path(caller, "name_or_path", name_or_path)
+    return _existing_file(caller, name_or_path, "one of the shipped sets", names)
+
+
+def _existing_file(
+    caller: str, name_or_path: str | os.PathLike[str], what: str, names: Iterable[str]
+) -> pathlib.Path:
+    """``name_or_path`` as an expanded path, or ``FileNotFoundError`` naming
+    ``caller``, the path, and the ``names`` it is not one of (``what``)."""
     path = pathlib.Path(name_or_path).expanduser()
     if not path.exists():
         raise FileNotFoundError(
             f"{caller}: no such file: {path} (and {str(name_or_path)!r} is not "
-            f"one of the shipped sets: {', '.join(names)})"
+            f"{what}: {', '.join(names)})"
         )
     return path
 
