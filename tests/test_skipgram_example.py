@@ -408,3 +408,21 @@ def test_bad_corpus_errors_name_the_file(skipgram, tmp_path):
     rare.write_text("one two three\n")
     with pytest.raises(ValueError, match="min_count=5"):
         skipgram.train(skipgram.parse_args(["--corpus", str(rare), "--no-progress"]))
+
+
+def test_xla_threads_follow_nproc_then_the_cores_the_run_may_use(skipgram, monkeypatch):
+    # The example keeps one compilation cache directory per XLA:CPU pool size
+    # (the cache's key leaves the pool out); the size is what XLA would pick.
+    monkeypatch.delenv("NPROC", raising=False)
+    monkeypatch.setattr(skipgram.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert skipgram._xla_threads(1) == 1
+    assert skipgram._xla_threads(2) == 2
+    assert skipgram._xla_threads(8) == 3  # at most the cores it may use
+    assert skipgram._xla_threads(0) == 3  # 0: all of them
+    for nproc, threads in (("5", 5), (" 4", 4), ("0", 1), ("-2", 1)):
+        monkeypatch.setenv("NPROC", nproc)  # an integer takes precedence
+        assert skipgram._xla_threads(1) == threads, nproc
+        assert skipgram._xla_threads(0) == threads, nproc
+    for nproc in ("x", "3x", ""):  # not an integer: ignored, as by XLA
+        monkeypatch.setenv("NPROC", nproc)
+        assert skipgram._xla_threads(0) == 3, nproc
