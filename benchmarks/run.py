@@ -28,8 +28,8 @@ with them (PyTorch: contrastive; PyKEEN: kg; RecBole: retrieval).
 
 ``quick`` finishes in a few minutes on 2 CPU cores; ``full`` is for
 accelerators (``benchmarks/accelerator.sh``). On an accelerator the scripts
-that measure the host CPU alone (``CPU_ONLY``: ``cpu_threads``) are skipped
-unless ``--only`` names them.
+that measure the host CPU (``CPU_ONLY``: ``cpu_threads``,
+``word2vec_options``) are skipped unless ``--only`` names them.
 """
 
 from __future__ import annotations
@@ -68,13 +68,15 @@ SCRIPTS: dict[str, tuple[str, list[str], list[str]]] = {
     "subwords": ("subwords.py", ["--quick"], []),
     "corpus_io": ("corpus_io.py", ["--quick"], []),
     "cpu_threads": ("cpu_threads.py", ["--quick"], []),
+    "word2vec_options": ("word2vec_options.py", ["--quick"], ["--subwords"]),
     "scoring": ("scoring.py", ["--quick"], []),
 }
 
-# Scripts that measure the host CPU alone (their children run JAX on the CPU):
-# an accelerator session skips them unless ``--only`` names them, to keep its
+# Scripts that measure the host CPU (cpu_threads' children run JAX on the CPU;
+# word2vec_options times the CPU trainer's options on a one-thread pool): an
+# accelerator session skips them unless ``--only`` names them, to keep its
 # device time for the accelerator.
-CPU_ONLY: tuple[str, ...] = ("cpu_threads",)
+CPU_ONLY: tuple[str, ...] = ("cpu_threads", "word2vec_options")
 
 # Extra arguments when JAX runs on an accelerator: skip-gram then trains with
 # 16,384 centres per update (128 leave a GPU nearly idle), with the options
