@@ -915,7 +915,9 @@ def make_trainer(
     use the other cores with replicas (:func:`make_replica_trainer`, one
     host device per core: about 1.5x one thread on 2 cores). The persistent
     compilation cache's key does not include the pool size, so a cached
-    program keeps the splits of the pool it was compiled under.
+    program keeps the splits of the pool it was compiled under: give each
+    pool size its own ``jax_compilation_cache_dir`` (``examples/skipgram.py``
+    does).
 
     Args:
       sampler: a noise distribution with ``sample(key, shape)``, e.g.
@@ -947,12 +949,16 @@ def make_trainer(
         about ten centres of its chunk, all contrasted with the same draws:
         with 8 per chunk its gradient concentrates on 8 directions and
         analogy accuracy falls about 0.02 below gensim's on a 6.4M-token
-        corpus; 16 (the default) gives gensim's analogy accuracy at about
-        15% more step time (see ``benchmarks/RESULTS.md``).
+        corpus; 16 (the default) gives gensim's analogy accuracy. On one
+        CPU thread 8 train skip-gram 1.13-1.30x, CBOW 1.21-1.23x and
+        fastText skip-gram 0.91-1.08x as fast as 16 (``python
+        benchmarks/word2vec_options.py``).
       steps_per_call: updates fused into one ``train`` call.
       skip_hits: leave out a negative for the pairs whose centre it equals,
-        as word2vec.c and gensim do (see :func:`chunk_gradients`); about 10%
-        of the step's time on CPU.
+        as word2vec.c and gensim do (see :func:`chunk_gradients`). On one
+        CPU thread ``False`` trains skip-gram 1.09-1.10x as fast, CBOW
+        0.95-1.05x and fastText skip-gram 0.99-1.02x (``python
+        benchmarks/word2vec_options.py``).
       duplicate_rows: how one update combines the ``n`` row gradients that
         a batch gives the same table row (counted per table: the positions
         of a word for ``input``; its centre positions and negative draws
